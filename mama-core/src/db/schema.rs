@@ -1,0 +1,155 @@
+//! The one portable schema for both backends (see `migrations/{sqlite,postgres}`).
+//! Written by hand to match the migrations; `diesel print-schema` would emit backend-specific
+//! integer types.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        organization -> Text,
+        models -> Text,
+        services -> Text,
+        info -> Text,
+        search_id -> Text,
+        search_org -> Text,
+        version -> BigInt,
+        key_ciphertext -> Nullable<Binary>,
+        key_hash -> Nullable<Text>,
+        key_hint -> Nullable<Text>,
+        key_status -> Text,
+        key_error -> Nullable<Text>,
+        synced_models -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_models (user_id, model) {
+        user_id -> Text,
+        model -> Text,
+    }
+}
+
+diesel::table! {
+    user_services (user_id, service) {
+        user_id -> Text,
+        service -> Text,
+    }
+}
+
+diesel::table! {
+    user_info (user_id, key) {
+        user_id -> Text,
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    admins (username) {
+        username -> Text,
+        role -> Text,
+        password_hash -> Text,
+        must_change_password -> Bool,
+        security_stamp -> Text,
+        created_at -> Timestamp,
+        password_changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    revoked_sessions (jti) {
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        username -> Text,
+        client -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    services (name) {
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    service_tokens (id) {
+        id -> Text,
+        service -> Text,
+        token_hash -> Text,
+        hint -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor -> Text,
+        channel -> Text,
+        action -> Text,
+        user_ids -> Text,
+        target_count -> BigInt,
+        target_filter -> Nullable<Text>,
+        result -> Text,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        client -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        duration_ms -> Nullable<BigInt>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    event_users (event_id, user_id) {
+        event_id -> Text,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        user_id -> Text,
+        kind -> Text,
+        key_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+        available_at -> Timestamp,
+        attempts -> Integer,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(user_models -> users (user_id));
+diesel::joinable!(user_services -> users (user_id));
+diesel::joinable!(user_info -> users (user_id));
+diesel::joinable!(service_tokens -> services (service));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    user_models,
+    user_services,
+    user_info,
+    admins,
+    revoked_sessions,
+    login_failures,
+    services,
+    service_tokens,
+    events,
+    event_users,
+    outbox,
+);

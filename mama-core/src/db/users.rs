@@ -1,0 +1,380 @@
+//! The `users` table and its set tables (`user_models`, `user_services`, `user_info`).
+//! Filtering, sorting and paging happen here, in SQL, never in memory.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{user_info, user_models, user_services, users};
+use super::{DbConn, DbError, MultiBackend, CHUNK};
+use crate::api::types::{Info, KeyStatus, UserColumn, UserFilter, UserSort};
+use crate::domain::NameSet;
+
+/// A user row as stored (the key stays encrypted here).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub organization: String,
+    pub models: String,
+    pub services: String,
+    pub info: String,
+    pub version: i64,
+    pub key_ciphertext: Option<Vec<u8>>,
+    pub key_hash: Option<String>,
+    pub key_hint: Option<String>,
+    pub key_status: String,
+    pub key_error: Option<String>,
+    pub synced_models: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl UserRow {
+    pub fn model_set(&self) -> Result<NameSet, DbError> {
+        NameSet::from_json(&self.models).map_err(|e| DbError::Corrupt(format!("models of {}: {e}", self.id)))
+    }
+
+    pub fn service_set(&self) -> Result<NameSet, DbError> {
+        NameSet::from_json(&self.services)
+            .map_err(|e| DbError::Corrupt(format!("services of {}: {e}", self.id)))
+    }
+
+    pub fn info_map(&self) -> Result<Info, DbError> {
+        serde_json::from_str(&self.info).map_err(|e| DbError::Corrupt(format!("info of {}: {e}", self.id)))
+    }
+
+    pub fn status(&self) -> KeyStatus {
+        KeyStatus::parse(&self.key_status).unwrap_or(KeyStatus::Failed)
+    }
+}
+
+/// A new user row, with its sets already canonical.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUserRow {
+    pub id: String,
+    pub organization: String,
+    pub models: String,
+    pub services: String,
+    pub info: String,
+    pub search_id: String,
+    pub search_org: String,
+    pub version: i64,
+    pub key_ciphertext: Option<Vec<u8>>,
+    pub key_hash: Option<String>,
+    pub key_hint: Option<String>,
+    pub key_status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What the case-insensitive substring filters search: the lowercased id or organization
+/// (lowercased in Rust, because SQLite's `lower()` only knows ASCII).
+pub fn search_text(s: &str) -> String {
+    s.to_lowercase()
+}
+
+fn like_escape(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 2);
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The models that never count as unavailable: LiteLLM's sentinels.
+pub const SENTINEL_MODELS: &[&str] = &["all-team-models", "all-proxy-models"];
+
+pub type BoxedUsers<'a> = users::BoxedQuery<'a, MultiBackend>;
+
+/// Users matching `filter`. `available` is the current model catalog, needed only for the
+/// `unavailable_models` term (without a catalog nothing counts as unavailable).
+pub fn filtered<'a>(filter: &UserFilter, available: Option<&[String]>) -> BoxedUsers<'a> {
+    let mut query = users::table.into_boxed();
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", like_escape(text));
+        query = query.filter(
+            users::search_id.like(pattern.clone()).escape('\\').or(users::search_org.like(pattern).escape('\\')),
+        );
+    }
+    if let Some(org) = filter.organization.as_deref().filter(|t| !t.is_empty()) {
+        query = query.filter(users::search_org.like(format!("%{}%", like_escape(org))).escape('\\'));
+    }
+    if let Some(model) = &filter.model {
+        let ids = user_models::table.filter(user_models::model.eq(model.clone())).select(user_models::user_id);
+        query = query.filter(users::id.eq_any(ids));
+    }
+    if let Some(service) = &filter.service {
+        let ids = user_services::table
+            .filter(user_services::service.eq(service.clone()))
+            .select(user_services::user_id);
+        query = query.filter(users::id.eq_any(ids));
+    }
+    if let Some(key) = &filter.info_key {
+        let ids = user_info::table.filter(user_info::key.eq(key.clone())).select(user_info::user_id);
+        query = query.filter(users::id.eq_any(ids));
+    }
+    if let Some(status) = filter.key_status {
+        query = query.filter(users::key_status.eq(status.as_str()));
+    }
+    if filter.unavailable_models {
+        match available {
+            Some(catalog) => {
+                let mut known: Vec<String> = catalog.to_vec();
+                known.extend(SENTINEL_MODELS.iter().map(|s| s.to_string()));
+                let ids = user_models::table
+                    .filter(user_models::model.ne_all(known))
+                    .select(user_models::user_id);
+                query = query.filter(users::id.eq_any(ids));
+            }
+            None => query = query.filter(users::id.ne(users::id)),
+        }
+    }
+    query
+}
+
+fn sorted(query: BoxedUsers<'_>, sort: UserSort) -> BoxedUsers<'_> {
+    macro_rules! by {
+        ($col:expr) => {
+            if sort.descending {
+                query.order_by(($col.desc(), users::id.desc()))
+            } else {
+                query.order_by(($col.asc(), users::id.asc()))
+            }
+        };
+    }
+    match sort.column {
+        UserColumn::Id => {
+            if sort.descending {
+                query.order_by(users::id.desc())
+            } else {
+                query.order_by(users::id.asc())
+            }
+        }
+        UserColumn::Organization => by!(users::organization),
+        UserColumn::Models => by!(users::models),
+        UserColumn::Services => by!(users::services),
+        UserColumn::KeyStatus => by!(users::key_status),
+        UserColumn::Info => by!(users::info),
+        UserColumn::CreatedAt => by!(users::created_at),
+        UserColumn::UpdatedAt => by!(users::updated_at),
+    }
+}
+
+/// One page of users plus the total and matching counts.
+pub fn list_page(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    available: Option<&[String]>,
+    sort: UserSort,
+    offset: u64,
+    limit: u32,
+) -> Result<(Vec<UserRow>, u64, u64), DbError> {
+    let total: i64 = users::table.count().get_result(conn)?;
+    let matching: i64 = if filter.is_empty() {
+        total
+    } else {
+        filtered(filter, available).count().get_result(conn)?
+    };
+    let rows = sorted(filtered(filter, available), sort)
+        .select(UserRow::as_select())
+        .limit(i64::from(limit))
+        .offset(i64::try_from(offset).unwrap_or(i64::MAX))
+        .load(conn)?;
+    Ok((rows, total as u64, matching as u64))
+}
+
+/// The ids of every user matching `filter` (for bulk changes by filter).
+pub fn matching_ids(conn: &mut DbConn, filter: &UserFilter, available: Option<&[String]>) -> Result<Vec<String>, DbError> {
+    Ok(filtered(filter, available).select(users::id).order_by(users::id.asc()).load(conn)?)
+}
+
+/// Loads the given users (any order), one query per chunk of ids.
+pub fn find_many(conn: &mut DbConn, ids: &[String]) -> Result<Vec<UserRow>, DbError> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        rows.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .select(UserRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<UserRow>, DbError> {
+    Ok(users::table.find(id).select(UserRow::as_select()).first(conn).optional()?)
+}
+
+/// Which of `ids` exist.
+pub fn existing_ids(conn: &mut DbConn, ids: &[String]) -> Result<Vec<String>, DbError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        found.extend(users::table.filter(users::id.eq_any(chunk)).select(users::id).load::<String>(conn)?);
+    }
+    Ok(found)
+}
+
+pub fn count(conn: &mut DbConn) -> Result<u64, DbError> {
+    Ok(users::table.count().get_result::<i64>(conn)? as u64)
+}
+
+/// Inserts users and their set rows.
+pub fn insert_many(conn: &mut DbConn, rows: &[NewUserRow]) -> Result<(), DbError> {
+    for chunk in rows.chunks(CHUNK / 16) {
+        crate::per_backend!(conn, |c| diesel::insert_into(users::table).values(chunk).execute(c))?;
+    }
+    let mut models = Vec::new();
+    let mut services = Vec::new();
+    let mut infos = Vec::new();
+    for row in rows {
+        let m = NameSet::from_json(&row.models).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        models.extend(m.iter().map(|v| (row.id.clone(), v.clone())));
+        let s = NameSet::from_json(&row.services).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        services.extend(s.iter().map(|v| (row.id.clone(), v.clone())));
+        let info: Info = serde_json::from_str(&row.info).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        infos.extend(info.into_iter().map(|(k, v)| (row.id.clone(), k, v)));
+    }
+    insert_model_rows(conn, &models)?;
+    insert_service_rows(conn, &services)?;
+    insert_info_rows(conn, &infos)?;
+    Ok(())
+}
+
+pub fn insert_model_rows(conn: &mut DbConn, rows: &[(String, String)]) -> Result<(), DbError> {
+    for chunk in rows.chunks(CHUNK) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(u, m)| (user_models::user_id.eq(u), user_models::model.eq(m)))
+            .collect();
+        crate::per_backend!(conn, |c| diesel::insert_into(user_models::table).values(&values).execute(c))?;
+    }
+    Ok(())
+}
+
+pub fn insert_service_rows(conn: &mut DbConn, rows: &[(String, String)]) -> Result<(), DbError> {
+    for chunk in rows.chunks(CHUNK) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(u, s)| (user_services::user_id.eq(u), user_services::service.eq(s)))
+            .collect();
+        crate::per_backend!(conn, |c| diesel::insert_into(user_services::table).values(&values).execute(c))?;
+    }
+    Ok(())
+}
+
+pub fn insert_info_rows(conn: &mut DbConn, rows: &[(String, String, String)]) -> Result<(), DbError> {
+    for chunk in rows.chunks(CHUNK / 2) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(u, k, v)| (user_info::user_id.eq(u), user_info::key.eq(k), user_info::value.eq(v)))
+            .collect();
+        crate::per_backend!(conn, |c| diesel::insert_into(user_info::table).values(&values).execute(c))?;
+    }
+    Ok(())
+}
+
+/// Removes `values` from the given users' model rows.
+pub fn delete_model_rows(conn: &mut DbConn, user_ids: &[String], values: Option<&[String]>) -> Result<(), DbError> {
+    for chunk in user_ids.chunks(CHUNK) {
+        let q = diesel::delete(user_models::table).filter(user_models::user_id.eq_any(chunk));
+        match values {
+            Some(v) => q.filter(user_models::model.eq_any(v)).execute(conn)?,
+            None => q.execute(conn)?,
+        };
+    }
+    Ok(())
+}
+
+pub fn delete_service_rows(conn: &mut DbConn, user_ids: &[String], values: Option<&[String]>) -> Result<(), DbError> {
+    for chunk in user_ids.chunks(CHUNK) {
+        let q = diesel::delete(user_services::table).filter(user_services::user_id.eq_any(chunk));
+        match values {
+            Some(v) => q.filter(user_services::service.eq_any(v)).execute(conn)?,
+            None => q.execute(conn)?,
+        };
+    }
+    Ok(())
+}
+
+pub fn delete_info_rows(conn: &mut DbConn, user_ids: &[String], keys: Option<&[String]>) -> Result<(), DbError> {
+    for chunk in user_ids.chunks(CHUNK) {
+        let q = diesel::delete(user_info::table).filter(user_info::user_id.eq_any(chunk));
+        match keys {
+            Some(k) => q.filter(user_info::key.eq_any(k)).execute(conn)?,
+            None => q.execute(conn)?,
+        };
+    }
+    Ok(())
+}
+
+/// The columns a change may set on many users at once. `None` leaves a column alone.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub organization: Option<String>,
+    pub search_org: Option<String>,
+    pub models: Option<String>,
+    pub services: Option<String>,
+    pub info: Option<String>,
+    pub key_status: Option<String>,
+    pub key_error: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Applies the same changes to every given user and bumps their version; returns rows changed.
+pub fn update_many(conn: &mut DbConn, ids: &[String], changes: &UserChanges) -> Result<usize, DbError> {
+    let mut n = 0;
+    for chunk in ids.chunks(CHUNK) {
+        n += diesel::update(users::table.filter(users::id.eq_any(chunk)))
+            .set((changes, users::version.eq(users::version + 1)))
+            .execute(conn)?;
+    }
+    Ok(n)
+}
+
+/// Applies changes to one user only if its version is still `version` (optimistic concurrency).
+/// Returns false when the version moved on.
+pub fn update_if_version(conn: &mut DbConn, id: &str, version: i64, changes: &UserChanges) -> Result<bool, DbError> {
+    let n = diesel::update(users::table.filter(users::id.eq(id)).filter(users::version.eq(version)))
+        .set((changes, users::version.eq(users::version + 1)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Deletes users (their set rows go by cascade); returns how many were deleted.
+pub fn delete_many(conn: &mut DbConn, ids: &[String]) -> Result<usize, DbError> {
+    let mut n = 0;
+    for chunk in ids.chunks(CHUNK) {
+        n += diesel::delete(users::table.filter(users::id.eq_any(chunk))).execute(conn)?;
+    }
+    Ok(n)
+}
+
+/// How many users hold each model (for the models screen), in one grouped query.
+pub fn model_usage(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DbError> {
+    use diesel::dsl::count_star;
+    Ok(user_models::table
+        .group_by(user_models::model)
+        .select((user_models::model, count_star()))
+        .order_by(user_models::model.asc())
+        .load(conn)?)
+}
+
+/// How many users allow each service.
+pub fn service_usage(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DbError> {
+    use diesel::dsl::count_star;
+    Ok(user_services::table
+        .group_by(user_services::service)
+        .select((user_services::service, count_star()))
+        .load(conn)?)
+}
+
+/// Users per key status (for the sync summary).
+pub fn count_by_status(conn: &mut DbConn, status: KeyStatus) -> Result<u64, DbError> {
+    Ok(users::table.filter(users::key_status.eq(status.as_str())).count().get_result::<i64>(conn)? as u64)
+}

@@ -1,0 +1,7 @@
+//! Pure domain rules: what a valid user id, model set or info map is. No I/O here, so every rule
+//! is unit-tested directly and applied identically by the RPC and the REST API.
+
+pub mod sets;
+pub mod validate;
+
+pub use sets::NameSet;

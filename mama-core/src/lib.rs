@@ -1,0 +1,13 @@
+//! mama's core: domain types, storage, auth, encryption at rest, the LiteLLM client, the use
+//! cases (each owning its transaction and its event) and the wire types shared by the daemon and
+//! the TUI. The binaries stay thin: they parse, call one use case here, and render.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod db;
+pub mod domain;
+pub mod litellm;
+pub mod auth;
+pub mod crypto;
+pub mod secret;
+pub mod ops;

@@ -1,0 +1,114 @@
+//! Admin accounts: the super admin creates and deletes admins (never themselves, never the last
+//! super admin).
+
+use super::auth::{audit_or, internal, parse_role, AdminSession};
+use super::{audit_failed, Ctx, Mama, OpResult};
+use crate::api::types::{AdminList, AdminView, CreateAdminParams, DeleteAdminParams, Role};
+use crate::api::{ApiError, ErrorCode};
+use crate::auth;
+use crate::db::admins::{self, AdminRow};
+use crate::db::{self, events, DbError};
+use crate::domain::validate;
+
+fn view(row: AdminRow) -> AdminView {
+    AdminView {
+        role: parse_role(&row.role),
+        username: row.username,
+        must_change_password: row.must_change_password,
+        created_at: row.created_at.and_utc(),
+        password_changed_at: row.password_changed_at.and_utc(),
+    }
+}
+
+impl Mama {
+    pub async fn list_admins(&self, ctx: &Ctx, _session: &AdminSession) -> OpResult<AdminList> {
+        let rows = self.db.read(admins::list).await.map_err(ApiError::from)?;
+        self.audit.record(ctx.event("admins.list").count(rows.len() as u64).ok()).await.map_err(|_| audit_failed())?;
+        Ok(AdminList { admins: rows.into_iter().map(view).collect() })
+    }
+
+    pub async fn create_admin(&self, ctx: &Ctx, session: &AdminSession, params: CreateAdminParams) -> OpResult<AdminView> {
+        let result = self.create_admin_inner(ctx, session, params).await;
+        if let Err(err) = &result {
+            self.audit.record_failure(ctx.event("admins.create").failed(err)).await;
+        }
+        result
+    }
+
+    async fn create_admin_inner(&self, ctx: &Ctx, session: &AdminSession, params: CreateAdminParams) -> OpResult<AdminView> {
+        session.require_super()?;
+        let mut problems = validate::Problems::default();
+        if let Err(msg) = validate::username(&params.username) {
+            problems.push("username", msg, None);
+        }
+        if let Err(msg) = auth::check_new_password(&params.username, &params.password) {
+            problems.push("password", msg, None);
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::invalid_fields(problems.errors));
+        }
+        let password = params.password;
+        let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+            .await
+            .map_err(|e| internal(&e.to_string()))?
+            .map_err(|e| internal(&e.to_string()))?;
+        let now = db::now();
+        let row = AdminRow {
+            username: params.username.clone(),
+            role: params.role.as_str().into(),
+            password_hash: hash,
+            // The creator chose this password; the new admin must pick their own.
+            must_change_password: true,
+            security_stamp: uuid::Uuid::new_v4().to_string(),
+            created_at: now,
+            password_changed_at: now,
+        };
+        let event = ctx.event("admins.create").detail(format!("username={} role={}", params.username, params.role.as_str())).ok();
+        let inserted = row.clone();
+        self.db
+            .write(move |conn| {
+                if admins::find(conn, &inserted.username)?.is_some() {
+                    return Ok(false);
+                }
+                admins::insert(conn, &inserted)?;
+                events::insert(conn, &[event])?;
+                Ok::<_, DbError>(true)
+            })
+            .await
+            .map_err(audit_or)?
+            .then_some(())
+            .ok_or_else(|| ApiError::new(ErrorCode::AlreadyExists, format!("admin {} already exists", params.username)))?;
+        Ok(view(row))
+    }
+
+    pub async fn delete_admin(&self, ctx: &Ctx, session: &AdminSession, params: DeleteAdminParams) -> OpResult<()> {
+        let result = self.delete_admin_inner(ctx, session, params).await;
+        if let Err(err) = &result {
+            self.audit.record_failure(ctx.event("admins.delete").failed(err)).await;
+        }
+        result
+    }
+
+    async fn delete_admin_inner(&self, ctx: &Ctx, session: &AdminSession, params: DeleteAdminParams) -> OpResult<()> {
+        session.require_super()?;
+        if params.username == session.username {
+            return Err(ApiError::new(ErrorCode::Forbidden, "you cannot delete yourself"));
+        }
+        let name = params.username.clone();
+        let event = ctx.event("admins.delete").detail(format!("username={name}")).ok();
+        self.db
+            .write(move |conn| {
+                let Some(target) = admins::find(conn, &name)? else {
+                    return Ok(Err(ApiError::new(ErrorCode::NotFound, format!("no admin named {name}"))));
+                };
+                if target.role == Role::Super.as_str() && admins::count_role(conn, "super")? <= 1 {
+                    return Ok(Err(ApiError::new(ErrorCode::Forbidden, "the last super admin cannot be deleted")));
+                }
+                admins::delete(conn, &name)?;
+                events::insert(conn, &[event])?;
+                Ok::<_, DbError>(Ok(()))
+            })
+            .await
+            .map_err(audit_or)?
+    }
+}

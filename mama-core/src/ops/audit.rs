@@ -1,0 +1,69 @@
+//! Group commit for events that are not part of a change's own transaction (reads, rejected
+//! requests, logins). Callers wait until their event is stored, but when requests pile up, many
+//! events share one transaction instead of paying one commit each.
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::events::{self, NewEvent};
+use crate::db::{Db, DbError};
+
+/// Most events written in one transaction.
+const MAX_BATCH: usize = 512;
+
+type Reply = oneshot::Sender<Result<(), String>>;
+
+/// Handle to the writer task. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: mpsc::Sender<(NewEvent, Reply)>,
+}
+
+impl AuditWriter {
+    /// Starts the writer task on the current tokio runtime.
+    pub fn start(db: Db) -> AuditWriter {
+        let (tx, rx) = mpsc::channel(8192);
+        tokio::spawn(run(db, rx));
+        AuditWriter { tx }
+    }
+
+    /// Stores one event; returns once it is committed. An error means it was not stored.
+    pub async fn record(&self, event: NewEvent) -> Result<(), String> {
+        let (reply, done) = oneshot::channel();
+        self.tx.send((event, reply)).await.map_err(|_| "event writer stopped".to_string())?;
+        done.await.map_err(|_| "event writer stopped".to_string())?
+    }
+
+    /// Stores an event for a request that already failed; a failure to store it is logged (the
+    /// request fails either way).
+    pub async fn record_failure(&self, event: NewEvent) {
+        if let Err(error) = self.record(event).await {
+            tracing::error!(%error, "could not store the event of a failed request");
+        }
+    }
+}
+
+async fn run(db: Db, mut rx: mpsc::Receiver<(NewEvent, Reply)>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let (events, replies): (Vec<NewEvent>, Vec<Reply>) = batch.into_iter().unzip();
+        let db2 = db.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            db2.append_blocking(|conn| events::insert(conn, &events))
+        })
+        .await
+        .unwrap_or_else(|e| Err(DbError::Unavailable(e.to_string())));
+        let outcome = result.map_err(|e| {
+            tracing::error!(error = %e, "event batch could not be stored");
+            "the event log could not be written".to_string()
+        });
+        for reply in replies {
+            let _ = reply.send(outcome.clone());
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Login, sessions and password changes.
+//!
+//! Throttling lives in the database so that several daemons share it: after a few failures the
+//! next attempt must wait a growing delay, and at most 100 failures per account per hour are ever
+//! evaluated (the rest are refused without checking the password).
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+
+use super::{audit_failed, Actor, Ctx, Mama, OpResult};
+use crate::api::types::{ChangePasswordParams, LoginParams, Role, Session, WhoAmI};
+use crate::api::{ApiError, ErrorCode};
+use crate::auth::{self, SessionClaims, TokenError};
+use crate::db::admins::{self, AdminRow};
+use crate::db::{self, events, DbError};
+
+/// Failures (per account or per client) after which a delay applies.
+const FREE_FAILURES: i64 = 3;
+/// Longest delay between attempts.
+const MAX_DELAY_SECS: i64 = 300;
+/// Most failed attempts evaluated per account (and per client) per hour.
+const MAX_FAILURES_PER_HOUR: i64 = 100;
+
+/// The RPC methods a must-change-password admin may still call.
+pub const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] =
+    &[crate::api::rpc::method::AUTH_CHANGE_PASSWORD, crate::api::rpc::method::AUTH_LOGOUT];
+
+/// An authenticated admin session.
+#[derive(Debug, Clone)]
+pub struct AdminSession {
+    pub username: String,
+    pub role: Role,
+    pub must_change_password: bool,
+    pub claims: SessionClaims,
+}
+
+impl AdminSession {
+    pub fn require_super(&self) -> OpResult<()> {
+        if self.role == Role::Super {
+            Ok(())
+        } else {
+            Err(ApiError::new(ErrorCode::Forbidden, "only a super admin may do this"))
+        }
+    }
+}
+
+pub fn parse_role(s: &str) -> Role {
+    if s == "super" {
+        Role::Super
+    } else {
+        Role::Admin
+    }
+}
+
+fn to_utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+impl Mama {
+    /// Creates the super admin `admin` on an empty database, flagged must-change.
+    pub fn ensure_bootstrap_admin(&self) -> Result<bool, DbError> {
+        let password = self.config.bootstrap_password.clone();
+        let hash = auth::hash_password(&password).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        self.db.write_blocking(|conn| {
+            if admins::count(conn)? > 0 {
+                return Ok(false);
+            }
+            let now = db::now();
+            admins::insert(
+                conn,
+                &AdminRow {
+                    username: "admin".into(),
+                    role: Role::Super.as_str().into(),
+                    password_hash: hash,
+                    must_change_password: true,
+                    security_stamp: uuid::Uuid::new_v4().to_string(),
+                    created_at: now,
+                    password_changed_at: now,
+                },
+            )?;
+            let event = super::Ctx::system("bootstrap").event("admins.bootstrap").detail("created super admin admin").ok();
+            events::insert(conn, &[event])?;
+            Ok(true)
+        })
+    }
+
+    fn issue_session(&self, admin: &AdminRow) -> OpResult<Session> {
+        let (token, claims) = self
+            .jwt
+            .issue(&admin.username, &admin.role, &admin.security_stamp)
+            .map_err(|e| internal(&e.to_string()))?;
+        Ok(Session {
+            token,
+            expires_at: claims.expires_at().unwrap_or_else(Utc::now),
+            must_change_password: admin.must_change_password,
+            username: admin.username.clone(),
+            role: parse_role(&admin.role),
+        })
+    }
+
+    /// `auth.login`. Always records an event, success or failure (never the password).
+    pub async fn login(&self, ctx: &Ctx, params: LoginParams) -> OpResult<Session> {
+        let ctx = ctx.with_actor(Actor::Anonymous(Some(truncate(&params.username, 64))));
+        let result = self.login_inner(&ctx, params).await;
+        match &result {
+            Ok(session) => {
+                let ctx = ctx.with_actor(Actor::Admin(session.username.clone()));
+                self.audit.record(ctx.event("auth.login").ok()).await.map_err(|_| audit_failed())?;
+            }
+            Err(err) if err.code == ErrorCode::LoginFailed => {} // recorded with the failure row
+            Err(err) => self.audit.record_failure(ctx.event("auth.login").failed(err)).await,
+        }
+        result
+    }
+
+    async fn login_inner(&self, ctx: &Ctx, params: LoginParams) -> OpResult<Session> {
+        let username = params.username.clone();
+        let client = ctx.client.clone();
+        self.check_throttle(&username, &client).await?;
+        let lookup = username.clone();
+        let admin = self.db.read(move |conn| admins::find(conn, &lookup)).await.map_err(ApiError::from)?;
+        let password = params.password;
+        let ok = tokio::task::spawn_blocking(move || match &admin {
+            Some(a) => auth::verify_password(&password, &a.password_hash).map(|ok| ok.then(|| a.clone())),
+            None => {
+                auth::verify_dummy(&password);
+                Ok(None)
+            }
+        })
+        .await
+        .map_err(|e| internal(&e.to_string()))?
+        .map_err(|e| internal(&e.to_string()))?;
+        match ok {
+            Some(admin) => {
+                let name = admin.username.clone();
+                self.db
+                    .write(move |conn| admins::clear_login_failures(conn, &name, db::now() - Duration::hours(2)))
+                    .await
+                    .map_err(|e: DbError| ApiError::from(e))?;
+                self.issue_session(&admin)
+            }
+            None => {
+                let err = ApiError::new(ErrorCode::LoginFailed, "wrong username or password");
+                let event = ctx.event("auth.login").failed(&err);
+                let at = db::now();
+                self.db
+                    .write(move |conn| {
+                        admins::record_login_failure(conn, &username, &client, at)?;
+                        events::insert(conn, &[event])
+                    })
+                    .await
+                    .map_err(|e: DbError| ApiError::from(e))?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Refuses the attempt without evaluating it while the account or client must wait.
+    async fn check_throttle(&self, username: &str, client: &str) -> OpResult<()> {
+        let (u, c) = (username.to_string(), client.to_string());
+        let now = db::now();
+        let (hour_user, recent_user, hour_client, recent_client) = self
+            .db
+            .read(move |conn| {
+                let hour_user = admins::failures_for_user(conn, &u, now - Duration::hours(1))?;
+                let recent_user = admins::failures_for_user(conn, &u, now - Duration::minutes(15))?;
+                let hour_client = admins::failures_for_client(conn, &c, now - Duration::hours(1))?;
+                let recent_client = admins::failures_for_client(conn, &c, now - Duration::minutes(15))?;
+                Ok::<_, DbError>((hour_user, recent_user, hour_client, recent_client))
+            })
+            .await
+            .map_err(ApiError::from)?;
+        let throttled = |retry: i64, why: &str| ApiError {
+            retry_after_secs: Some(retry.max(1) as u64),
+            ..ApiError::new(ErrorCode::LoginThrottled, format!("too many failed logins {why}; try again in {} s", retry.max(1)))
+        };
+        for (hour, why) in [(hour_user, "for this account"), (hour_client, "from this client")] {
+            if hour.0 >= MAX_FAILURES_PER_HOUR {
+                let retry = hour.1.map(|last| (last + Duration::hours(1) - now).num_seconds()).unwrap_or(3600);
+                return Err(throttled(retry, why));
+            }
+        }
+        for (recent, why) in [(recent_user, "for this account"), (recent_client, "from this client")] {
+            if recent.0 >= FREE_FAILURES {
+                let delay = (1i64 << (recent.0 - FREE_FAILURES).min(10)).min(MAX_DELAY_SECS);
+                if let Some(last) = recent.1 {
+                    let wait = (last + Duration::seconds(delay) - now).num_milliseconds();
+                    if wait > 0 {
+                        return Err(throttled((wait + 999) / 1000, why));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies a bearer token and loads its admin. Errors: `unauthenticated`, `session_expired`,
+    /// `session_revoked`.
+    pub async fn authenticate(&self, token: &str) -> OpResult<AdminSession> {
+        let claims = self.jwt.verify(token).map_err(|e| match e {
+            TokenError::Expired => ApiError::new(ErrorCode::SessionExpired, "the session has expired; log in again"),
+            TokenError::Invalid => ApiError::new(ErrorCode::Unauthenticated, "the session token is not valid; log in"),
+        })?;
+        let (user, jti) = (claims.sub.clone(), claims.jti.clone());
+        let (admin, revoked) = self
+            .db
+            .read(move |conn| Ok::<_, DbError>((admins::find(conn, &user)?, admins::is_session_revoked(conn, &jti)?)))
+            .await
+            .map_err(ApiError::from)?;
+        let revoked_err = || ApiError::new(ErrorCode::SessionRevoked, "the session was ended; log in again");
+        let admin = admin.ok_or_else(revoked_err)?;
+        if revoked || admin.security_stamp != claims.stamp || admin.role != claims.role {
+            return Err(revoked_err());
+        }
+        Ok(AdminSession {
+            username: admin.username,
+            role: parse_role(&admin.role),
+            must_change_password: admin.must_change_password,
+            claims,
+        })
+    }
+
+    /// `auth.refresh`: a new token for the same session; the old one is revoked.
+    pub async fn refresh(&self, ctx: &Ctx, session: &AdminSession) -> OpResult<Session> {
+        let name = session.username.clone();
+        let admin = self.db.read(move |conn| admins::find(conn, &name)).await.map_err(ApiError::from)?;
+        let admin = admin.ok_or_else(|| ApiError::new(ErrorCode::SessionRevoked, "the admin no longer exists"))?;
+        let new = self.issue_session(&admin)?;
+        let (jti, exp) = (session.claims.jti.clone(), expiry(&session.claims));
+        let event = ctx.event("auth.refresh").ok();
+        self.db
+            .write(move |conn| {
+                admins::revoke_session(conn, &jti, exp)?;
+                events::insert(conn, &[event])
+            })
+            .await
+            .map_err(|e: DbError| audit_or(e))?;
+        Ok(new)
+    }
+
+    /// `auth.logout`: revokes this session's token.
+    pub async fn logout(&self, ctx: &Ctx, session: &AdminSession) -> OpResult<()> {
+        let (jti, exp) = (session.claims.jti.clone(), expiry(&session.claims));
+        let event = ctx.event("auth.logout").ok();
+        self.db
+            .write(move |conn| {
+                admins::revoke_session(conn, &jti, exp)?;
+                events::insert(conn, &[event])
+            })
+            .await
+            .map_err(|e: DbError| audit_or(e))
+    }
+
+    pub async fn whoami(&self, ctx: &Ctx, session: &AdminSession) -> OpResult<WhoAmI> {
+        self.audit.record(ctx.event("auth.whoami").ok()).await.map_err(|_| audit_failed())?;
+        Ok(WhoAmI {
+            username: session.username.clone(),
+            role: session.role,
+            must_change_password: session.must_change_password,
+            expires_at: session.claims.expires_at().unwrap_or_else(Utc::now),
+        })
+    }
+
+    /// `auth.change_password`: needs the old password; ends every other session of this admin.
+    pub async fn change_password(&self, ctx: &Ctx, session: &AdminSession, params: ChangePasswordParams) -> OpResult<Session> {
+        let result = self.change_password_inner(ctx, session, params).await;
+        if let Err(err) = &result {
+            self.audit.record_failure(ctx.event("auth.change_password").failed(err)).await;
+        }
+        result
+    }
+
+    async fn change_password_inner(&self, ctx: &Ctx, session: &AdminSession, params: ChangePasswordParams) -> OpResult<Session> {
+        let username = session.username.clone();
+        auth::check_new_password(&username, &params.new_password)
+            .map_err(|msg| ApiError::invalid("new_password", msg))?;
+        if params.new_password == params.old_password {
+            return Err(ApiError::invalid("new_password", "must differ from the old password"));
+        }
+        self.check_throttle(&username, &ctx.client).await?;
+        let name = username.clone();
+        let admin = self.db.read(move |conn| admins::find(conn, &name)).await.map_err(ApiError::from)?;
+        let admin = admin.ok_or_else(|| ApiError::new(ErrorCode::SessionRevoked, "the admin no longer exists"))?;
+        let (old, new, phc) = (params.old_password, params.new_password, admin.password_hash.clone());
+        let verified = tokio::task::spawn_blocking(move || {
+            let ok = auth::verify_password(&old, &phc)?;
+            let hash = if ok { Some(auth::hash_password(&new)?) } else { None };
+            Ok::<_, auth::AuthError>(hash)
+        })
+        .await
+        .map_err(|e| internal(&e.to_string()))?
+        .map_err(|e| internal(&e.to_string()))?;
+        let Some(hash) = verified else {
+            let (u, c, at) = (username.clone(), ctx.client.clone(), db::now());
+            self.db
+                .write(move |conn| admins::record_login_failure(conn, &u, &c, at))
+                .await
+                .map_err(|e: DbError| ApiError::from(e))?;
+            return Err(ApiError { fields: vec![crate::api::FieldError { field: "old_password".into(), message: "is wrong".into(), row: None }], ..ApiError::new(ErrorCode::InvalidParams, "old_password: is wrong") });
+        };
+        let stamp = uuid::Uuid::new_v4().to_string();
+        let event = ctx.event("auth.change_password").ok();
+        let (u, s) = (username.clone(), stamp.clone());
+        let now = db::now();
+        self.db
+            .write(move |conn| {
+                admins::set_password(conn, &u, &hash, false, &s, now)?;
+                events::insert(conn, &[event])
+            })
+            .await
+            .map_err(|e: DbError| audit_or(e))?;
+        let admin = AdminRow { security_stamp: stamp, must_change_password: false, password_changed_at: now, ..admin };
+        self.issue_session(&admin)
+    }
+}
+
+fn expiry(claims: &SessionClaims) -> NaiveDateTime {
+    claims.expires_at().map(|t| t.naive_utc()).unwrap_or_else(|| to_utc(db::now()).naive_utc() + Duration::minutes(20))
+}
+
+fn truncate(s: &str, chars: usize) -> String {
+    s.chars().take(chars).collect()
+}
+
+/// An internal failure: logged in full, reported without details.
+pub(crate) fn internal(detail: &str) -> ApiError {
+    tracing::error!(%detail, "internal error");
+    ApiError::new(ErrorCode::Internal, "internal error; see the daemon's log")
+}
+
+/// A failed write transaction that included the event: report it as the event log failing when
+/// the database is up (the event insert is the write most likely to be refused), else as usual.
+pub(crate) fn audit_or(err: DbError) -> ApiError {
+    match err {
+        DbError::Query(diesel::result::Error::DatabaseError(_, info)) => {
+            tracing::error!(error = %info.message(), "write with its event failed");
+            audit_failed()
+        }
+        other => ApiError::from(other),
+    }
+}

@@ -1,0 +1,325 @@
+//! `users.bulk_update`: replace / add / remove models and services, set organization and info on
+//! many users in one transaction.
+//!
+//! The new state of every selected user is computed from one read; the writes are set-based:
+//! one `UPDATE … WHERE id IN (…)` per distinct resulting row state and chunk (a bulk change
+//! usually leaves few distinct states), multi-row inserts and `DELETE … IN (…)` for the set rows,
+//! and one multi-row insert of outbox operations. 10,000 users cost tens of statements, not
+//! tens of thousands.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use super::auth::{audit_or, AdminSession};
+use super::users::{check_id_list, dedup, info_json};
+use super::{audit_failed, Ctx, Mama, OpResult};
+use crate::api::types::{BulkUpdateParams, BulkUpdateResult, Info, KeyStatus, SetChange};
+use crate::api::{ApiError, ErrorCode};
+use crate::db::outbox::{self, NewOp};
+use crate::db::users::{self, UserChanges, UserRow, SENTINEL_MODELS};
+use crate::db::{self, events, DbConn, DbError};
+use crate::domain::{validate, NameSet};
+
+/// Most ids one bulk call takes (a filter has no limit).
+pub const MAX_BULK_IDS: usize = 100_000;
+
+/// The validated change, shared by the preview and the real run.
+#[derive(Debug, Clone)]
+struct Change {
+    models: Option<(crate::api::types::SetOp, NameSet)>,
+    services: Option<(crate::api::types::SetOp, NameSet)>,
+    organization: Option<String>,
+    info_set: Info,
+    info_unset: Vec<String>,
+    /// The served catalog, when unavailable models are to be dropped.
+    drop_unavailable: Option<BTreeSet<String>>,
+}
+
+/// A user's state after the change, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct NewState {
+    organization: String,
+    models: String,
+    services: String,
+    info: String,
+}
+
+impl Mama {
+    pub async fn bulk_update(&self, ctx: &Ctx, _s: &AdminSession, params: BulkUpdateParams) -> OpResult<BulkUpdateResult> {
+        let mut event = ctx.event("users.bulk_update");
+        if let Some(filter) = &params.filter {
+            event = event.filter(filter);
+        }
+        let result = self.bulk_update_inner(event.clone(), params).await;
+        if let Err(err) = &result {
+            self.audit.record_failure(event.failed(err)).await;
+        }
+        result
+    }
+
+    async fn bulk_update_inner(&self, event: super::context::EventBuilder, params: BulkUpdateParams) -> OpResult<BulkUpdateResult> {
+        let change = self.validate_bulk(&params)?;
+        let dry_run = params.dry_run;
+        let catalog = self.catalog.get().map(|s| s.models);
+        let (ids, filter) = (params.ids.map(dedup), params.filter);
+        let describe = describe(&change);
+        let outcome = self
+            .db
+            .write(move |conn| {
+                let targets = match (&ids, &filter) {
+                    (Some(ids), None) => {
+                        let rows = users::find_many(conn, ids)?;
+                        if rows.len() != ids.len() {
+                            let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                            let missing: Vec<String> = ids.iter().filter(|i| !found.contains(i.as_str())).cloned().collect();
+                            return Ok(Err(ApiError {
+                                missing: missing.clone(),
+                                ..ApiError::new(ErrorCode::NotFound, format!("{} of the users do not exist; nothing was changed", missing.len()))
+                            }));
+                        }
+                        rows
+                    }
+                    (None, Some(filter)) => {
+                        let ids = users::matching_ids(conn, filter, catalog.as_deref())?;
+                        users::find_many(conn, &ids)?
+                    }
+                    _ => unreachable_selection(),
+                };
+                let plan = plan(&targets, &change)?;
+                if !dry_run {
+                    apply(conn, &plan)?;
+                    let ev = event.users(plan.changed_ids()).detail(describe).ok();
+                    events::insert(conn, &[ev])?;
+                }
+                Ok::<_, DbError>(Ok(plan.summary(targets.len() as u64, dry_run)))
+            })
+            .await
+            .map_err(audit_or)??;
+        if dry_run {
+            self.audit.record(event_preview(&outcome)).await.map_err(|_| audit_failed())?;
+        }
+        Ok(outcome)
+    }
+
+    fn validate_bulk(&self, params: &BulkUpdateParams) -> OpResult<Change> {
+        let mut problems = validate::Problems::default();
+        match (&params.ids, &params.filter) {
+            (Some(ids), None) => check_id_list("ids", ids, MAX_BULK_IDS)?,
+            (None, Some(_)) => {}
+            (Some(_), Some(_)) => problems.push("ids", "give either ids or filter, not both", None),
+            (None, None) => problems.push("ids", "give ids or a filter to select users", None),
+        }
+        let mut set_change = |field: &str, c: &Option<SetChange>| {
+            c.as_ref().map(|c| {
+                validate::set_members(&format!("{field}.values"), &c.values, None, &mut problems);
+                (c.op, NameSet::new(c.values.iter().cloned()))
+            })
+        };
+        let models = set_change("models", &params.models);
+        let services = set_change("services", &params.services);
+        if let Some(org) = &params.organization {
+            if let Err(msg) = validate::organization(org) {
+                problems.push("organization", msg, None);
+            }
+        }
+        let info_set = params.info_set.clone().unwrap_or_default();
+        validate::info("info_set", &info_set, None, &mut problems);
+        let info_unset = params.info_unset.clone().unwrap_or_default();
+        if params.models.is_none() && params.services.is_none() && params.organization.is_none() && info_set.is_empty() && info_unset.is_empty() && !params.drop_unavailable_models {
+            problems.push("models", "nothing to change: give models, services, organization, info_set, info_unset or drop_unavailable_models", None);
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::invalid_fields(problems.errors));
+        }
+        let drop_unavailable = if params.drop_unavailable_models {
+            let snapshot = self.catalog.get().ok_or_else(|| {
+                ApiError::new(ErrorCode::Unavailable, "the model catalog has not been read from LiteLLM yet; try again when LiteLLM is reachable")
+            })?;
+            Some(snapshot.models.into_iter().collect())
+        } else {
+            None
+        };
+        Ok(Change { models, services, organization: params.organization.clone(), info_set, info_unset, drop_unavailable })
+    }
+}
+
+fn unreachable_selection() -> Vec<UserRow> {
+    // validate_bulk guarantees exactly one of ids / filter.
+    Vec::new()
+}
+
+fn describe(change: &Change) -> String {
+    let mut parts = Vec::new();
+    if let Some((op, v)) = &change.models {
+        parts.push(format!("models {op:?} {}", v.to_vec().join(",")).to_lowercase());
+    }
+    if let Some((op, v)) = &change.services {
+        parts.push(format!("services {op:?} {}", v.to_vec().join(",")).to_lowercase());
+    }
+    if let Some(org) = &change.organization {
+        parts.push(format!("organization={org}"));
+    }
+    if !change.info_set.is_empty() {
+        parts.push(format!("info_set {}", change.info_set.keys().cloned().collect::<Vec<_>>().join(",")));
+    }
+    if !change.info_unset.is_empty() {
+        parts.push(format!("info_unset {}", change.info_unset.join(",")));
+    }
+    if change.drop_unavailable.is_some() {
+        parts.push("drop unavailable models".into());
+    }
+    parts.join("; ")
+}
+
+fn event_preview(result: &BulkUpdateResult) -> crate::db::events::NewEvent {
+    // A preview changes nothing; it is still a view and recorded as one.
+    Ctx::system("preview").event("users.bulk_update.preview").count(result.changed).ok()
+}
+
+/// What the change does, user by user.
+#[derive(Debug, Default)]
+struct Plan {
+    /// Users whose row changes, grouped by their resulting state.
+    groups: BTreeMap<NewState, Vec<String>>,
+    /// Users whose models change (they need a LiteLLM update).
+    models_changed: Vec<String>,
+    model_rows_added: Vec<(String, String)>,
+    model_rows_removed: BTreeMap<String, Vec<String>>,
+    service_rows_added: Vec<(String, String)>,
+    service_rows_removed: BTreeMap<String, Vec<String>>,
+    info_changed: Vec<(String, Info)>,
+    models_added: BTreeSet<String>,
+    models_removed: BTreeSet<String>,
+    services_added: BTreeSet<String>,
+    services_removed: BTreeSet<String>,
+}
+
+impl Plan {
+    fn changed_ids(&self) -> Vec<String> {
+        self.groups.values().flatten().cloned().collect()
+    }
+
+    fn summary(&self, matched: u64, dry_run: bool) -> BulkUpdateResult {
+        BulkUpdateResult {
+            matched,
+            changed: self.groups.values().map(|v| v.len() as u64).sum(),
+            models_added: self.models_added.iter().cloned().collect(),
+            models_removed: self.models_removed.iter().cloned().collect(),
+            services_added: self.services_added.iter().cloned().collect(),
+            services_removed: self.services_removed.iter().cloned().collect(),
+            dry_run,
+        }
+    }
+}
+
+fn plan(targets: &[UserRow], change: &Change) -> Result<Plan, DbError> {
+    let mut plan = Plan::default();
+    for row in targets {
+        let old_models = row.model_set()?;
+        let mut models = match &change.models {
+            Some((op, values)) => old_models.apply(*op, values),
+            None => old_models.clone(),
+        };
+        if let Some(served) = &change.drop_unavailable {
+            let gone: NameSet = models
+                .iter()
+                .filter(|m| !served.contains(*m) && !SENTINEL_MODELS.contains(&m.as_str()))
+                .cloned()
+                .collect();
+            models = models.minus(&gone);
+        }
+        let old_services = row.service_set()?;
+        let services = match &change.services {
+            Some((op, values)) => old_services.apply(*op, values),
+            None => old_services.clone(),
+        };
+        let old_info = row.info_map()?;
+        let mut info = old_info.clone();
+        for key in &change.info_unset {
+            info.remove(key);
+        }
+        info.extend(change.info_set.clone());
+        let organization = change.organization.clone().unwrap_or_else(|| row.organization.clone());
+
+        if models == old_models && services == old_services && info == old_info && organization == row.organization {
+            continue;
+        }
+        if models != old_models {
+            plan.models_changed.push(row.id.clone());
+            for m in models.minus(&old_models).iter() {
+                plan.model_rows_added.push((row.id.clone(), m.clone()));
+                plan.models_added.insert(m.clone());
+            }
+            for m in old_models.minus(&models).iter() {
+                plan.model_rows_removed.entry(m.clone()).or_default().push(row.id.clone());
+                plan.models_removed.insert(m.clone());
+            }
+        }
+        if services != old_services {
+            for s in services.minus(&old_services).iter() {
+                plan.service_rows_added.push((row.id.clone(), s.clone()));
+                plan.services_added.insert(s.clone());
+            }
+            for s in old_services.minus(&services).iter() {
+                plan.service_rows_removed.entry(s.clone()).or_default().push(row.id.clone());
+                plan.services_removed.insert(s.clone());
+            }
+        }
+        if info != old_info {
+            plan.info_changed.push((row.id.clone(), info.clone()));
+        }
+        let state = NewState { organization, models: models.to_json(), services: services.to_json(), info: info_json(&info) };
+        plan.groups.entry(state).or_default().push(row.id.clone());
+    }
+    Ok(plan)
+}
+
+fn apply(conn: &mut DbConn, plan: &Plan) -> Result<(), DbError> {
+    let now = db::now();
+    let models_changed: HashSet<&str> = plan.models_changed.iter().map(String::as_str).collect();
+    for (state, ids) in &plan.groups {
+        // Users of one state whose models changed go pending; the rest keep their key status.
+        let (pending, unchanged_models): (Vec<String>, Vec<String>) =
+            ids.iter().cloned().partition(|id| models_changed.contains(id.as_str()));
+        for (ids, to_pending) in [(pending, true), (unchanged_models, false)] {
+            if ids.is_empty() {
+                continue;
+            }
+            let changes = UserChanges {
+                search_org: Some(users::search_text(&state.organization)),
+                organization: Some(state.organization.clone()),
+                models: Some(state.models.clone()),
+                services: Some(state.services.clone()),
+                info: Some(state.info.clone()),
+                key_status: to_pending.then(|| KeyStatus::Pending.as_str().to_string()),
+                key_error: to_pending.then_some(None),
+                updated_at: Some(now),
+            };
+            users::update_many(conn, &ids, &changes)?;
+        }
+    }
+    for (model, ids) in &plan.model_rows_removed {
+        users::delete_model_rows(conn, ids, Some(std::slice::from_ref(model)))?;
+    }
+    users::insert_model_rows(conn, &plan.model_rows_added)?;
+    for (service, ids) in &plan.service_rows_removed {
+        users::delete_service_rows(conn, ids, Some(std::slice::from_ref(service)))?;
+    }
+    users::insert_service_rows(conn, &plan.service_rows_added)?;
+    if !plan.info_changed.is_empty() {
+        let ids: Vec<String> = plan.info_changed.iter().map(|(id, _)| id.clone()).collect();
+        users::delete_info_rows(conn, &ids, None)?;
+        let rows: Vec<(String, String, String)> = plan
+            .info_changed
+            .iter()
+            .flat_map(|(id, info)| info.iter().map(move |(k, v)| (id.clone(), k.clone(), v.clone())))
+            .collect();
+        users::insert_info_rows(conn, &rows)?;
+    }
+    let ops: Vec<NewOp> = plan
+        .models_changed
+        .iter()
+        .map(|id| NewOp { user_id: id.clone(), kind: outbox::KIND_SYNC, key_hash: None })
+        .collect();
+    outbox::enqueue(conn, &ops, now)?;
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Reading the event log (itself a view, and recorded as one).
+
+use super::auth::AdminSession;
+use super::{audit_failed, Ctx, Mama, OpResult};
+use crate::api::types::{EventList, EventView, ListEventsParams, Page};
+use crate::api::ApiError;
+use crate::db::events::{self, EventRow};
+
+fn view(row: EventRow) -> EventView {
+    EventView {
+        user_ids: serde_json::from_str(&row.user_ids).unwrap_or_default(),
+        id: row.id,
+        at: row.at.and_utc(),
+        actor_kind: row.actor_kind,
+        actor: row.actor,
+        channel: row.channel,
+        action: row.action,
+        target_count: row.target_count,
+        target_filter: row.target_filter,
+        result: row.result,
+        error_code: row.error_code,
+        error_message: row.error_message,
+        client: row.client,
+        request_id: row.request_id,
+        duration_ms: row.duration_ms,
+        detail: row.detail,
+    }
+}
+
+impl Mama {
+    pub async fn list_events(&self, ctx: &Ctx, _s: &AdminSession, params: ListEventsParams) -> OpResult<EventList> {
+        let Page { offset, limit } = params.page;
+        if limit == 0 || limit > Page::MAX_LIMIT {
+            return Err(ApiError::invalid("page.limit", format!("must be 1 to {}", Page::MAX_LIMIT)));
+        }
+        if let Some(result) = &params.filter.result {
+            if result != "ok" && result != "error" {
+                return Err(ApiError::invalid("filter.result", "must be \"ok\" or \"error\""));
+            }
+        }
+        let filter = params.filter.clone();
+        let (rows, matching) = self
+            .db
+            .read(move |conn| events::list(conn, &filter, offset, limit))
+            .await
+            .map_err(ApiError::from)?;
+        let event = ctx.event("events.list").filter(&params.filter).count(rows.len() as u64).ok();
+        self.audit.record(event).await.map_err(|_| audit_failed())?;
+        Ok(EventList { events: rows.into_iter().map(view).collect(), matching, offset, limit })
+    }
+}

@@ -1,0 +1,94 @@
+//! Use cases. Each one validates its input as a whole, owns its transaction, and records its
+//! event: a change and its event commit together; a read returns data only after its event is
+//! stored (through the [`audit::AuditWriter`], which groups many events per commit).
+
+pub mod admins;
+pub mod audit;
+pub mod auth;
+pub mod bulk;
+pub mod catalog;
+pub mod context;
+pub mod events;
+pub mod lookup;
+pub mod services;
+pub mod users;
+
+use std::sync::Arc;
+
+pub use context::{Actor, Channel, Ctx};
+
+use crate::api::{ApiError, ErrorCode};
+use crate::auth::JwtKeys;
+use crate::crypto::KeyCipher;
+use crate::db::{Db, DbError};
+
+/// Settings of the use cases that do not come from the database.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Password of the first super admin on an empty database (must be changed at first login).
+    pub bootstrap_password: String,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig { bootstrap_password: "admin".into() }
+    }
+}
+
+/// Everything the use cases need. Cheap to clone (all shared).
+#[derive(Clone)]
+pub struct Mama {
+    pub db: Db,
+    pub audit: audit::AuditWriter,
+    pub jwt: Arc<JwtKeys>,
+    pub cipher: Arc<KeyCipher>,
+    pub catalog: catalog::Catalog,
+    pub config: Arc<CoreConfig>,
+}
+
+impl Mama {
+    /// Assembles the core and starts the audit writer (needs a tokio runtime).
+    pub fn new(db: Db, jwt: JwtKeys, cipher: KeyCipher, config: CoreConfig) -> Mama {
+        let audit = audit::AuditWriter::start(db.clone());
+        Mama {
+            db,
+            audit,
+            jwt: Arc::new(jwt),
+            cipher: Arc::new(cipher),
+            catalog: catalog::Catalog::default(),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// Maps a storage error to what a client may see. Internals are logged, never echoed.
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                ApiError { retry_after_secs: Some(5), ..ApiError::new(ErrorCode::Unavailable, "the database is unavailable; try again shortly") }
+            }
+            other => {
+                tracing::error!(error = %other, "database error");
+                ApiError::new(ErrorCode::Internal, "internal error; see the daemon's log")
+            }
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        ApiError::from(DbError::from(err))
+    }
+}
+
+/// The error when an event could not be stored: the request must fail and change nothing.
+pub fn audit_failed() -> ApiError {
+    ApiError {
+        retry_after_secs: Some(5),
+        ..ApiError::new(ErrorCode::Unavailable, "the event log could not be written; nothing was changed")
+    }
+}
+
+pub type OpResult<T> = Result<T, ApiError>;

@@ -1,0 +1,387 @@
+//! Users: list, get, create many, update one (optimistic concurrency), delete many.
+
+use std::collections::{HashMap, HashSet};
+
+use super::auth::{audit_or, AdminSession};
+use super::{audit_failed, Ctx, Mama, OpResult};
+use crate::api::types::{
+    CreateUsersParams, DeleteUsersParams, GetUsersParams, Info, KeyStatus, ListUsersParams, NewUser,
+    Page, UpdateUserParams, UserList, UserView, UsersCreated, UsersDeleted, UsersFound,
+};
+use crate::api::{ApiError, ErrorCode};
+use crate::auth::hash_token;
+use crate::crypto::{mint_virtual_key, user_key_aad};
+use crate::db::outbox::{self, NewOp};
+use crate::db::users::{self, NewUserRow, UserChanges, UserRow};
+use crate::db::{self, events, DbError};
+use crate::domain::{validate, NameSet};
+
+/// Most users one create, get or delete call takes.
+pub const MAX_USERS_PER_CALL: usize = 10_000;
+
+impl Mama {
+    /// The admin view of a row; `with_key` decrypts the key (users.get only).
+    pub fn user_view(&self, row: &UserRow, with_key: bool) -> OpResult<UserView> {
+        let models = row.model_set().map_err(ApiError::from)?;
+        let key = if with_key { self.decrypt_key(row)? } else { None };
+        Ok(UserView {
+            id: row.id.clone(),
+            organization: row.organization.clone(),
+            unavailable_models: self.catalog.unavailable(models.iter()),
+            models: models.to_vec(),
+            services: row.service_set().map_err(ApiError::from)?.to_vec(),
+            info: row.info_map().map_err(ApiError::from)?,
+            key_hint: row.key_hint.clone(),
+            key_status: row.status(),
+            key_error: row.key_error.clone(),
+            key,
+            version: row.version,
+            created_at: row.created_at.and_utc(),
+            updated_at: row.updated_at.and_utc(),
+        })
+    }
+
+    /// The user's plaintext key. A ciphertext that does not decrypt (tampered, or copied from
+    /// another row) is an error, never silently "no key".
+    pub fn decrypt_key(&self, row: &UserRow) -> OpResult<Option<String>> {
+        let Some(blob) = &row.key_ciphertext else { return Ok(None) };
+        match self.cipher.decrypt(blob, &user_key_aad(&row.id)) {
+            Ok(secret) => Ok(Some(secret.expose().to_string())),
+            Err(_) => {
+                tracing::error!(user = %row.id, "stored key does not decrypt (tampered or moved ciphertext)");
+                Err(ApiError::new(ErrorCode::Internal, format!("the stored key of {} cannot be decrypted", row.id)))
+            }
+        }
+    }
+
+    pub async fn list_users(&self, ctx: &Ctx, _s: &AdminSession, params: ListUsersParams) -> OpResult<UserList> {
+        let result = self.list_users_inner(params.clone()).await;
+        let event = ctx.event("users.list").filter(&params.filter);
+        match result {
+            Ok(list) => {
+                self.audit.record(event.count(list.users.len() as u64).ok()).await.map_err(|_| audit_failed())?;
+                Ok(list)
+            }
+            Err(err) => {
+                self.audit.record_failure(event.failed(&err)).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn list_users_inner(&self, params: ListUsersParams) -> OpResult<UserList> {
+        let Page { offset, limit } = params.page;
+        if limit == 0 || limit > Page::MAX_LIMIT {
+            return Err(ApiError::invalid("page.limit", format!("must be 1 to {}", Page::MAX_LIMIT)));
+        }
+        let available = self.catalog.get().map(|s| s.models);
+        let (filter, sort) = (params.filter, params.sort);
+        let (rows, total, matching) = self
+            .db
+            .read(move |conn| users::list_page(conn, &filter, available.as_deref(), sort, offset, limit))
+            .await
+            .map_err(ApiError::from)?;
+        let users = rows.iter().map(|r| self.user_view(r, false)).collect::<OpResult<Vec<_>>>()?;
+        Ok(UserList { users, total, matching, offset, limit })
+    }
+
+    pub async fn get_users(&self, ctx: &Ctx, _s: &AdminSession, params: GetUsersParams) -> OpResult<UsersFound> {
+        let event = ctx.event("users.get").users(params.ids.clone());
+        let result = self.get_users_inner(params).await;
+        match result {
+            Ok(found) => {
+                self.audit.record(event.detail("keys shown").ok()).await.map_err(|_| audit_failed())?;
+                Ok(found)
+            }
+            Err(err) => {
+                self.audit.record_failure(event.failed(&err)).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn get_users_inner(&self, params: GetUsersParams) -> OpResult<UsersFound> {
+        check_id_list("ids", &params.ids, MAX_USERS_PER_CALL)?;
+        let ids = params.ids.clone();
+        let rows = self.db.read(move |conn| users::find_many(conn, &ids)).await.map_err(ApiError::from)?;
+        let mut by_id: HashMap<&str, &UserRow> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for id in &params.ids {
+            match by_id.remove(id.as_str()) {
+                Some(row) => found.push(self.user_view(row, true)?),
+                None => missing.push(id.clone()),
+            }
+        }
+        Ok(UsersFound { users: found, missing })
+    }
+
+    pub async fn create_users(&self, ctx: &Ctx, _s: &AdminSession, params: CreateUsersParams) -> OpResult<UsersCreated> {
+        let ids: Vec<String> = params.users.iter().map(|u| u.id.clone()).collect();
+        let result = self.create_users_inner(ctx, params).await;
+        if let Err(err) = &result {
+            self.audit.record_failure(ctx.event("users.create").users(ids).failed(err)).await;
+        }
+        result
+    }
+
+    async fn create_users_inner(&self, ctx: &Ctx, params: CreateUsersParams) -> OpResult<UsersCreated> {
+        validate_new_users(&params.users)?;
+        let now = db::now();
+        let mut rows = Vec::with_capacity(params.users.len());
+        let mut ops = Vec::with_capacity(params.users.len());
+        for user in &params.users {
+            let key = mint_virtual_key();
+            let models = NameSet::new(user.models.iter().cloned());
+            let services = NameSet::new(user.services.iter().cloned());
+            let plain = key.expose();
+            rows.push(NewUserRow {
+                id: user.id.clone(),
+                organization: user.organization.clone(),
+                models: models.to_json(),
+                services: services.to_json(),
+                info: info_json(&user.info),
+                search_id: users::search_text(&user.id),
+                search_org: users::search_text(&user.organization),
+                version: 1,
+                key_ciphertext: Some(self.cipher.encrypt(plain, &user_key_aad(&user.id))),
+                key_hash: Some(hash_token(plain)),
+                key_hint: Some(key_hint(plain)),
+                key_status: KeyStatus::Pending.as_str().into(),
+                created_at: now,
+                updated_at: now,
+            });
+            ops.push(NewOp { user_id: user.id.clone(), kind: outbox::KIND_SYNC, key_hash: None });
+        }
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let event = ctx.event("users.create").users(ids.clone()).ok();
+        let created = self
+            .db
+            .write(move |conn| {
+                let existing = users::existing_ids(conn, &ids)?;
+                if !existing.is_empty() {
+                    return Ok(Err(existing));
+                }
+                users::insert_many(conn, &rows)?;
+                outbox::enqueue(conn, &ops, now)?;
+                events::insert(conn, &[event])?;
+                Ok::<_, DbError>(Ok(users::find_many(conn, &ids)?))
+            })
+            .await
+            .map_err(audit_or)?;
+        let rows = created.map_err(|existing| {
+            let index: HashMap<&str, usize> = params.users.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
+            let fields = existing
+                .iter()
+                .map(|id| crate::api::FieldError {
+                    field: format!("users[{}].id", index.get(id.as_str()).copied().unwrap_or(0)),
+                    message: format!("user {id} already exists"),
+                    row: index.get(id.as_str()).copied(),
+                })
+                .collect();
+            ApiError { fields, ..ApiError::new(ErrorCode::AlreadyExists, format!("{} of the users already exist; nothing was created", existing.len())) }
+        })?;
+        let mut order: HashMap<String, usize> = HashMap::new();
+        for (i, u) in params.users.iter().enumerate() {
+            order.insert(u.id.clone(), i);
+        }
+        let mut views = rows.iter().map(|r| self.user_view(r, false)).collect::<OpResult<Vec<_>>>()?;
+        views.sort_by_key(|v| order.get(&v.id).copied().unwrap_or(usize::MAX));
+        Ok(UsersCreated { created: views.len() as u64, users: views })
+    }
+
+    pub async fn update_user(&self, ctx: &Ctx, _s: &AdminSession, params: UpdateUserParams) -> OpResult<UserView> {
+        let id = params.id.clone();
+        let result = self.update_user_inner(ctx, params).await;
+        if let Err(err) = &result {
+            self.audit.record_failure(ctx.event("users.update").users([id]).failed(err)).await;
+        }
+        result
+    }
+
+    async fn update_user_inner(&self, ctx: &Ctx, params: UpdateUserParams) -> OpResult<UserView> {
+        let mut problems = validate::Problems::default();
+        if let Err(msg) = validate::user_id(&params.id) {
+            problems.push("id", msg, None);
+        }
+        if let Some(org) = &params.organization {
+            if let Err(msg) = validate::organization(org) {
+                problems.push("organization", msg, None);
+            }
+        }
+        if let Some(models) = &params.models {
+            validate::set_members("models", models, None, &mut problems);
+        }
+        if let Some(services) = &params.services {
+            validate::set_members("services", services, None, &mut problems);
+        }
+        if let Some(info) = &params.info {
+            validate::info("info", info, None, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::invalid_fields(problems.errors));
+        }
+        let event = ctx.event("users.update").users([params.id.clone()]);
+        let id = params.id.clone();
+        let row = self
+            .db
+            .write(move |conn| {
+                let Some(current) = users::find(conn, &params.id)? else {
+                    return Ok(Err(ApiError::new(ErrorCode::NotFound, format!("no user {}", params.id))));
+                };
+                if current.version != params.version {
+                    return Ok(Err(ApiError {
+                        current_version: Some(current.version),
+                        ..ApiError::new(
+                            ErrorCode::Conflict,
+                            format!("user {} was changed by someone else (version {} is now {}); reload and edit again", current.id, params.version, current.version),
+                        )
+                    }));
+                }
+                let mut changes = UserChanges { updated_at: Some(db::now()), ..Default::default() };
+                let mut changed = Vec::new();
+                if let Some(org) = params.organization.filter(|o| *o != current.organization) {
+                    changes.search_org = Some(users::search_text(&org));
+                    changes.organization = Some(org);
+                    changed.push("organization");
+                }
+                let old_models = current.model_set()?;
+                if let Some(models) = params.models.map(NameSet::new).filter(|m| *m != old_models) {
+                    users::delete_model_rows(conn, &[current.id.clone()], None)?;
+                    users::insert_model_rows(conn, &models.iter().map(|m| (current.id.clone(), m.clone())).collect::<Vec<_>>())?;
+                    changes.models = Some(models.to_json());
+                    changes.key_status = Some(KeyStatus::Pending.as_str().into());
+                    changes.key_error = Some(None);
+                    outbox::enqueue(conn, &[NewOp { user_id: current.id.clone(), kind: outbox::KIND_SYNC, key_hash: None }], db::now())?;
+                    changed.push("models");
+                }
+                let old_services = current.service_set()?;
+                if let Some(services) = params.services.map(NameSet::new).filter(|s| *s != old_services) {
+                    users::delete_service_rows(conn, &[current.id.clone()], None)?;
+                    users::insert_service_rows(conn, &services.iter().map(|s| (current.id.clone(), s.clone())).collect::<Vec<_>>())?;
+                    changes.services = Some(services.to_json());
+                    changed.push("services");
+                }
+                let old_info = current.info_map()?;
+                if let Some(info) = params.info.filter(|i| *i != old_info) {
+                    users::delete_info_rows(conn, &[current.id.clone()], None)?;
+                    let rows: Vec<_> = info.iter().map(|(k, v)| (current.id.clone(), k.clone(), v.clone())).collect();
+                    users::insert_info_rows(conn, &rows)?;
+                    changes.info = Some(info_json(&info));
+                    changed.push("info");
+                }
+                if !changed.is_empty() {
+                    users::update_if_version(conn, &current.id, current.version, &changes)?;
+                }
+                let detail = if changed.is_empty() { "no change".to_string() } else { format!("changed {}", changed.join(", ")) };
+                events::insert(conn, &[event.detail(detail).ok()])?;
+                Ok::<_, DbError>(Ok(users::find(conn, &id)?))
+            })
+            .await
+            .map_err(audit_or)??;
+        let row = row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "the user was deleted meanwhile"))?;
+        self.user_view(&row, false)
+    }
+
+    pub async fn delete_users(&self, ctx: &Ctx, _s: &AdminSession, params: DeleteUsersParams) -> OpResult<UsersDeleted> {
+        let event = ctx.event("users.delete").users(params.ids.clone());
+        let result = self.delete_users_inner(event.clone(), params).await;
+        if let Err(err) = &result {
+            self.audit.record_failure(event.failed(err)).await;
+        }
+        result
+    }
+
+    async fn delete_users_inner(&self, event: super::context::EventBuilder, params: DeleteUsersParams) -> OpResult<UsersDeleted> {
+        check_id_list("ids", &params.ids, MAX_USERS_PER_CALL)?;
+        let ids = dedup(params.ids);
+        self.db
+            .write(move |conn| {
+                let rows = users::find_many(conn, &ids)?;
+                if rows.len() != ids.len() {
+                    let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                    let missing: Vec<String> = ids.iter().filter(|i| !found.contains(i.as_str())).cloned().collect();
+                    return Ok(Err(ApiError {
+                        missing: missing.clone(),
+                        ..ApiError::new(ErrorCode::NotFound, format!("{} of the users do not exist; nothing was deleted", missing.len()))
+                    }));
+                }
+                let ops: Vec<NewOp> = rows
+                    .iter()
+                    .filter_map(|r| r.key_hash.clone().map(|h| NewOp { user_id: r.id.clone(), kind: outbox::KIND_DELETE, key_hash: Some(h) }))
+                    .collect();
+                let deleted = users::delete_many(conn, &ids)?;
+                outbox::enqueue(conn, &ops, db::now())?;
+                events::insert(conn, &[event.ok()])?;
+                Ok::<_, DbError>(Ok(UsersDeleted { deleted: deleted as u64 }))
+            })
+            .await
+            .map_err(audit_or)?
+    }
+}
+
+/// `sk-...` and the last four characters, like LiteLLM's own `key_name`.
+pub fn key_hint(key: &str) -> String {
+    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("sk-...{tail}")
+}
+
+pub(crate) fn info_json(info: &Info) -> String {
+    serde_json::to_string(info).unwrap_or_else(|_| "{}".into())
+}
+
+pub(crate) fn dedup(ids: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    ids.into_iter().filter(|id| seen.insert(id.clone())).collect()
+}
+
+/// A list of user ids: 1 to `max`, each valid.
+pub(crate) fn check_id_list(field: &str, ids: &[String], max: usize) -> OpResult<()> {
+    if ids.is_empty() {
+        return Err(ApiError::invalid(field, "must name at least one user"));
+    }
+    if ids.len() > max {
+        return Err(ApiError::invalid(field, format!("at most {max} ids per call (got {})", ids.len())));
+    }
+    let mut problems = validate::Problems::default();
+    for (i, id) in ids.iter().enumerate() {
+        if let Err(msg) = validate::user_id(id) {
+            problems.push(format!("{field}[{i}]"), msg, Some(i));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_fields(problems.errors))
+    }
+}
+
+fn validate_new_users(users: &[NewUser]) -> OpResult<()> {
+    if users.is_empty() {
+        return Err(ApiError::invalid("users", "must hold at least one user"));
+    }
+    if users.len() > MAX_USERS_PER_CALL {
+        return Err(ApiError::invalid("users", format!("at most {MAX_USERS_PER_CALL} users per call")));
+    }
+    let mut problems = validate::Problems::default();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, user) in users.iter().enumerate() {
+        let row = Some(i);
+        if let Err(msg) = validate::user_id(&user.id) {
+            problems.push(format!("users[{i}].id"), msg, row);
+        } else if let Some(first) = seen.insert(user.id.as_str(), i) {
+            problems.push(format!("users[{i}].id"), format!("duplicate of row {first}"), row);
+        }
+        if let Err(msg) = validate::organization(&user.organization) {
+            problems.push(format!("users[{i}].organization"), msg, row);
+        }
+        validate::set_members(&format!("users[{i}].models"), &user.models, row, &mut problems);
+        validate::set_members(&format!("users[{i}].services"), &user.services, row, &mut problems);
+        validate::info(&format!("users[{i}].info"), &user.info, row, &mut problems);
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_fields(problems.errors))
+    }
+}

@@ -1,0 +1,172 @@
+//! Settings: flags, then `MAMA_*` environment variables (clap merges those two), then the TOML
+//! config file, then defaults. Secrets are never flags: only paths to files, or
+//! `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde::Deserialize;
+
+/// Options shared by every subcommand.
+#[derive(Debug, Clone, Args, Default)]
+pub struct Opts {
+    /// TOML config file. Default: /etc/mama/mama.toml when it exists.
+    #[arg(long, env = "MAMA_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database, generated keys and the admin socket.
+    /// Default: $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/mama, else ~/.local/state/mama.
+    #[arg(long, env = "MAMA_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database: a SQLite file path (default: <data-dir>/mama.db) or postgres://user@host/db.
+    #[arg(long, env = "MAMA_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// REST API for services (TCP). Default: 127.0.0.1:8686.
+    #[arg(long, env = "MAMA_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Admin RPC Unix socket (mode 0660). Default: $RUNTIME_DIRECTORY/admin.sock under systemd,
+    /// else <data-dir>/admin.sock.
+    #[arg(long, env = "MAMA_ADMIN_SOCKET", global = true)]
+    pub admin_socket: Option<PathBuf>,
+    /// Also serve the admin RPC on this TCP address (e.g. 127.0.0.1:8687). Off by default.
+    #[arg(long, env = "MAMA_ADMIN_LISTEN", global = true)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Base URL of the LiteLLM proxy, e.g. http://127.0.0.1:4000. Without it keys stay pending.
+    #[arg(long, env = "MAMA_LITELLM_URL", global = true)]
+    pub litellm_url: Option<String>,
+    /// File holding LiteLLM's master key (or credential `litellm-master-key`).
+    #[arg(long, env = "MAMA_LITELLM_MASTER_KEY_FILE", global = true)]
+    pub litellm_master_key_file: Option<PathBuf>,
+    /// File holding the 32-byte key that encrypts virtual keys at rest (or credential
+    /// `encryption-key`). Default: <data-dir>/encryption.key, created with mode 0600.
+    #[arg(long, env = "MAMA_ENCRYPTION_KEY_FILE", global = true)]
+    pub encryption_key_file: Option<PathBuf>,
+    /// File holding the session signing key (or credential `jwt-key`). Default:
+    /// <data-dir>/jwt.key, created with mode 0600. Several daemons must share it.
+    #[arg(long, env = "MAMA_JWT_KEY_FILE", global = true)]
+    pub jwt_key_file: Option<PathBuf>,
+    /// Log filter (tracing EnvFilter syntax), e.g. info or mama=debug.
+    #[arg(long, env = "MAMA_LOG", global = true)]
+    pub log: Option<String>,
+}
+
+/// The TOML file's shape: the same names as the flags, with underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<SocketAddr>,
+    pub admin_socket: Option<PathBuf>,
+    pub admin_listen: Option<SocketAddr>,
+    pub litellm_url: Option<String>,
+    pub litellm_master_key_file: Option<PathBuf>,
+    pub encryption_key_file: Option<PathBuf>,
+    pub jwt_key_file: Option<PathBuf>,
+    pub log: Option<String>,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub admin_socket: PathBuf,
+    pub admin_listen: Option<SocketAddr>,
+    pub litellm_url: Option<String>,
+    pub litellm_master_key_file: Option<PathBuf>,
+    pub encryption_key_file: PathBuf,
+    pub jwt_key_file: PathBuf,
+    pub log: String,
+    /// The first super admin's password on an empty database.
+    pub bootstrap_password: String,
+}
+
+const DEFAULT_CONFIG: &str = "/etc/mama/mama.toml";
+
+fn credential(name: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY")?;
+    let path = Path::new(&dir).join(name);
+    path.exists().then_some(path)
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
+        // systemd may pass several, separated by ':'; the first is ours.
+        let first = dir.to_string_lossy().split(':').next().unwrap_or_default().to_string();
+        return PathBuf::from(first);
+    }
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
+        return Path::new(&dir).join("mama");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    Path::new(&home).join(".local/state/mama")
+}
+
+impl Opts {
+    pub fn resolve(&self) -> Result<Settings> {
+        let file = self.load_file()?;
+        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(default_data_dir);
+        let database_url = self
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| data_dir.join("mama.db").to_string_lossy().into_owned());
+        let admin_socket = self.admin_socket.clone().or(file.admin_socket).unwrap_or_else(|| {
+            match std::env::var_os("RUNTIME_DIRECTORY") {
+                Some(dir) => Path::new(&dir).join("admin.sock"),
+                None => data_dir.join("admin.sock"),
+            }
+        });
+        let bootstrap_password = match (std::env::var("MAMA_BOOTSTRAP_PASSWORD"), credential("bootstrap-password")) {
+            (Ok(p), _) if !p.is_empty() => p,
+            (_, Some(path)) => std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .trim_end_matches('\n')
+                .to_string(),
+            _ => "admin".to_string(),
+        };
+        Ok(Settings {
+            listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8686))),
+            admin_listen: self.admin_listen.or(file.admin_listen),
+            litellm_url: self.litellm_url.clone().or(file.litellm_url),
+            litellm_master_key_file: self
+                .litellm_master_key_file
+                .clone()
+                .or(file.litellm_master_key_file)
+                .or_else(|| credential("litellm-master-key")),
+            encryption_key_file: self
+                .encryption_key_file
+                .clone()
+                .or(file.encryption_key_file)
+                .or_else(|| credential("encryption-key"))
+                .unwrap_or_else(|| data_dir.join("encryption.key")),
+            jwt_key_file: self
+                .jwt_key_file
+                .clone()
+                .or(file.jwt_key_file)
+                .or_else(|| credential("jwt-key"))
+                .unwrap_or_else(|| data_dir.join("jwt.key")),
+            log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+            data_dir,
+            database_url,
+            admin_socket,
+            bootstrap_password,
+        })
+    }
+
+    fn load_file(&self) -> Result<FileConfig> {
+        let path = match &self.config {
+            Some(p) => p.clone(),
+            None if Path::new(DEFAULT_CONFIG).exists() => PathBuf::from(DEFAULT_CONFIG),
+            None => return Ok(FileConfig::default()),
+        };
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading config file {}", path.display()))?;
+        match toml::from_str(&text) {
+            Ok(cfg) => Ok(cfg),
+            Err(e) => bail!("config file {}: {e}", path.display()),
+        }
+    }
+}

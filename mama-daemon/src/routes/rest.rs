@@ -1,0 +1,76 @@
+//! REST for services: `POST /api/v1/users/lookup`, `GET /api/v1/users/{id}`.
+//! Credentials only from the `Authorization` header; every request, rejected ones included, is
+//! recorded.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use mama_core::api::rest::{LookupRequest, LookupResponse, LookupUser};
+use mama_core::api::{ApiError, ErrorCode};
+use mama_core::ops::{Actor, Channel, Ctx, Mama};
+
+use super::{bearer, request_id, Peer, MAX_BODY_BYTES};
+use crate::error::{sanitize_serde_message, RestError};
+use crate::state::AppState;
+
+/// Authenticates the calling service, recording a refusal.
+async fn service_ctx(mama: &Mama, ctx: &Ctx, headers: &HeaderMap, action: &str) -> Result<Ctx, RestError> {
+    match mama.authenticate_service(bearer(headers)).await {
+        Ok(service) => Ok(ctx.with_actor(Actor::Service(service))),
+        Err(err) => {
+            mama.audit.record_failure(ctx.event(action).failed(&err)).await;
+            Err(RestError(err))
+        }
+    }
+}
+
+pub async fn lookup_users(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<LookupResponse>, RestError> {
+    let mama = &state.mama;
+    let ctx = Ctx::new(Actor::Anonymous(None), Channel::Rest, peer.to_string(), request_id(&headers));
+    let ctx = service_ctx(mama, &ctx, &headers, "rest.lookup").await?;
+    let request = match parse_lookup(body) {
+        Ok(r) => r,
+        Err(err) => {
+            mama.audit.record_failure(ctx.event("rest.lookup").failed(&err)).await;
+            return Err(RestError(err));
+        }
+    };
+    Ok(Json(mama.lookup_users(&ctx, request.user_ids).await?))
+}
+
+fn parse_lookup(body: Result<Bytes, BytesRejection>) -> Result<LookupRequest, ApiError> {
+    let bytes = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {MAX_BODY_BYTES} bytes"))
+        } else {
+            ApiError::new(ErrorCode::InvalidRequest, "the request body could not be read")
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let msg = sanitize_serde_message(&e.to_string());
+        if e.is_syntax() || e.is_eof() {
+            ApiError::new(ErrorCode::ParseError, format!("the body is not valid JSON: {msg}"))
+        } else {
+            ApiError::invalid("body", format!("{msg} (expected {{\"user_ids\": [\"…\"]}})"))
+        }
+    })
+}
+
+pub async fn get_user(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<LookupUser>, RestError> {
+    let mama = &state.mama;
+    let ctx = Ctx::new(Actor::Anonymous(None), Channel::Rest, peer.to_string(), request_id(&headers));
+    let ctx = service_ctx(mama, &ctx, &headers, "rest.get_user").await?;
+    Ok(Json(mama.lookup_user(&ctx, id).await?))
+}

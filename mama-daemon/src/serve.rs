@@ -1,0 +1,147 @@
+//! Start-up and serving: open and migrate the database, make sure the first admin exists, load
+//! the secrets, bind every listener, tell systemd we are ready, serve until SIGTERM.
+
+use std::future::IntoFuture;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use mama_core::crypto::{load_or_create_secret_file, KeyCipher};
+use mama_core::db::{self, Db, Location};
+use mama_core::ops::{CoreConfig, Mama};
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::config::Settings;
+use crate::routes::{self, Peer};
+use crate::state::AppState;
+
+/// Opens the database named by the settings and applies pending migrations.
+pub fn open_database(settings: &Settings) -> Result<Db> {
+    let location = Location::parse(&settings.database_url).map_err(anyhow::Error::msg)?;
+    if let Location::Sqlite(path) = &location {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            ensure_private_dir(dir)?;
+        }
+    }
+    let db = Db::open(&location, 16).with_context(|| format!("opening database {}", location.display()))?;
+    let mut conn = db.conn().context("connecting to the database")?;
+    let applied = db::migrate::run(&mut conn).context("running migrations")?;
+    if applied > 0 {
+        tracing::info!(applied, database = %location.display(), "migrations applied");
+    }
+    Ok(db)
+}
+
+/// Creates the data directory with mode 0700 when missing.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+pub async fn serve(settings: Settings) -> Result<()> {
+    ensure_private_dir(&settings.data_dir)?;
+    let db = {
+        let s = settings.clone();
+        tokio::task::spawn_blocking(move || open_database(&s)).await??
+    };
+    let jwt_secret = load_or_create_secret_file(&settings.jwt_key_file, 32)
+        .with_context(|| format!("session signing key {}", settings.jwt_key_file.display()))?;
+    let jwt = mama_core::auth::JwtKeys::from_secret(&jwt_secret)?;
+    let cipher = KeyCipher::load_or_create(&settings.encryption_key_file)
+        .with_context(|| format!("encryption key {}", settings.encryption_key_file.display()))?;
+    let mama = Mama::new(db, jwt, cipher, CoreConfig { bootstrap_password: settings.bootstrap_password.clone() });
+    {
+        let m = mama.clone();
+        if tokio::task::spawn_blocking(move || m.ensure_bootstrap_admin()).await?? {
+            tracing::warn!("created super admin \"admin\"; log in with mama-tui and change its password");
+        }
+    }
+    let state = AppState { mama };
+
+    let rest = TcpListener::bind(settings.listen).await.with_context(|| format!("binding REST listener {}", settings.listen))?;
+    let admin_socket = bind_admin_socket(&settings.admin_socket)?;
+    let admin_tcp = match settings.admin_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding admin listener {addr}"))?),
+        None => None,
+    };
+    tracing::info!(
+        rest = %rest.local_addr()?,
+        admin_socket = %settings.admin_socket.display(),
+        admin_tcp = ?admin_tcp.as_ref().and_then(|l| l.local_addr().ok()),
+        "mama-daemon ready"
+    );
+    crate::notify::ready();
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let rest_app = routes::rest_router(state.clone()).into_make_service_with_connect_info::<Peer>();
+    let admin_app = routes::admin_router(state.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(axum::serve(rest, rest_app).with_graceful_shutdown(stopped(stop_rx.clone())).into_future());
+    tasks.spawn(
+        axum::serve(admin_socket, admin_app.clone().into_make_service_with_connect_info::<Peer>())
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
+    );
+    if let Some(listener) = admin_tcp {
+        tasks.spawn(
+            axum::serve(listener, admin_app.into_make_service_with_connect_info::<Peer>())
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .into_future(),
+        );
+    }
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("stopping: finishing requests in flight"),
+        Some(res) = tasks.join_next() => {
+            res??;
+            bail!("a listener stopped unexpectedly");
+        }
+    }
+    crate::notify::stopping();
+    let _ = stop_tx.send(true);
+    let drain = async { while let Some(res) = tasks.join_next().await { res??; } Ok::<_, anyhow::Error>(()) };
+    match tokio::time::timeout(std::time::Duration::from_secs(20), drain).await {
+        Ok(result) => result?,
+        Err(_) => tracing::warn!("requests still running after 20 s; exiting anyway"),
+    }
+    let _ = std::fs::remove_file(&settings.admin_socket);
+    Ok(())
+}
+
+/// Binds the admin socket with mode 0660, replacing a stale socket file (never another file).
+fn bind_admin_socket(path: &Path) -> Result<UnixListener> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                bail!("{} is in use by a running daemon", path.display());
+            }
+            std::fs::remove_file(path)?;
+        } else {
+            bail!("{} exists and is not a socket; refusing to replace it", path.display());
+        }
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        ensure_private_dir(dir)?;
+    }
+    let listener = UnixListener::bind(path).with_context(|| format!("binding admin socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}

@@ -1,0 +1,141 @@
+//! What can happen to the app: an operator's command, an edit in a text field, a tick, a mouse
+//! click, or the answer to an RPC call. `update` is the only place that reacts to them.
+
+use chrono::{DateTime, Utc};
+use mama_core::api::types::UserColumn;
+use serde_json::Value;
+
+use crate::client::ClientError;
+use crate::text::Edit;
+
+/// Top-level screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Screen {
+    Login,
+    /// The bootstrap admin (or a reset one) must set a new password before anything else.
+    ForcePassword,
+    Users,
+    Models,
+    Admins,
+    Services,
+    Events,
+}
+
+impl Screen {
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Login => "Login",
+            Screen::ForcePassword => "Change password",
+            Screen::Users => "Users",
+            Screen::Models => "Models",
+            Screen::Admins => "Admins",
+            Screen::Services => "Services",
+            Screen::Events => "Events",
+        }
+    }
+}
+
+/// A command bound to a key in the keymap (and listed in the help and hint bar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Quit,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Sort(UserColumn),
+    ToggleMark,
+    MarkAll,
+    ClearMarks,
+    Filter,
+    Palette,
+    Help,
+    /// Enter: open / choose / submit the focused thing.
+    Open,
+    /// Esc: close the top popup, leave the filter bar, clear marks.
+    Back,
+    NextField,
+    PrevField,
+    /// ctrl-s: save the dialog whatever field has focus.
+    Save,
+    BulkEdit,
+    CreateUsers,
+    DeleteMarked,
+    RotateMarked,
+    ChangePassword,
+    Reload,
+    GoTo(Screen),
+    DropUnavailable,
+    /// Show the users holding unavailable models (models screen).
+    ShowUnavailableUsers,
+    New,
+    Remove,
+    IssueToken,
+    Yes,
+    No,
+    /// ←/→ on a choice field (set operation, role).
+    PrevChoice,
+    NextChoice,
+    /// Space in a picker or on a choice.
+    Toggle,
+}
+
+/// What an RPC answer is for, so `update` knows where it goes. Query numbers let late answers
+/// for an old filter or sort be dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tag {
+    Login,
+    Refresh,
+    Logout,
+    ChangePassword,
+    UsersPage { query: u64, offset: u64 },
+    MarkAll { query: u64 },
+    EditLoad,
+    UpdateUser,
+    CreateUsers,
+    DeleteUsers,
+    RotateKeys,
+    BulkPreview,
+    BulkApply,
+    Models,
+    Catalog,
+    ServiceNames,
+    Admins,
+    CreateAdmin,
+    DeleteAdmin,
+    Services,
+    CreateService,
+    DeleteService,
+    IssueToken,
+    RevokeToken,
+    Events { query: u64 },
+    SyncStatus,
+    Reconcile,
+    Export,
+    ImportFile,
+}
+
+/// The outcome of an effect run in the background. `epoch` is the session it was started in:
+/// answers from a session that has ended are dropped so no data outlives a logout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub epoch: u64,
+    pub tag: Tag,
+    pub result: Result<Value, ClientError>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Cmd(Cmd),
+    Edit(Edit),
+    /// Left click at a terminal cell.
+    Click { x: u16, y: u16 },
+    /// Mouse wheel: rows to move (negative = up).
+    Scroll(i32),
+    Tick(DateTime<Utc>),
+    Resize(u16, u16),
+    Reply(Reply),
+    None,
+}

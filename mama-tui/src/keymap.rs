@@ -1,0 +1,355 @@
+//! Keys → actions. One table per screen drives the key handling, the `?` help and the hint bar,
+//! so they cannot disagree. Handling returns an [`Action`] and touches nothing, so every binding
+//! is unit tested without a terminal (the atuin `handle_key_input` pattern).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use mama_core::api::types::UserColumn;
+
+use crate::action::{Action, Cmd, Screen};
+use crate::app::App;
+use crate::popup::{BulkField, CreateField, EditField, Popup};
+use crate::text::Edit;
+
+/// One key binding as the help shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+    pub cmd: Cmd,
+    /// How the key is written in the help and hint bar.
+    pub key: &'static str,
+    pub help: &'static str,
+    /// Shown in the bottom hint bar.
+    pub hint: bool,
+}
+
+const fn key(c: char, cmd: Cmd, key: &'static str, help: &'static str, hint: bool) -> Binding {
+    Binding { code: KeyCode::Char(c), mods: KeyModifiers::NONE, cmd, key, help, hint }
+}
+
+const fn ctrl(c: char, cmd: Cmd, key: &'static str, help: &'static str, hint: bool) -> Binding {
+    Binding { code: KeyCode::Char(c), mods: KeyModifiers::CONTROL, cmd, key, help, hint }
+}
+
+const fn special(code: KeyCode, cmd: Cmd, key: &'static str, help: &'static str) -> Binding {
+    Binding { code, mods: KeyModifiers::NONE, cmd, key, help, hint: false }
+}
+
+/// Moving around a list, shared by every list screen.
+const NAVIGATION: &[Binding] = &[
+    key('j', Cmd::Down, "j/↓", "next row", false),
+    special(KeyCode::Down, Cmd::Down, "↓", "next row"),
+    key('k', Cmd::Up, "k/↑", "previous row", false),
+    special(KeyCode::Up, Cmd::Up, "↑", "previous row"),
+    special(KeyCode::PageDown, Cmd::PageDown, "PgDn", "page down"),
+    ctrl('f', Cmd::PageDown, "ctrl-f", "page down", false),
+    special(KeyCode::PageUp, Cmd::PageUp, "PgUp", "page up"),
+    ctrl('b', Cmd::PageUp, "ctrl-b", "page up", false),
+    key('g', Cmd::Top, "g", "first row", false),
+    special(KeyCode::Home, Cmd::Top, "Home", "first row"),
+    key('G', Cmd::Bottom, "G", "last row", false),
+    special(KeyCode::End, Cmd::Bottom, "End", "last row"),
+];
+
+/// Everywhere outside text fields.
+pub const GLOBAL: &[Binding] = &[
+    key('?', Cmd::Help, "?", "help", true),
+    key(':', Cmd::Palette, ":", "command (:users :models :admins :services :events :passwd :export FILE :q)", true),
+    key('1', Cmd::GoTo(Screen::Users), "1", "users screen", false),
+    key('2', Cmd::GoTo(Screen::Models), "2", "models screen", false),
+    key('3', Cmd::GoTo(Screen::Admins), "3", "admins screen", false),
+    key('4', Cmd::GoTo(Screen::Services), "4", "services screen", false),
+    key('5', Cmd::GoTo(Screen::Events), "5", "events screen", false),
+    key('P', Cmd::ChangePassword, "P", "change my password", false),
+    key('r', Cmd::Reload, "r", "reload", false),
+    key('q', Cmd::Quit, "q", "quit", true),
+    ctrl('c', Cmd::Quit, "ctrl-c", "quit", false),
+];
+
+pub const USERS: &[Binding] = &[
+    key('/', Cmd::Filter, "/", "filter: text org:X model:X service:X info:KEY status:pending unavailable", true),
+    key(' ', Cmd::ToggleMark, "space", "mark / unmark", true),
+    key('a', Cmd::MarkAll, "a", "mark all matching the filter", true),
+    key('A', Cmd::ClearMarks, "A", "clear marks", false),
+    special(KeyCode::Esc, Cmd::Back, "esc", "clear marks, then the filter"),
+    special(KeyCode::Enter, Cmd::Open, "enter", "edit user"),
+    key('b', Cmd::BulkEdit, "b", "bulk edit marked", true),
+    key('c', Cmd::CreateUsers, "c", "create users", true),
+    ctrl('d', Cmd::DeleteMarked, "ctrl-d", "delete marked", true),
+    key('R', Cmd::RotateMarked, "R", "rotate keys of marked", false),
+    key('x', Cmd::DropUnavailable, "x", "drop unavailable models from marked", false),
+    key('I', Cmd::Sort(UserColumn::Id), "I", "sort by id (again: reverse)", false),
+    key('O', Cmd::Sort(UserColumn::Organization), "O", "sort by organization", false),
+    key('M', Cmd::Sort(UserColumn::Models), "M", "sort by models", false),
+    key('S', Cmd::Sort(UserColumn::Services), "S", "sort by services", false),
+    key('K', Cmd::Sort(UserColumn::KeyStatus), "K", "sort by key status", false),
+    key('N', Cmd::Sort(UserColumn::Info), "N", "sort by info", false),
+    key('U', Cmd::Sort(UserColumn::UpdatedAt), "U", "sort by last update", false),
+];
+
+pub const MODELS: &[Binding] = &[
+    key('u', Cmd::ShowUnavailableUsers, "u", "users holding unavailable models", true),
+    key('x', Cmd::DropUnavailable, "x", "drop unavailable models from marked users", true),
+];
+
+pub const ADMINS: &[Binding] = &[
+    key('n', Cmd::New, "n", "new admin", true),
+    ctrl('d', Cmd::Remove, "ctrl-d", "delete admin", true),
+];
+
+pub const SERVICES: &[Binding] = &[
+    key('n', Cmd::New, "n", "new service", true),
+    key('t', Cmd::IssueToken, "t", "issue a token (shown once)", true),
+    ctrl('d', Cmd::Remove, "ctrl-d", "delete service / revoke token", true),
+];
+
+pub const EVENTS: &[Binding] = &[
+    key('/', Cmd::Filter, "/", "filter: actor:X action:X user:X result:ok|error", true),
+    special(KeyCode::Esc, Cmd::Back, "esc", "clear the filter"),
+];
+
+/// The bindings of a screen, screen-specific first.
+pub fn bindings(screen: Screen) -> Vec<&'static Binding> {
+    let own: &[Binding] = match screen {
+        Screen::Users => USERS,
+        Screen::Models => MODELS,
+        Screen::Admins => ADMINS,
+        Screen::Services => SERVICES,
+        Screen::Events => EVENTS,
+        Screen::Login | Screen::ForcePassword => return Vec::new(),
+    };
+    own.iter().chain(NAVIGATION).chain(GLOBAL).collect()
+}
+
+/// What kind of field has focus in a form or dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Text,
+    /// Multi-line: Enter inserts a newline, ↑/↓ move between lines.
+    Area,
+    /// ←/→ change the value.
+    Choice,
+    /// Enter or space opens something (a picker).
+    Button,
+}
+
+/// Where keys go right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Screen(Screen),
+    FilterBar,
+    Form(Field),
+    Picker,
+    Confirm,
+    /// Help and messages: any closing key.
+    Dismiss,
+}
+
+impl Context {
+    pub fn of(app: &App) -> Context {
+        if let Some(popup) = app.popups.last() {
+            return match popup {
+                Popup::Help | Popup::Message { .. } => Context::Dismiss,
+                Popup::Confirm(_) => Context::Confirm,
+                Popup::Picker(_) => Context::Picker,
+                Popup::Palette(_) | Popup::Prompt(_) | Popup::Password(_) => Context::Form(Field::Text),
+                Popup::NewAdmin(form) => Context::Form(if form.focus_index == 2 { Field::Choice } else { Field::Text }),
+                Popup::Edit(d) => Context::Form(match d.focus {
+                    EditField::Organization => Field::Text,
+                    EditField::Models | EditField::Services => Field::Button,
+                    EditField::Info => Field::Area,
+                }),
+                Popup::Bulk(d) => Context::Form(match d.focus {
+                    BulkField::ModelsOp | BulkField::ServicesOp => Field::Choice,
+                    BulkField::Models | BulkField::Services => Field::Button,
+                }),
+                Popup::Create(d) => Context::Form(match d.focus {
+                    CreateField::Rows => Field::Area,
+                    CreateField::CsvPath => Field::Text,
+                }),
+            };
+        }
+        match app.screen {
+            Screen::Login | Screen::ForcePassword => Context::Form(Field::Text),
+            Screen::Users if app.users.filter_editing => Context::FilterBar,
+            Screen::Events if app.events.filter_editing => Context::FilterBar,
+            screen => Context::Screen(screen),
+        }
+    }
+}
+
+/// Translates one key press.
+pub fn handle_key(context: Context, key: KeyEvent) -> Action {
+    if key.kind == KeyEventKind::Release {
+        return Action::None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && key.code == KeyCode::Char('c') {
+        return Action::Cmd(Cmd::Quit);
+    }
+    match context {
+        Context::Screen(screen) => lookup(&bindings(screen), key),
+        Context::FilterBar => match key.code {
+            KeyCode::Enter => Action::Cmd(Cmd::Open),
+            KeyCode::Esc => Action::Cmd(Cmd::Back),
+            KeyCode::Down | KeyCode::Up => Action::Cmd(Cmd::Open),
+            _ => text_edit(key, false),
+        },
+        Context::Form(field) => form_key(field, key),
+        Context::Picker => match key.code {
+            KeyCode::Up => Action::Cmd(Cmd::Up),
+            KeyCode::Down => Action::Cmd(Cmd::Down),
+            KeyCode::Char('p') if ctrl => Action::Cmd(Cmd::Up),
+            KeyCode::Char('n') if ctrl => Action::Cmd(Cmd::Down),
+            KeyCode::Char(' ') => Action::Cmd(Cmd::Toggle),
+            KeyCode::Enter => Action::Cmd(Cmd::Open),
+            KeyCode::Esc => Action::Cmd(Cmd::Back),
+            _ => text_edit(key, false),
+        },
+        Context::Confirm => match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => Action::Cmd(Cmd::Yes),
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => Action::Cmd(Cmd::No),
+            _ => Action::None,
+        },
+        Context::Dismiss => match key.code {
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Char(' ') => {
+                Action::Cmd(Cmd::Back)
+            }
+            _ => Action::None,
+        },
+    }
+}
+
+fn lookup(bindings: &[&Binding], key: KeyEvent) -> Action {
+    // Terminals report shift+i as 'I' with or without SHIFT; compare chars without it.
+    let mods = match key.code {
+        KeyCode::Char(_) => key.modifiers - KeyModifiers::SHIFT,
+        _ => key.modifiers,
+    };
+    bindings
+        .iter()
+        .find(|b| b.code == key.code && b.mods == mods)
+        .map_or(Action::None, |b| Action::Cmd(b.cmd))
+}
+
+fn form_key(field: Field, key: KeyEvent) -> Action {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Esc => Action::Cmd(Cmd::Back),
+        KeyCode::Tab => Action::Cmd(Cmd::NextField),
+        KeyCode::BackTab => Action::Cmd(Cmd::PrevField),
+        KeyCode::Char('s') if ctrl => Action::Cmd(Cmd::Save),
+        KeyCode::Char('r') if ctrl => Action::Cmd(Cmd::Reload),
+        KeyCode::Enter if field == Field::Area => Action::Edit(Edit::Newline),
+        KeyCode::Enter => Action::Cmd(Cmd::Open),
+        KeyCode::Up if field == Field::Area => Action::Edit(Edit::Up),
+        KeyCode::Down if field == Field::Area => Action::Edit(Edit::Down),
+        KeyCode::Up => Action::Cmd(Cmd::PrevField),
+        KeyCode::Down => Action::Cmd(Cmd::NextField),
+        KeyCode::Left if field == Field::Choice => Action::Cmd(Cmd::PrevChoice),
+        KeyCode::Right if field == Field::Choice => Action::Cmd(Cmd::NextChoice),
+        KeyCode::Char(' ') if matches!(field, Field::Choice | Field::Button) => Action::Cmd(Cmd::Toggle),
+        _ if matches!(field, Field::Choice | Field::Button) => Action::None,
+        _ => text_edit(key, field == Field::Area),
+    }
+}
+
+fn text_edit(key: KeyEvent, multiline: bool) -> Action {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let edit = match key.code {
+        KeyCode::Char('u') if ctrl => Edit::ClearLine,
+        KeyCode::Char('w') if ctrl => Edit::DeleteWord,
+        KeyCode::Char('a') if ctrl => Edit::Home,
+        KeyCode::Char('e') if ctrl => Edit::End,
+        KeyCode::Char(_) if ctrl || alt => return Action::None,
+        KeyCode::Char(c) => Edit::Insert(c),
+        KeyCode::Backspace => Edit::Backspace,
+        KeyCode::Delete => Edit::Delete,
+        KeyCode::Left => Edit::Left,
+        KeyCode::Right => Edit::Right,
+        KeyCode::Home => Edit::Home,
+        KeyCode::End => Edit::End,
+        KeyCode::Enter if multiline => Edit::Newline,
+        _ => return Action::None,
+    };
+    Action::Edit(edit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn with(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    fn users(key: KeyEvent) -> Action {
+        handle_key(Context::Screen(Screen::Users), key)
+    }
+
+    #[test]
+    fn users_table_navigation_and_marks() {
+        assert_eq!(users(press(KeyCode::Char('j'))), Action::Cmd(Cmd::Down));
+        assert_eq!(users(press(KeyCode::Down)), Action::Cmd(Cmd::Down));
+        assert_eq!(users(press(KeyCode::Char('k'))), Action::Cmd(Cmd::Up));
+        assert_eq!(users(press(KeyCode::PageDown)), Action::Cmd(Cmd::PageDown));
+        assert_eq!(users(press(KeyCode::Char('g'))), Action::Cmd(Cmd::Top));
+        assert_eq!(users(press(KeyCode::Char('G'))), Action::Cmd(Cmd::Bottom));
+        assert_eq!(users(press(KeyCode::Char(' '))), Action::Cmd(Cmd::ToggleMark));
+        assert_eq!(users(press(KeyCode::Char('a'))), Action::Cmd(Cmd::MarkAll));
+        assert_eq!(users(press(KeyCode::Char('A'))), Action::Cmd(Cmd::ClearMarks));
+        assert_eq!(users(press(KeyCode::Esc)), Action::Cmd(Cmd::Back));
+        assert_eq!(users(press(KeyCode::Enter)), Action::Cmd(Cmd::Open));
+        assert_eq!(users(with(KeyCode::Char('d'), KeyModifiers::CONTROL)), Action::Cmd(Cmd::DeleteMarked));
+        assert_eq!(users(press(KeyCode::Char('/'))), Action::Cmd(Cmd::Filter));
+        assert_eq!(users(press(KeyCode::Char('?'))), Action::Cmd(Cmd::Help));
+        assert_eq!(users(press(KeyCode::Char(':'))), Action::Cmd(Cmd::Palette));
+        assert_eq!(users(press(KeyCode::Char('z'))), Action::None);
+    }
+
+    #[test]
+    fn shift_letters_sort_with_or_without_the_shift_flag() {
+        assert_eq!(users(with(KeyCode::Char('O'), KeyModifiers::SHIFT)), Action::Cmd(Cmd::Sort(UserColumn::Organization)));
+        assert_eq!(users(press(KeyCode::Char('I'))), Action::Cmd(Cmd::Sort(UserColumn::Id)));
+        assert_eq!(users(press(KeyCode::Char('K'))), Action::Cmd(Cmd::Sort(UserColumn::KeyStatus)));
+    }
+
+    #[test]
+    fn text_fields_take_letters_that_are_commands_elsewhere() {
+        let form = Context::Form(Field::Text);
+        assert_eq!(handle_key(form, press(KeyCode::Char('q'))), Action::Edit(Edit::Insert('q')));
+        assert_eq!(handle_key(form, press(KeyCode::Char('김'))), Action::Edit(Edit::Insert('김')));
+        assert_eq!(handle_key(form, press(KeyCode::Tab)), Action::Cmd(Cmd::NextField));
+        assert_eq!(handle_key(form, press(KeyCode::Enter)), Action::Cmd(Cmd::Open));
+        assert_eq!(handle_key(form, with(KeyCode::Char('s'), KeyModifiers::CONTROL)), Action::Cmd(Cmd::Save));
+        assert_eq!(handle_key(form, with(KeyCode::Char('c'), KeyModifiers::CONTROL)), Action::Cmd(Cmd::Quit));
+        let area = Context::Form(Field::Area);
+        assert_eq!(handle_key(area, press(KeyCode::Enter)), Action::Edit(Edit::Newline));
+        assert_eq!(handle_key(area, press(KeyCode::Up)), Action::Edit(Edit::Up));
+        let choice = Context::Form(Field::Choice);
+        assert_eq!(handle_key(choice, press(KeyCode::Right)), Action::Cmd(Cmd::NextChoice));
+        assert_eq!(handle_key(choice, press(KeyCode::Char('x'))), Action::None);
+        assert_eq!(handle_key(Context::FilterBar, press(KeyCode::Char('j'))), Action::Edit(Edit::Insert('j')));
+        assert_eq!(handle_key(Context::FilterBar, press(KeyCode::Esc)), Action::Cmd(Cmd::Back));
+    }
+
+    #[test]
+    fn confirm_needs_an_explicit_yes() {
+        assert_eq!(handle_key(Context::Confirm, press(KeyCode::Char('y'))), Action::Cmd(Cmd::Yes));
+        assert_eq!(handle_key(Context::Confirm, press(KeyCode::Esc)), Action::Cmd(Cmd::No));
+        assert_eq!(handle_key(Context::Confirm, press(KeyCode::Char(' '))), Action::None);
+        assert_eq!(handle_key(Context::Picker, press(KeyCode::Char(' '))), Action::Cmd(Cmd::Toggle));
+    }
+
+    #[test]
+    fn key_releases_are_ignored() {
+        let mut key = press(KeyCode::Char('j'));
+        key.kind = KeyEventKind::Release;
+        assert_eq!(users(key), Action::None);
+    }
+}

@@ -1,0 +1,314 @@
+//! Popups: a stack on top of the screen. The top one consumes every key, so a dialog can never
+//! be edited "through" another one; destructive actions only happen from a [`Confirm`].
+
+use std::collections::BTreeSet;
+
+use mama_core::api::types::{BulkUpdateParams, Info, Role, SetOp, UserView};
+use mama_core::api::FieldError;
+
+use crate::text::{TextArea, TextInput};
+
+#[derive(Debug)]
+pub enum Popup {
+    Help,
+    Palette(TextInput),
+    /// Information to acknowledge (a token shown once, a summary, an error).
+    Message { title: String, lines: Vec<String> },
+    Confirm(Confirm),
+    Edit(Box<EditDialog>),
+    Bulk(BulkDialog),
+    Create(CreateDialog),
+    Picker(Picker),
+    Password(PasswordForm),
+    NewAdmin(AdminForm),
+    /// A one-line question (new service name).
+    Prompt(Prompt),
+}
+
+/// What a confirmed popup does.
+#[derive(Debug, Clone)]
+pub enum ConfirmAction {
+    DeleteUsers(Vec<String>),
+    RotateKeys(Vec<String>),
+    /// Apply a previewed bulk change (the same params without `dry_run`).
+    ApplyBulk(Vec<BulkUpdateParams>),
+    DeleteAdmin(String),
+    DeleteService(String),
+    RevokeToken(String),
+}
+
+#[derive(Debug)]
+pub struct Confirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub action: ConfirmAction,
+}
+
+/// Which field of the edit dialog has focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditField {
+    Organization,
+    Models,
+    Services,
+    Info,
+}
+
+impl EditField {
+    pub const ALL: [EditField; 4] = [EditField::Organization, EditField::Models, EditField::Services, EditField::Info];
+}
+
+#[derive(Debug)]
+pub struct EditDialog {
+    pub user: UserView,
+    pub organization: TextInput,
+    pub models: BTreeSet<String>,
+    pub services: BTreeSet<String>,
+    pub info: TextArea,
+    pub focus: EditField,
+    pub error: Option<String>,
+    /// The daemon answered `conflict`: the user changed meanwhile. `r` reloads.
+    pub conflict: Option<i64>,
+    pub saving: bool,
+}
+
+impl EditDialog {
+    pub fn new(user: UserView) -> Self {
+        let info = user.info.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n");
+        EditDialog {
+            organization: TextInput::new(user.organization.clone()),
+            models: user.models.iter().cloned().collect(),
+            services: user.services.iter().cloned().collect(),
+            info: TextArea::new(&info),
+            focus: EditField::Organization,
+            error: None,
+            conflict: None,
+            saving: false,
+            user,
+        }
+    }
+}
+
+/// Parses `key=value` lines; blank lines are skipped.
+pub fn parse_info(text: &str) -> Result<Info, String> {
+    let mut info = Info::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (k, v) = line.split_once('=').ok_or_else(|| format!("info line {}: expected key=value", n + 1))?;
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(format!("info line {}: empty key", n + 1));
+        }
+        info.insert(k.to_string(), v.trim().to_string());
+    }
+    Ok(info)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkField {
+    ModelsOp,
+    Models,
+    ServicesOp,
+    Services,
+}
+
+impl BulkField {
+    pub const ALL: [BulkField; 4] = [BulkField::ModelsOp, BulkField::Models, BulkField::ServicesOp, BulkField::Services];
+}
+
+/// Bulk edit of the marked users: a set operation (or none) for models and for services.
+#[derive(Debug)]
+pub struct BulkDialog {
+    pub targets: u64,
+    pub models_op: Option<SetOp>,
+    pub models: BTreeSet<String>,
+    pub services_op: Option<SetOp>,
+    pub services: BTreeSet<String>,
+    pub focus: BulkField,
+    pub error: Option<String>,
+    pub busy: bool,
+}
+
+impl BulkDialog {
+    pub fn new(targets: u64) -> Self {
+        BulkDialog {
+            targets,
+            models_op: Some(SetOp::Add),
+            models: BTreeSet::new(),
+            services_op: None,
+            services: BTreeSet::new(),
+            focus: BulkField::ModelsOp,
+            error: None,
+            busy: false,
+        }
+    }
+}
+
+/// Cycles none → replace → add → remove → none.
+pub fn cycle_op(op: Option<SetOp>, forward: bool) -> Option<SetOp> {
+    const ORDER: [Option<SetOp>; 4] = [None, Some(SetOp::Replace), Some(SetOp::Add), Some(SetOp::Remove)];
+    let i = ORDER.iter().position(|o| *o == op).unwrap_or(0);
+    let next = if forward { (i + 1) % 4 } else { (i + 3) % 4 };
+    ORDER[next]
+}
+
+pub fn op_name(op: Option<SetOp>) -> &'static str {
+    match op {
+        None => "unchanged",
+        Some(SetOp::Replace) => "replace with",
+        Some(SetOp::Add) => "add",
+        Some(SetOp::Remove) => "remove",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateField {
+    Rows,
+    CsvPath,
+}
+
+/// Create many users: rows `id,organization,models(;-separated),services(;-separated)` typed or
+/// pasted, or loaded from a CSV file.
+#[derive(Debug)]
+pub struct CreateDialog {
+    pub rows: TextArea,
+    pub csv_path: TextInput,
+    pub focus: CreateField,
+    /// Problems per row (0-based row index of the parsed rows) shown next to the row.
+    pub row_errors: Vec<(usize, String)>,
+    /// Text line of each submitted row, to place the daemon's per-row errors.
+    pub submitted_lines: Vec<usize>,
+    pub error: Option<String>,
+    pub busy: bool,
+}
+
+impl Default for CreateDialog {
+    fn default() -> Self {
+        CreateDialog {
+            rows: TextArea::default(),
+            csv_path: TextInput::default(),
+            focus: CreateField::Rows,
+            row_errors: Vec::new(),
+            submitted_lines: Vec::new(),
+            error: None,
+            busy: false,
+        }
+    }
+}
+
+impl CreateDialog {
+    /// Attaches the daemon's per-row errors to the rows they name.
+    pub fn set_field_errors(&mut self, fields: &[FieldError]) {
+        self.row_errors = fields
+            .iter()
+            .map(|f| {
+                let row = f.row.unwrap_or(0);
+                let line = self.submitted_lines.get(row).copied().unwrap_or(row);
+                (line, format!("{}: {}", f.field.rsplit('.').next().unwrap_or(&f.field), f.message))
+            })
+            .collect();
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerTarget {
+    Models,
+    Services,
+}
+
+/// A checklist over the model catalog or the service names. Typing narrows the list; a name
+/// that is not listed can still be chosen with Enter on the typed text.
+#[derive(Debug)]
+pub struct Picker {
+    pub target: PickerTarget,
+    /// (name, available)
+    pub options: Vec<(String, bool)>,
+    pub chosen: BTreeSet<String>,
+    pub query: TextInput,
+    pub cursor: usize,
+}
+
+impl Picker {
+    pub fn visible(&self) -> Vec<&(String, bool)> {
+        let q = self.query.value().to_lowercase();
+        self.options.iter().filter(|(name, _)| q.is_empty() || name.to_lowercase().contains(&q)).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordField {
+    Old,
+    New,
+    Confirm,
+}
+
+#[derive(Debug, Default)]
+pub struct PasswordForm {
+    pub old: TextInput,
+    pub new: TextInput,
+    pub confirm: TextInput,
+    pub focus_index: usize,
+    pub error: Option<String>,
+    pub busy: bool,
+}
+
+/// The daemon's minimum; checked here too so the operator learns it before a round trip.
+pub const MIN_PASSWORD: usize = 12;
+
+impl PasswordForm {
+    pub fn focus(&self) -> PasswordField {
+        [PasswordField::Old, PasswordField::New, PasswordField::Confirm][self.focus_index % 3]
+    }
+
+    pub fn input_mut(&mut self) -> &mut TextInput {
+        match self.focus() {
+            PasswordField::Old => &mut self.old,
+            PasswordField::New => &mut self.new,
+            PasswordField::Confirm => &mut self.confirm,
+        }
+    }
+
+    /// Local checks before asking the daemon.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.old.is_empty() {
+            return Err("enter your current password".into());
+        }
+        if self.new.value().chars().count() < MIN_PASSWORD {
+            return Err(format!("the new password needs at least {MIN_PASSWORD} characters"));
+        }
+        if self.new.value() != self.confirm.value() {
+            return Err("the two new passwords differ".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub struct AdminForm {
+    pub username: TextInput,
+    pub password: TextInput,
+    pub role: Role,
+    pub focus_index: usize,
+    pub error: Option<String>,
+}
+
+impl Default for AdminForm {
+    fn default() -> Self {
+        AdminForm { username: TextInput::default(), password: TextInput::default(), role: Role::Admin, focus_index: 0, error: None }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptPurpose {
+    NewService,
+}
+
+#[derive(Debug)]
+pub struct Prompt {
+    pub title: String,
+    pub input: TextInput,
+    pub purpose: PromptPurpose,
+    pub error: Option<String>,
+}

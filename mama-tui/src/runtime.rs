@@ -1,0 +1,199 @@
+//! The event loop: one `tokio::select!` over terminal events, a tick and the answers of
+//! background tasks. Effects run in spawned tasks that send a [`Reply`] back, so drawing and
+//! typing never wait on the daemon.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use crossterm::event::{Event, EventStream, MouseButton, MouseEventKind};
+use futures::StreamExt;
+use mama_core::api::rpc::method;
+use mama_core::api::types::{ListUsersParams, Page, UserFilter, UserList, UserSort};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::action::{Action, Reply, Tag};
+use crate::app::App;
+use crate::cli::Args;
+use crate::client::{ClientError, Endpoint, RpcClient};
+use crate::effect::Effect;
+use crate::keymap::{handle_key, Context};
+use crate::text::Edit;
+use crate::{csv, terminal, ui, update};
+
+/// 20 ticks a second: the spinner moves and a typed filter is sent after ~100 ms of quiet.
+const TICK: Duration = Duration::from_millis(50);
+/// Rows per call when paging through every user (mark all, export).
+const BULK_PAGE: u32 = 1000;
+
+pub async fn run(endpoint: Endpoint, args: &Args) -> anyhow::Result<()> {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let client = Arc::new(RpcClient::new(endpoint.clone(), Duration::from_secs(args.timeout.max(1))));
+    let mut term = terminal::setup(!args.no_mouse).context("cannot set up the terminal")?;
+    let result = event_loop(&mut term, &client, App::new(endpoint.describe(), color, 80, 24)).await;
+    terminal::restore();
+    result
+}
+
+async fn event_loop(term: &mut terminal::Term, client: &Arc<RpcClient>, mut app: App) -> anyhow::Result<()> {
+    let size = term.size()?;
+    app.width = size.width;
+    app.height = size.height;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    term.draw(|frame| ui::view(&app, frame))?;
+    loop {
+        let action = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(event)) => to_action(&app, event),
+                Some(Err(err)) => return Err(err).context("reading the terminal"),
+                None => break,
+            },
+            _ = tick.tick() => Action::Tick(Utc::now()),
+            Some(reply) = rx.recv() => Action::Reply(reply),
+        };
+        // Ticks only need a redraw for the spinner and the occasional clock-driven change.
+        let redraw = !matches!(action, Action::Tick(_)) || app.in_flight > 0 || app.ticks % 10 == 0;
+        for effect in update::update(&mut app, action) {
+            execute(effect, client, &tx);
+        }
+        if app.quit {
+            break;
+        }
+        if redraw {
+            term.draw(|frame| ui::view(&app, frame))?;
+        }
+    }
+    // Best effort: end the session on the daemon too, without holding up the exit.
+    if let Some(token) = app.token() {
+        let logout = client.call(method::AUTH_LOGOUT, json!({}), Some(&token));
+        let _ = tokio::time::timeout(Duration::from_secs(1), logout).await;
+    }
+    Ok(())
+}
+
+/// Terminal event → action.
+pub fn to_action(app: &App, event: Event) -> Action {
+    match event {
+        Event::Key(key) => handle_key(Context::of(app), key),
+        Event::Paste(text) => Action::Edit(Edit::Paste(text)),
+        Event::Resize(width, height) => Action::Resize(width, height),
+        Event::Mouse(mouse) => match mouse.kind {
+            MouseEventKind::Down(MouseButton::Left) => Action::Click { x: mouse.column, y: mouse.row },
+            MouseEventKind::ScrollDown => Action::Scroll(3),
+            MouseEventKind::ScrollUp => Action::Scroll(-3),
+            _ => Action::None,
+        },
+        _ => Action::None,
+    }
+}
+
+fn execute(effect: Effect, client: &Arc<RpcClient>, tx: &mpsc::UnboundedSender<Reply>) {
+    let client = Arc::clone(client);
+    let tx = tx.clone();
+    match effect {
+        Effect::Quit => {}
+        Effect::Call { method, params, tag, token, epoch } => {
+            tokio::spawn(async move {
+                let result = client.call(method, params, token.as_deref()).await;
+                let _ = tx.send(Reply { epoch, tag, result });
+            });
+        }
+        Effect::Batch { method, params, tag, token, epoch } => {
+            tokio::spawn(async move {
+                let mut results = Vec::with_capacity(params.len());
+                let mut failure = None;
+                for p in params {
+                    match client.call(method, p, token.as_deref()).await {
+                        Ok(value) => results.push(value),
+                        Err(err) => {
+                            failure = Some(err);
+                            break;
+                        }
+                    }
+                }
+                let result = match failure {
+                    Some(err) => Err(err),
+                    None => Ok(Value::Array(results)),
+                };
+                let _ = tx.send(Reply { epoch, tag, result });
+            });
+        }
+        Effect::CollectIds { filter, sort, tag, token, epoch } => {
+            tokio::spawn(async move {
+                let result = for_each_user(&client, filter, sort, token.as_deref(), |_| {}).await.map(|ids| {
+                    Value::Array(ids.into_iter().map(Value::String).collect())
+                });
+                let _ = tx.send(Reply { epoch, tag, result });
+            });
+        }
+        Effect::Export { path, filter, sort, token, epoch } => {
+            tokio::spawn(async move {
+                let mut out = csv::write_row(&["id", "organization", "models", "services", "key_status", "key_hint", "info"]);
+                out.push('\n');
+                let result = for_each_user(&client, filter, sort, token.as_deref(), |users| {
+                    for u in users {
+                        let info = u.info.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
+                        out.push_str(&csv::write_row(&[
+                            u.id.as_str(),
+                            &u.organization,
+                            &u.models.join(";"),
+                            &u.services.join(";"),
+                            u.key_status.as_str(),
+                            u.key_hint.as_deref().unwrap_or(""),
+                            &info,
+                        ]));
+                        out.push('\n');
+                    }
+                })
+                .await;
+                let result = match result {
+                    Ok(ids) => match tokio::fs::write(&path, out).await {
+                        Ok(()) => Ok(json!({ "rows": ids.len(), "path": path.display().to_string() })),
+                        Err(err) => Err(ClientError::Local(format!("{}: {err}", path.display()))),
+                    },
+                    Err(err) => Err(err),
+                };
+                let _ = tx.send(Reply { epoch, tag: Tag::Export, result });
+            });
+        }
+        Effect::ReadFile { path, epoch } => {
+            tokio::spawn(async move {
+                let result = tokio::fs::read_to_string(&path)
+                    .await
+                    .map(Value::String)
+                    .map_err(|err| ClientError::Local(format!("{}: {err}", path.display())));
+                let _ = tx.send(Reply { epoch, tag: Tag::ImportFile, result });
+            });
+        }
+    }
+}
+
+/// Pages through every user matching `filter` (in `sort` order), handing each page to `each`;
+/// returns all their ids.
+async fn for_each_user(
+    client: &RpcClient,
+    filter: UserFilter,
+    sort: UserSort,
+    token: Option<&str>,
+    mut each: impl FnMut(&[mama_core::api::types::UserView]),
+) -> Result<Vec<String>, ClientError> {
+    let mut ids = Vec::new();
+    let mut offset = 0;
+    loop {
+        let params = ListUsersParams { filter: filter.clone(), sort, page: Page { offset, limit: BULK_PAGE } };
+        let value = client.call(method::USERS_LIST, update::to_params(&params), token).await?;
+        let page: UserList = serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        each(&page.users);
+        let count = page.users.len() as u64;
+        ids.extend(page.users.into_iter().map(|u| u.id));
+        offset += count;
+        if count == 0 || offset >= page.matching {
+            return Ok(ids);
+        }
+    }
+}

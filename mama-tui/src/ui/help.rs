@@ -1,0 +1,112 @@
+//! The `?` overlay and the bottom hint bar, both generated from the keymap tables.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::Frame;
+
+use super::theme::Theme;
+use crate::action::{Cmd, Screen};
+use crate::app::App;
+use crate::keymap::{self, Binding, Context, Field};
+use crate::text::{fit, width};
+
+/// One binding per command (the first, e.g. `j/↓` rather than `↓`).
+fn unique(bindings: Vec<&'static Binding>) -> Vec<&'static Binding> {
+    let mut seen: Vec<Cmd> = Vec::new();
+    bindings
+        .into_iter()
+        .filter(|b| {
+            if seen.contains(&b.cmd) {
+                false
+            } else {
+                seen.push(b.cmd);
+                true
+            }
+        })
+        .collect()
+}
+
+pub fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let screen = if matches!(app.screen, Screen::Login | Screen::ForcePassword) { Screen::Users } else { app.screen };
+    let bindings = unique(keymap::bindings(screen));
+    let inner_width = usize::from(area.width.saturating_sub(4));
+    let columns = if inner_width >= 70 { 2 } else { 1 };
+    let col_width = inner_width / columns;
+    let per_col = bindings.len().div_ceil(columns);
+    let height = (per_col as u16 + 2).min(area.height);
+    let rect = Rect {
+        x: area.x + 1,
+        y: area.y + (area.height - height) / 2,
+        width: area.width.saturating_sub(2),
+        height,
+    };
+    let mut lines = Vec::new();
+    for row in 0..per_col {
+        let mut spans = Vec::new();
+        for col in 0..columns {
+            if let Some(b) = bindings.get(col * per_col + row) {
+                spans.push(Span::styled(fit(b.key, 8), theme.key()));
+                spans.push(Span::raw(fit(b.help, col_width.saturating_sub(9))));
+                spans.push(Span::raw(" "));
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    let title = format!(" {} keys · esc closes ", screen.title());
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), rect);
+}
+
+/// Hints for the current context: popups and forms have fixed ones, screens the keymap's.
+fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
+    match Context::of(app) {
+        Context::Screen(screen) => keymap::bindings(screen)
+            .into_iter()
+            .filter(|b| b.hint)
+            .map(|b| (b.key, short(b.help)))
+            .collect(),
+        Context::FilterBar => vec![("enter", "apply"), ("esc", "clear"), ("org: model: service: info: status:", "")],
+        Context::Picker => vec![("↑↓", "move"), ("space", "toggle"), ("type", "search/new"), ("enter", "done"), ("esc", "cancel")],
+        Context::Confirm => vec![("y", "yes"), ("n/esc", "no")],
+        Context::Dismiss => vec![("esc/enter", "close")],
+        Context::Form(field) => {
+            let mut h = vec![("tab", "next field")];
+            match field {
+                Field::Choice => h.push(("←→", "change")),
+                Field::Button => h.push(("enter", "pick")),
+                Field::Area => h.push(("enter", "new line")),
+                Field::Text => h.push(("enter", "ok")),
+            }
+            if matches!(app.screen, Screen::Login | Screen::ForcePassword) && app.popups.is_empty() {
+                h.push(("ctrl-c", "quit"));
+            } else {
+                h.push(("ctrl-s", "save"));
+                h.push(("esc", "cancel"));
+            }
+            h
+        }
+    }
+}
+
+/// The first words of a help text, for the narrow hint bar.
+fn short(help: &'static str) -> &'static str {
+    let cut = help.find([':', '(']).unwrap_or(help.len());
+    help[..cut].trim_end()
+}
+
+pub fn hint_bar(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
+    let total = usize::from(total);
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for (key, what) in hints(app) {
+        let w = width(key) + 1 + width(what) + 2;
+        if used + w > total {
+            break;
+        }
+        used += w;
+        spans.push(Span::styled(key.to_string(), theme.key()));
+        spans.push(Span::raw(format!(" {what}  ")));
+    }
+    Paragraph::new(Line::from(spans))
+}

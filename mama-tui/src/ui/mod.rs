@@ -1,0 +1,134 @@
+//! `view(&App, &mut Frame)`: draws the model, never changes it.
+//!
+//! Main screens share one frame: a title line, the screen body, a filter/info line, the status
+//! line and a hint bar generated from the keymap.
+
+mod dialogs;
+mod filter;
+mod help;
+mod screens;
+pub mod table;
+pub mod theme;
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::action::Screen;
+use crate::app::{App, Level, SyncState};
+use crate::text::{fit, truncate, width};
+use theme::Theme;
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+pub fn view(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let theme = Theme { color: app.color };
+    if area.height < 6 || area.width < 20 {
+        frame.render_widget(Paragraph::new("mama: terminal too small"), area);
+        return;
+    }
+    match app.screen {
+        Screen::Login => screens::login(app, frame, area, theme),
+        Screen::ForcePassword => screens::force_password(app, frame, area, theme),
+        screen => {
+            let title = Rect { height: 1, ..area };
+            let body = Rect { y: area.y + 1, height: area.height - 4, ..area };
+            let bar = Rect { y: area.bottom() - 3, height: 1, ..area };
+            let status = Rect { y: area.bottom() - 2, height: 1, ..area };
+            frame.render_widget(title_line(app, theme, area.width), title);
+            match screen {
+                Screen::Users => {
+                    table::render(app, frame, body, theme);
+                    filter::users_bar(app, frame, bar, theme);
+                }
+                Screen::Models => screens::models(app, frame, body, theme),
+                Screen::Admins => screens::admins(app, frame, body, theme),
+                Screen::Services => screens::services(app, frame, body, theme),
+                Screen::Events => {
+                    screens::events(app, frame, body, theme);
+                    filter::events_bar(app, frame, bar, theme);
+                }
+                Screen::Login | Screen::ForcePassword => {}
+            }
+            frame.render_widget(status_line(app, theme, area.width), status);
+        }
+    }
+    let hints = Rect { y: area.bottom() - 1, height: 1, ..area };
+    frame.render_widget(help::hint_bar(app, theme, area.width), hints);
+    dialogs::render(app, frame, area, theme);
+}
+
+fn spinner(app: &App) -> &'static str {
+    if app.in_flight > 0 {
+        SPINNER[(app.ticks % SPINNER.len() as u64) as usize]
+    } else {
+        " "
+    }
+}
+
+fn title_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
+    let mut left = format!(" mama ▸ {}", app.screen.title());
+    if app.screen == Screen::Users {
+        let u = &app.users;
+        left.push_str(&format!("  total {} · matching {} · marked {}", u.total, u.matching, u.marks.len()));
+    }
+    let tabs = " 1 users 2 models 3 admins 4 services 5 events ";
+    let right = format!("{} ", spinner(app));
+    let total = usize::from(total);
+    let mut text = left;
+    if width(&text) + width(tabs) + width(&right) <= total {
+        let pad = total - width(&text) - width(tabs) - width(&right);
+        text.push_str(&" ".repeat(pad));
+        text.push_str(tabs);
+    } else {
+        text = fit(&text, total.saturating_sub(width(&right)));
+    }
+    text.push_str(&right);
+    Paragraph::new(Line::from(Span::styled(fit(&text, total), theme.title())))
+}
+
+fn litellm_span(app: &App, theme: Theme) -> Vec<Span<'static>> {
+    match &app.sync {
+        SyncState::Unknown => vec![Span::styled("LiteLLM: …", theme.dim())],
+        SyncState::NotAvailable => vec![Span::styled("LiteLLM: n/a", theme.dim())],
+        SyncState::Known(s) => {
+            let health = match (s.configured, s.litellm_reachable) {
+                (false, _) => Span::styled("LiteLLM: off", theme.dim()),
+                (true, Some(true)) => Span::styled("LiteLLM: ok", theme.ok()),
+                (true, Some(false)) => Span::styled("LiteLLM: down", theme.error()),
+                (true, None) => Span::styled("LiteLLM: ?", theme.dim()),
+            };
+            let mut queue = format!(" queue {}", s.queue_depth);
+            if s.users_pending > 0 {
+                queue.push_str(&format!(" · {} pending", s.users_pending));
+            }
+            let mut spans = vec![health, Span::raw(queue)];
+            if s.users_failed > 0 {
+                spans.push(Span::styled(format!(" · {} failed", s.users_failed), theme.error()));
+            }
+            spans
+        }
+    }
+}
+
+/// Server, admin, LiteLLM and the last message. A message takes the server's place, so errors
+/// stay readable at 80 columns.
+fn status_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
+    let total = usize::from(total);
+    let who = app.session.as_ref().map_or(String::new(), |s| format!("{} ({})", s.username, s.role.as_str()));
+    let mut spans = vec![Span::raw(" "), Span::raw(who), Span::raw(" │ ")];
+    spans.extend(litellm_span(app, theme));
+    spans.push(Span::raw(" │ "));
+    let used: usize = spans.iter().map(|s| width(&s.content)).sum();
+    let room = total.saturating_sub(used);
+    match &app.message {
+        Some((level, text)) => {
+            let style = if *level == Level::Error { theme.error() } else { theme.ok() };
+            spans.push(Span::styled(truncate(text, room), style));
+        }
+        None => spans.push(Span::styled(truncate(&app.server, room), theme.dim())),
+    }
+    Paragraph::new(Line::from(spans))
+}

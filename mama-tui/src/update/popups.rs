@@ -1,0 +1,200 @@
+//! Keys for the popup on top of the stack: help, messages, confirms, the palette and the small
+//! forms. The bigger dialogs live in `dialogs`.
+
+use mama_core::api::rpc::method;
+use mama_core::api::types::{CreateAdminParams, DeleteAdminParams, DeleteUsersParams, Role, RotateKeysParams, ServiceNameParams};
+use mama_core::api::types::RevokeTokenParams;
+use serde_json::Value;
+
+use super::{auth, dialogs, go_to, quit, screens, to_params, users, ID_CHUNK};
+use crate::action::{Cmd, Screen, Tag};
+use crate::app::App;
+use crate::effect::Effect;
+use crate::popup::{ConfirmAction, Popup, PromptPurpose};
+use crate::text::Edit;
+
+pub fn edit(app: &mut App, edit: &Edit) {
+    let Some(popup) = app.popups.last_mut() else { return };
+    match popup {
+        Popup::Palette(input) => {
+            input.apply(edit);
+        }
+        Popup::Prompt(prompt) => {
+            prompt.input.apply(edit);
+        }
+        Popup::Password(form) => {
+            form.input_mut().apply(edit);
+        }
+        Popup::NewAdmin(form) => match form.focus_index {
+            0 => {
+                form.username.apply(edit);
+            }
+            1 => {
+                form.password.apply(edit);
+            }
+            _ => {}
+        },
+        Popup::Edit(_) | Popup::Create(_) | Popup::Picker(_) => dialogs::edit(app, edit),
+        Popup::Help | Popup::Message { .. } | Popup::Confirm(_) | Popup::Bulk(_) => {}
+    }
+}
+
+pub fn command(app: &mut App, cmd: Cmd) {
+    if cmd == Cmd::Quit {
+        quit(app);
+        return;
+    }
+    let Some(popup) = app.popups.last_mut() else { return };
+    match popup {
+        Popup::Help | Popup::Message { .. } => {
+            if cmd == Cmd::Back {
+                app.popups.pop();
+            }
+        }
+        Popup::Confirm(_) => match cmd {
+            Cmd::Yes => {
+                if let Some(Popup::Confirm(confirm)) = app.popups.pop() {
+                    confirmed(app, confirm.action);
+                }
+            }
+            Cmd::No | Cmd::Back => {
+                app.popups.pop();
+                app.pending_bulk.clear();
+            }
+            _ => {}
+        },
+        Popup::Palette(input) => match cmd {
+            Cmd::Open => {
+                let line = input.value().trim().to_string();
+                app.popups.pop();
+                palette(app, &line);
+            }
+            Cmd::Back => {
+                app.popups.pop();
+            }
+            _ => {}
+        },
+        Popup::Password(form) => {
+            if cmd == Cmd::Back {
+                app.popups.pop();
+            } else if auth::password_form_command(form, cmd) {
+                auth::submit_password(app, true);
+            }
+        }
+        Popup::NewAdmin(form) => match cmd {
+            Cmd::Back => {
+                app.popups.pop();
+            }
+            Cmd::NextField => form.focus_index = (form.focus_index + 1) % 3,
+            Cmd::PrevField => form.focus_index = (form.focus_index + 2) % 3,
+            Cmd::PrevChoice | Cmd::NextChoice | Cmd::Toggle => {
+                form.role = if form.role == Role::Admin { Role::Super } else { Role::Admin };
+            }
+            Cmd::Open if form.focus_index < 2 => form.focus_index += 1,
+            Cmd::Open | Cmd::Save => {
+                if form.username.value().trim().is_empty() {
+                    form.error = Some("a username is needed".into());
+                    return;
+                }
+                let params = CreateAdminParams {
+                    username: form.username.value().trim().to_string(),
+                    password: form.password.value().to_string(),
+                    role: form.role,
+                };
+                app.call(method::ADMINS_CREATE, to_params(&params), Tag::CreateAdmin);
+            }
+            _ => {}
+        },
+        Popup::Prompt(prompt) => match cmd {
+            Cmd::Back => {
+                app.popups.pop();
+            }
+            Cmd::Open | Cmd::Save => {
+                let value = prompt.input.value().trim().to_string();
+                if value.is_empty() {
+                    prompt.error = Some("a name is needed".into());
+                    return;
+                }
+                match prompt.purpose {
+                    PromptPurpose::NewService => {
+                        let params = ServiceNameParams { name: value };
+                        app.call(method::SERVICES_CREATE, to_params(&params), Tag::CreateService);
+                    }
+                }
+            }
+            _ => {}
+        },
+        Popup::Edit(_) | Popup::Bulk(_) | Popup::Create(_) | Popup::Picker(_) => dialogs::command(app, cmd),
+    }
+}
+
+/// The operator said yes.
+fn confirmed(app: &mut App, action: ConfirmAction) {
+    match action {
+        ConfirmAction::DeleteUsers(ids) => {
+            let params: Vec<Value> =
+                ids.chunks(ID_CHUNK).map(|c| to_params(&DeleteUsersParams { ids: c.to_vec() })).collect();
+            batch(app, method::USERS_DELETE, params, Tag::DeleteUsers);
+            app.info(format!("Deleting {} user(s)…", ids.len()));
+        }
+        ConfirmAction::RotateKeys(ids) => {
+            let params: Vec<Value> =
+                ids.chunks(ID_CHUNK).map(|c| to_params(&RotateKeysParams { ids: c.to_vec() })).collect();
+            batch(app, method::USERS_ROTATE_KEYS, params, Tag::RotateKeys);
+            app.info(format!("Rotating {} key(s)…", ids.len()));
+        }
+        ConfirmAction::ApplyBulk(batch_params) => {
+            app.popups.retain(|p| !matches!(p, Popup::Bulk(_)));
+            let params: Vec<Value> = batch_params.iter().map(to_params).collect();
+            app.pending_bulk.clear();
+            batch(app, method::USERS_BULK_UPDATE, params, Tag::BulkApply);
+            app.info("Applying the bulk change…");
+        }
+        ConfirmAction::DeleteAdmin(username) => {
+            app.call(method::ADMINS_DELETE, to_params(&DeleteAdminParams { username }), Tag::DeleteAdmin);
+        }
+        ConfirmAction::DeleteService(name) => {
+            app.call(method::SERVICES_DELETE, to_params(&ServiceNameParams { name }), Tag::DeleteService);
+        }
+        ConfirmAction::RevokeToken(id) => {
+            app.call(method::SERVICES_REVOKE_TOKEN, to_params(&RevokeTokenParams { id }), Tag::RevokeToken);
+        }
+    }
+}
+
+pub(crate) fn batch(app: &mut App, method: &'static str, params: Vec<Value>, tag: Tag) {
+    let effect = Effect::Batch { method, params, tag, token: app.token(), epoch: app.epoch };
+    app.push_effect(effect);
+}
+
+/// Runs a `:` command.
+pub fn palette(app: &mut App, line: &str) {
+    let (name, arg) = line.split_once(' ').map_or((line, ""), |(n, a)| (n, a.trim()));
+    match name.trim_start_matches(':') {
+        "" => {}
+        "q" | "quit" | "exit" => quit(app),
+        "users" | "u" => go_to(app, Screen::Users),
+        "models" | "m" => go_to(app, Screen::Models),
+        "admins" | "a" => go_to(app, Screen::Admins),
+        "services" | "s" => go_to(app, Screen::Services),
+        "events" | "e" => go_to(app, Screen::Events),
+        "passwd" | "password" => app.popups.push(Popup::Password(Default::default())),
+        "help" => app.popups.push(Popup::Help),
+        "export" => {
+            if app.screen != Screen::Users {
+                go_to(app, Screen::Users);
+            }
+            users::export(app, arg);
+        }
+        "create" => {
+            go_to(app, Screen::Users);
+            app.popups.push(Popup::Create(Default::default()));
+        }
+        "logout" => {
+            app.call(method::AUTH_LOGOUT, Value::Object(Default::default()), Tag::Logout);
+            app.end_session("Logged out.");
+        }
+        "reconcile" => screens::reconcile(app),
+        other => app.error(format!("unknown command :{other} (try :users :models :admins :services :events :passwd :export FILE :q)")),
+    }
+}

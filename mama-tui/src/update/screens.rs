@@ -1,0 +1,338 @@
+//! The models, admins, services and events screens, and the status line's sync poll.
+
+use mama_core::api::rpc::method;
+use mama_core::api::types::{
+    AdminList, EventFilter, EventList, IssueTokenParams, IssuedToken, ListEventsParams, ModelList, ModelsListParams,
+    Page, ReconcileSummary, ServiceList, ServiceView, SyncStatus,
+};
+use mama_core::api::ErrorCode;
+use serde_json::Value;
+
+use super::{decode, describe, is_missing_method, to_params, users};
+use crate::action::{Cmd, Screen, Tag};
+use crate::app::{App, SyncState, EVENTS_PAGE};
+use crate::client::ClientError;
+use crate::popup::{AdminForm, Confirm, ConfirmAction, Popup, Prompt, PromptPurpose};
+use crate::text::Edit;
+
+pub fn load_models(app: &mut App) {
+    app.call(method::MODELS_LIST, to_params(&ModelsListParams::default()), Tag::Models);
+}
+
+pub fn load_admins(app: &mut App) {
+    app.call(method::ADMINS_LIST, Value::Object(Default::default()), Tag::Admins);
+}
+
+pub fn load_services(app: &mut App) {
+    app.call(method::SERVICES_LIST, Value::Object(Default::default()), Tag::Services);
+}
+
+pub fn load_events(app: &mut App) {
+    app.events.query += 1;
+    let params = ListEventsParams {
+        filter: app.events.filter.clone(),
+        page: Page { offset: app.events.offset, limit: EVENTS_PAGE },
+    };
+    let query = app.events.query;
+    app.call(method::EVENTS_LIST, to_params(&params), Tag::Events { query });
+}
+
+pub fn reconcile(app: &mut App) {
+    app.call(method::SYNC_RECONCILE, Value::Object(Default::default()), Tag::Reconcile);
+    app.info("Reconciling with LiteLLM…");
+}
+
+/// Rows of the services screen: each service, then its tokens.
+pub fn service_rows(services: &[ServiceView]) -> Vec<(usize, Option<usize>)> {
+    services
+        .iter()
+        .enumerate()
+        .flat_map(|(s, service)| std::iter::once((s, None)).chain((0..service.tokens.len()).map(move |t| (s, Some(t)))))
+        .collect()
+}
+
+pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
+    let page = app.table_rows() as i64;
+    let delta = match cmd {
+        Cmd::Down => Some(1),
+        Cmd::Up => Some(-1),
+        Cmd::PageDown if screen != Screen::Events => Some(page),
+        Cmd::PageUp if screen != Screen::Events => Some(-page),
+        Cmd::Top => Some(i64::MIN / 2),
+        Cmd::Bottom => Some(i64::MAX / 2),
+        _ => None,
+    };
+    if let Some(delta) = delta {
+        match screen {
+            Screen::Models => app.models.move_by(delta),
+            Screen::Admins => app.admins.move_by(delta),
+            Screen::Services => {
+                let max = service_rows(&app.services.items).len().saturating_sub(1) as i64;
+                app.services.selected = (app.services.selected as i64 + delta).clamp(0, max.max(0)) as usize;
+            }
+            Screen::Events => app.events.list.move_by(delta),
+            _ => {}
+        }
+        return;
+    }
+    match (screen, cmd) {
+        (_, Cmd::Reload) => super::go_to(app, screen),
+        (Screen::Models, Cmd::ShowUnavailableUsers) => {
+            app.users.filter_input.set("unavailable");
+            super::go_to(app, Screen::Users);
+            users::apply_filter(app);
+        }
+        (Screen::Models, Cmd::DropUnavailable) => users::drop_unavailable(app),
+        (Screen::Admins, Cmd::New) => app.popups.push(Popup::NewAdmin(AdminForm::default())),
+        (Screen::Admins, Cmd::Remove) => {
+            if let Some(admin) = app.admins.current() {
+                let username = admin.username.clone();
+                app.popups.push(Popup::Confirm(Confirm {
+                    title: "Delete admin".into(),
+                    lines: vec![format!("Delete admin {username}?"), String::new(), "y: yes   n/esc: no".into()],
+                    action: ConfirmAction::DeleteAdmin(username),
+                }));
+            }
+        }
+        (Screen::Services, Cmd::New) => app.popups.push(Popup::Prompt(Prompt {
+            title: "New service".into(),
+            input: Default::default(),
+            purpose: PromptPurpose::NewService,
+            error: None,
+        })),
+        (Screen::Services, Cmd::IssueToken) => {
+            if let Some((s, _)) = service_rows(&app.services.items).get(app.services.selected).copied() {
+                let service = app.services.items[s].name.clone();
+                app.call(method::SERVICES_ISSUE_TOKEN, to_params(&IssueTokenParams { service }), Tag::IssueToken);
+            }
+        }
+        (Screen::Services, Cmd::Remove) => {
+            let Some((s, token)) = service_rows(&app.services.items).get(app.services.selected).copied() else { return };
+            let service = &app.services.items[s];
+            let confirm = match token.and_then(|t| service.tokens.get(t)) {
+                Some(token) => Confirm {
+                    title: "Revoke token".into(),
+                    lines: vec![
+                        format!("Revoke token {} of {}?", token.hint, service.name),
+                        "Callers using it are refused at once.".into(),
+                        String::new(),
+                        "y: yes   n/esc: no".into(),
+                    ],
+                    action: ConfirmAction::RevokeToken(token.id.clone()),
+                },
+                None => Confirm {
+                    title: "Delete service".into(),
+                    lines: vec![
+                        format!("Delete service {}? ({} user(s) allow it)", service.name, service.users),
+                        String::new(),
+                        "y: yes   n/esc: no".into(),
+                    ],
+                    action: ConfirmAction::DeleteService(service.name.clone()),
+                },
+            };
+            app.popups.push(Popup::Confirm(confirm));
+        }
+        (Screen::Events, Cmd::Filter) => app.events.filter_editing = true,
+        (Screen::Events, Cmd::Back) => {
+            app.events.filter_input.clear();
+            apply_events_filter(app);
+        }
+        (Screen::Events, Cmd::PageDown) => {
+            if app.events.offset + u64::from(EVENTS_PAGE) < app.events.matching {
+                app.events.offset += u64::from(EVENTS_PAGE);
+                app.events.list.selected = 0;
+                load_events(app);
+            }
+        }
+        (Screen::Events, Cmd::PageUp) => {
+            if app.events.offset > 0 {
+                app.events.offset = app.events.offset.saturating_sub(u64::from(EVENTS_PAGE));
+                app.events.list.selected = 0;
+                load_events(app);
+            }
+        }
+        _ => {}
+    }
+}
+
+pub fn edit_events_filter(app: &mut App, edit: &Edit) {
+    if app.events.filter_editing {
+        app.events.filter_input.apply(edit);
+    }
+}
+
+pub fn events_filter_command(app: &mut App, cmd: Cmd) {
+    match cmd {
+        Cmd::Open => {
+            app.events.filter_editing = false;
+            apply_events_filter(app);
+        }
+        Cmd::Back => {
+            app.events.filter_editing = false;
+            app.events.filter_input.clear();
+            apply_events_filter(app);
+        }
+        Cmd::Quit => super::quit(app),
+        _ => {}
+    }
+}
+
+/// `actor:X action:X user:X result:ok|error`; a bare word is an action prefix.
+pub fn parse_event_filter(text: &str) -> Result<EventFilter, String> {
+    let mut filter = EventFilter::default();
+    for term in text.split_whitespace() {
+        match term.split_once(':') {
+            Some(("actor", v)) => filter.actor = Some(v.to_string()),
+            Some(("action", v)) => filter.action = Some(v.to_string()),
+            Some(("user", v)) => filter.user_id = Some(v.to_string()),
+            Some(("result", v)) if v == "ok" || v == "error" => filter.result = Some(v.to_string()),
+            Some((key, _)) => return Err(format!("unknown term `{key}:` (actor:, action:, user:, result:ok|error)")),
+            None => filter.action = Some(term.to_string()),
+        }
+    }
+    Ok(filter)
+}
+
+fn apply_events_filter(app: &mut App) {
+    match parse_event_filter(app.events.filter_input.value()) {
+        Ok(filter) => {
+            app.events.filter_error = None;
+            app.events.filter = filter;
+            app.events.offset = 0;
+            app.events.list.selected = 0;
+            load_events(app);
+        }
+        Err(problem) => app.events.filter_error = Some(problem),
+    }
+}
+
+pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
+    match tag {
+        Tag::Models | Tag::Catalog => match decode::<ModelList>(result) {
+            Ok(list) => {
+                app.catalog = list.models.iter().map(|m| (m.name.clone(), m.available)).collect();
+                if tag == Tag::Models {
+                    app.models.set(list.models.clone());
+                    app.model_list = Some(list);
+                }
+            }
+            Err(err) if is_missing_method(&err) => {
+                if tag == Tag::Models {
+                    app.models.loaded = true;
+                    app.error("This daemon does not list models yet (models.list).");
+                }
+            }
+            Err(err) => app.error(format!("models: {}", describe(&err))),
+        },
+        Tag::ServiceNames | Tag::Services => match decode::<ServiceList>(result) {
+            Ok(list) => {
+                app.service_names = list.services.iter().map(|s| s.name.clone()).collect();
+                if tag == Tag::Services {
+                    app.services.set(list.services);
+                    let rows = service_rows(&app.services.items).len();
+                    app.services.selected = app.services.selected.min(rows.saturating_sub(1));
+                }
+            }
+            Err(err) => app.error(format!("services: {}", describe(&err))),
+        },
+        Tag::Admins => match decode::<AdminList>(result) {
+            Ok(list) => app.admins.set(list.admins),
+            Err(err) => {
+                app.admins.loaded = true;
+                if err.api().is_some_and(|e| e.code == ErrorCode::Forbidden) {
+                    app.error("Only a super admin can list admins.");
+                } else {
+                    app.error(format!("admins: {}", describe(&err)));
+                }
+            }
+        },
+        Tag::CreateAdmin => match result {
+            Ok(_) => {
+                app.popups.retain(|p| !matches!(p, Popup::NewAdmin(_)));
+                app.info("Admin created; they must change the password at first login.");
+                load_admins(app);
+            }
+            Err(err) => match app.popups.last_mut() {
+                Some(Popup::NewAdmin(form)) => form.error = Some(describe(&err)),
+                _ => app.error(describe(&err)),
+            },
+        },
+        Tag::DeleteAdmin => {
+            match result {
+                Ok(_) => app.info("Admin deleted."),
+                Err(err) => app.error(format!("delete admin: {}", describe(&err))),
+            }
+            load_admins(app);
+        }
+        Tag::CreateService => match result {
+            Ok(_) => {
+                app.popups.retain(|p| !matches!(p, Popup::Prompt(_)));
+                app.info("Service created. t issues a token.");
+                load_services(app);
+            }
+            Err(err) => match app.popups.last_mut() {
+                Some(Popup::Prompt(prompt)) => prompt.error = Some(describe(&err)),
+                _ => app.error(describe(&err)),
+            },
+        },
+        Tag::DeleteService | Tag::RevokeToken => {
+            match result {
+                Ok(_) if tag == Tag::RevokeToken => app.info("Token revoked."),
+                Ok(_) => app.info("Service deleted."),
+                Err(err) => app.error(describe(&err)),
+            }
+            load_services(app);
+        }
+        Tag::IssueToken => match decode::<IssuedToken>(result) {
+            Ok(issued) => {
+                app.popups.push(Popup::Message {
+                    title: format!("New token for {}", issued.service),
+                    lines: vec![
+                        "Copy it now: it is shown only once.".into(),
+                        String::new(),
+                        issued.token,
+                        String::new(),
+                        format!("(id {}, hint {})", issued.id, issued.hint),
+                    ],
+                });
+                load_services(app);
+            }
+            Err(err) => app.error(format!("issue token: {}", describe(&err))),
+        },
+        Tag::Events { query } if query == app.events.query => match decode::<EventList>(result) {
+            Ok(list) => {
+                app.events.matching = list.matching;
+                app.events.list.set(list.events);
+            }
+            Err(err) => app.error(format!("events: {}", describe(&err))),
+        },
+        Tag::SyncStatus => match decode::<SyncStatus>(result) {
+            Ok(status) => {
+                if app.watching_sync && status.users_pending == 0 && status.queue_depth == 0 {
+                    app.watching_sync = false;
+                    if status.users_failed > 0 {
+                        app.error(format!("LiteLLM sync done; {} user(s) failed (filter status:failed).", status.users_failed));
+                    } else {
+                        app.info("LiteLLM sync done.");
+                    }
+                }
+                app.sync = SyncState::Known(status);
+            }
+            Err(err) if is_missing_method(&err) => app.sync = SyncState::NotAvailable,
+            // A transient failure keeps the last known state; the next poll tries again.
+            Err(_) => {}
+        },
+        Tag::Reconcile => match decode::<ReconcileSummary>(result) {
+            Ok(s) => app.info(format!(
+                "Reconciled: {} keys seen, {} recreated, {} models re-pushed, {} orphans deleted, {} errors.",
+                s.keys_seen,
+                s.recreated,
+                s.models_repushed,
+                s.orphans_deleted,
+                s.errors.len()
+            )),
+            Err(err) => app.error(format!("reconcile: {}", describe(&err))),
+        },
+        _ => {}
+    }
+}

@@ -1,0 +1,12 @@
+DROP TABLE outbox;
+DROP TABLE event_users;
+DROP TABLE events;
+DROP TABLE service_tokens;
+DROP TABLE services;
+DROP TABLE login_failures;
+DROP TABLE revoked_sessions;
+DROP TABLE admins;
+DROP TABLE user_info;
+DROP TABLE user_services;
+DROP TABLE user_models;
+DROP TABLE users;

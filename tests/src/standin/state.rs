@@ -1,0 +1,411 @@
+//! The stand-in's memory: keys (live and deleted), teams and the served models, with LiteLLM
+//! 1.103.7's rules applied to them. No HTTP here: handlers translate, this decides.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::wire::ApiError;
+
+/// Sentinel: every model of the key's team (every proxy model when the key has no team).
+pub const ALL_TEAM_MODELS: &str = "all-team-models";
+/// Sentinel: every proxy model.
+pub const ALL_PROXY_MODELS: &str = "all-proxy-models";
+
+/// A key as the stand-in stores it. Tests read these through snapshots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StandInKey {
+    /// SHA-256 hex of the key.
+    pub token: String,
+    pub key_name: String,
+    pub key_alias: Option<String>,
+    pub models: Vec<String>,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub key_type: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_by: String,
+    /// Creation order, for `/key/list` (newest first).
+    pub seq: u64,
+}
+
+/// A team as the stand-in stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandInTeam {
+    pub team_id: String,
+    pub team_alias: Option<String>,
+    pub models: Vec<String>,
+}
+
+/// One deployment of a model (`/model/info` lists one entry per deployment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub model_name: String,
+    pub id: String,
+}
+
+/// The fields of a `/key/generate` the stand-in acts on.
+#[derive(Debug, Clone, Default)]
+pub struct NewKey {
+    pub key: Option<String>,
+    pub key_alias: Option<String>,
+    pub models: Vec<String>,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub key_type: Option<String>,
+}
+
+/// The fields of a `/key/update`; `None` leaves the field alone.
+#[derive(Debug, Clone, Default)]
+pub struct KeyChanges {
+    pub models: Option<Vec<String>>,
+    pub key_alias: Option<Option<String>>,
+    pub user_id: Option<Option<String>>,
+    pub team_id: Option<Option<String>>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Who is calling: the master key, or a live virtual key.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Master,
+    Virtual(Box<StandInKey>),
+}
+
+/// What `/key/generate` did: a new key, or the quirk (existing explicit key, nothing changed).
+pub enum Generated {
+    /// A new key; `plaintext` is the only time the value is returned.
+    Created { key: StandInKey, plaintext: String },
+    /// Reused explicit key value: LiteLLM answers 200 echoing the request, stores nothing.
+    Unchanged {
+        stored: StandInKey,
+        echoed: StandInKey,
+    },
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub keys: HashMap<String, StandInKey>,
+    pub deleted: HashMap<String, StandInKey>,
+    pub teams: Vec<StandInTeam>,
+    pub deployments: Vec<Deployment>,
+    seq: u64,
+}
+
+/// LiteLLM's id for a key, or the value itself when it is already a hash.
+pub fn token_of(key_or_hash: &str) -> String {
+    if key_or_hash.starts_with("sk-") {
+        mama_core::litellm::key_hash(key_or_hash)
+    } else {
+        key_or_hash.to_owned()
+    }
+}
+
+/// `sk-...` + the last 4 characters, as LiteLLM shows keys.
+fn key_name(key: &str) -> String {
+    let tail: String = key
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("sk-...{tail}")
+}
+
+fn duplicate_alias(alias: &str) -> ApiError {
+    ApiError::new(
+        400,
+        format!(
+            "Key with alias '{alias}' already exists. Unique key aliases across all keys are required."
+        ),
+        "bad_request_error",
+        Some("key_alias"),
+    )
+}
+
+impl State {
+    /// The models of `config.yaml` in `shared/litellm/real/`, one deployment each.
+    pub fn with_default_models() -> Self {
+        let mut state = Self::default();
+        state.set_models(&["gpt-4o", "claude-3-5-sonnet", "llama3", "mock-gpt"]);
+        state
+    }
+
+    /// Replaces the served models; a name given twice gets two deployments.
+    pub fn set_models(&mut self, names: &[&str]) {
+        let mut count: HashMap<&str, usize> = HashMap::new();
+        self.deployments = names
+            .iter()
+            .map(|name| {
+                let n = count.entry(name).or_default();
+                *n += 1;
+                Deployment {
+                    model_name: (*name).to_owned(),
+                    id: format!("{name}-deployment-{n}"),
+                }
+            })
+            .collect();
+    }
+
+    /// Distinct model names in config order.
+    pub fn model_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for d in &self.deployments {
+            if !names.contains(&d.model_name) {
+                names.push(d.model_name.clone());
+            }
+        }
+        names
+    }
+
+    fn alias_taken(&self, alias: &str, except_token: Option<&str>) -> bool {
+        self.keys.values().any(|k| {
+            k.key_alias.as_deref() == Some(alias) && Some(k.token.as_str()) != except_token
+        })
+    }
+
+    pub fn generate(&mut self, caller: &Caller, req: NewKey) -> Result<Generated, ApiError> {
+        let key = match req.key {
+            Some(key) => {
+                if !key.starts_with("sk-") {
+                    return Err(ApiError::new(
+                        400,
+                        format!("{{'error': \"Invalid key format. LiteLLM Virtual Key must start with 'sk-'. Received: {}****{}\"}}", prefix(&key, 4), suffix(&key, 4)),
+                        "internal_server_error",
+                        None,
+                    ));
+                }
+                if key.chars().count() < 16 {
+                    return Err(ApiError::new(
+                        400,
+                        "{'error': 'Invalid key format. LiteLLM Virtual Key must be at least 16 characters long.'}",
+                        "internal_server_error",
+                        None,
+                    ));
+                }
+                key
+            }
+            None => format!("sk-{}", &uuid::Uuid::new_v4().simple().to_string()[..22]),
+        };
+        if let Some(alias) = &req.key_alias {
+            if self.alias_taken(alias, None) {
+                return Err(duplicate_alias(alias));
+            }
+        }
+        let (user_id, by) = match caller {
+            Caller::Master => (req.user_id, "default_user_id".to_owned()),
+            // A virtual key gets a key for its own user.
+            Caller::Virtual(k) => (
+                k.user_id.clone(),
+                k.user_id
+                    .clone()
+                    .unwrap_or_else(|| "default_user_id".into()),
+            ),
+        };
+        let token = token_of(&key);
+        let now = Utc::now();
+        self.seq += 1;
+        let record = StandInKey {
+            token: token.clone(),
+            key_name: key_name(&key),
+            key_alias: req.key_alias,
+            models: req.models,
+            user_id,
+            team_id: req.team_id,
+            metadata: req.metadata,
+            key_type: req.key_type.unwrap_or_else(|| "default".into()),
+            created_at: now,
+            updated_at: now,
+            created_by: by.clone(),
+            updated_by: by,
+            seq: self.seq,
+        };
+        if let Some(stored) = self.keys.get(&token) {
+            return Ok(Generated::Unchanged {
+                stored: stored.clone(),
+                echoed: record,
+            });
+        }
+        self.deleted.remove(&token);
+        self.keys.insert(token, record.clone());
+        Ok(Generated::Created {
+            key: record,
+            plaintext: key,
+        })
+    }
+
+    pub fn update(
+        &mut self,
+        key_or_hash: &str,
+        changes: KeyChanges,
+    ) -> Result<StandInKey, ApiError> {
+        let token = token_of(key_or_hash);
+        if !self.keys.contains_key(&token) {
+            return Err(ApiError::new(
+                404,
+                "Key not found.",
+                "not_found_error",
+                Some("key"),
+            ));
+        }
+        if let Some(Some(alias)) = &changes.key_alias {
+            if self.alias_taken(alias, Some(&token)) {
+                return Err(duplicate_alias(alias));
+            }
+        }
+        let key = self
+            .keys
+            .get_mut(&token)
+            .ok_or_else(|| ApiError::new(404, "Key not found.", "not_found_error", Some("key")))?;
+        if let Some(models) = changes.models {
+            key.models = models;
+        }
+        if let Some(alias) = changes.key_alias {
+            key.key_alias = alias;
+        }
+        if let Some(user_id) = changes.user_id {
+            key.user_id = user_id;
+        }
+        if let Some(team_id) = changes.team_id {
+            key.team_id = team_id;
+        }
+        if let Some(metadata) = changes.metadata {
+            key.metadata = metadata;
+        }
+        key.updated_at = Utc::now();
+        Ok(key.clone())
+    }
+
+    /// Deletes what exists; 404 only when nothing did (a mix answers 200, LiteLLM's quirk).
+    pub fn delete(&mut self, keys: &[String], aliases: &[String]) -> Result<(), ApiError> {
+        let mut tokens: Vec<String> = keys
+            .iter()
+            .map(|k| token_of(k))
+            .filter(|t| self.keys.contains_key(t))
+            .collect();
+        tokens.extend(
+            self.keys
+                .values()
+                .filter(|k| k.key_alias.as_ref().is_some_and(|a| aliases.contains(a)))
+                .map(|k| k.token.clone()),
+        );
+        if tokens.is_empty() {
+            return Err(ApiError::new(
+                404,
+                "{'error': 'No keys found'}",
+                "internal_server_error",
+                None,
+            ));
+        }
+        for token in tokens {
+            if let Some(key) = self.keys.remove(&token) {
+                self.deleted.insert(token, key);
+            }
+        }
+        Ok(())
+    }
+
+    /// A live key, else the archived one (status `deleted`), else nothing.
+    pub fn info(&self, key_or_hash: &str) -> Option<(StandInKey, bool)> {
+        let token = token_of(key_or_hash);
+        if let Some(k) = self.keys.get(&token) {
+            return Some((k.clone(), false));
+        }
+        self.deleted.get(&token).map(|k| (k.clone(), true))
+    }
+
+    /// Live keys matching the filters, newest first.
+    pub fn list(
+        &self,
+        user_id: Option<&str>,
+        team_id: Option<&str>,
+        key_alias: Option<&str>,
+    ) -> Vec<StandInKey> {
+        let mut keys: Vec<StandInKey> = self
+            .keys
+            .values()
+            .filter(|k| user_id.is_none_or(|u| k.user_id.as_deref() == Some(u)))
+            .filter(|k| team_id.is_none_or(|t| k.team_id.as_deref() == Some(t)))
+            .filter(|k| key_alias.is_none_or(|a| k.key_alias.as_deref() == Some(a)))
+            .cloned()
+            .collect();
+        keys.sort_by(|a, b| b.seq.cmp(&a.seq));
+        keys
+    }
+
+    pub fn caller(&self, bearer: &str, master_key: &str) -> Option<Caller> {
+        if bearer == master_key {
+            return Some(Caller::Master);
+        }
+        self.keys
+            .get(&token_of(bearer))
+            .map(|k| Caller::Virtual(Box::new(k.clone())))
+    }
+
+    pub fn team(&self, team_id: &str) -> Option<&StandInTeam> {
+        self.teams.iter().find(|t| t.team_id == team_id)
+    }
+
+    pub fn new_team(&mut self, team: StandInTeam) -> Result<StandInTeam, ApiError> {
+        if self.team(&team.team_id).is_some() {
+            return Err(ApiError::new(
+                400,
+                format!(
+                    "{{'error': 'Team id = {} already exists. Please use a different team id.'}}",
+                    team.team_id
+                ),
+                "internal_server_error",
+                None,
+            ));
+        }
+        self.teams.push(team.clone());
+        Ok(team)
+    }
+
+    /// What `/v1/models` shows for a key: `[]` and `all-proxy-models` mean every model;
+    /// `all-team-models` means the team's models (every model without a team, or when the team
+    /// has none); a team key with `[]` gets the team's models; unknown names are listed verbatim.
+    pub fn models_for(&self, key: &StandInKey) -> Vec<String> {
+        let proxy = self.model_names();
+        let team_models = key
+            .team_id
+            .as_deref()
+            .and_then(|t| self.team(t))
+            .map(|t| t.models.clone())
+            .filter(|m| !m.is_empty());
+        let expand_team = || team_models.clone().unwrap_or_else(|| proxy.clone());
+        if key.models.is_empty() {
+            return expand_team();
+        }
+        let mut out: Vec<String> = Vec::new();
+        for model in &key.models {
+            let names = match model.as_str() {
+                ALL_PROXY_MODELS => proxy.clone(),
+                ALL_TEAM_MODELS => expand_team(),
+                other => vec![other.to_owned()],
+            };
+            for name in names {
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn prefix(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+fn suffix(s: &str, n: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    chars[chars.len().saturating_sub(n)..].iter().collect()
+}
