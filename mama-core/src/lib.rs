@@ -4,10 +4,10 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod auth;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod litellm;
-pub mod auth;
-pub mod crypto;
-pub mod secret;
 pub mod ops;
+pub mod secret;

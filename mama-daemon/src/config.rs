@@ -95,7 +95,12 @@ fn credential(name: &str) -> Option<PathBuf> {
 fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("STATE_DIRECTORY") {
         // systemd may pass several, separated by ':'; the first is ours.
-        let first = dir.to_string_lossy().split(':').next().unwrap_or_default().to_string();
+        let first = dir
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         return PathBuf::from(first);
     }
     if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
@@ -108,19 +113,28 @@ fn default_data_dir() -> PathBuf {
 impl Opts {
     pub fn resolve(&self) -> Result<Settings> {
         let file = self.load_file()?;
-        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(default_data_dir);
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(default_data_dir);
         let database_url = self
             .database_url
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| data_dir.join("mama.db").to_string_lossy().into_owned());
-        let admin_socket = self.admin_socket.clone().or(file.admin_socket).unwrap_or_else(|| {
-            match std::env::var_os("RUNTIME_DIRECTORY") {
+        let admin_socket = self
+            .admin_socket
+            .clone()
+            .or(file.admin_socket)
+            .unwrap_or_else(|| match std::env::var_os("RUNTIME_DIRECTORY") {
                 Some(dir) => Path::new(&dir).join("admin.sock"),
                 None => data_dir.join("admin.sock"),
-            }
-        });
-        let bootstrap_password = match (std::env::var("MAMA_BOOTSTRAP_PASSWORD"), credential("bootstrap-password")) {
+            });
+        let bootstrap_password = match (
+            std::env::var("MAMA_BOOTSTRAP_PASSWORD"),
+            credential("bootstrap-password"),
+        ) {
             (Ok(p), _) if !p.is_empty() => p,
             (_, Some(path)) => std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?
@@ -129,7 +143,10 @@ impl Opts {
             _ => "admin".to_string(),
         };
         Ok(Settings {
-            listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8686))),
+            listen: self
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8686))),
             admin_listen: self.admin_listen.or(file.admin_listen),
             litellm_url: self.litellm_url.clone().or(file.litellm_url),
             litellm_master_key_file: self
@@ -149,7 +166,11 @@ impl Opts {
                 .or(file.jwt_key_file)
                 .or_else(|| credential("jwt-key"))
                 .unwrap_or_else(|| data_dir.join("jwt.key")),
-            log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+            log: self
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| "info".into()),
             data_dir,
             database_url,
             admin_socket,
@@ -163,7 +184,8 @@ impl Opts {
             None if Path::new(DEFAULT_CONFIG).exists() => PathBuf::from(DEFAULT_CONFIG),
             None => return Ok(FileConfig::default()),
         };
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading config file {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
         match toml::from_str(&text) {
             Ok(cfg) => Ok(cfg),
             Err(e) => bail!("config file {}: {e}", path.display()),

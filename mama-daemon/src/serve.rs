@@ -23,7 +23,8 @@ pub fn open_database(settings: &Settings) -> Result<Db> {
             ensure_private_dir(dir)?;
         }
     }
-    let db = Db::open(&location, 16).with_context(|| format!("opening database {}", location.display()))?;
+    let db = Db::open(&location, 16)
+        .with_context(|| format!("opening database {}", location.display()))?;
     let mut conn = db.conn().context("connecting to the database")?;
     let applied = db::migrate::run(&mut conn).context("running migrations")?;
     if applied > 0 {
@@ -52,19 +53,34 @@ pub async fn serve(settings: Settings) -> Result<()> {
     let jwt = mama_core::auth::JwtKeys::from_secret(&jwt_secret)?;
     let cipher = KeyCipher::load_or_create(&settings.encryption_key_file)
         .with_context(|| format!("encryption key {}", settings.encryption_key_file.display()))?;
-    let mama = Mama::new(db, jwt, cipher, CoreConfig { bootstrap_password: settings.bootstrap_password.clone() });
+    let mama = Mama::new(
+        db,
+        jwt,
+        cipher,
+        CoreConfig {
+            bootstrap_password: settings.bootstrap_password.clone(),
+        },
+    );
     {
         let m = mama.clone();
         if tokio::task::spawn_blocking(move || m.ensure_bootstrap_admin()).await?? {
-            tracing::warn!("created super admin \"admin\"; log in with mama-tui and change its password");
+            tracing::warn!(
+                "created super admin \"admin\"; log in with mama-tui and change its password"
+            );
         }
     }
     let state = AppState { mama };
 
-    let rest = TcpListener::bind(settings.listen).await.with_context(|| format!("binding REST listener {}", settings.listen))?;
+    let rest = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding REST listener {}", settings.listen))?;
     let admin_socket = bind_admin_socket(&settings.admin_socket)?;
     let admin_tcp = match settings.admin_listen {
-        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding admin listener {addr}"))?),
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding admin listener {addr}"))?,
+        ),
         None => None,
     };
     tracing::info!(
@@ -82,17 +98,29 @@ pub async fn serve(settings: Settings) -> Result<()> {
     let rest_app = routes::rest_router(state.clone()).into_make_service_with_connect_info::<Peer>();
     let admin_app = routes::admin_router(state.clone());
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(axum::serve(rest, rest_app).with_graceful_shutdown(stopped(stop_rx.clone())).into_future());
     tasks.spawn(
-        axum::serve(admin_socket, admin_app.clone().into_make_service_with_connect_info::<Peer>())
+        axum::serve(rest, rest_app)
             .with_graceful_shutdown(stopped(stop_rx.clone()))
             .into_future(),
     );
+    tasks.spawn(
+        axum::serve(
+            admin_socket,
+            admin_app
+                .clone()
+                .into_make_service_with_connect_info::<Peer>(),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future(),
+    );
     if let Some(listener) = admin_tcp {
         tasks.spawn(
-            axum::serve(listener, admin_app.into_make_service_with_connect_info::<Peer>())
-                .with_graceful_shutdown(stopped(stop_rx.clone()))
-                .into_future(),
+            axum::serve(
+                listener,
+                admin_app.into_make_service_with_connect_info::<Peer>(),
+            )
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
         );
     }
     tokio::select! {
@@ -104,7 +132,12 @@ pub async fn serve(settings: Settings) -> Result<()> {
     }
     crate::notify::stopping();
     let _ = stop_tx.send(true);
-    let drain = async { while let Some(res) = tasks.join_next().await { res??; } Ok::<_, anyhow::Error>(()) };
+    let drain = async {
+        while let Some(res) = tasks.join_next().await {
+            res??;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
     match tokio::time::timeout(std::time::Duration::from_secs(20), drain).await {
         Ok(result) => result?,
         Err(_) => tracing::warn!("requests still running after 20 s; exiting anyway"),
@@ -123,13 +156,17 @@ fn bind_admin_socket(path: &Path) -> Result<UnixListener> {
             }
             std::fs::remove_file(path)?;
         } else {
-            bail!("{} exists and is not a socket; refusing to replace it", path.display());
+            bail!(
+                "{} exists and is not a socket; refusing to replace it",
+                path.display()
+            );
         }
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         ensure_private_dir(dir)?;
     }
-    let listener = UnixListener::bind(path).with_context(|| format!("binding admin socket {}", path.display()))?;
+    let listener = UnixListener::bind(path)
+        .with_context(|| format!("binding admin socket {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     Ok(listener)
 }

@@ -19,92 +19,92 @@ pub struct Binding {
     /// How the key is written in the help and hint bar.
     pub key: &'static str,
     pub help: &'static str,
-    /// Shown in the bottom hint bar.
-    pub hint: bool,
+    /// Short label for the bottom hint bar; empty: not shown there.
+    pub hint: &'static str,
 }
 
-const fn key(c: char, cmd: Cmd, key: &'static str, help: &'static str, hint: bool) -> Binding {
+const fn key(c: char, cmd: Cmd, key: &'static str, help: &'static str, hint: &'static str) -> Binding {
     Binding { code: KeyCode::Char(c), mods: KeyModifiers::NONE, cmd, key, help, hint }
 }
 
-const fn ctrl(c: char, cmd: Cmd, key: &'static str, help: &'static str, hint: bool) -> Binding {
+const fn ctrl(c: char, cmd: Cmd, key: &'static str, help: &'static str, hint: &'static str) -> Binding {
     Binding { code: KeyCode::Char(c), mods: KeyModifiers::CONTROL, cmd, key, help, hint }
 }
 
 const fn special(code: KeyCode, cmd: Cmd, key: &'static str, help: &'static str) -> Binding {
-    Binding { code, mods: KeyModifiers::NONE, cmd, key, help, hint: false }
+    Binding { code, mods: KeyModifiers::NONE, cmd, key, help, hint: "" }
 }
 
 /// Moving around a list, shared by every list screen.
 const NAVIGATION: &[Binding] = &[
-    key('j', Cmd::Down, "j/↓", "next row", false),
+    key('j', Cmd::Down, "j/↓", "next row", ""),
     special(KeyCode::Down, Cmd::Down, "↓", "next row"),
-    key('k', Cmd::Up, "k/↑", "previous row", false),
+    key('k', Cmd::Up, "k/↑", "previous row", ""),
     special(KeyCode::Up, Cmd::Up, "↑", "previous row"),
     special(KeyCode::PageDown, Cmd::PageDown, "PgDn", "page down"),
-    ctrl('f', Cmd::PageDown, "ctrl-f", "page down", false),
+    ctrl('f', Cmd::PageDown, "ctrl-f", "page down", ""),
     special(KeyCode::PageUp, Cmd::PageUp, "PgUp", "page up"),
-    ctrl('b', Cmd::PageUp, "ctrl-b", "page up", false),
-    key('g', Cmd::Top, "g", "first row", false),
+    ctrl('b', Cmd::PageUp, "ctrl-b", "page up", ""),
+    key('g', Cmd::Top, "g", "first row", ""),
     special(KeyCode::Home, Cmd::Top, "Home", "first row"),
-    key('G', Cmd::Bottom, "G", "last row", false),
+    key('G', Cmd::Bottom, "G", "last row", ""),
     special(KeyCode::End, Cmd::Bottom, "End", "last row"),
 ];
 
 /// Everywhere outside text fields.
 pub const GLOBAL: &[Binding] = &[
-    key('?', Cmd::Help, "?", "help", true),
-    key(':', Cmd::Palette, ":", "command (:users :models :admins :services :events :passwd :export FILE :q)", true),
-    key('1', Cmd::GoTo(Screen::Users), "1", "users screen", false),
-    key('2', Cmd::GoTo(Screen::Models), "2", "models screen", false),
-    key('3', Cmd::GoTo(Screen::Admins), "3", "admins screen", false),
-    key('4', Cmd::GoTo(Screen::Services), "4", "services screen", false),
-    key('5', Cmd::GoTo(Screen::Events), "5", "events screen", false),
-    key('P', Cmd::ChangePassword, "P", "change my password", false),
-    key('r', Cmd::Reload, "r", "reload", false),
-    key('q', Cmd::Quit, "q", "quit", true),
-    ctrl('c', Cmd::Quit, "ctrl-c", "quit", false),
+    key('?', Cmd::Help, "?", "help", "help"),
+    key(':', Cmd::Palette, ":", "command (:users :models :admins :services :events :passwd :export FILE :q)", "cmd"),
+    key('1', Cmd::GoTo(Screen::Users), "1", "users screen", ""),
+    key('2', Cmd::GoTo(Screen::Models), "2", "models screen", ""),
+    key('3', Cmd::GoTo(Screen::Admins), "3", "admins screen", ""),
+    key('4', Cmd::GoTo(Screen::Services), "4", "services screen", ""),
+    key('5', Cmd::GoTo(Screen::Events), "5", "events screen", ""),
+    key('P', Cmd::ChangePassword, "P", "change my password", ""),
+    key('r', Cmd::Reload, "r", "reload", ""),
+    key('q', Cmd::Quit, "q", "quit", "quit"),
+    ctrl('c', Cmd::Quit, "ctrl-c", "quit", ""),
 ];
 
 pub const USERS: &[Binding] = &[
-    key('/', Cmd::Filter, "/", "filter: text org:X model:X service:X info:KEY status:pending unavailable", true),
-    key(' ', Cmd::ToggleMark, "space", "mark / unmark", true),
-    key('a', Cmd::MarkAll, "a", "mark all matching the filter", true),
-    key('A', Cmd::ClearMarks, "A", "clear marks", false),
+    key('/', Cmd::Filter, "/", "filter: text org:X model:X service:X info:KEY status:pending unavailable", "filter"),
+    key(' ', Cmd::ToggleMark, "space", "mark / unmark", "mark"),
+    key('a', Cmd::MarkAll, "a", "mark all matching the filter", "mark all"),
+    key('A', Cmd::ClearMarks, "A", "clear marks", ""),
     special(KeyCode::Esc, Cmd::Back, "esc", "clear marks, then the filter"),
     special(KeyCode::Enter, Cmd::Open, "enter", "edit user"),
-    key('b', Cmd::BulkEdit, "b", "bulk edit marked", true),
-    key('c', Cmd::CreateUsers, "c", "create users", true),
-    ctrl('d', Cmd::DeleteMarked, "ctrl-d", "delete marked", true),
-    key('R', Cmd::RotateMarked, "R", "rotate keys of marked", false),
-    key('x', Cmd::DropUnavailable, "x", "drop unavailable models from marked", false),
-    key('I', Cmd::Sort(UserColumn::Id), "I", "sort by id (again: reverse)", false),
-    key('O', Cmd::Sort(UserColumn::Organization), "O", "sort by organization", false),
-    key('M', Cmd::Sort(UserColumn::Models), "M", "sort by models", false),
-    key('S', Cmd::Sort(UserColumn::Services), "S", "sort by services", false),
-    key('K', Cmd::Sort(UserColumn::KeyStatus), "K", "sort by key status", false),
-    key('N', Cmd::Sort(UserColumn::Info), "N", "sort by info", false),
-    key('U', Cmd::Sort(UserColumn::UpdatedAt), "U", "sort by last update", false),
+    key('b', Cmd::BulkEdit, "b", "bulk edit marked", "bulk"),
+    key('c', Cmd::CreateUsers, "c", "create users", "create"),
+    ctrl('d', Cmd::DeleteMarked, "ctrl-d", "delete marked", "delete"),
+    key('R', Cmd::RotateMarked, "R", "rotate keys of marked", ""),
+    key('x', Cmd::DropUnavailable, "x", "drop unavailable models from marked", ""),
+    key('I', Cmd::Sort(UserColumn::Id), "I", "sort by id (again: reverse)", ""),
+    key('O', Cmd::Sort(UserColumn::Organization), "O", "sort by organization", ""),
+    key('M', Cmd::Sort(UserColumn::Models), "M", "sort by models", ""),
+    key('S', Cmd::Sort(UserColumn::Services), "S", "sort by services", ""),
+    key('K', Cmd::Sort(UserColumn::KeyStatus), "K", "sort by key status", ""),
+    key('N', Cmd::Sort(UserColumn::Info), "N", "sort by info", ""),
+    key('U', Cmd::Sort(UserColumn::UpdatedAt), "U", "sort by last update", ""),
 ];
 
 pub const MODELS: &[Binding] = &[
-    key('u', Cmd::ShowUnavailableUsers, "u", "users holding unavailable models", true),
-    key('x', Cmd::DropUnavailable, "x", "drop unavailable models from marked users", true),
+    key('u', Cmd::ShowUnavailableUsers, "u", "users holding unavailable models", "users w/ unavailable"),
+    key('x', Cmd::DropUnavailable, "x", "drop unavailable models from marked users", "drop unavailable"),
 ];
 
 pub const ADMINS: &[Binding] = &[
-    key('n', Cmd::New, "n", "new admin", true),
-    ctrl('d', Cmd::Remove, "ctrl-d", "delete admin", true),
+    key('n', Cmd::New, "n", "new admin", "new"),
+    ctrl('d', Cmd::Remove, "ctrl-d", "delete admin", "delete"),
 ];
 
 pub const SERVICES: &[Binding] = &[
-    key('n', Cmd::New, "n", "new service", true),
-    key('t', Cmd::IssueToken, "t", "issue a token (shown once)", true),
-    ctrl('d', Cmd::Remove, "ctrl-d", "delete service / revoke token", true),
+    key('n', Cmd::New, "n", "new service", "new"),
+    key('t', Cmd::IssueToken, "t", "issue a token (shown once)", "token"),
+    ctrl('d', Cmd::Remove, "ctrl-d", "delete service / revoke token", "delete/revoke"),
 ];
 
 pub const EVENTS: &[Binding] = &[
-    key('/', Cmd::Filter, "/", "filter: actor:X action:X user:X result:ok|error", true),
+    key('/', Cmd::Filter, "/", "filter: actor:X action:X user:X result:ok|error", "filter"),
     special(KeyCode::Esc, Cmd::Back, "esc", "clear the filter"),
 ];
 

@@ -228,6 +228,9 @@ pub struct Picker {
     pub chosen: BTreeSet<String>,
     pub query: TextInput,
     pub cursor: usize,
+    /// Whether LiteLLM's catalog is known; if not, a typed model name cannot be called
+    /// unavailable.
+    pub catalog_known: bool,
 }
 
 impl Picker {

@@ -57,7 +57,7 @@ async fn event_loop(term: &mut terminal::Term, client: &Arc<RpcClient>, mut app:
             Some(reply) = rx.recv() => Action::Reply(reply),
         };
         // Ticks only need a redraw for the spinner and the occasional clock-driven change.
-        let redraw = !matches!(action, Action::Tick(_)) || app.in_flight > 0 || app.ticks % 10 == 0;
+        let redraw = !matches!(action, Action::Tick(_)) || app.in_flight > 0 || app.ticks.is_multiple_of(10);
         for effect in update::update(&mut app, action) {
             execute(effect, client, &tx);
         }

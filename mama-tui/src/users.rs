@@ -43,6 +43,8 @@ pub struct UsersState {
     pub marks_filter: Option<UserFilter>,
     /// A mark-all is collecting ids.
     pub marking: bool,
+    /// Rows were dropped after a change: ask again even if the list looked empty.
+    stale: bool,
 }
 
 impl UsersState {
@@ -67,6 +69,7 @@ impl UsersState {
         self.query += 1;
         self.pages.clear();
         self.requested.clear();
+        self.stale = true;
     }
 
     pub fn row(&self, index: u64) -> Option<&UserView> {
@@ -85,6 +88,7 @@ impl UsersState {
         self.total = total;
         self.matching = matching;
         self.loaded = true;
+        self.stale = false;
         if self.selected >= matching {
             self.selected = matching.saturating_sub(1);
         }
@@ -102,7 +106,7 @@ impl UsersState {
         let wanted: Vec<u64> = if !self.loaded {
             vec![0]
         } else if self.matching == 0 {
-            vec![]
+            if self.stale { vec![0] } else { vec![] }
         } else {
             // Half a page of slack on both sides so j/k never hits an empty row.
             let first = self.scroll.saturating_sub(PAGE / 2) / PAGE;
@@ -193,7 +197,7 @@ mod tests {
         assert_eq!(s.pages_to_fetch(20), vec![200]);
         s.select(99_999, 20);
         let wanted = s.pages_to_fetch(20);
-        assert_eq!(wanted, vec![99_600, 99_800]);
+        assert_eq!(wanted, vec![99_800]);
         s.store_page(99_800, page(99_800), 100_000, 100_000);
         assert!(s.loaded_rows() <= (2 * KEEP_PAGES as usize + 1) * PAGE as usize);
         assert_eq!(s.selected_user().map(|u| u.id.as_str()), Some("u99999"));

@@ -1,3 +1,5 @@
 #![forbid(unsafe_code)]
 
+pub mod harness;
+
 pub mod standin;

@@ -109,7 +109,7 @@ async fn lifecycle_story(c: &ReqwestLiteLlm, prefix: &str) {
     visible.sort();
     assert_eq!(visible, strings(&["llama3", "mock-gpt"]));
 
-    c.delete_keys(ACTOR, &[created.token.clone()])
+    c.delete_keys(ACTOR, std::slice::from_ref(&created.token))
         .await
         .expect("delete");
     let after = c
@@ -721,7 +721,7 @@ async fn fault_on_one_route_leaves_others_alone() {
         .expect("generate");
     for _ in 0..2 {
         let err = c
-            .delete_keys(ACTOR, &[created.token.clone()])
+            .delete_keys(ACTOR, std::slice::from_ref(&created.token))
             .await
             .expect_err("500");
         assert!(matches!(err, LiteLlmError::Server { .. }));
@@ -827,4 +827,112 @@ async fn real_wrong_master_key_is_unauthorized() {
     let c = client_for(&url, "sk-wrong-master-key", Duration::from_secs(30));
     let err = c.list_keys(&ListKeys::default()).await.expect_err("401");
     assert!(matches!(err, LiteLlmError::Unauthorized { .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stand-in's raw shapes, as the captures show them (what the client relies on).
+// ---------------------------------------------------------------------------------------------
+
+async fn raw(
+    litellm: &StandIn,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let http = reqwest::Client::new();
+    let mut req = http
+        .request(method, format!("{}{path}", litellm.base_url()))
+        .bearer_auth(key);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let response = req.send().await.expect("send");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn standin_error_envelope_and_chat_rules() {
+    let litellm = StandIn::start().await.expect("stand-in");
+    let master = litellm.master_key().to_owned();
+    let post = reqwest::Method::POST;
+    let body = json!({"key_alias": "a", "models": ["gpt-4o"], "key": "sk-standin-shape-0001"});
+    let (status, _) = raw(
+        &litellm,
+        post.clone(),
+        "/key/generate",
+        &master,
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, dup) = raw(&litellm, post.clone(), "/key/generate", &master, Some(body)).await;
+    assert_eq!(status, 400);
+    assert_eq!(dup["error"]["param"], "key_alias");
+    assert_eq!(dup["error"]["code"], "400", "code is a string");
+    let (status, v422) = raw(
+        &litellm,
+        post.clone(),
+        "/key/generate",
+        &master,
+        Some(json!({"models": "x"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(v422["detail"][0]["type"], "list_type");
+
+    let chat =
+        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    let key = "sk-standin-shape-0001";
+    let (status, denied) = raw(
+        &litellm,
+        post.clone(),
+        "/chat/completions",
+        key,
+        Some(chat("mock-gpt")),
+    )
+    .await;
+    assert_eq!(
+        (status, denied["error"]["type"].clone()),
+        (403, json!("key_model_access_denied"))
+    );
+    assert!(litellm
+        .insert_key("sk-standin-shape-0002", None, &[], None)
+        .is_some());
+    let all = "sk-standin-shape-0002";
+    let (status, answer) = raw(
+        &litellm,
+        post.clone(),
+        "/chat/completions",
+        all,
+        Some(chat("mock-gpt")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "Hello from the mock deployment"
+    );
+    let (status, _) = raw(
+        &litellm,
+        post,
+        "/chat/completions",
+        all,
+        Some(chat("gpt-5-not-in-config")),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, unauth) = raw(
+        &litellm,
+        reqwest::Method::GET,
+        "/v1/models",
+        "sk-not-a-key",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, unauth["error"]["type"].clone()),
+        (401, json!("token_not_found_in_db"))
+    );
 }

@@ -160,7 +160,11 @@ impl ApiError {
         let field = field.into();
         let message = message.into();
         let mut err = ApiError::new(ErrorCode::InvalidParams, format!("{field}: {message}"));
-        err.fields.push(FieldError { field, message, row: None });
+        err.fields.push(FieldError {
+            field,
+            message,
+            row: None,
+        });
         err
     }
 
@@ -170,10 +174,18 @@ impl ApiError {
             [] => "invalid parameters".to_string(),
             [one] => format!("{}: {}", one.field, one.message),
             [first, rest @ ..] => {
-                format!("{}: {} (and {} more problems)", first.field, first.message, rest.len())
+                format!(
+                    "{}: {} (and {} more problems)",
+                    first.field,
+                    first.message,
+                    rest.len()
+                )
             }
         };
-        ApiError { fields, ..ApiError::new(ErrorCode::InvalidParams, message) }
+        ApiError {
+            fields,
+            ..ApiError::new(ErrorCode::InvalidParams, message)
+        }
     }
 
     pub fn http_status(&self) -> u16 {

@@ -71,7 +71,11 @@ pub struct RpcErrorObject {
 
 impl From<ApiError> for RpcErrorObject {
     fn from(err: ApiError) -> Self {
-        RpcErrorObject { code: err.code.rpc_code(), message: err.message.clone(), data: err }
+        RpcErrorObject {
+            code: err.code.rpc_code(),
+            message: err.message.clone(),
+            data: err,
+        }
     }
 }
 
@@ -88,11 +92,21 @@ pub struct RpcResponse {
 
 impl RpcResponse {
     pub fn ok(id: Value, result: Value) -> Self {
-        RpcResponse { jsonrpc: "2.0".into(), result: Some(result), error: None, id }
+        RpcResponse {
+            jsonrpc: "2.0".into(),
+            result: Some(result),
+            error: None,
+            id,
+        }
     }
 
     pub fn err(id: Value, error: ApiError) -> Self {
-        RpcResponse { jsonrpc: "2.0".into(), result: None, error: Some(error.into()), id }
+        RpcResponse {
+            jsonrpc: "2.0".into(),
+            result: None,
+            error: Some(error.into()),
+            id,
+        }
     }
 
     /// The result, or the error envelope.

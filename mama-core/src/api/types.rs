@@ -225,7 +225,10 @@ impl Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Page { offset: 0, limit: Page::default_limit() }
+        Page {
+            offset: 0,
+            limit: Page::default_limit(),
+        }
     }
 }
 

@@ -19,11 +19,18 @@ pub struct AdminRow {
 }
 
 pub fn find(conn: &mut DbConn, username: &str) -> Result<Option<AdminRow>, DbError> {
-    Ok(admins::table.find(username).select(AdminRow::as_select()).first(conn).optional()?)
+    Ok(admins::table
+        .find(username)
+        .select(AdminRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<AdminRow>, DbError> {
-    Ok(admins::table.order_by(admins::username.asc()).select(AdminRow::as_select()).load(conn)?)
+    Ok(admins::table
+        .order_by(admins::username.asc())
+        .select(AdminRow::as_select())
+        .load(conn)?)
 }
 
 pub fn count(conn: &mut DbConn) -> Result<i64, DbError> {
@@ -31,11 +38,16 @@ pub fn count(conn: &mut DbConn) -> Result<i64, DbError> {
 }
 
 pub fn count_role(conn: &mut DbConn, role: &str) -> Result<i64, DbError> {
-    Ok(admins::table.filter(admins::role.eq(role)).count().get_result(conn)?)
+    Ok(admins::table
+        .filter(admins::role.eq(role))
+        .count()
+        .get_result(conn)?)
 }
 
 pub fn insert(conn: &mut DbConn, row: &AdminRow) -> Result<(), DbError> {
-    diesel::insert_into(admins::table).values(row).execute(conn)?;
+    diesel::insert_into(admins::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -63,20 +75,37 @@ pub fn set_password(
     Ok(n == 1)
 }
 
-pub fn revoke_session(conn: &mut DbConn, jti: &str, expires_at: NaiveDateTime) -> Result<(), DbError> {
+pub fn revoke_session(
+    conn: &mut DbConn,
+    jti: &str,
+    expires_at: NaiveDateTime,
+) -> Result<(), DbError> {
     diesel::insert_into(revoked_sessions::table)
-        .values((revoked_sessions::jti.eq(jti), revoked_sessions::expires_at.eq(expires_at)))
+        .values((
+            revoked_sessions::jti.eq(jti),
+            revoked_sessions::expires_at.eq(expires_at),
+        ))
         .execute(conn)?;
     // Expired entries can never match a valid token again.
-    diesel::delete(revoked_sessions::table.filter(revoked_sessions::expires_at.lt(super::now()))).execute(conn)?;
+    diesel::delete(revoked_sessions::table.filter(revoked_sessions::expires_at.lt(super::now())))
+        .execute(conn)?;
     Ok(())
 }
 
 pub fn is_session_revoked(conn: &mut DbConn, jti: &str) -> Result<bool, DbError> {
-    Ok(revoked_sessions::table.find(jti).count().get_result::<i64>(conn)? > 0)
+    Ok(revoked_sessions::table
+        .find(jti)
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
 }
 
-pub fn record_login_failure(conn: &mut DbConn, username: &str, client: &str, at: NaiveDateTime) -> Result<(), DbError> {
+pub fn record_login_failure(
+    conn: &mut DbConn,
+    username: &str,
+    client: &str,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
     diesel::insert_into(login_failures::table)
         .values((
             login_failures::username.eq(username),
@@ -88,23 +117,41 @@ pub fn record_login_failure(conn: &mut DbConn, username: &str, client: &str, at:
 }
 
 /// Failures for an account since `since`: count and the latest time.
-pub fn failures_for_user(conn: &mut DbConn, username: &str, since: NaiveDateTime) -> Result<(i64, Option<NaiveDateTime>), DbError> {
-    let q = login_failures::table.filter(login_failures::username.eq(username)).filter(login_failures::at.ge(since));
+pub fn failures_for_user(
+    conn: &mut DbConn,
+    username: &str,
+    since: NaiveDateTime,
+) -> Result<(i64, Option<NaiveDateTime>), DbError> {
+    let q = login_failures::table
+        .filter(login_failures::username.eq(username))
+        .filter(login_failures::at.ge(since));
     let n = q.count().get_result(conn)?;
     let last = q.select(diesel::dsl::max(login_failures::at)).first(conn)?;
     Ok((n, last))
 }
 
-pub fn failures_for_client(conn: &mut DbConn, client: &str, since: NaiveDateTime) -> Result<(i64, Option<NaiveDateTime>), DbError> {
-    let q = login_failures::table.filter(login_failures::client.eq(client)).filter(login_failures::at.ge(since));
+pub fn failures_for_client(
+    conn: &mut DbConn,
+    client: &str,
+    since: NaiveDateTime,
+) -> Result<(i64, Option<NaiveDateTime>), DbError> {
+    let q = login_failures::table
+        .filter(login_failures::client.eq(client))
+        .filter(login_failures::at.ge(since));
     let n = q.count().get_result(conn)?;
     let last = q.select(diesel::dsl::max(login_failures::at)).first(conn)?;
     Ok((n, last))
 }
 
 /// A successful login clears the account's failure streak; old rows expire.
-pub fn clear_login_failures(conn: &mut DbConn, username: &str, older_than: NaiveDateTime) -> Result<(), DbError> {
-    diesel::delete(login_failures::table.filter(login_failures::username.eq(username))).execute(conn)?;
-    diesel::delete(login_failures::table.filter(login_failures::at.lt(older_than))).execute(conn)?;
+pub fn clear_login_failures(
+    conn: &mut DbConn,
+    username: &str,
+    older_than: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::delete(login_failures::table.filter(login_failures::username.eq(username)))
+        .execute(conn)?;
+    diesel::delete(login_failures::table.filter(login_failures::at.lt(older_than)))
+        .execute(conn)?;
     Ok(())
 }

@@ -44,7 +44,9 @@ pub fn insert(conn: &mut DbConn, batch: &[NewEvent]) -> Result<(), DbError> {
     let rows: Vec<&EventRow> = batch.iter().map(|e| &e.row).collect();
     for chunk in rows.chunks(CHUNK / 16) {
         let chunk: Vec<EventRow> = chunk.iter().map(|r| (*r).clone()).collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(events::table).values(&chunk).execute(c))?;
+        crate::per_backend!(conn, |c| diesel::insert_into(events::table)
+            .values(&chunk)
+            .execute(c))?;
     }
     let links: Vec<(&str, &str)> = batch
         .iter()
@@ -60,13 +62,20 @@ pub fn insert(conn: &mut DbConn, batch: &[NewEvent]) -> Result<(), DbError> {
             .iter()
             .map(|(e, u)| (event_users::event_id.eq(*e), event_users::user_id.eq(*u)))
             .collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(event_users::table).values(&values).execute(c))?;
+        crate::per_backend!(conn, |c| diesel::insert_into(event_users::table)
+            .values(&values)
+            .execute(c))?;
     }
     Ok(())
 }
 
 /// One page of events, newest first, with the matching count.
-pub fn list(conn: &mut DbConn, filter: &EventFilter, offset: u64, limit: u32) -> Result<(Vec<EventRow>, u64), DbError> {
+pub fn list(
+    conn: &mut DbConn,
+    filter: &EventFilter,
+    offset: u64,
+    limit: u32,
+) -> Result<(Vec<EventRow>, u64), DbError> {
     let build = || {
         let mut q = events::table.into_boxed();
         if let Some(actor) = &filter.actor {
@@ -74,14 +83,19 @@ pub fn list(conn: &mut DbConn, filter: &EventFilter, offset: u64, limit: u32) ->
         }
         if let Some(action) = &filter.action {
             if action.ends_with('.') {
-                let escaped = action.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                let escaped = action
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
                 q = q.filter(events::action.like(format!("{escaped}%")).escape('\\'));
             } else {
                 q = q.filter(events::action.eq(action.clone()));
             }
         }
         if let Some(user) = &filter.user_id {
-            let ids = event_users::table.filter(event_users::user_id.eq(user.clone())).select(event_users::event_id);
+            let ids = event_users::table
+                .filter(event_users::user_id.eq(user.clone()))
+                .select(event_users::event_id);
             q = q.filter(events::id.eq_any(ids));
         }
         if let Some(result) = &filter.result {

@@ -78,7 +78,10 @@ impl Location {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Location::Postgres(url.to_string()));
         }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("file:")).unwrap_or(url);
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("file:"))
+            .unwrap_or(url);
         if path.is_empty() || path.contains("://") {
             return Err(format!(
                 "unsupported database URL scheme (use postgres://… or a SQLite file path): {}",
@@ -106,8 +109,12 @@ impl Location {
 
 /// Masks the password of `scheme://user:password@host/…`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_string(),
@@ -162,7 +169,11 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        Ok(Db { pool, backend: location.backend(), sqlite_writer: Arc::new(std::sync::Mutex::new(())) })
+        Ok(Db {
+            pool,
+            backend: location.backend(),
+            sqlite_writer: Arc::new(std::sync::Mutex::new(())),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -171,7 +182,9 @@ impl Db {
 
     /// A connection for blocking code (migrations, CLI commands, tests).
     pub fn conn(&self) -> Result<PooledConn, DbError> {
-        self.pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
     /// Runs `f` with a connection on the blocking pool. For reads: no write lock is taken.
@@ -183,11 +196,17 @@ impl Db {
     {
         let pool = self.pool.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+            let mut conn = pool
+                .get()
+                .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
             f(&mut conn)
         })
         .await;
-        joined.unwrap_or_else(|e| Err(E::from(DbError::Unavailable(format!("database task failed: {e}")))))
+        joined.unwrap_or_else(|e| {
+            Err(E::from(DbError::Unavailable(format!(
+                "database task failed: {e}"
+            ))))
+        })
     }
 
     /// Runs `f` inside one write transaction, serialized with every other writer.
@@ -199,7 +218,11 @@ impl Db {
     {
         let db = self.clone();
         let joined = tokio::task::spawn_blocking(move || db.write_blocking(f)).await;
-        joined.unwrap_or_else(|e| Err(E::from(DbError::Unavailable(format!("database task failed: {e}")))))
+        joined.unwrap_or_else(|e| {
+            Err(E::from(DbError::Unavailable(format!(
+                "database task failed: {e}"
+            ))))
+        })
     }
 
     /// One transaction for appends that conflict with nothing (event batches): on PostgreSQL it
@@ -257,7 +280,9 @@ macro_rules! per_backend {
 /// Current UTC time as stored in the database (microsecond precision on both backends).
 pub fn now() -> chrono::NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
-    chrono::DateTime::from_timestamp_micros(now.and_utc().timestamp_micros()).map(|t| t.naive_utc()).unwrap_or(now)
+    chrono::DateTime::from_timestamp_micros(now.and_utc().timestamp_micros())
+        .map(|t| t.naive_utc())
+        .unwrap_or(now)
 }
 
 /// Largest number of bound values per statement we send; SQLite's limit is 32766.

@@ -51,7 +51,9 @@ pub fn enqueue(conn: &mut DbConn, ops: &[NewOp], at: NaiveDateTime) -> Result<()
                 )
             })
             .collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(outbox::table).values(&values).execute(c))?;
+        crate::per_backend!(conn, |c| diesel::insert_into(outbox::table)
+            .values(&values)
+            .execute(c))?;
     }
     Ok(())
 }

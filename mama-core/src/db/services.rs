@@ -25,12 +25,18 @@ pub struct TokenRow {
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<ServiceRow>, DbError> {
-    Ok(services::table.order_by(services::name.asc()).select(ServiceRow::as_select()).load(conn)?)
+    Ok(services::table
+        .order_by(services::name.asc())
+        .select(ServiceRow::as_select())
+        .load(conn)?)
 }
 
 pub fn all_tokens(conn: &mut DbConn) -> Result<Vec<TokenRow>, DbError> {
     Ok(service_tokens::table
-        .order_by((service_tokens::service.asc(), service_tokens::created_at.asc()))
+        .order_by((
+            service_tokens::service.asc(),
+            service_tokens::created_at.asc(),
+        ))
         .select(TokenRow::as_select())
         .load(conn)?)
 }
@@ -40,7 +46,9 @@ pub fn exists(conn: &mut DbConn, name: &str) -> Result<bool, DbError> {
 }
 
 pub fn insert(conn: &mut DbConn, row: &ServiceRow) -> Result<(), DbError> {
-    diesel::insert_into(services::table).values(row).execute(conn)?;
+    diesel::insert_into(services::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -51,15 +59,21 @@ pub fn delete(conn: &mut DbConn, name: &str) -> Result<bool, DbError> {
 }
 
 pub fn insert_token(conn: &mut DbConn, row: &TokenRow) -> Result<(), DbError> {
-    diesel::insert_into(service_tokens::table).values(row).execute(conn)?;
+    diesel::insert_into(service_tokens::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 
 /// Marks a token revoked; false when there is no such live token.
 pub fn revoke_token(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> Result<bool, DbError> {
-    let n = diesel::update(service_tokens::table.find(id).filter(service_tokens::revoked_at.is_null()))
-        .set(service_tokens::revoked_at.eq(at))
-        .execute(conn)?;
+    let n = diesel::update(
+        service_tokens::table
+            .find(id)
+            .filter(service_tokens::revoked_at.is_null()),
+    )
+    .set(service_tokens::revoked_at.eq(at))
+    .execute(conn)?;
     Ok(n == 1)
 }
 

@@ -31,7 +31,8 @@ pub struct UserRow {
 
 impl UserRow {
     pub fn model_set(&self) -> Result<NameSet, DbError> {
-        NameSet::from_json(&self.models).map_err(|e| DbError::Corrupt(format!("models of {}: {e}", self.id)))
+        NameSet::from_json(&self.models)
+            .map_err(|e| DbError::Corrupt(format!("models of {}: {e}", self.id)))
     }
 
     pub fn service_set(&self) -> Result<NameSet, DbError> {
@@ -40,7 +41,8 @@ impl UserRow {
     }
 
     pub fn info_map(&self) -> Result<Info, DbError> {
-        serde_json::from_str(&self.info).map_err(|e| DbError::Corrupt(format!("info of {}: {e}", self.id)))
+        serde_json::from_str(&self.info)
+            .map_err(|e| DbError::Corrupt(format!("info of {}: {e}", self.id)))
     }
 
     pub fn status(&self) -> KeyStatus {
@@ -97,14 +99,23 @@ pub fn filtered<'a>(filter: &UserFilter, available: Option<&[String]>) -> BoxedU
     if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
         let pattern = format!("%{}%", like_escape(text));
         query = query.filter(
-            users::search_id.like(pattern.clone()).escape('\\').or(users::search_org.like(pattern).escape('\\')),
+            users::search_id
+                .like(pattern.clone())
+                .escape('\\')
+                .or(users::search_org.like(pattern).escape('\\')),
         );
     }
     if let Some(org) = filter.organization.as_deref().filter(|t| !t.is_empty()) {
-        query = query.filter(users::search_org.like(format!("%{}%", like_escape(org))).escape('\\'));
+        query = query.filter(
+            users::search_org
+                .like(format!("%{}%", like_escape(org)))
+                .escape('\\'),
+        );
     }
     if let Some(model) = &filter.model {
-        let ids = user_models::table.filter(user_models::model.eq(model.clone())).select(user_models::user_id);
+        let ids = user_models::table
+            .filter(user_models::model.eq(model.clone()))
+            .select(user_models::user_id);
         query = query.filter(users::id.eq_any(ids));
     }
     if let Some(service) = &filter.service {
@@ -114,7 +125,9 @@ pub fn filtered<'a>(filter: &UserFilter, available: Option<&[String]>) -> BoxedU
         query = query.filter(users::id.eq_any(ids));
     }
     if let Some(key) = &filter.info_key {
-        let ids = user_info::table.filter(user_info::key.eq(key.clone())).select(user_info::user_id);
+        let ids = user_info::table
+            .filter(user_info::key.eq(key.clone()))
+            .select(user_info::user_id);
         query = query.filter(users::id.eq_any(ids));
     }
     if let Some(status) = filter.key_status {
@@ -188,8 +201,15 @@ pub fn list_page(
 }
 
 /// The ids of every user matching `filter` (for bulk changes by filter).
-pub fn matching_ids(conn: &mut DbConn, filter: &UserFilter, available: Option<&[String]>) -> Result<Vec<String>, DbError> {
-    Ok(filtered(filter, available).select(users::id).order_by(users::id.asc()).load(conn)?)
+pub fn matching_ids(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    available: Option<&[String]>,
+) -> Result<Vec<String>, DbError> {
+    Ok(filtered(filter, available)
+        .select(users::id)
+        .order_by(users::id.asc())
+        .load(conn)?)
 }
 
 /// Loads the given users (any order), one query per chunk of ids.
@@ -207,14 +227,23 @@ pub fn find_many(conn: &mut DbConn, ids: &[String]) -> Result<Vec<UserRow>, DbEr
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<UserRow>, DbError> {
-    Ok(users::table.find(id).select(UserRow::as_select()).first(conn).optional()?)
+    Ok(users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Which of `ids` exist.
 pub fn existing_ids(conn: &mut DbConn, ids: &[String]) -> Result<Vec<String>, DbError> {
     let mut found = Vec::new();
     for chunk in ids.chunks(CHUNK) {
-        found.extend(users::table.filter(users::id.eq_any(chunk)).select(users::id).load::<String>(conn)?);
+        found.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .select(users::id)
+                .load::<String>(conn)?,
+        );
     }
     Ok(found)
 }
@@ -226,7 +255,9 @@ pub fn count(conn: &mut DbConn) -> Result<u64, DbError> {
 /// Inserts users and their set rows.
 pub fn insert_many(conn: &mut DbConn, rows: &[NewUserRow]) -> Result<(), DbError> {
     for chunk in rows.chunks(CHUNK / 16) {
-        crate::per_backend!(conn, |c| diesel::insert_into(users::table).values(chunk).execute(c))?;
+        crate::per_backend!(conn, |c| diesel::insert_into(users::table)
+            .values(chunk)
+            .execute(c))?;
     }
     let mut models = Vec::new();
     let mut services = Vec::new();
@@ -236,7 +267,8 @@ pub fn insert_many(conn: &mut DbConn, rows: &[NewUserRow]) -> Result<(), DbError
         models.extend(m.iter().map(|v| (row.id.clone(), v.clone())));
         let s = NameSet::from_json(&row.services).map_err(|e| DbError::Corrupt(e.to_string()))?;
         services.extend(s.iter().map(|v| (row.id.clone(), v.clone())));
-        let info: Info = serde_json::from_str(&row.info).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        let info: Info =
+            serde_json::from_str(&row.info).map_err(|e| DbError::Corrupt(e.to_string()))?;
         infos.extend(info.into_iter().map(|(k, v)| (row.id.clone(), k, v)));
     }
     insert_model_rows(conn, &models)?;
@@ -251,7 +283,9 @@ pub fn insert_model_rows(conn: &mut DbConn, rows: &[(String, String)]) -> Result
             .iter()
             .map(|(u, m)| (user_models::user_id.eq(u), user_models::model.eq(m)))
             .collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(user_models::table).values(&values).execute(c))?;
+        crate::per_backend!(conn, |c| diesel::insert_into(user_models::table)
+            .values(&values)
+            .execute(c))?;
     }
     Ok(())
 }
@@ -262,24 +296,41 @@ pub fn insert_service_rows(conn: &mut DbConn, rows: &[(String, String)]) -> Resu
             .iter()
             .map(|(u, s)| (user_services::user_id.eq(u), user_services::service.eq(s)))
             .collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(user_services::table).values(&values).execute(c))?;
+        crate::per_backend!(conn, |c| diesel::insert_into(user_services::table)
+            .values(&values)
+            .execute(c))?;
     }
     Ok(())
 }
 
-pub fn insert_info_rows(conn: &mut DbConn, rows: &[(String, String, String)]) -> Result<(), DbError> {
+pub fn insert_info_rows(
+    conn: &mut DbConn,
+    rows: &[(String, String, String)],
+) -> Result<(), DbError> {
     for chunk in rows.chunks(CHUNK / 2) {
         let values: Vec<_> = chunk
             .iter()
-            .map(|(u, k, v)| (user_info::user_id.eq(u), user_info::key.eq(k), user_info::value.eq(v)))
+            .map(|(u, k, v)| {
+                (
+                    user_info::user_id.eq(u),
+                    user_info::key.eq(k),
+                    user_info::value.eq(v),
+                )
+            })
             .collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(user_info::table).values(&values).execute(c))?;
+        crate::per_backend!(conn, |c| diesel::insert_into(user_info::table)
+            .values(&values)
+            .execute(c))?;
     }
     Ok(())
 }
 
 /// Removes `values` from the given users' model rows.
-pub fn delete_model_rows(conn: &mut DbConn, user_ids: &[String], values: Option<&[String]>) -> Result<(), DbError> {
+pub fn delete_model_rows(
+    conn: &mut DbConn,
+    user_ids: &[String],
+    values: Option<&[String]>,
+) -> Result<(), DbError> {
     for chunk in user_ids.chunks(CHUNK) {
         let q = diesel::delete(user_models::table).filter(user_models::user_id.eq_any(chunk));
         match values {
@@ -290,7 +341,11 @@ pub fn delete_model_rows(conn: &mut DbConn, user_ids: &[String], values: Option<
     Ok(())
 }
 
-pub fn delete_service_rows(conn: &mut DbConn, user_ids: &[String], values: Option<&[String]>) -> Result<(), DbError> {
+pub fn delete_service_rows(
+    conn: &mut DbConn,
+    user_ids: &[String],
+    values: Option<&[String]>,
+) -> Result<(), DbError> {
     for chunk in user_ids.chunks(CHUNK) {
         let q = diesel::delete(user_services::table).filter(user_services::user_id.eq_any(chunk));
         match values {
@@ -301,7 +356,11 @@ pub fn delete_service_rows(conn: &mut DbConn, user_ids: &[String], values: Optio
     Ok(())
 }
 
-pub fn delete_info_rows(conn: &mut DbConn, user_ids: &[String], keys: Option<&[String]>) -> Result<(), DbError> {
+pub fn delete_info_rows(
+    conn: &mut DbConn,
+    user_ids: &[String],
+    keys: Option<&[String]>,
+) -> Result<(), DbError> {
     for chunk in user_ids.chunks(CHUNK) {
         let q = diesel::delete(user_info::table).filter(user_info::user_id.eq_any(chunk));
         match keys {
@@ -327,7 +386,11 @@ pub struct UserChanges {
 }
 
 /// Applies the same changes to every given user and bumps their version; returns rows changed.
-pub fn update_many(conn: &mut DbConn, ids: &[String], changes: &UserChanges) -> Result<usize, DbError> {
+pub fn update_many(
+    conn: &mut DbConn,
+    ids: &[String],
+    changes: &UserChanges,
+) -> Result<usize, DbError> {
     let mut n = 0;
     for chunk in ids.chunks(CHUNK) {
         n += diesel::update(users::table.filter(users::id.eq_any(chunk)))
@@ -339,10 +402,19 @@ pub fn update_many(conn: &mut DbConn, ids: &[String], changes: &UserChanges) -> 
 
 /// Applies changes to one user only if its version is still `version` (optimistic concurrency).
 /// Returns false when the version moved on.
-pub fn update_if_version(conn: &mut DbConn, id: &str, version: i64, changes: &UserChanges) -> Result<bool, DbError> {
-    let n = diesel::update(users::table.filter(users::id.eq(id)).filter(users::version.eq(version)))
-        .set((changes, users::version.eq(users::version + 1)))
-        .execute(conn)?;
+pub fn update_if_version(
+    conn: &mut DbConn,
+    id: &str,
+    version: i64,
+    changes: &UserChanges,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::version.eq(version)),
+    )
+    .set((changes, users::version.eq(users::version + 1)))
+    .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -376,5 +448,8 @@ pub fn service_usage(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DbError> {
 
 /// Users per key status (for the sync summary).
 pub fn count_by_status(conn: &mut DbConn, status: KeyStatus) -> Result<u64, DbError> {
-    Ok(users::table.filter(users::key_status.eq(status.as_str())).count().get_result::<i64>(conn)? as u64)
+    Ok(users::table
+        .filter(users::key_status.eq(status.as_str()))
+        .count()
+        .get_result::<i64>(conn)? as u64)
 }

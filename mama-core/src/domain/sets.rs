@@ -95,7 +95,13 @@ mod tests {
     fn replace_add_remove() {
         let cur = set(&["gpt-4o", "llama3"]);
         assert_eq!(cur.apply(SetOp::Replace, &set(&["x"])), set(&["x"]));
-        assert_eq!(cur.apply(SetOp::Add, &set(&["x", "llama3"])), set(&["gpt-4o", "llama3", "x"]));
-        assert_eq!(cur.apply(SetOp::Remove, &set(&["llama3", "nope"])), set(&["gpt-4o"]));
+        assert_eq!(
+            cur.apply(SetOp::Add, &set(&["x", "llama3"])),
+            set(&["gpt-4o", "llama3", "x"])
+        );
+        assert_eq!(
+            cur.apply(SetOp::Remove, &set(&["llama3", "nope"])),
+            set(&["gpt-4o"])
+        );
     }
 }

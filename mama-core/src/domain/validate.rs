@@ -22,8 +22,17 @@ pub struct Problems {
 }
 
 impl Problems {
-    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>, row: Option<usize>) {
-        self.errors.push(FieldError { field: field.into(), message: message.into(), row });
+    pub fn push(
+        &mut self,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        row: Option<usize>,
+    ) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+            row,
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -38,9 +47,14 @@ pub fn user_id(id: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if chars > MAX_ID_CHARS {
-        return Err(format!("must be at most {MAX_ID_CHARS} characters (got {chars})"));
+        return Err(format!(
+            "must be at most {MAX_ID_CHARS} characters (got {chars})"
+        ));
     }
-    if let Some(bad) = id.chars().find(|c| !(c.is_alphanumeric() || ID_PUNCTUATION.contains(c))) {
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || ID_PUNCTUATION.contains(c)))
+    {
         return Err(format!(
             "contains {bad:?}; allowed are letters, digits and . _ - @ +"
         ));
@@ -52,7 +66,9 @@ pub fn user_id(id: &str) -> Result<(), String> {
 pub fn organization(org: &str) -> Result<(), String> {
     let chars = org.chars().count();
     if chars > MAX_ORGANIZATION_CHARS {
-        return Err(format!("must be at most {MAX_ORGANIZATION_CHARS} characters (got {chars})"));
+        return Err(format!(
+            "must be at most {MAX_ORGANIZATION_CHARS} characters (got {chars})"
+        ));
     }
     if org.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
@@ -74,7 +90,9 @@ pub fn set_member(name: &str) -> Result<(), String> {
         return Err(format!("must be at most {MAX_NAME_CHARS} characters"));
     }
     if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(format!("{name:?} must not contain white space or control characters"));
+        return Err(format!(
+            "{name:?} must not contain white space or control characters"
+        ));
     }
     Ok(())
 }
@@ -96,7 +114,10 @@ pub fn service_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
         return Err("must be 1 to 64 characters".into());
     }
-    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)) {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    {
         return Err("allowed are a-z, 0-9 and . _ -".into());
     }
     Ok(())
@@ -113,13 +134,26 @@ pub fn info(field: &str, info: &Info, row: Option<usize>, problems: &mut Problem
                 row,
             );
         }
-        if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-            problems.push(format!("{field}.{key}"), "value has control characters", row);
+        if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            problems.push(
+                format!("{field}.{key}"),
+                "value has control characters",
+                row,
+            );
         }
     }
-    let size = serde_json::to_string(info).map(|s| s.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_string(info)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_INFO_BYTES {
-        problems.push(field, format!("must be at most {MAX_INFO_BYTES} bytes as JSON (got {size})"), row);
+        problems.push(
+            field,
+            format!("must be at most {MAX_INFO_BYTES} bytes as JSON (got {size})"),
+            row,
+        );
     }
 }
 
@@ -131,7 +165,10 @@ pub fn username(name: &str) -> Result<(), String> {
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err("must start with a lowercase letter".into());
     }
-    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)) {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    {
         return Err("allowed are a-z, 0-9 and . _ -".into());
     }
     Ok(())

@@ -23,19 +23,36 @@ fn view(row: AdminRow) -> AdminView {
 impl Mama {
     pub async fn list_admins(&self, ctx: &Ctx, _session: &AdminSession) -> OpResult<AdminList> {
         let rows = self.db.read(admins::list).await.map_err(ApiError::from)?;
-        self.audit.record(ctx.event("admins.list").count(rows.len() as u64).ok()).await.map_err(|_| audit_failed())?;
-        Ok(AdminList { admins: rows.into_iter().map(view).collect() })
+        self.audit
+            .record(ctx.event("admins.list").count(rows.len() as u64).ok())
+            .await
+            .map_err(|_| audit_failed())?;
+        Ok(AdminList {
+            admins: rows.into_iter().map(view).collect(),
+        })
     }
 
-    pub async fn create_admin(&self, ctx: &Ctx, session: &AdminSession, params: CreateAdminParams) -> OpResult<AdminView> {
+    pub async fn create_admin(
+        &self,
+        ctx: &Ctx,
+        session: &AdminSession,
+        params: CreateAdminParams,
+    ) -> OpResult<AdminView> {
         let result = self.create_admin_inner(ctx, session, params).await;
         if let Err(err) = &result {
-            self.audit.record_failure(ctx.event("admins.create").failed(err)).await;
+            self.audit
+                .record_failure(ctx.event("admins.create").failed(err))
+                .await;
         }
         result
     }
 
-    async fn create_admin_inner(&self, ctx: &Ctx, session: &AdminSession, params: CreateAdminParams) -> OpResult<AdminView> {
+    async fn create_admin_inner(
+        &self,
+        ctx: &Ctx,
+        session: &AdminSession,
+        params: CreateAdminParams,
+    ) -> OpResult<AdminView> {
         session.require_super()?;
         let mut problems = validate::Problems::default();
         if let Err(msg) = validate::username(&params.username) {
@@ -63,7 +80,14 @@ impl Mama {
             created_at: now,
             password_changed_at: now,
         };
-        let event = ctx.event("admins.create").detail(format!("username={} role={}", params.username, params.role.as_str())).ok();
+        let event = ctx
+            .event("admins.create")
+            .detail(format!(
+                "username={} role={}",
+                params.username,
+                params.role.as_str()
+            ))
+            .ok();
         let inserted = row.clone();
         self.db
             .write(move |conn| {
@@ -77,32 +101,61 @@ impl Mama {
             .await
             .map_err(audit_or)?
             .then_some(())
-            .ok_or_else(|| ApiError::new(ErrorCode::AlreadyExists, format!("admin {} already exists", params.username)))?;
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::AlreadyExists,
+                    format!("admin {} already exists", params.username),
+                )
+            })?;
         Ok(view(row))
     }
 
-    pub async fn delete_admin(&self, ctx: &Ctx, session: &AdminSession, params: DeleteAdminParams) -> OpResult<()> {
+    pub async fn delete_admin(
+        &self,
+        ctx: &Ctx,
+        session: &AdminSession,
+        params: DeleteAdminParams,
+    ) -> OpResult<()> {
         let result = self.delete_admin_inner(ctx, session, params).await;
         if let Err(err) = &result {
-            self.audit.record_failure(ctx.event("admins.delete").failed(err)).await;
+            self.audit
+                .record_failure(ctx.event("admins.delete").failed(err))
+                .await;
         }
         result
     }
 
-    async fn delete_admin_inner(&self, ctx: &Ctx, session: &AdminSession, params: DeleteAdminParams) -> OpResult<()> {
+    async fn delete_admin_inner(
+        &self,
+        ctx: &Ctx,
+        session: &AdminSession,
+        params: DeleteAdminParams,
+    ) -> OpResult<()> {
         session.require_super()?;
         if params.username == session.username {
-            return Err(ApiError::new(ErrorCode::Forbidden, "you cannot delete yourself"));
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "you cannot delete yourself",
+            ));
         }
         let name = params.username.clone();
-        let event = ctx.event("admins.delete").detail(format!("username={name}")).ok();
+        let event = ctx
+            .event("admins.delete")
+            .detail(format!("username={name}"))
+            .ok();
         self.db
             .write(move |conn| {
                 let Some(target) = admins::find(conn, &name)? else {
-                    return Ok(Err(ApiError::new(ErrorCode::NotFound, format!("no admin named {name}"))));
+                    return Ok(Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no admin named {name}"),
+                    )));
                 };
                 if target.role == Role::Super.as_str() && admins::count_role(conn, "super")? <= 1 {
-                    return Ok(Err(ApiError::new(ErrorCode::Forbidden, "the last super admin cannot be deleted")));
+                    return Ok(Err(ApiError::new(
+                        ErrorCode::Forbidden,
+                        "the last super admin cannot be deleted",
+                    )));
                 }
                 admins::delete(conn, &name)?;
                 events::insert(conn, &[event])?;

@@ -29,7 +29,10 @@ impl AuditWriter {
     /// Stores one event; returns once it is committed. An error means it was not stored.
     pub async fn record(&self, event: NewEvent) -> Result<(), String> {
         let (reply, done) = oneshot::channel();
-        self.tx.send((event, reply)).await.map_err(|_| "event writer stopped".to_string())?;
+        self.tx
+            .send((event, reply))
+            .await
+            .map_err(|_| "event writer stopped".to_string())?;
         done.await.map_err(|_| "event writer stopped".to_string())?
     }
 

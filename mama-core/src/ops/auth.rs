@@ -21,8 +21,10 @@ const MAX_DELAY_SECS: i64 = 300;
 const MAX_FAILURES_PER_HOUR: i64 = 100;
 
 /// The RPC methods a must-change-password admin may still call.
-pub const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] =
-    &[crate::api::rpc::method::AUTH_CHANGE_PASSWORD, crate::api::rpc::method::AUTH_LOGOUT];
+pub const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &[
+    crate::api::rpc::method::AUTH_CHANGE_PASSWORD,
+    crate::api::rpc::method::AUTH_LOGOUT,
+];
 
 /// An authenticated admin session.
 #[derive(Debug, Clone)]
@@ -38,7 +40,10 @@ impl AdminSession {
         if self.role == Role::Super {
             Ok(())
         } else {
-            Err(ApiError::new(ErrorCode::Forbidden, "only a super admin may do this"))
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only a super admin may do this",
+            ))
         }
     }
 }
@@ -77,7 +82,10 @@ impl Mama {
                     password_changed_at: now,
                 },
             )?;
-            let event = super::Ctx::system("bootstrap").event("admins.bootstrap").detail("created super admin admin").ok();
+            let event = super::Ctx::system("bootstrap")
+                .event("admins.bootstrap")
+                .detail("created super admin admin")
+                .ok();
             events::insert(conn, &[event])?;
             Ok(true)
         })
@@ -104,10 +112,17 @@ impl Mama {
         match &result {
             Ok(session) => {
                 let ctx = ctx.with_actor(Actor::Admin(session.username.clone()));
-                self.audit.record(ctx.event("auth.login").ok()).await.map_err(|_| audit_failed())?;
+                self.audit
+                    .record(ctx.event("auth.login").ok())
+                    .await
+                    .map_err(|_| audit_failed())?;
             }
             Err(err) if err.code == ErrorCode::LoginFailed => {} // recorded with the failure row
-            Err(err) => self.audit.record_failure(ctx.event("auth.login").failed(err)).await,
+            Err(err) => {
+                self.audit
+                    .record_failure(ctx.event("auth.login").failed(err))
+                    .await
+            }
         }
         result
     }
@@ -117,10 +132,16 @@ impl Mama {
         let client = ctx.client.clone();
         self.check_throttle(&username, &client).await?;
         let lookup = username.clone();
-        let admin = self.db.read(move |conn| admins::find(conn, &lookup)).await.map_err(ApiError::from)?;
+        let admin = self
+            .db
+            .read(move |conn| admins::find(conn, &lookup))
+            .await
+            .map_err(ApiError::from)?;
         let password = params.password;
         let ok = tokio::task::spawn_blocking(move || match &admin {
-            Some(a) => auth::verify_password(&password, &a.password_hash).map(|ok| ok.then(|| a.clone())),
+            Some(a) => {
+                auth::verify_password(&password, &a.password_hash).map(|ok| ok.then(|| a.clone()))
+            }
             None => {
                 auth::verify_dummy(&password);
                 Ok(None)
@@ -133,7 +154,9 @@ impl Mama {
             Some(admin) => {
                 let name = admin.username.clone();
                 self.db
-                    .write(move |conn| admins::clear_login_failures(conn, &name, db::now() - Duration::hours(2)))
+                    .write(move |conn| {
+                        admins::clear_login_failures(conn, &name, db::now() - Duration::hours(2))
+                    })
                     .await
                     .map_err(|e: DbError| ApiError::from(e))?;
                 self.issue_session(&admin)
@@ -164,22 +187,38 @@ impl Mama {
                 let hour_user = admins::failures_for_user(conn, &u, now - Duration::hours(1))?;
                 let recent_user = admins::failures_for_user(conn, &u, now - Duration::minutes(15))?;
                 let hour_client = admins::failures_for_client(conn, &c, now - Duration::hours(1))?;
-                let recent_client = admins::failures_for_client(conn, &c, now - Duration::minutes(15))?;
+                let recent_client =
+                    admins::failures_for_client(conn, &c, now - Duration::minutes(15))?;
                 Ok::<_, DbError>((hour_user, recent_user, hour_client, recent_client))
             })
             .await
             .map_err(ApiError::from)?;
         let throttled = |retry: i64, why: &str| ApiError {
             retry_after_secs: Some(retry.max(1) as u64),
-            ..ApiError::new(ErrorCode::LoginThrottled, format!("too many failed logins {why}; try again in {} s", retry.max(1)))
+            ..ApiError::new(
+                ErrorCode::LoginThrottled,
+                format!(
+                    "too many failed logins {why}; try again in {} s",
+                    retry.max(1)
+                ),
+            )
         };
-        for (hour, why) in [(hour_user, "for this account"), (hour_client, "from this client")] {
+        for (hour, why) in [
+            (hour_user, "for this account"),
+            (hour_client, "from this client"),
+        ] {
             if hour.0 >= MAX_FAILURES_PER_HOUR {
-                let retry = hour.1.map(|last| (last + Duration::hours(1) - now).num_seconds()).unwrap_or(3600);
+                let retry = hour
+                    .1
+                    .map(|last| (last + Duration::hours(1) - now).num_seconds())
+                    .unwrap_or(3600);
                 return Err(throttled(retry, why));
             }
         }
-        for (recent, why) in [(recent_user, "for this account"), (recent_client, "from this client")] {
+        for (recent, why) in [
+            (recent_user, "for this account"),
+            (recent_client, "from this client"),
+        ] {
             if recent.0 >= FREE_FAILURES {
                 let delay = (1i64 << (recent.0 - FREE_FAILURES).min(10)).min(MAX_DELAY_SECS);
                 if let Some(last) = recent.1 {
@@ -197,16 +236,32 @@ impl Mama {
     /// `session_revoked`.
     pub async fn authenticate(&self, token: &str) -> OpResult<AdminSession> {
         let claims = self.jwt.verify(token).map_err(|e| match e {
-            TokenError::Expired => ApiError::new(ErrorCode::SessionExpired, "the session has expired; log in again"),
-            TokenError::Invalid => ApiError::new(ErrorCode::Unauthenticated, "the session token is not valid; log in"),
+            TokenError::Expired => ApiError::new(
+                ErrorCode::SessionExpired,
+                "the session has expired; log in again",
+            ),
+            TokenError::Invalid => ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the session token is not valid; log in",
+            ),
         })?;
         let (user, jti) = (claims.sub.clone(), claims.jti.clone());
         let (admin, revoked) = self
             .db
-            .read(move |conn| Ok::<_, DbError>((admins::find(conn, &user)?, admins::is_session_revoked(conn, &jti)?)))
+            .read(move |conn| {
+                Ok::<_, DbError>((
+                    admins::find(conn, &user)?,
+                    admins::is_session_revoked(conn, &jti)?,
+                ))
+            })
             .await
             .map_err(ApiError::from)?;
-        let revoked_err = || ApiError::new(ErrorCode::SessionRevoked, "the session was ended; log in again");
+        let revoked_err = || {
+            ApiError::new(
+                ErrorCode::SessionRevoked,
+                "the session was ended; log in again",
+            )
+        };
         let admin = admin.ok_or_else(revoked_err)?;
         if revoked || admin.security_stamp != claims.stamp || admin.role != claims.role {
             return Err(revoked_err());
@@ -222,8 +277,14 @@ impl Mama {
     /// `auth.refresh`: a new token for the same session; the old one is revoked.
     pub async fn refresh(&self, ctx: &Ctx, session: &AdminSession) -> OpResult<Session> {
         let name = session.username.clone();
-        let admin = self.db.read(move |conn| admins::find(conn, &name)).await.map_err(ApiError::from)?;
-        let admin = admin.ok_or_else(|| ApiError::new(ErrorCode::SessionRevoked, "the admin no longer exists"))?;
+        let admin = self
+            .db
+            .read(move |conn| admins::find(conn, &name))
+            .await
+            .map_err(ApiError::from)?;
+        let admin = admin.ok_or_else(|| {
+            ApiError::new(ErrorCode::SessionRevoked, "the admin no longer exists")
+        })?;
         let new = self.issue_session(&admin)?;
         let (jti, exp) = (session.claims.jti.clone(), expiry(&session.claims));
         let event = ctx.event("auth.refresh").ok();
@@ -251,7 +312,10 @@ impl Mama {
     }
 
     pub async fn whoami(&self, ctx: &Ctx, session: &AdminSession) -> OpResult<WhoAmI> {
-        self.audit.record(ctx.event("auth.whoami").ok()).await.map_err(|_| audit_failed())?;
+        self.audit
+            .record(ctx.event("auth.whoami").ok())
+            .await
+            .map_err(|_| audit_failed())?;
         Ok(WhoAmI {
             username: session.username.clone(),
             role: session.role,
@@ -261,29 +325,58 @@ impl Mama {
     }
 
     /// `auth.change_password`: needs the old password; ends every other session of this admin.
-    pub async fn change_password(&self, ctx: &Ctx, session: &AdminSession, params: ChangePasswordParams) -> OpResult<Session> {
+    pub async fn change_password(
+        &self,
+        ctx: &Ctx,
+        session: &AdminSession,
+        params: ChangePasswordParams,
+    ) -> OpResult<Session> {
         let result = self.change_password_inner(ctx, session, params).await;
         if let Err(err) = &result {
-            self.audit.record_failure(ctx.event("auth.change_password").failed(err)).await;
+            self.audit
+                .record_failure(ctx.event("auth.change_password").failed(err))
+                .await;
         }
         result
     }
 
-    async fn change_password_inner(&self, ctx: &Ctx, session: &AdminSession, params: ChangePasswordParams) -> OpResult<Session> {
+    async fn change_password_inner(
+        &self,
+        ctx: &Ctx,
+        session: &AdminSession,
+        params: ChangePasswordParams,
+    ) -> OpResult<Session> {
         let username = session.username.clone();
         auth::check_new_password(&username, &params.new_password)
             .map_err(|msg| ApiError::invalid("new_password", msg))?;
         if params.new_password == params.old_password {
-            return Err(ApiError::invalid("new_password", "must differ from the old password"));
+            return Err(ApiError::invalid(
+                "new_password",
+                "must differ from the old password",
+            ));
         }
         self.check_throttle(&username, &ctx.client).await?;
         let name = username.clone();
-        let admin = self.db.read(move |conn| admins::find(conn, &name)).await.map_err(ApiError::from)?;
-        let admin = admin.ok_or_else(|| ApiError::new(ErrorCode::SessionRevoked, "the admin no longer exists"))?;
-        let (old, new, phc) = (params.old_password, params.new_password, admin.password_hash.clone());
+        let admin = self
+            .db
+            .read(move |conn| admins::find(conn, &name))
+            .await
+            .map_err(ApiError::from)?;
+        let admin = admin.ok_or_else(|| {
+            ApiError::new(ErrorCode::SessionRevoked, "the admin no longer exists")
+        })?;
+        let (old, new, phc) = (
+            params.old_password,
+            params.new_password,
+            admin.password_hash.clone(),
+        );
         let verified = tokio::task::spawn_blocking(move || {
             let ok = auth::verify_password(&old, &phc)?;
-            let hash = if ok { Some(auth::hash_password(&new)?) } else { None };
+            let hash = if ok {
+                Some(auth::hash_password(&new)?)
+            } else {
+                None
+            };
             Ok::<_, auth::AuthError>(hash)
         })
         .await
@@ -295,7 +388,14 @@ impl Mama {
                 .write(move |conn| admins::record_login_failure(conn, &u, &c, at))
                 .await
                 .map_err(|e: DbError| ApiError::from(e))?;
-            return Err(ApiError { fields: vec![crate::api::FieldError { field: "old_password".into(), message: "is wrong".into(), row: None }], ..ApiError::new(ErrorCode::InvalidParams, "old_password: is wrong") });
+            return Err(ApiError {
+                fields: vec![crate::api::FieldError {
+                    field: "old_password".into(),
+                    message: "is wrong".into(),
+                    row: None,
+                }],
+                ..ApiError::new(ErrorCode::InvalidParams, "old_password: is wrong")
+            });
         };
         let stamp = uuid::Uuid::new_v4().to_string();
         let event = ctx.event("auth.change_password").ok();
@@ -308,13 +408,21 @@ impl Mama {
             })
             .await
             .map_err(|e: DbError| audit_or(e))?;
-        let admin = AdminRow { security_stamp: stamp, must_change_password: false, password_changed_at: now, ..admin };
+        let admin = AdminRow {
+            security_stamp: stamp,
+            must_change_password: false,
+            password_changed_at: now,
+            ..admin
+        };
         self.issue_session(&admin)
     }
 }
 
 fn expiry(claims: &SessionClaims) -> NaiveDateTime {
-    claims.expires_at().map(|t| t.naive_utc()).unwrap_or_else(|| to_utc(db::now()).naive_utc() + Duration::minutes(20))
+    claims
+        .expires_at()
+        .map(|t| t.naive_utc())
+        .unwrap_or_else(|| to_utc(db::now()).naive_utc() + Duration::minutes(20))
 }
 
 fn truncate(s: &str, chars: usize) -> String {

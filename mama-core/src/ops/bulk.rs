@@ -44,7 +44,12 @@ struct NewState {
 }
 
 impl Mama {
-    pub async fn bulk_update(&self, ctx: &Ctx, _s: &AdminSession, params: BulkUpdateParams) -> OpResult<BulkUpdateResult> {
+    pub async fn bulk_update(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: BulkUpdateParams,
+    ) -> OpResult<BulkUpdateResult> {
         let mut event = ctx.event("users.bulk_update");
         if let Some(filter) = &params.filter {
             event = event.filter(filter);
@@ -56,7 +61,11 @@ impl Mama {
         result
     }
 
-    async fn bulk_update_inner(&self, event: super::context::EventBuilder, params: BulkUpdateParams) -> OpResult<BulkUpdateResult> {
+    async fn bulk_update_inner(
+        &self,
+        event: super::context::EventBuilder,
+        params: BulkUpdateParams,
+    ) -> OpResult<BulkUpdateResult> {
         let change = self.validate_bulk(&params)?;
         let dry_run = params.dry_run;
         let catalog = self.catalog.get().map(|s| s.models);
@@ -70,10 +79,20 @@ impl Mama {
                         let rows = users::find_many(conn, ids)?;
                         if rows.len() != ids.len() {
                             let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-                            let missing: Vec<String> = ids.iter().filter(|i| !found.contains(i.as_str())).cloned().collect();
+                            let missing: Vec<String> = ids
+                                .iter()
+                                .filter(|i| !found.contains(i.as_str()))
+                                .cloned()
+                                .collect();
                             return Ok(Err(ApiError {
                                 missing: missing.clone(),
-                                ..ApiError::new(ErrorCode::NotFound, format!("{} of the users do not exist; nothing was changed", missing.len()))
+                                ..ApiError::new(
+                                    ErrorCode::NotFound,
+                                    format!(
+                                        "{} of the users do not exist; nothing was changed",
+                                        missing.len()
+                                    ),
+                                )
                             }));
                         }
                         rows
@@ -95,7 +114,10 @@ impl Mama {
             .await
             .map_err(audit_or)??;
         if dry_run {
-            self.audit.record(event_preview(&outcome)).await.map_err(|_| audit_failed())?;
+            self.audit
+                .record(event_preview(&outcome))
+                .await
+                .map_err(|_| audit_failed())?;
         }
         Ok(outcome)
     }
@@ -124,7 +146,13 @@ impl Mama {
         let info_set = params.info_set.clone().unwrap_or_default();
         validate::info("info_set", &info_set, None, &mut problems);
         let info_unset = params.info_unset.clone().unwrap_or_default();
-        if params.models.is_none() && params.services.is_none() && params.organization.is_none() && info_set.is_empty() && info_unset.is_empty() && !params.drop_unavailable_models {
+        if params.models.is_none()
+            && params.services.is_none()
+            && params.organization.is_none()
+            && info_set.is_empty()
+            && info_unset.is_empty()
+            && !params.drop_unavailable_models
+        {
             problems.push("models", "nothing to change: give models, services, organization, info_set, info_unset or drop_unavailable_models", None);
         }
         if !problems.is_empty() {
@@ -138,7 +166,14 @@ impl Mama {
         } else {
             None
         };
-        Ok(Change { models, services, organization: params.organization.clone(), info_set, info_unset, drop_unavailable })
+        Ok(Change {
+            models,
+            services,
+            organization: params.organization.clone(),
+            info_set,
+            info_unset,
+            drop_unavailable,
+        })
     }
 }
 
@@ -159,7 +194,15 @@ fn describe(change: &Change) -> String {
         parts.push(format!("organization={org}"));
     }
     if !change.info_set.is_empty() {
-        parts.push(format!("info_set {}", change.info_set.keys().cloned().collect::<Vec<_>>().join(",")));
+        parts.push(format!(
+            "info_set {}",
+            change
+                .info_set
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
     }
     if !change.info_unset.is_empty() {
         parts.push(format!("info_unset {}", change.info_unset.join(",")));
@@ -172,7 +215,10 @@ fn describe(change: &Change) -> String {
 
 fn event_preview(result: &BulkUpdateResult) -> crate::db::events::NewEvent {
     // A preview changes nothing; it is still a view and recorded as one.
-    Ctx::system("preview").event("users.bulk_update.preview").count(result.changed).ok()
+    Ctx::system("preview")
+        .event("users.bulk_update.preview")
+        .count(result.changed)
+        .ok()
 }
 
 /// What the change does, user by user.
@@ -238,9 +284,16 @@ fn plan(targets: &[UserRow], change: &Change) -> Result<Plan, DbError> {
             info.remove(key);
         }
         info.extend(change.info_set.clone());
-        let organization = change.organization.clone().unwrap_or_else(|| row.organization.clone());
+        let organization = change
+            .organization
+            .clone()
+            .unwrap_or_else(|| row.organization.clone());
 
-        if models == old_models && services == old_services && info == old_info && organization == row.organization {
+        if models == old_models
+            && services == old_services
+            && info == old_info
+            && organization == row.organization
+        {
             continue;
         }
         if models != old_models {
@@ -250,7 +303,10 @@ fn plan(targets: &[UserRow], change: &Change) -> Result<Plan, DbError> {
                 plan.models_added.insert(m.clone());
             }
             for m in old_models.minus(&models).iter() {
-                plan.model_rows_removed.entry(m.clone()).or_default().push(row.id.clone());
+                plan.model_rows_removed
+                    .entry(m.clone())
+                    .or_default()
+                    .push(row.id.clone());
                 plan.models_removed.insert(m.clone());
             }
         }
@@ -260,14 +316,22 @@ fn plan(targets: &[UserRow], change: &Change) -> Result<Plan, DbError> {
                 plan.services_added.insert(s.clone());
             }
             for s in old_services.minus(&services).iter() {
-                plan.service_rows_removed.entry(s.clone()).or_default().push(row.id.clone());
+                plan.service_rows_removed
+                    .entry(s.clone())
+                    .or_default()
+                    .push(row.id.clone());
                 plan.services_removed.insert(s.clone());
             }
         }
         if info != old_info {
             plan.info_changed.push((row.id.clone(), info.clone()));
         }
-        let state = NewState { organization, models: models.to_json(), services: services.to_json(), info: info_json(&info) };
+        let state = NewState {
+            organization,
+            models: models.to_json(),
+            services: services.to_json(),
+            info: info_json(&info),
+        };
         plan.groups.entry(state).or_default().push(row.id.clone());
     }
     Ok(plan)
@@ -278,8 +342,10 @@ fn apply(conn: &mut DbConn, plan: &Plan) -> Result<(), DbError> {
     let models_changed: HashSet<&str> = plan.models_changed.iter().map(String::as_str).collect();
     for (state, ids) in &plan.groups {
         // Users of one state whose models changed go pending; the rest keep their key status.
-        let (pending, unchanged_models): (Vec<String>, Vec<String>) =
-            ids.iter().cloned().partition(|id| models_changed.contains(id.as_str()));
+        let (pending, unchanged_models): (Vec<String>, Vec<String>) = ids
+            .iter()
+            .cloned()
+            .partition(|id| models_changed.contains(id.as_str()));
         for (ids, to_pending) in [(pending, true), (unchanged_models, false)] {
             if ids.is_empty() {
                 continue;
@@ -311,14 +377,21 @@ fn apply(conn: &mut DbConn, plan: &Plan) -> Result<(), DbError> {
         let rows: Vec<(String, String, String)> = plan
             .info_changed
             .iter()
-            .flat_map(|(id, info)| info.iter().map(move |(k, v)| (id.clone(), k.clone(), v.clone())))
+            .flat_map(|(id, info)| {
+                info.iter()
+                    .map(move |(k, v)| (id.clone(), k.clone(), v.clone()))
+            })
             .collect();
         users::insert_info_rows(conn, &rows)?;
     }
     let ops: Vec<NewOp> = plan
         .models_changed
         .iter()
-        .map(|id| NewOp { user_id: id.clone(), kind: outbox::KIND_SYNC, key_hash: None })
+        .map(|id| NewOp {
+            user_id: id.clone(),
+            kind: outbox::KIND_SYNC,
+            key_hash: None,
+        })
         .collect();
     outbox::enqueue(conn, &ops, now)?;
     Ok(())

@@ -23,7 +23,10 @@ impl Catalog {
     pub fn set(&self, mut models: Vec<String>) {
         models.sort();
         models.dedup();
-        let snapshot = Snapshot { models, fetched_at: Utc::now() };
+        let snapshot = Snapshot {
+            models,
+            fetched_at: Utc::now(),
+        };
         *self.inner.write().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
     }
 
@@ -35,10 +38,14 @@ impl Catalog {
     /// Without a catalog, nothing is flagged: an outage must not paint every model red.
     pub fn unavailable<'a>(&self, allowed: impl IntoIterator<Item = &'a String>) -> Vec<String> {
         let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        let Some(snapshot) = guard.as_ref() else { return Vec::new() };
+        let Some(snapshot) = guard.as_ref() else {
+            return Vec::new();
+        };
         allowed
             .into_iter()
-            .filter(|m| !SENTINEL_MODELS.contains(&m.as_str()) && snapshot.models.binary_search(m).is_err())
+            .filter(|m| {
+                !SENTINEL_MODELS.contains(&m.as_str()) && snapshot.models.binary_search(m).is_err()
+            })
             .cloned()
             .collect()
     }

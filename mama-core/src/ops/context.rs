@@ -64,8 +64,19 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(actor: Actor, channel: Channel, client: impl Into<String>, request_id: impl Into<String>) -> Ctx {
-        Ctx { actor, channel, client: client.into(), request_id: request_id.into(), started: Instant::now() }
+    pub fn new(
+        actor: Actor,
+        channel: Channel,
+        client: impl Into<String>,
+        request_id: impl Into<String>,
+    ) -> Ctx {
+        Ctx {
+            actor,
+            channel,
+            client: client.into(),
+            request_id: request_id.into(),
+            started: Instant::now(),
+        }
     }
 
     /// A context for the daemon's own work (sync worker, reconciler).
@@ -74,7 +85,10 @@ impl Ctx {
     }
 
     pub fn with_actor(&self, actor: Actor) -> Ctx {
-        Ctx { actor, ..self.clone() }
+        Ctx {
+            actor,
+            ..self.clone()
+        }
     }
 
     /// Starts an event for `action`.
@@ -128,7 +142,11 @@ impl EventBuilder {
     }
 
     pub fn failed(self, err: &ApiError) -> NewEvent {
-        self.finish("error", Some(err.code.as_str().to_string()), Some(err.message.clone()))
+        self.finish(
+            "error",
+            Some(err.code.as_str().to_string()),
+            Some(err.message.clone()),
+        )
     }
 
     fn finish(self, result: &str, code: Option<String>, message: Option<String>) -> NewEvent {
@@ -151,6 +169,9 @@ impl EventBuilder {
             duration_ms: Some(self.ctx.started.elapsed().as_millis() as i64),
             detail: self.detail,
         };
-        NewEvent { row, all_user_ids: self.user_ids }
+        NewEvent {
+            row,
+            all_user_ids: self.user_ids,
+        }
     }
 }

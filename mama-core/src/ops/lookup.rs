@@ -13,12 +13,23 @@ use crate::domain::validate;
 impl Mama {
     /// Resolves a bearer token to its service name. Every refusal looks the same to the caller.
     pub async fn authenticate_service(&self, token: Option<&str>) -> OpResult<String> {
-        let refused = || ApiError::new(ErrorCode::Unauthenticated, "a valid service token is required in the Authorization header (Bearer)");
-        let token = token.filter(|t| looks_like_service_token(t)).ok_or_else(refused)?;
+        let refused = || {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "a valid service token is required in the Authorization header (Bearer)",
+            )
+        };
+        let token = token
+            .filter(|t| looks_like_service_token(t))
+            .ok_or_else(refused)?;
         let hash = hash_token(token);
         // The lookup is by the hash (a unique index); the hash comparison in SQL is not
         // timing-sensitive because the attacker does not control the stored hash's preimage.
-        let row = self.db.read(move |conn| services::find_live_token(conn, &hash)).await.map_err(ApiError::from)?;
+        let row = self
+            .db
+            .read(move |conn| services::find_live_token(conn, &hash))
+            .await
+            .map_err(ApiError::from)?;
         row.map(|t| t.service).ok_or_else(refused)
     }
 
@@ -28,7 +39,10 @@ impl Mama {
         match self.lookup_inner(ctx, ids).await {
             Ok(resp) => {
                 let detail = format!("found {}, missing {}", resp.users.len(), resp.missing.len());
-                self.audit.record(event.detail(detail).ok()).await.map_err(|_| audit_failed())?;
+                self.audit
+                    .record(event.detail(detail).ok())
+                    .await
+                    .map_err(|_| audit_failed())?;
                 Ok(resp)
             }
             Err(err) => {
@@ -40,7 +54,10 @@ impl Mama {
 
     async fn lookup_inner(&self, ctx: &Ctx, ids: Vec<String>) -> OpResult<LookupResponse> {
         if ids.is_empty() || ids.len() > MAX_LOOKUP_IDS {
-            return Err(ApiError::invalid("user_ids", format!("must hold 1 to {MAX_LOOKUP_IDS} ids (got {})", ids.len())));
+            return Err(ApiError::invalid(
+                "user_ids",
+                format!("must hold 1 to {MAX_LOOKUP_IDS} ids (got {})", ids.len()),
+            ));
         }
         let mut problems = validate::Problems::default();
         for (i, id) in ids.iter().enumerate() {
@@ -53,11 +70,21 @@ impl Mama {
         }
         let service = match &ctx.actor {
             Actor::Service(name) => name.clone(),
-            _ => return Err(ApiError::new(ErrorCode::Unauthenticated, "a service token is required")),
+            _ => {
+                return Err(ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "a service token is required",
+                ))
+            }
         };
         let wanted = ids.clone();
-        let rows = self.db.read(move |conn| users::find_many(conn, &wanted)).await.map_err(|e: DbError| ApiError::from(e))?;
-        let by_id: HashMap<&str, &users::UserRow> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
+        let rows = self
+            .db
+            .read(move |conn| users::find_many(conn, &wanted))
+            .await
+            .map_err(|e: DbError| ApiError::from(e))?;
+        let by_id: HashMap<&str, &users::UserRow> =
+            rows.iter().map(|r| (r.id.as_str(), r)).collect();
         let mut found = Vec::with_capacity(rows.len());
         let mut missing = Vec::new();
         for id in &ids {
@@ -85,12 +112,18 @@ impl Mama {
                 key_withheld: withheld,
             });
         }
-        Ok(LookupResponse { users: found, missing })
+        Ok(LookupResponse {
+            users: found,
+            missing,
+        })
     }
 
     /// `GET /api/v1/users/{id}`: the same as a lookup of one id, 404 when missing.
     pub async fn lookup_user(&self, ctx: &Ctx, id: String) -> OpResult<LookupUser> {
         let mut resp = self.lookup_users(ctx, vec![id.clone()]).await?;
-        resp.users.pop().ok_or_else(|| ApiError { missing: vec![id.clone()], ..ApiError::new(ErrorCode::NotFound, format!("no user {id}")) })
+        resp.users.pop().ok_or_else(|| ApiError {
+            missing: vec![id.clone()],
+            ..ApiError::new(ErrorCode::NotFound, format!("no user {id}"))
+        })
     }
 }

@@ -31,7 +31,9 @@ pub struct CoreConfig {
 
 impl Default for CoreConfig {
     fn default() -> Self {
-        CoreConfig { bootstrap_password: "admin".into() }
+        CoreConfig {
+            bootstrap_password: "admin".into(),
+        }
     }
 }
 
@@ -67,7 +69,13 @@ impl From<DbError> for ApiError {
         match err {
             DbError::Unavailable(detail) => {
                 tracing::warn!(%detail, "database unavailable");
-                ApiError { retry_after_secs: Some(5), ..ApiError::new(ErrorCode::Unavailable, "the database is unavailable; try again shortly") }
+                ApiError {
+                    retry_after_secs: Some(5),
+                    ..ApiError::new(
+                        ErrorCode::Unavailable,
+                        "the database is unavailable; try again shortly",
+                    )
+                }
             }
             other => {
                 tracing::error!(error = %other, "database error");
@@ -87,7 +95,10 @@ impl From<diesel::result::Error> for ApiError {
 pub fn audit_failed() -> ApiError {
     ApiError {
         retry_after_secs: Some(5),
-        ..ApiError::new(ErrorCode::Unavailable, "the event log could not be written; nothing was changed")
+        ..ApiError::new(
+            ErrorCode::Unavailable,
+            "the event log could not be written; nothing was changed",
+        )
     }
 }
 

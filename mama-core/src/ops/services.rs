@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use super::auth::{audit_or, AdminSession};
 use super::{audit_failed, Ctx, Mama, OpResult};
-use crate::api::types::{IssueTokenParams, IssuedToken, RevokeTokenParams, ServiceList, ServiceNameParams, ServiceTokenView, ServiceView};
+use crate::api::types::{
+    IssueTokenParams, IssuedToken, RevokeTokenParams, ServiceList, ServiceNameParams,
+    ServiceTokenView, ServiceView,
+};
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::new_service_token;
 use crate::db::services::{self, ServiceRow, TokenRow};
@@ -16,18 +19,27 @@ impl Mama {
     pub async fn list_services(&self, ctx: &Ctx, _s: &AdminSession) -> OpResult<ServiceList> {
         let (rows, tokens, usage) = self
             .db
-            .read(|conn| Ok::<_, DbError>((services::list(conn)?, services::all_tokens(conn)?, users::service_usage(conn)?)))
+            .read(|conn| {
+                Ok::<_, DbError>((
+                    services::list(conn)?,
+                    services::all_tokens(conn)?,
+                    users::service_usage(conn)?,
+                ))
+            })
             .await
             .map_err(ApiError::from)?;
         let usage: HashMap<String, i64> = usage.into_iter().collect();
         let mut by_service: HashMap<String, Vec<ServiceTokenView>> = HashMap::new();
         for t in tokens {
-            by_service.entry(t.service.clone()).or_default().push(ServiceTokenView {
-                id: t.id,
-                hint: t.hint,
-                created_at: t.created_at.and_utc(),
-                revoked_at: t.revoked_at.map(|r| r.and_utc()),
-            });
+            by_service
+                .entry(t.service.clone())
+                .or_default()
+                .push(ServiceTokenView {
+                    id: t.id,
+                    hint: t.hint,
+                    created_at: t.created_at.and_utc(),
+                    revoked_at: t.revoked_at.map(|r| r.and_utc()),
+                });
         }
         let services = rows
             .into_iter()
@@ -38,20 +50,36 @@ impl Mama {
                 created_at: s.created_at.and_utc(),
             })
             .collect::<Vec<_>>();
-        self.audit.record(ctx.event("services.list").count(services.len() as u64).ok()).await.map_err(|_| audit_failed())?;
+        self.audit
+            .record(ctx.event("services.list").count(services.len() as u64).ok())
+            .await
+            .map_err(|_| audit_failed())?;
         Ok(ServiceList { services })
     }
 
-    pub async fn create_service(&self, ctx: &Ctx, _s: &AdminSession, params: ServiceNameParams) -> OpResult<ServiceView> {
-        let event = ctx.event("services.create").detail(format!("service={}", params.name));
+    pub async fn create_service(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: ServiceNameParams,
+    ) -> OpResult<ServiceView> {
+        let event = ctx
+            .event("services.create")
+            .detail(format!("service={}", params.name));
         let result = async {
             validate::service_name(&params.name).map_err(|m| ApiError::invalid("name", m))?;
-            let row = ServiceRow { name: params.name.clone(), created_at: db::now() };
+            let row = ServiceRow {
+                name: params.name.clone(),
+                created_at: db::now(),
+            };
             let (inserted, ev) = (row.clone(), event.clone().ok());
             self.db
                 .write(move |conn| {
                     if services::exists(conn, &inserted.name)? {
-                        return Ok(Err(ApiError::new(ErrorCode::AlreadyExists, format!("service {} already exists", inserted.name))));
+                        return Ok(Err(ApiError::new(
+                            ErrorCode::AlreadyExists,
+                            format!("service {} already exists", inserted.name),
+                        )));
                     }
                     services::insert(conn, &inserted)?;
                     events::insert(conn, &[ev])?;
@@ -59,7 +87,12 @@ impl Mama {
                 })
                 .await
                 .map_err(audit_or)??;
-            Ok(ServiceView { name: row.name, created_at: row.created_at.and_utc(), tokens: Vec::new(), users: 0 })
+            Ok(ServiceView {
+                name: row.name,
+                created_at: row.created_at.and_utc(),
+                tokens: Vec::new(),
+                users: 0,
+            })
         }
         .await;
         if let Err(err) = &result {
@@ -68,15 +101,25 @@ impl Mama {
         result
     }
 
-    pub async fn delete_service(&self, ctx: &Ctx, _s: &AdminSession, params: ServiceNameParams) -> OpResult<()> {
-        let event = ctx.event("services.delete").detail(format!("service={}", params.name));
+    pub async fn delete_service(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: ServiceNameParams,
+    ) -> OpResult<()> {
+        let event = ctx
+            .event("services.delete")
+            .detail(format!("service={}", params.name));
         let ev = event.clone().ok();
         let name = params.name.clone();
         let result = self
             .db
             .write(move |conn| {
                 if !services::delete(conn, &name)? {
-                    return Ok(Err(ApiError::new(ErrorCode::NotFound, format!("no service named {name}"))));
+                    return Ok(Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no service named {name}"),
+                    )));
                 }
                 events::insert(conn, &[ev])?;
                 Ok::<_, DbError>(Ok(()))
@@ -90,8 +133,15 @@ impl Mama {
         result
     }
 
-    pub async fn issue_token(&self, ctx: &Ctx, _s: &AdminSession, params: IssueTokenParams) -> OpResult<IssuedToken> {
-        let event = ctx.event("services.issue_token").detail(format!("service={}", params.service));
+    pub async fn issue_token(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: IssueTokenParams,
+    ) -> OpResult<IssuedToken> {
+        let event = ctx
+            .event("services.issue_token")
+            .detail(format!("service={}", params.service));
         let token = new_service_token();
         let row = TokenRow {
             id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
@@ -106,7 +156,10 @@ impl Mama {
             .db
             .write(move |conn| {
                 if !services::exists(conn, &inserted.service)? {
-                    return Ok(Err(ApiError::new(ErrorCode::NotFound, format!("no service named {}", inserted.service))));
+                    return Ok(Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no service named {}", inserted.service),
+                    )));
                 }
                 services::insert_token(conn, &inserted)?;
                 events::insert(conn, &[ev])?;
@@ -116,7 +169,12 @@ impl Mama {
             .map_err(audit_or)
             .and_then(|r| r);
         match result {
-            Ok(()) => Ok(IssuedToken { id: row.id, service: row.service, token: token.token.expose().to_string(), hint: row.hint }),
+            Ok(()) => Ok(IssuedToken {
+                id: row.id,
+                service: row.service,
+                token: token.token.expose().to_string(),
+                hint: row.hint,
+            }),
             Err(err) => {
                 self.audit.record_failure(event.failed(&err)).await;
                 Err(err)
@@ -124,14 +182,24 @@ impl Mama {
         }
     }
 
-    pub async fn revoke_token(&self, ctx: &Ctx, _s: &AdminSession, params: RevokeTokenParams) -> OpResult<()> {
-        let event = ctx.event("services.revoke_token").detail(format!("token={}", params.id));
+    pub async fn revoke_token(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: RevokeTokenParams,
+    ) -> OpResult<()> {
+        let event = ctx
+            .event("services.revoke_token")
+            .detail(format!("token={}", params.id));
         let (id, ev) = (params.id.clone(), event.clone().ok());
         let result = self
             .db
             .write(move |conn| {
                 if !services::revoke_token(conn, &id, db::now())? {
-                    return Ok(Err(ApiError::new(ErrorCode::NotFound, format!("no live token with id {id}"))));
+                    return Ok(Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no live token with id {id}"),
+                    )));
                 }
                 events::insert(conn, &[ev])?;
                 Ok::<_, DbError>(Ok(()))

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use super::auth::{audit_or, AdminSession};
 use super::{audit_failed, Ctx, Mama, OpResult};
 use crate::api::types::{
-    CreateUsersParams, DeleteUsersParams, GetUsersParams, Info, KeyStatus, ListUsersParams, NewUser,
-    Page, UpdateUserParams, UserList, UserView, UsersCreated, UsersDeleted, UsersFound,
+    CreateUsersParams, DeleteUsersParams, GetUsersParams, Info, KeyStatus, ListUsersParams,
+    NewUser, Page, UpdateUserParams, UserList, UserView, UsersCreated, UsersDeleted, UsersFound,
 };
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::hash_token;
@@ -23,7 +23,11 @@ impl Mama {
     /// The admin view of a row; `with_key` decrypts the key (users.get only).
     pub fn user_view(&self, row: &UserRow, with_key: bool) -> OpResult<UserView> {
         let models = row.model_set().map_err(ApiError::from)?;
-        let key = if with_key { self.decrypt_key(row)? } else { None };
+        let key = if with_key {
+            self.decrypt_key(row)?
+        } else {
+            None
+        };
         Ok(UserView {
             id: row.id.clone(),
             organization: row.organization.clone(),
@@ -44,22 +48,35 @@ impl Mama {
     /// The user's plaintext key. A ciphertext that does not decrypt (tampered, or copied from
     /// another row) is an error, never silently "no key".
     pub fn decrypt_key(&self, row: &UserRow) -> OpResult<Option<String>> {
-        let Some(blob) = &row.key_ciphertext else { return Ok(None) };
+        let Some(blob) = &row.key_ciphertext else {
+            return Ok(None);
+        };
         match self.cipher.decrypt(blob, &user_key_aad(&row.id)) {
             Ok(secret) => Ok(Some(secret.expose().to_string())),
             Err(_) => {
                 tracing::error!(user = %row.id, "stored key does not decrypt (tampered or moved ciphertext)");
-                Err(ApiError::new(ErrorCode::Internal, format!("the stored key of {} cannot be decrypted", row.id)))
+                Err(ApiError::new(
+                    ErrorCode::Internal,
+                    format!("the stored key of {} cannot be decrypted", row.id),
+                ))
             }
         }
     }
 
-    pub async fn list_users(&self, ctx: &Ctx, _s: &AdminSession, params: ListUsersParams) -> OpResult<UserList> {
+    pub async fn list_users(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: ListUsersParams,
+    ) -> OpResult<UserList> {
         let result = self.list_users_inner(params.clone()).await;
         let event = ctx.event("users.list").filter(&params.filter);
         match result {
             Ok(list) => {
-                self.audit.record(event.count(list.users.len() as u64).ok()).await.map_err(|_| audit_failed())?;
+                self.audit
+                    .record(event.count(list.users.len() as u64).ok())
+                    .await
+                    .map_err(|_| audit_failed())?;
                 Ok(list)
             }
             Err(err) => {
@@ -72,25 +89,47 @@ impl Mama {
     async fn list_users_inner(&self, params: ListUsersParams) -> OpResult<UserList> {
         let Page { offset, limit } = params.page;
         if limit == 0 || limit > Page::MAX_LIMIT {
-            return Err(ApiError::invalid("page.limit", format!("must be 1 to {}", Page::MAX_LIMIT)));
+            return Err(ApiError::invalid(
+                "page.limit",
+                format!("must be 1 to {}", Page::MAX_LIMIT),
+            ));
         }
         let available = self.catalog.get().map(|s| s.models);
         let (filter, sort) = (params.filter, params.sort);
         let (rows, total, matching) = self
             .db
-            .read(move |conn| users::list_page(conn, &filter, available.as_deref(), sort, offset, limit))
+            .read(move |conn| {
+                users::list_page(conn, &filter, available.as_deref(), sort, offset, limit)
+            })
             .await
             .map_err(ApiError::from)?;
-        let users = rows.iter().map(|r| self.user_view(r, false)).collect::<OpResult<Vec<_>>>()?;
-        Ok(UserList { users, total, matching, offset, limit })
+        let users = rows
+            .iter()
+            .map(|r| self.user_view(r, false))
+            .collect::<OpResult<Vec<_>>>()?;
+        Ok(UserList {
+            users,
+            total,
+            matching,
+            offset,
+            limit,
+        })
     }
 
-    pub async fn get_users(&self, ctx: &Ctx, _s: &AdminSession, params: GetUsersParams) -> OpResult<UsersFound> {
+    pub async fn get_users(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: GetUsersParams,
+    ) -> OpResult<UsersFound> {
         let event = ctx.event("users.get").users(params.ids.clone());
         let result = self.get_users_inner(params).await;
         match result {
             Ok(found) => {
-                self.audit.record(event.detail("keys shown").ok()).await.map_err(|_| audit_failed())?;
+                self.audit
+                    .record(event.detail("keys shown").ok())
+                    .await
+                    .map_err(|_| audit_failed())?;
                 Ok(found)
             }
             Err(err) => {
@@ -103,7 +142,11 @@ impl Mama {
     async fn get_users_inner(&self, params: GetUsersParams) -> OpResult<UsersFound> {
         check_id_list("ids", &params.ids, MAX_USERS_PER_CALL)?;
         let ids = params.ids.clone();
-        let rows = self.db.read(move |conn| users::find_many(conn, &ids)).await.map_err(ApiError::from)?;
+        let rows = self
+            .db
+            .read(move |conn| users::find_many(conn, &ids))
+            .await
+            .map_err(ApiError::from)?;
         let mut by_id: HashMap<&str, &UserRow> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
         let mut found = Vec::new();
         let mut missing = Vec::new();
@@ -113,19 +156,33 @@ impl Mama {
                 None => missing.push(id.clone()),
             }
         }
-        Ok(UsersFound { users: found, missing })
+        Ok(UsersFound {
+            users: found,
+            missing,
+        })
     }
 
-    pub async fn create_users(&self, ctx: &Ctx, _s: &AdminSession, params: CreateUsersParams) -> OpResult<UsersCreated> {
+    pub async fn create_users(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: CreateUsersParams,
+    ) -> OpResult<UsersCreated> {
         let ids: Vec<String> = params.users.iter().map(|u| u.id.clone()).collect();
         let result = self.create_users_inner(ctx, params).await;
         if let Err(err) = &result {
-            self.audit.record_failure(ctx.event("users.create").users(ids).failed(err)).await;
+            self.audit
+                .record_failure(ctx.event("users.create").users(ids).failed(err))
+                .await;
         }
         result
     }
 
-    async fn create_users_inner(&self, ctx: &Ctx, params: CreateUsersParams) -> OpResult<UsersCreated> {
+    async fn create_users_inner(
+        &self,
+        ctx: &Ctx,
+        params: CreateUsersParams,
+    ) -> OpResult<UsersCreated> {
         validate_new_users(&params.users)?;
         let now = db::now();
         let mut rows = Vec::with_capacity(params.users.len());
@@ -151,7 +208,11 @@ impl Mama {
                 created_at: now,
                 updated_at: now,
             });
-            ops.push(NewOp { user_id: user.id.clone(), kind: outbox::KIND_SYNC, key_hash: None });
+            ops.push(NewOp {
+                user_id: user.id.clone(),
+                kind: outbox::KIND_SYNC,
+                key_hash: None,
+            });
         }
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let event = ctx.event("users.create").users(ids.clone()).ok();
@@ -170,7 +231,12 @@ impl Mama {
             .await
             .map_err(audit_or)?;
         let rows = created.map_err(|existing| {
-            let index: HashMap<&str, usize> = params.users.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
+            let index: HashMap<&str, usize> = params
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.id.as_str(), i))
+                .collect();
             let fields = existing
                 .iter()
                 .map(|id| crate::api::FieldError {
@@ -179,22 +245,44 @@ impl Mama {
                     row: index.get(id.as_str()).copied(),
                 })
                 .collect();
-            ApiError { fields, ..ApiError::new(ErrorCode::AlreadyExists, format!("{} of the users already exist; nothing was created", existing.len())) }
+            ApiError {
+                fields,
+                ..ApiError::new(
+                    ErrorCode::AlreadyExists,
+                    format!(
+                        "{} of the users already exist; nothing was created",
+                        existing.len()
+                    ),
+                )
+            }
         })?;
         let mut order: HashMap<String, usize> = HashMap::new();
         for (i, u) in params.users.iter().enumerate() {
             order.insert(u.id.clone(), i);
         }
-        let mut views = rows.iter().map(|r| self.user_view(r, false)).collect::<OpResult<Vec<_>>>()?;
+        let mut views = rows
+            .iter()
+            .map(|r| self.user_view(r, false))
+            .collect::<OpResult<Vec<_>>>()?;
         views.sort_by_key(|v| order.get(&v.id).copied().unwrap_or(usize::MAX));
-        Ok(UsersCreated { created: views.len() as u64, users: views })
+        Ok(UsersCreated {
+            created: views.len() as u64,
+            users: views,
+        })
     }
 
-    pub async fn update_user(&self, ctx: &Ctx, _s: &AdminSession, params: UpdateUserParams) -> OpResult<UserView> {
+    pub async fn update_user(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: UpdateUserParams,
+    ) -> OpResult<UserView> {
         let id = params.id.clone();
         let result = self.update_user_inner(ctx, params).await;
         if let Err(err) = &result {
-            self.audit.record_failure(ctx.event("users.update").users([id]).failed(err)).await;
+            self.audit
+                .record_failure(ctx.event("users.update").users([id]).failed(err))
+                .await;
         }
         result
     }
@@ -279,11 +367,17 @@ impl Mama {
             })
             .await
             .map_err(audit_or)??;
-        let row = row.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "the user was deleted meanwhile"))?;
+        let row = row
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "the user was deleted meanwhile"))?;
         self.user_view(&row, false)
     }
 
-    pub async fn delete_users(&self, ctx: &Ctx, _s: &AdminSession, params: DeleteUsersParams) -> OpResult<UsersDeleted> {
+    pub async fn delete_users(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: DeleteUsersParams,
+    ) -> OpResult<UsersDeleted> {
         let event = ctx.event("users.delete").users(params.ids.clone());
         let result = self.delete_users_inner(event.clone(), params).await;
         if let Err(err) = &result {
@@ -292,7 +386,11 @@ impl Mama {
         result
     }
 
-    async fn delete_users_inner(&self, event: super::context::EventBuilder, params: DeleteUsersParams) -> OpResult<UsersDeleted> {
+    async fn delete_users_inner(
+        &self,
+        event: super::context::EventBuilder,
+        params: DeleteUsersParams,
+    ) -> OpResult<UsersDeleted> {
         check_id_list("ids", &params.ids, MAX_USERS_PER_CALL)?;
         let ids = dedup(params.ids);
         self.db
@@ -300,20 +398,38 @@ impl Mama {
                 let rows = users::find_many(conn, &ids)?;
                 if rows.len() != ids.len() {
                     let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-                    let missing: Vec<String> = ids.iter().filter(|i| !found.contains(i.as_str())).cloned().collect();
+                    let missing: Vec<String> = ids
+                        .iter()
+                        .filter(|i| !found.contains(i.as_str()))
+                        .cloned()
+                        .collect();
                     return Ok(Err(ApiError {
                         missing: missing.clone(),
-                        ..ApiError::new(ErrorCode::NotFound, format!("{} of the users do not exist; nothing was deleted", missing.len()))
+                        ..ApiError::new(
+                            ErrorCode::NotFound,
+                            format!(
+                                "{} of the users do not exist; nothing was deleted",
+                                missing.len()
+                            ),
+                        )
                     }));
                 }
                 let ops: Vec<NewOp> = rows
                     .iter()
-                    .filter_map(|r| r.key_hash.clone().map(|h| NewOp { user_id: r.id.clone(), kind: outbox::KIND_DELETE, key_hash: Some(h) }))
+                    .filter_map(|r| {
+                        r.key_hash.clone().map(|h| NewOp {
+                            user_id: r.id.clone(),
+                            kind: outbox::KIND_DELETE,
+                            key_hash: Some(h),
+                        })
+                    })
                     .collect();
                 let deleted = users::delete_many(conn, &ids)?;
                 outbox::enqueue(conn, &ops, db::now())?;
                 events::insert(conn, &[event.ok()])?;
-                Ok::<_, DbError>(Ok(UsersDeleted { deleted: deleted as u64 }))
+                Ok::<_, DbError>(Ok(UsersDeleted {
+                    deleted: deleted as u64,
+                }))
             })
             .await
             .map_err(audit_or)?
@@ -322,7 +438,14 @@ impl Mama {
 
 /// `sk-...` and the last four characters, like LiteLLM's own `key_name`.
 pub fn key_hint(key: &str) -> String {
-    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = key
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("sk-...{tail}")
 }
 
@@ -332,7 +455,9 @@ pub(crate) fn info_json(info: &Info) -> String {
 
 pub(crate) fn dedup(ids: Vec<String>) -> Vec<String> {
     let mut seen = HashSet::new();
-    ids.into_iter().filter(|id| seen.insert(id.clone())).collect()
+    ids.into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
 }
 
 /// A list of user ids: 1 to `max`, each valid.
@@ -341,7 +466,10 @@ pub(crate) fn check_id_list(field: &str, ids: &[String], max: usize) -> OpResult
         return Err(ApiError::invalid(field, "must name at least one user"));
     }
     if ids.len() > max {
-        return Err(ApiError::invalid(field, format!("at most {max} ids per call (got {})", ids.len())));
+        return Err(ApiError::invalid(
+            field,
+            format!("at most {max} ids per call (got {})", ids.len()),
+        ));
     }
     let mut problems = validate::Problems::default();
     for (i, id) in ids.iter().enumerate() {
@@ -361,7 +489,10 @@ fn validate_new_users(users: &[NewUser]) -> OpResult<()> {
         return Err(ApiError::invalid("users", "must hold at least one user"));
     }
     if users.len() > MAX_USERS_PER_CALL {
-        return Err(ApiError::invalid("users", format!("at most {MAX_USERS_PER_CALL} users per call")));
+        return Err(ApiError::invalid(
+            "users",
+            format!("at most {MAX_USERS_PER_CALL} users per call"),
+        ));
     }
     let mut problems = validate::Problems::default();
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -370,13 +501,27 @@ fn validate_new_users(users: &[NewUser]) -> OpResult<()> {
         if let Err(msg) = validate::user_id(&user.id) {
             problems.push(format!("users[{i}].id"), msg, row);
         } else if let Some(first) = seen.insert(user.id.as_str(), i) {
-            problems.push(format!("users[{i}].id"), format!("duplicate of row {first}"), row);
+            problems.push(
+                format!("users[{i}].id"),
+                format!("duplicate of row {first}"),
+                row,
+            );
         }
         if let Err(msg) = validate::organization(&user.organization) {
             problems.push(format!("users[{i}].organization"), msg, row);
         }
-        validate::set_members(&format!("users[{i}].models"), &user.models, row, &mut problems);
-        validate::set_members(&format!("users[{i}].services"), &user.services, row, &mut problems);
+        validate::set_members(
+            &format!("users[{i}].models"),
+            &user.models,
+            row,
+            &mut problems,
+        );
+        validate::set_members(
+            &format!("users[{i}].services"),
+            &user.services,
+            row,
+            &mut problems,
+        );
         validate::info(&format!("users[{i}].info"), &user.info, row, &mut problems);
     }
     if problems.is_empty() {

@@ -23,5 +23,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unreachable"),
     };
-    (status, Json(json!({"status": if status == StatusCode::OK { "ready" } else { "not ready" }, "database": db_state})))
+    (
+        status,
+        Json(
+            json!({"status": if status == StatusCode::OK { "ready" } else { "not ready" }, "database": db_state}),
+        ),
+    )
 }

@@ -32,7 +32,11 @@ impl std::fmt::Display for Peer {
         match self {
             Peer::Tcp(addr) => write!(f, "{addr}"),
             Peer::Unix { uid, pid } => {
-                write!(f, "unix:uid={}", uid.map(|u| u.to_string()).unwrap_or_else(|| "?".into()))?;
+                write!(
+                    f,
+                    "unix:uid={}",
+                    uid.map(|u| u.to_string()).unwrap_or_else(|| "?".into())
+                )?;
                 if let Some(pid) = pid {
                     write!(f, ",pid={pid}")?;
                 }
@@ -51,8 +55,14 @@ impl Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Pee
 impl Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for Peer {
     fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
         match stream.io().peer_cred() {
-            Ok(cred) => Peer::Unix { uid: Some(cred.uid()), pid: cred.pid() },
-            Err(_) => Peer::Unix { uid: None, pid: None },
+            Ok(cred) => Peer::Unix {
+                uid: Some(cred.uid()),
+                pid: cred.pid(),
+            },
+            Err(_) => Peer::Unix {
+                uid: None,
+                pid: None,
+            },
         }
     }
 }
@@ -82,12 +92,19 @@ pub fn rest_router(state: AppState) -> Router {
 }
 
 async fn not_found() -> RestError {
-    RestError(ApiError::new(ErrorCode::NotFound, "no such endpoint; see /api/v1/openapi.json"))
+    RestError(ApiError::new(
+        ErrorCode::NotFound,
+        "no such endpoint; see /api/v1/openapi.json",
+    ))
 }
 
 async fn method_not_allowed() -> axum::response::Response {
     use axum::response::IntoResponse;
-    let mut resp = RestError(ApiError::new(ErrorCode::InvalidRequest, "method not allowed for this endpoint")).into_response();
+    let mut resp = RestError(ApiError::new(
+        ErrorCode::InvalidRequest,
+        "method not allowed for this endpoint",
+    ))
+    .into_response();
     *resp.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
     resp
 }
@@ -97,14 +114,22 @@ pub fn request_id(headers: &axum::http::HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 /// The bearer token of the `Authorization` header, if any.
 pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

@@ -16,11 +16,18 @@ use crate::error::{sanitize_serde_message, RestError};
 use crate::state::AppState;
 
 /// Authenticates the calling service, recording a refusal.
-async fn service_ctx(mama: &Mama, ctx: &Ctx, headers: &HeaderMap, action: &str) -> Result<Ctx, RestError> {
+async fn service_ctx(
+    mama: &Mama,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    action: &str,
+) -> Result<Ctx, RestError> {
     match mama.authenticate_service(bearer(headers)).await {
         Ok(service) => Ok(ctx.with_actor(Actor::Service(service))),
         Err(err) => {
-            mama.audit.record_failure(ctx.event(action).failed(&err)).await;
+            mama.audit
+                .record_failure(ctx.event(action).failed(&err))
+                .await;
             Err(RestError(err))
         }
     }
@@ -33,12 +40,19 @@ pub async fn lookup_users(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<LookupResponse>, RestError> {
     let mama = &state.mama;
-    let ctx = Ctx::new(Actor::Anonymous(None), Channel::Rest, peer.to_string(), request_id(&headers));
+    let ctx = Ctx::new(
+        Actor::Anonymous(None),
+        Channel::Rest,
+        peer.to_string(),
+        request_id(&headers),
+    );
     let ctx = service_ctx(mama, &ctx, &headers, "rest.lookup").await?;
     let request = match parse_lookup(body) {
         Ok(r) => r,
         Err(err) => {
-            mama.audit.record_failure(ctx.event("rest.lookup").failed(&err)).await;
+            mama.audit
+                .record_failure(ctx.event("rest.lookup").failed(&err))
+                .await;
             return Err(RestError(err));
         }
     };
@@ -48,17 +62,29 @@ pub async fn lookup_users(
 fn parse_lookup(body: Result<Bytes, BytesRejection>) -> Result<LookupRequest, ApiError> {
     let bytes = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {MAX_BODY_BYTES} bytes"))
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
         } else {
-            ApiError::new(ErrorCode::InvalidRequest, "the request body could not be read")
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                "the request body could not be read",
+            )
         }
     })?;
     serde_json::from_slice(&bytes).map_err(|e| {
         let msg = sanitize_serde_message(&e.to_string());
         if e.is_syntax() || e.is_eof() {
-            ApiError::new(ErrorCode::ParseError, format!("the body is not valid JSON: {msg}"))
+            ApiError::new(
+                ErrorCode::ParseError,
+                format!("the body is not valid JSON: {msg}"),
+            )
         } else {
-            ApiError::invalid("body", format!("{msg} (expected {{\"user_ids\": [\"…\"]}})"))
+            ApiError::invalid(
+                "body",
+                format!("{msg} (expected {{\"user_ids\": [\"…\"]}})"),
+            )
         }
     })
 }
@@ -70,7 +96,12 @@ pub async fn get_user(
     Path(id): Path<String>,
 ) -> Result<Json<LookupUser>, RestError> {
     let mama = &state.mama;
-    let ctx = Ctx::new(Actor::Anonymous(None), Channel::Rest, peer.to_string(), request_id(&headers));
+    let ctx = Ctx::new(
+        Actor::Anonymous(None),
+        Channel::Rest,
+        peer.to_string(),
+        request_id(&headers),
+    );
     let ctx = service_ctx(mama, &ctx, &headers, "rest.get_user").await?;
     Ok(Json(mama.lookup_user(&ctx, id).await?))
 }

@@ -40,7 +40,12 @@ pub async fn handle_rpc(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let ctx = Ctx::new(Actor::Anonymous(None), Channel::Rpc, peer.to_string(), request_id(&headers));
+    let ctx = Ctx::new(
+        Actor::Anonymous(None),
+        Channel::Rpc,
+        peer.to_string(),
+        request_id(&headers),
+    );
     let mama = &state.mama;
     let (id, method_name, outcome) = match parse(body) {
         Err(err) => (Value::Null, "rpc".to_string(), Err(Failure::Early(err))),
@@ -55,14 +60,18 @@ pub async fn handle_rpc(
         Err(Failure::Recorded(err)) => RpcResponse::err(id, err),
         Err(Failure::Early(err)) => {
             let ctx = ctx.with_actor(actor_from_token(mama, &headers).await);
-            mama.audit.record_failure(ctx.event(&action_name(&method_name)).failed(&err)).await;
+            mama.audit
+                .record_failure(ctx.event(&action_name(&method_name)).failed(&err))
+                .await;
             RpcResponse::err(id, err)
         }
     };
     let status = response
         .error
         .as_ref()
-        .map(|e| StatusCode::from_u16(e.data.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .map(|e| {
+            StatusCode::from_u16(e.data.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        })
         .unwrap_or(StatusCode::OK);
     (status, Json(response)).into_response()
 }
@@ -78,11 +87,28 @@ fn action_name(method_name: &str) -> String {
 }
 
 const KNOWN: &[&str] = &[
-    method::AUTH_LOGIN, method::AUTH_REFRESH, method::AUTH_LOGOUT, method::AUTH_CHANGE_PASSWORD, method::AUTH_WHOAMI,
-    method::ADMINS_LIST, method::ADMINS_CREATE, method::ADMINS_DELETE, method::USERS_LIST, method::USERS_GET,
-    method::USERS_CREATE, method::USERS_UPDATE, method::USERS_DELETE, method::USERS_BULK_UPDATE,
-    method::SERVICES_LIST, method::SERVICES_CREATE, method::SERVICES_DELETE, method::SERVICES_ISSUE_TOKEN,
-    method::SERVICES_REVOKE_TOKEN, method::EVENTS_LIST, method::MODELS_LIST, method::SYNC_STATUS,
+    method::AUTH_LOGIN,
+    method::AUTH_REFRESH,
+    method::AUTH_LOGOUT,
+    method::AUTH_CHANGE_PASSWORD,
+    method::AUTH_WHOAMI,
+    method::ADMINS_LIST,
+    method::ADMINS_CREATE,
+    method::ADMINS_DELETE,
+    method::USERS_LIST,
+    method::USERS_GET,
+    method::USERS_CREATE,
+    method::USERS_UPDATE,
+    method::USERS_DELETE,
+    method::USERS_BULK_UPDATE,
+    method::SERVICES_LIST,
+    method::SERVICES_CREATE,
+    method::SERVICES_DELETE,
+    method::SERVICES_ISSUE_TOKEN,
+    method::SERVICES_REVOKE_TOKEN,
+    method::EVENTS_LIST,
+    method::MODELS_LIST,
+    method::SYNC_STATUS,
 ];
 
 /// Best effort: name the admin in the event of a failed call when the token is valid.
@@ -99,17 +125,43 @@ async fn actor_from_token(mama: &Mama, headers: &HeaderMap) -> Actor {
 fn parse(body: Result<Bytes, BytesRejection>) -> Result<RpcRequest, ApiError> {
     let bytes = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {} bytes", super::MAX_BODY_BYTES))
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the request body is larger than {} bytes",
+                    super::MAX_BODY_BYTES
+                ),
+            )
         } else {
-            ApiError::new(ErrorCode::InvalidRequest, "the request body could not be read")
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                "the request body could not be read",
+            )
         }
     })?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::new(ErrorCode::ParseError, format!("the body is not valid JSON: {}", sanitize_serde_message(&e.to_string()))))?;
-    let req: RpcRequest = serde_json::from_value(value)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("not a JSON-RPC 2.0 request: {}", sanitize_serde_message(&e.to_string()))))?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            ErrorCode::ParseError,
+            format!(
+                "the body is not valid JSON: {}",
+                sanitize_serde_message(&e.to_string())
+            ),
+        )
+    })?;
+    let req: RpcRequest = serde_json::from_value(value).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "not a JSON-RPC 2.0 request: {}",
+                sanitize_serde_message(&e.to_string())
+            ),
+        )
+    })?;
     if req.jsonrpc != "2.0" {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "jsonrpc must be \"2.0\""));
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "jsonrpc must be \"2.0\"",
+        ));
     }
     Ok(req)
 }
@@ -127,14 +179,27 @@ fn params<T: DeserializeOwned>(req: &RpcRequest) -> Result<T, Failure> {
 
 fn done<T: serde::Serialize>(r: Result<T, ApiError>) -> Result<Value, Failure> {
     match r {
-        Ok(v) => serde_json::to_value(v).map_err(|_| Failure::Early(ApiError::new(ErrorCode::Internal, "could not encode the result"))),
+        Ok(v) => serde_json::to_value(v).map_err(|_| {
+            Failure::Early(ApiError::new(
+                ErrorCode::Internal,
+                "could not encode the result",
+            ))
+        }),
         Err(e) => Err(Failure::Recorded(e)),
     }
 }
 
-async fn session(mama: &Mama, headers: &HeaderMap, method_name: &str) -> Result<AdminSession, Failure> {
-    let token = bearer(headers)
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "log in first: no session token in the Authorization header"))?;
+async fn session(
+    mama: &Mama,
+    headers: &HeaderMap,
+    method_name: &str,
+) -> Result<AdminSession, Failure> {
+    let token = bearer(headers).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthenticated,
+            "log in first: no session token in the Authorization header",
+        )
+    })?;
     let session = mama.authenticate(token).await?;
     if session.must_change_password && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&method_name) {
         return Err(Failure::Early(ApiError::new(
@@ -145,14 +210,22 @@ async fn session(mama: &Mama, headers: &HeaderMap, method_name: &str) -> Result<
     Ok(session)
 }
 
-async fn dispatch(mama: &Mama, ctx: &Ctx, headers: &HeaderMap, req: &RpcRequest) -> Result<Value, Failure> {
+async fn dispatch(
+    mama: &Mama,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    req: &RpcRequest,
+) -> Result<Value, Failure> {
     let m = req.method.as_str();
     if m == method::AUTH_LOGIN {
         let p = params(req)?;
         return done(mama.login(ctx, p).await);
     }
     if !KNOWN.contains(&m) {
-        return Err(Failure::Early(ApiError::new(ErrorCode::MethodNotFound, format!("no method {:?}; see docs/admin-rpc.md", truncate(m, 64)))));
+        return Err(Failure::Early(ApiError::new(
+            ErrorCode::MethodNotFound,
+            format!("no method {:?}; see docs/admin-rpc.md", truncate(m, 64)),
+        )));
     }
     let s = session(mama, headers, m).await?;
     let ctx = &ctx.with_actor(Actor::Admin(s.username.clone()));
@@ -163,7 +236,11 @@ async fn dispatch(mama: &Mama, ctx: &Ctx, headers: &HeaderMap, req: &RpcRequest)
         method::AUTH_WHOAMI => done(mama.whoami(ctx, &s).await),
         method::ADMINS_LIST => done(mama.list_admins(ctx, &s).await),
         method::ADMINS_CREATE => done(mama.create_admin(ctx, &s, params(req)?).await),
-        method::ADMINS_DELETE => done(mama.delete_admin(ctx, &s, params(req)?).await.map(|()| serde_json::json!({}))),
+        method::ADMINS_DELETE => done(
+            mama.delete_admin(ctx, &s, params(req)?)
+                .await
+                .map(|()| serde_json::json!({})),
+        ),
         method::USERS_LIST => done(mama.list_users(ctx, &s, params(req)?).await),
         method::USERS_GET => done(mama.get_users(ctx, &s, params(req)?).await),
         method::USERS_CREATE => done(mama.create_users(ctx, &s, params(req)?).await),
@@ -172,11 +249,22 @@ async fn dispatch(mama: &Mama, ctx: &Ctx, headers: &HeaderMap, req: &RpcRequest)
         method::USERS_BULK_UPDATE => done(mama.bulk_update(ctx, &s, params(req)?).await),
         method::SERVICES_LIST => done(mama.list_services(ctx, &s).await),
         method::SERVICES_CREATE => done(mama.create_service(ctx, &s, params(req)?).await),
-        method::SERVICES_DELETE => done(mama.delete_service(ctx, &s, params(req)?).await.map(|()| serde_json::json!({}))),
+        method::SERVICES_DELETE => done(
+            mama.delete_service(ctx, &s, params(req)?)
+                .await
+                .map(|()| serde_json::json!({})),
+        ),
         method::SERVICES_ISSUE_TOKEN => done(mama.issue_token(ctx, &s, params(req)?).await),
-        method::SERVICES_REVOKE_TOKEN => done(mama.revoke_token(ctx, &s, params(req)?).await.map(|()| serde_json::json!({}))),
+        method::SERVICES_REVOKE_TOKEN => done(
+            mama.revoke_token(ctx, &s, params(req)?)
+                .await
+                .map(|()| serde_json::json!({})),
+        ),
         method::EVENTS_LIST => done(mama.list_events(ctx, &s, params(req)?).await),
-        _ => Err(Failure::Early(ApiError::new(ErrorCode::MethodNotFound, format!("method {m} is not available on this daemon yet")))),
+        _ => Err(Failure::Early(ApiError::new(
+            ErrorCode::MethodNotFound,
+            format!("method {m} is not available on this daemon yet"),
+        ))),
     }
 }
 

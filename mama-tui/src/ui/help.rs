@@ -61,11 +61,15 @@ pub fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
 /// Hints for the current context: popups and forms have fixed ones, screens the keymap's.
 fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
     match Context::of(app) {
-        Context::Screen(screen) => keymap::bindings(screen)
-            .into_iter()
-            .filter(|b| b.hint)
-            .map(|b| (b.key, short(b.help)))
-            .collect(),
+        Context::Screen(screen) => {
+            // `?` and `:` first so help is always visible, quit last.
+            let all = keymap::bindings(screen);
+            let (first, rest): (Vec<&Binding>, Vec<&Binding>) = all
+                .into_iter()
+                .filter(|b| !b.hint.is_empty())
+                .partition(|b| matches!(b.cmd, Cmd::Help | Cmd::Palette));
+            first.into_iter().chain(rest).map(|b| (b.key, b.hint)).collect()
+        }
         Context::FilterBar => vec![("enter", "apply"), ("esc", "clear"), ("org: model: service: info: status:", "")],
         Context::Picker => vec![("↑↓", "move"), ("space", "toggle"), ("type", "search/new"), ("enter", "done"), ("esc", "cancel")],
         Context::Confirm => vec![("y", "yes"), ("n/esc", "no")],
@@ -87,12 +91,6 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             h
         }
     }
-}
-
-/// The first words of a help text, for the narrow hint bar.
-fn short(help: &'static str) -> &'static str {
-    let cut = help.find([':', '(']).unwrap_or(help.len());
-    help[..cut].trim_end()
 }
 
 pub fn hint_bar(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {

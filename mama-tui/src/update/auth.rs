@@ -38,10 +38,8 @@ pub fn command(app: &mut App, cmd: Cmd) {
                 login(app);
             }
         }
-        (Screen::ForcePassword, cmd) => {
-            if password_form_command(&mut app.force_password, cmd) {
-                submit_password(app, false);
-            }
+        (Screen::ForcePassword, cmd) if password_form_command(&mut app.force_password, cmd) => {
+            submit_password(app, false);
         }
         _ => {}
     }

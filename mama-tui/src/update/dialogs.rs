@@ -53,7 +53,8 @@ pub fn edit(app: &mut App, edit: &Edit) {
             };
         }
         Some(Popup::Picker(p)) => {
-            if p.query.apply(edit) {
+            let changed = p.query.apply(edit);
+            if changed {
                 p.cursor = 0;
             }
         }
@@ -168,7 +169,8 @@ fn picker_options(app: &App, target: PickerTarget, chosen: &BTreeSet<String>, un
 
 fn open_picker(app: &mut App, target: PickerTarget, chosen: BTreeSet<String>, unavailable: &[String]) {
     let options = picker_options(app, target, &chosen, unavailable);
-    app.popups.push(Popup::Picker(Picker { target, options, chosen, query: Default::default(), cursor: 0 }));
+    let catalog_known = !app.catalog.is_empty();
+    app.popups.push(Popup::Picker(Picker { target, options, chosen, query: Default::default(), cursor: 0, catalog_known }));
 }
 
 fn picker_command(app: &mut App, cmd: Cmd) {
@@ -188,7 +190,7 @@ fn picker_command(app: &mut App, cmd: Cmd) {
             } else {
                 let name = p.query.value().trim().to_string();
                 if !name.is_empty() {
-                    p.options.push((name.clone(), p.target == PickerTarget::Services));
+                    p.options.push((name.clone(), p.target == PickerTarget::Services || !p.catalog_known));
                     p.options.sort();
                     p.chosen.insert(name);
                 }
@@ -405,7 +407,7 @@ fn submit_create(app: &mut App) {
     }
 }
 
-fn find_popup<'a, T>(app: &'a mut App, pick: impl Fn(&mut Popup) -> Option<&mut T>) -> Option<&'a mut T> {
+fn find_popup<T>(app: &mut App, pick: impl Fn(&mut Popup) -> Option<&mut T>) -> Option<&mut T> {
     app.popups.iter_mut().rev().find_map(pick)
 }
 
@@ -527,6 +529,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 lines.extend(summary_lines(&done).into_iter().skip(1));
                 lines.push("LiteLLM sync progress is in the status line.".into());
                 app.popups.push(Popup::Message { title: "Bulk change applied".into(), lines });
+                app.info(format!("Bulk change applied to {} user(s).", done.changed));
                 app.watching_sync = true;
                 app.last_sync_poll = None;
                 refresh_table(app);

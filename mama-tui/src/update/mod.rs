@@ -225,5 +225,3 @@ pub(crate) fn describe(err: &ClientError) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests;

@@ -137,19 +137,15 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
             app.events.filter_input.clear();
             apply_events_filter(app);
         }
-        (Screen::Events, Cmd::PageDown) => {
-            if app.events.offset + u64::from(EVENTS_PAGE) < app.events.matching {
-                app.events.offset += u64::from(EVENTS_PAGE);
-                app.events.list.selected = 0;
-                load_events(app);
-            }
+        (Screen::Events, Cmd::PageDown) if app.events.offset + u64::from(EVENTS_PAGE) < app.events.matching => {
+            app.events.offset += u64::from(EVENTS_PAGE);
+            app.events.list.selected = 0;
+            load_events(app);
         }
-        (Screen::Events, Cmd::PageUp) => {
-            if app.events.offset > 0 {
-                app.events.offset = app.events.offset.saturating_sub(u64::from(EVENTS_PAGE));
-                app.events.list.selected = 0;
-                load_events(app);
-            }
+        (Screen::Events, Cmd::PageUp) if app.events.offset > 0 => {
+            app.events.offset = app.events.offset.saturating_sub(u64::from(EVENTS_PAGE));
+            app.events.list.selected = 0;
+            load_events(app);
         }
         _ => {}
     }

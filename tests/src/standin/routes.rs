@@ -213,70 +213,70 @@ fn authorize(
     headers: &HeaderMap,
     route: &str,
     access: Access,
-) -> Result<Caller, Response> {
+) -> Result<Caller, Box<Response>> {
     let Some(token) = bearer(headers) else {
-        return Err(wire::no_token().into_response());
+        return Err(Box::new(wire::no_token().into_response()));
     };
     let caller = shared
         .memory()
         .caller(&token, &shared.master_key)
-        .ok_or_else(|| wire::bad_token(&token).into_response())?;
+        .ok_or_else(|| Box::new(wire::bad_token(&token).into_response()))?;
     match (&caller, access) {
         (Caller::Master, _) | (_, Access::AnyKey) => Ok(caller),
-        (Caller::Virtual(key), _) if key.key_type == "llm_api" => Err((
+        (Caller::Virtual(key), _) if key.key_type == "llm_api" => Err(Box::new((
             StatusCode::FORBIDDEN,
             Json(json!({"detail": format!(
                 "Virtual key is not allowed to call this route. Only allowed to call routes: ['llm_api_routes']. Tried to call route: {route}"
             )})),
         )
-            .into_response()),
+            .into_response())),
         (Caller::Virtual(_), Access::KeyRoutes) => Ok(caller),
-        (Caller::Virtual(_), Access::Master) => Err(ApiError::new(
+        (Caller::Virtual(_), Access::Master) => Err(Box::new(ApiError::new(
             401,
             format!("Authentication Error, Only proxy admin can be used to call {route}"),
             "auth_error",
             Some("None"),
         )
-        .into_response()),
+        .into_response())),
     }
 }
 
 /// The JSON object of a body, answering FastAPI's 422 when it is not one.
-fn object(body: &Bytes) -> Result<Map<String, Value>, Response> {
+fn object(body: &Bytes) -> Result<Map<String, Value>, Box<Response>> {
     if body.is_empty() {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(wire::validation(
+        Ok(other) => Err(Box::new(wire::validation(
             "model_attributes_type",
             json!(["body"]),
             "Input should be a valid dictionary or object to extract fields from",
             other,
-        )),
-        Err(err) => Err(wire::validation(
+        ))),
+        Err(err) => Err(Box::new(wire::validation(
             "json_invalid",
             json!(["body", err.column()]),
             "JSON decode error",
             json!({}),
-        )),
+        ))),
     }
 }
 
-fn string_field(map: &Map<String, Value>, field: &str) -> Result<Option<String>, Response> {
+fn string_field(map: &Map<String, Value>, field: &str) -> Result<Option<String>, Box<Response>> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(wire::validation(
+        Some(other) => Err(Box::new(wire::validation(
             "string_type",
             json!(["body", field]),
             "Input should be a valid string",
             other.clone(),
-        )),
+        ))),
     }
 }
 
-fn list_field(map: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>, Response> {
+fn list_field(map: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>, Box<Response>> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
@@ -284,37 +284,37 @@ fn list_field(map: &Map<String, Value>, field: &str) -> Result<Option<Vec<String
             .enumerate()
             .map(|(i, v)| match v {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(wire::validation(
+                other => Err(Box::new(wire::validation(
                     "string_type",
                     json!(["body", field, i]),
                     "Input should be a valid string",
                     other.clone(),
-                )),
+                ))),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(other) => Err(wire::validation(
+        Some(other) => Err(Box::new(wire::validation(
             "list_type",
             json!(["body", field]),
             "Input should be a valid list",
             other.clone(),
-        )),
+        ))),
     }
 }
 
 fn object_field(
     map: &Map<String, Value>,
     field: &str,
-) -> Result<Option<Map<String, Value>>, Response> {
+) -> Result<Option<Map<String, Value>>, Box<Response>> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m.clone())),
-        Some(other) => Err(wire::validation(
+        Some(other) => Err(Box::new(wire::validation(
             "dict_type",
             json!(["body", field]),
             "Input should be a valid dictionary",
             other.clone(),
-        )),
+        ))),
     }
 }
 
@@ -322,7 +322,7 @@ macro_rules! tri {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(response) => return response,
+            Err(response) => return *response,
         }
     };
 }
@@ -356,8 +356,8 @@ async fn generate_key(
         }
         // The quirk: 200, the stored token, the *requested* values; nothing stored changes.
         Ok(Generated::Unchanged { stored, echoed }) => {
-            let mut echo = echoed;
-            echo.token = stored.token;
+            let mut echo = *echoed;
+            echo.token = stored.token.clone();
             let plaintext = explicit.unwrap_or_default();
             Json(wire::generated(&echo, &plaintext)).into_response()
         }
@@ -443,33 +443,33 @@ fn bounded(
     name: &str,
     default: u64,
     max: Option<u64>,
-) -> Result<u64, Response> {
+) -> Result<u64, Box<Response>> {
     let Some(raw) = q.get(name) else {
         return Ok(default);
     };
     let value: u64 = raw.parse().map_err(|_| {
-        wire::validation(
+        Box::new(wire::validation(
             "int_parsing",
             json!(["query", name]),
             "Input should be a valid integer, unable to parse string as an integer",
             json!(raw),
-        )
+        ))
     })?;
     if value < 1 {
-        return Err(wire::validation(
+        return Err(Box::new(wire::validation(
             "greater_than_equal",
             json!(["query", name]),
             "Input should be greater than or equal to 1",
             json!(raw),
-        ));
+        )));
     }
     if let Some(max) = max.filter(|m| value > *m) {
-        return Err(wire::validation(
+        return Err(Box::new(wire::validation(
             "less_than_equal",
             json!(["query", name]),
             &format!("Input should be less than or equal to {max}"),
             json!(raw),
-        ));
+        )));
     }
     Ok(value)
 }
@@ -602,7 +602,14 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     ));
     let map = tri!(object(&body));
     let model = tri!(string_field(&map, "model")).unwrap_or_default();
-    if !visible_models(&shared, &caller).contains(&model) {
+    let allowed = match &caller {
+        Caller::Master => true,
+        Caller::Virtual(key) => {
+            let memory = shared.memory();
+            memory.unrestricted(key) || memory.models_for(key).contains(&model)
+        }
+    };
+    if !allowed {
         return ApiError::new(
             403,
             format!("The requested model '{model}' is not available for this API key, or the model name is invalid. Check the models available to you and try again."),

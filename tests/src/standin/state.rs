@@ -80,11 +80,14 @@ pub enum Caller {
 /// What `/key/generate` did: a new key, or the quirk (existing explicit key, nothing changed).
 pub enum Generated {
     /// A new key; `plaintext` is the only time the value is returned.
-    Created { key: StandInKey, plaintext: String },
+    Created {
+        key: Box<StandInKey>,
+        plaintext: String,
+    },
     /// Reused explicit key value: LiteLLM answers 200 echoing the request, stores nothing.
     Unchanged {
-        stored: StandInKey,
-        echoed: StandInKey,
+        stored: Box<StandInKey>,
+        echoed: Box<StandInKey>,
     },
 }
 
@@ -229,14 +232,14 @@ impl State {
         };
         if let Some(stored) = self.keys.get(&token) {
             return Ok(Generated::Unchanged {
-                stored: stored.clone(),
-                echoed: record,
+                stored: Box::new(stored.clone()),
+                echoed: Box::new(record),
             });
         }
         self.deleted.remove(&token);
         self.keys.insert(token, record.clone());
         Ok(Generated::Created {
-            key: record,
+            key: Box::new(record),
             plaintext: key,
         })
     }
@@ -336,7 +339,7 @@ impl State {
             .filter(|k| key_alias.is_none_or(|a| k.key_alias.as_deref() == Some(a)))
             .cloned()
             .collect();
-        keys.sort_by(|a, b| b.seq.cmp(&a.seq));
+        keys.sort_by_key(|k| std::cmp::Reverse(k.seq));
         keys
     }
 
@@ -367,6 +370,22 @@ impl State {
         }
         self.teams.push(team.clone());
         Ok(team)
+    }
+
+    /// Whether a key may call any model name at all (then an unknown name gets a 400 from the
+    /// router rather than a 403): no team restriction and `[]` or a sentinel.
+    pub fn unrestricted(&self, key: &StandInKey) -> bool {
+        let team_restricted = key
+            .team_id
+            .as_deref()
+            .and_then(|t| self.team(t))
+            .is_some_and(|t| !t.models.is_empty());
+        let open = key.models.is_empty()
+            || key
+                .models
+                .iter()
+                .any(|m| m == ALL_PROXY_MODELS || m == ALL_TEAM_MODELS);
+        open && (!team_restricted || key.models.iter().any(|m| m == ALL_PROXY_MODELS))
     }
 
     /// What `/v1/models` shows for a key: `[]` and `all-proxy-models` mean every model;

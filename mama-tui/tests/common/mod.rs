@@ -1,0 +1,142 @@
+//! Fixtures: an app driven into a state through `update` with canned daemon answers, exactly as
+//! the runtime would, and a renderer onto ratatui's `TestBackend`.
+#![allow(dead_code)]
+
+use chrono::{TimeZone, Utc};
+use mama_core::api::types::{KeyStatus, UserView};
+use mama_tui::action::{Action, Reply, Tag};
+use mama_tui::app::App;
+use mama_tui::effect::Effect;
+use mama_tui::update::update;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use serde_json::{json, Value};
+
+pub const SERVER: &str = "unix:/run/mama/admin.sock";
+
+pub fn at(hour: u32, min: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, hour, min, 0).single().unwrap_or_default()
+}
+
+pub fn session(must_change: bool) -> Value {
+    json!({
+        "token": "tok-1",
+        "expires_at": "2026-03-02T10:15:00Z",
+        "must_change_password": must_change,
+        "username": "admin",
+        "role": "super",
+    })
+}
+
+pub fn user(id: &str, org: &str, models: &[&str], services: &[&str], status: KeyStatus) -> UserView {
+    UserView {
+        id: id.into(),
+        organization: org.into(),
+        models: models.iter().map(|s| s.to_string()).collect(),
+        services: services.iter().map(|s| s.to_string()).collect(),
+        info: Default::default(),
+        key_hint: (status != KeyStatus::None).then(|| format!("sk-...{}", &format!("{:04}", id.len() * 37)[..4])),
+        key_status: status,
+        key_error: None,
+        key: None,
+        unavailable_models: vec![],
+        version: 3,
+        created_at: at(9, 0),
+        updated_at: at(9, 30),
+    }
+}
+
+/// A small, mixed population: Hangul ids and organizations, every key status, an unavailable
+/// model and info notes.
+pub fn sample_users() -> Vec<UserView> {
+    let mut kim = user("김철수", "연구소", &["gpt-4o", "old-model"], &["chat"], KeyStatus::Active);
+    kim.unavailable_models = vec!["old-model".into()];
+    kim.info.insert("team".into(), "검색".into());
+    let mut lee = user("lee.young@example.com", "Sales", &["all-team-models"], &["chat", "billing"], KeyStatus::Pending);
+    lee.info.insert("seat".into(), "12".into());
+    vec![
+        kim,
+        user("박영희", "연구소 본부", &["claude-3-5-sonnet"], &[], KeyStatus::Failed),
+        lee,
+        user("ops-bot", "Ops", &[], &["provisioning"], KeyStatus::None),
+        user("u00017", "Research", &["gpt-4o"], &["chat"], KeyStatus::Active),
+    ]
+}
+
+pub fn reply(app: &mut App, tag: Tag, result: Value) -> Vec<Effect> {
+    let epoch = app.epoch;
+    update(app, Action::Reply(Reply { epoch, tag, result: Ok(result) }))
+}
+
+/// Logged in as the super admin; `Users` screen with `users` as the first page.
+pub fn users_app(width: u16, height: u16, users: Vec<UserView>, total: u64) -> App {
+    let mut app = App::new(SERVER.into(), true, width, height);
+    app.now = at(10, 0);
+    reply(&mut app, Tag::Login, session(false));
+    let query = app.users.query;
+    let matching = users.len() as u64;
+    reply(&mut app, Tag::UsersPage { query, offset: 0 }, json!({
+        "users": users, "total": total, "matching": matching, "offset": 0, "limit": 200
+    }));
+    reply(&mut app, Tag::SyncStatus, json!({
+        "configured": true, "litellm_reachable": true, "litellm_error": null, "queue_depth": 2,
+        "users_pending": 1, "users_failed": 1, "last_reconcile_at": null
+    }));
+    app
+}
+
+pub fn render(app: &App) -> Terminal<TestBackend> {
+    let backend = TestBackend::new(app.width, app.height);
+    let mut terminal = match Terminal::new(backend) {
+        Ok(t) => t,
+        Err(e) => panic!("test backend: {e}"),
+    };
+    if let Err(e) = terminal.draw(|frame| mama_tui::ui::view(app, frame)) {
+        panic!("draw: {e}");
+    }
+    terminal
+}
+
+/// The screen as text, one line per row, trailing spaces trimmed.
+pub fn screen(app: &App) -> String {
+    let terminal = render(app);
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..buffer.area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let symbol = buffer[(x, y)].symbol();
+            skip = unicode_width::UnicodeWidthStr::width(symbol).saturating_sub(1);
+            line.push_str(symbol);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn cmd(app: &mut App, cmd: mama_tui::action::Cmd) -> Vec<Effect> {
+    update(app, Action::Cmd(cmd))
+}
+
+pub fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        update(app, Action::Edit(mama_tui::text::Edit::Insert(c)));
+    }
+}
+
+/// Methods of the RPC calls among `effects`.
+pub fn methods(effects: &[Effect]) -> Vec<&'static str> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Call { method, .. } | Effect::Batch { method, .. } => Some(*method),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,96 @@
+//! One database per test: a SQLite file in a temp dir, or a new PostgreSQL database that is
+//! dropped afterwards. `MAMA_TEST_DATABASE=postgres` selects PostgreSQL, `MAMA_TEST_PG` its
+//! server (default `postgres://postgres@127.0.0.1:5432`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+pub fn kind() -> Kind {
+    match std::env::var("MAMA_TEST_DATABASE").as_deref() {
+        Ok("postgres") | Ok("postgresql") | Ok("pg") => Kind::Postgres,
+        _ => Kind::Sqlite,
+    }
+}
+
+fn pg_server() -> String {
+    std::env::var("MAMA_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A database that exists for the life of this value.
+pub struct TestDatabase {
+    pub kind: Kind,
+    /// What to pass as `--database-url`.
+    pub url: String,
+    pg_name: Option<String>,
+}
+
+impl TestDatabase {
+    /// A new empty database. For SQLite the file lives in `dir`.
+    pub fn create(dir: &Path) -> TestDatabase {
+        match kind() {
+            Kind::Sqlite => TestDatabase {
+                kind: Kind::Sqlite,
+                url: dir.join("mama.db").to_string_lossy().into_owned(),
+                pg_name: None,
+            },
+            Kind::Postgres => {
+                let name = format!("mama_test_{}", uuid::Uuid::new_v4().simple());
+                let status = Command::new("createdb")
+                    .args(["--maintenance-db", &pg_server(), &name])
+                    .status()
+                    .expect("createdb runs");
+                assert!(status.success(), "createdb {name} failed: is PostgreSQL up at {}?", pg_server());
+                TestDatabase { kind: Kind::Postgres, url: format!("{}/{name}", pg_server()), pg_name: Some(name) }
+            }
+        }
+    }
+
+    /// Runs SQL directly against the database (to break it on purpose in a test).
+    pub fn execute(&self, sql: &str) {
+        let output = match self.kind {
+            Kind::Sqlite => Command::new("python3")
+                .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()", &self.url, sql])
+                .output(),
+            Kind::Postgres => Command::new("psql").args([&self.url, "-v", "ON_ERROR_STOP=1", "-qc", sql]).output(),
+        }
+        .expect("database shell runs");
+        assert!(output.status.success(), "SQL failed: {sql}\n{}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// Runs a query and returns its first column as text, one row per line.
+    pub fn query(&self, sql: &str) -> String {
+        let output = match self.kind {
+            Kind::Sqlite => Command::new("python3")
+                .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print('\\n'.join(str(r[0]) for r in c.execute(sys.argv[2])))", &self.url, sql])
+                .output(),
+            Kind::Postgres => Command::new("psql").args([&self.url, "-qAtc", sql]).output(),
+        }
+        .expect("database shell runs");
+        assert!(output.status.success(), "SQL failed: {sql}\n{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// An empty value that owns nothing (used when a database is handed on).
+    pub fn placeholder() -> TestDatabase {
+        TestDatabase { kind: kind(), url: String::new(), pg_name: None }
+    }
+
+    /// The SQLite file, if this is SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        (self.kind == Kind::Sqlite).then(|| PathBuf::from(&self.url))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name {
+            let _ = Command::new("dropdb").args(["--maintenance-db", &pg_server(), "--force", name]).status();
+        }
+    }
+}
