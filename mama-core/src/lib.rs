@@ -11,3 +11,4 @@ pub mod domain;
 pub mod litellm;
 pub mod ops;
 pub mod secret;
+pub mod sync;

@@ -2,12 +2,15 @@
 //! embedded default) or PostgreSQL.
 #![forbid(unsafe_code)]
 
+mod commands;
 mod config;
 mod error;
+mod metrics;
 mod notify;
 mod routes;
 mod serve;
 mod state;
+mod worker;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -15,7 +18,7 @@ use clap::{Parser, Subcommand};
 /// mama's daemon: keeps users and their LiteLLM virtual keys, serves the admin RPC (for
 /// mama-tui) on a Unix socket and the REST API for services on TCP.
 #[derive(Debug, Parser)]
-#[command(name = "mama-daemon", version, about, long_about = None)]
+#[command(name = "mama-daemon", version, about, long_about = None, args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -29,10 +32,52 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check the configuration, files, permissions and database; explain every problem.
+    CheckConfig,
+    /// Write a consistent copy of the SQLite database to FILE while the daemon runs.
+    Backup {
+        /// Where to write the copy (must not exist).
+        file: std::path::PathBuf,
+    },
+    /// Local admin recovery.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print shell completions.
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages into DIR.
+    Manpages {
+        dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Give an admin a one-time password (printed once) that must be changed at next login.
+    ResetPassword {
+        /// The admin's username.
+        username: String,
+    },
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "mama-daemon", &mut std::io::stdout());
+            return Ok(());
+        }
+        Some(Command::Manpages { dir }) => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), dir)?;
+            return Ok(());
+        }
+        _ => {}
+    }
     let settings = cli.opts.resolve()?;
     init_tracing(&settings.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -46,6 +91,31 @@ fn main() -> Result<()> {
             eprintln!("migrations applied");
             Ok(())
         }
+        Command::CheckConfig => {
+            let problems = commands::check_config(&settings);
+            if problems.is_empty() {
+                println!("configuration OK (database {})", mama_core::db::redact_url(&settings.database_url));
+                return Ok(());
+            }
+            for p in &problems {
+                eprintln!("problem: {p}");
+            }
+            anyhow::bail!("{} problem(s) found", problems.len())
+        }
+        Command::Backup { file } => {
+            commands::backup(&settings, &file)?;
+            eprintln!("backup written to {}", file.display());
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::ResetPassword { username } } => {
+            let db = serve::open_database(&settings)?;
+            let password = mama_core::ops::admins::reset_password_offline(&db, &username)
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("one-time password for {username}: {password}");
+            eprintln!("it must be changed at the next login; the admin's sessions were ended");
+            Ok(())
+        }
+        Command::Completions { .. } | Command::Manpages { .. } => Ok(()),
     }
 }
 

@@ -22,6 +22,9 @@ pub fn open_database(settings: &Settings) -> Result<Db> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             ensure_private_dir(dir)?;
         }
+        if let Some(problem) = crate::commands::writable_by_others(path) {
+            bail!("refusing to start: {problem}");
+        }
     }
     let db = Db::open(&location, 16)
         .with_context(|| format!("opening database {}", location.display()))?;
@@ -44,6 +47,9 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 
 pub async fn serve(settings: Settings) -> Result<()> {
     ensure_private_dir(&settings.data_dir)?;
+    if let Some(problem) = crate::commands::writable_by_others(&settings.data_dir) {
+        bail!("refusing to start: {problem}");
+    }
     let db = {
         let s = settings.clone();
         tokio::task::spawn_blocking(move || open_database(&s)).await??
@@ -69,7 +75,8 @@ pub async fn serve(settings: Settings) -> Result<()> {
             );
         }
     }
-    let state = AppState { mama };
+    let state = AppState { mama, metrics: Default::default(), listener: "rest" };
+    crate::worker::spawn(&settings, state.mama.clone())?;
 
     let rest = TcpListener::bind(settings.listen)
         .await

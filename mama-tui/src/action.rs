@@ -131,7 +131,10 @@ pub enum Action {
     Cmd(Cmd),
     Edit(Edit),
     /// Left click at a terminal cell.
-    Click { x: u16, y: u16 },
+    Click {
+        x: u16,
+        y: u16,
+    },
     /// Mouse wheel: rows to move (negative = up).
     Scroll(i32),
     Tick(DateTime<Utc>),

@@ -1,7 +1,9 @@
 //! The whole state of the UI (the Elm "model"). `view` only reads it; `update` only changes it.
 
 use chrono::{DateTime, Utc};
-use mama_core::api::types::{AdminView, EventFilter, EventView, ModelList, Role, ServiceView, SyncStatus};
+use mama_core::api::types::{
+    AdminView, EventFilter, EventView, ModelList, Role, ServiceView, SyncStatus,
+};
 use serde_json::Value;
 
 use crate::action::{Screen, Tag};
@@ -56,7 +58,11 @@ pub struct ListState<T> {
 
 impl<T> Default for ListState<T> {
     fn default() -> Self {
-        ListState { items: Vec::new(), selected: 0, loaded: false }
+        ListState {
+            items: Vec::new(),
+            selected: 0,
+            loaded: false,
+        }
     }
 }
 
@@ -141,7 +147,11 @@ impl App {
             screen: Screen::Login,
             session: None,
             epoch: 0,
-            login: LoginForm { username: TextInput::new("admin"), focus: 1, ..LoginForm::default() },
+            login: LoginForm {
+                username: TextInput::new("admin"),
+                focus: 1,
+                ..LoginForm::default()
+            },
             force_password: PasswordForm::default(),
             users: UsersState::default(),
             models: ListState::default(),
@@ -177,7 +187,13 @@ impl App {
     /// Queues an RPC call with the current session.
     pub fn call(&mut self, method: &'static str, params: Value, tag: Tag) {
         self.in_flight += 1;
-        let effect = Effect::Call { method, params, tag, token: self.token(), epoch: self.epoch };
+        let effect = Effect::Call {
+            method,
+            params,
+            tag,
+            token: self.token(),
+            epoch: self.epoch,
+        };
         self.effects.push(effect);
     }
 

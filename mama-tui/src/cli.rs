@@ -56,7 +56,8 @@ fn default_socket(system: &Path, xdg_state: Option<PathBuf>, home: Option<PathBu
     if let Some(state) = xdg_state.filter(|p| p.is_absolute()) {
         return state.join("mama/admin.sock");
     }
-    home.unwrap_or_else(|| PathBuf::from(".")).join(".local/state/mama/admin.sock")
+    home.unwrap_or_else(|| PathBuf::from("."))
+        .join(".local/state/mama/admin.sock")
 }
 
 #[cfg(test)]
@@ -66,14 +67,29 @@ mod tests {
     #[test]
     fn default_socket_order() {
         let missing = Path::new("/nonexistent/mama/admin.sock");
-        assert_eq!(default_socket(missing, Some("/x/state".into()), Some("/home/u".into())), PathBuf::from("/x/state/mama/admin.sock"));
-        assert_eq!(default_socket(missing, None, Some("/home/u".into())), PathBuf::from("/home/u/.local/state/mama/admin.sock"));
-        assert_eq!(default_socket(missing, Some("relative".into()), Some("/h".into())), PathBuf::from("/h/.local/state/mama/admin.sock"));
+        assert_eq!(
+            default_socket(missing, Some("/x/state".into()), Some("/home/u".into())),
+            PathBuf::from("/x/state/mama/admin.sock")
+        );
+        assert_eq!(
+            default_socket(missing, None, Some("/home/u".into())),
+            PathBuf::from("/home/u/.local/state/mama/admin.sock")
+        );
+        assert_eq!(
+            default_socket(missing, Some("relative".into()), Some("/h".into())),
+            PathBuf::from("/h/.local/state/mama/admin.sock")
+        );
     }
 
     #[test]
     fn server_wins_over_socket() {
-        let args = Args::parse_from(["mama-tui", "--socket", "/tmp/a.sock", "--server", "http://127.0.0.1:9"]);
+        let args = Args::parse_from([
+            "mama-tui",
+            "--socket",
+            "/tmp/a.sock",
+            "--server",
+            "http://127.0.0.1:9",
+        ]);
         assert_eq!(args.endpoint(), Ok(Endpoint::Tcp("127.0.0.1:9".into())));
     }
 }

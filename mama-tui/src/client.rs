@@ -32,7 +32,11 @@ impl Endpoint {
         let uri: hyper::Uri = url.parse().map_err(|e| format!("--server {url}: {e}"))?;
         match uri.scheme_str() {
             Some("http") | None => {}
-            Some(other) => return Err(format!("--server {url}: scheme {other} is not supported; use http://HOST:PORT")),
+            Some(other) => {
+                return Err(format!(
+                    "--server {url}: scheme {other} is not supported; use http://HOST:PORT"
+                ))
+            }
         }
         let authority = uri
             .authority()
@@ -84,7 +88,10 @@ impl ClientError {
 
 /// Methods that may be retried after a connection the server closed: they change nothing.
 fn is_read_only(method: &str) -> bool {
-    method.ends_with(".list") || method.ends_with(".get") || method == "sync.status" || method == "auth.whoami"
+    method.ends_with(".list")
+        || method.ends_with(".get")
+        || method == "sync.status"
+        || method == "auth.whoami"
 }
 
 /// Largest answer accepted; a page of 1000 users is a few hundred KiB.
@@ -99,7 +106,12 @@ pub struct RpcClient {
 
 impl RpcClient {
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Self {
-        RpcClient { endpoint, idle: Mutex::new(Vec::new()), next_id: AtomicU64::new(1), timeout }
+        RpcClient {
+            endpoint,
+            idle: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+            timeout,
+        }
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -107,7 +119,12 @@ impl RpcClient {
     }
 
     /// Calls `method`, bounded by the per-request timeout.
-    pub async fn call(&self, method: &str, params: Value, token: Option<&str>) -> Result<Value, ClientError> {
+    pub async fn call(
+        &self,
+        method: &str,
+        params: Value,
+        token: Option<&str>,
+    ) -> Result<Value, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = serde_json::to_vec(&RpcRequest::new(id, method, params))
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
@@ -118,7 +135,12 @@ impl RpcClient {
         }
     }
 
-    async fn send(&self, method: &str, body: Bytes, token: Option<&str>) -> Result<Value, ClientError> {
+    async fn send(
+        &self,
+        method: &str,
+        body: Bytes,
+        token: Option<&str>,
+    ) -> Result<Value, ClientError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -135,7 +157,11 @@ impl RpcClient {
                 Ok(response) => response,
                 // A kept-alive connection the daemon closed meanwhile: retry on a fresh one when
                 // the request surely was not processed, or when repeating it is harmless.
-                Err(err) if reused && attempt == 1 && (err.is_canceled() || is_read_only(method)) => continue,
+                Err(err)
+                    if reused && attempt == 1 && (err.is_canceled() || is_read_only(method)) =>
+                {
+                    continue
+                }
                 Err(err) => return Err(ClientError::Connect(err.to_string())),
             };
             let status = response.status();
@@ -157,7 +183,11 @@ impl RpcClient {
         }
     }
 
-    fn request(&self, body: Bytes, token: Option<&str>) -> Result<hyper::Request<Full<Bytes>>, ClientError> {
+    fn request(
+        &self,
+        body: Bytes,
+        token: Option<&str>,
+    ) -> Result<hyper::Request<Full<Bytes>>, ClientError> {
         let mut builder = hyper::Request::builder()
             .method(hyper::Method::POST)
             .uri("/rpc")
@@ -167,11 +197,16 @@ impl RpcClient {
         if let Some(token) = token {
             builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        builder.body(Full::new(body)).map_err(|e| ClientError::Protocol(e.to_string()))
+        builder
+            .body(Full::new(body))
+            .map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
-        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         while let Some(sender) = idle.pop() {
             if !sender.is_closed() {
                 return Some(sender);
@@ -184,21 +219,29 @@ impl RpcClient {
         if sender.is_closed() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if idle.len() < 4 {
             idle.push(sender);
         }
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
-        let connect_err = |e: std::io::Error| ClientError::Connect(format!("{}: {e}", self.endpoint.describe()));
+        let connect_err =
+            |e: std::io::Error| ClientError::Connect(format!("{}: {e}", self.endpoint.describe()));
         match &self.endpoint {
             Endpoint::Unix(path) => {
-                let stream = tokio::net::UnixStream::connect(path).await.map_err(connect_err)?;
+                let stream = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(connect_err)?;
                 handshake(TokioIo::new(stream)).await
             }
             Endpoint::Tcp(addr) => {
-                let stream = tokio::net::TcpStream::connect(addr).await.map_err(connect_err)?;
+                let stream = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map_err(connect_err)?;
                 // Small JSON calls: latency matters more than packet count.
                 let _ = stream.set_nodelay(true);
                 handshake(TokioIo::new(stream)).await
@@ -227,8 +270,14 @@ mod tests {
 
     #[test]
     fn server_urls() {
-        assert_eq!(Endpoint::from_server_url("http://127.0.0.1:8687"), Ok(Endpoint::Tcp("127.0.0.1:8687".into())));
-        assert_eq!(Endpoint::from_server_url("http://mama.local"), Ok(Endpoint::Tcp("mama.local:80".into())));
+        assert_eq!(
+            Endpoint::from_server_url("http://127.0.0.1:8687"),
+            Ok(Endpoint::Tcp("127.0.0.1:8687".into()))
+        );
+        assert_eq!(
+            Endpoint::from_server_url("http://mama.local"),
+            Ok(Endpoint::Tcp("mama.local:80".into()))
+        );
         assert!(Endpoint::from_server_url("https://x:1").is_err());
     }
 }

@@ -12,16 +12,43 @@ use crate::action::Tag;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// One RPC call.
-    Call { method: &'static str, params: Value, tag: Tag, token: Option<String>, epoch: u64 },
+    Call {
+        method: &'static str,
+        params: Value,
+        tag: Tag,
+        token: Option<String>,
+        epoch: u64,
+    },
     /// The same method called once per params, in order, stopping at the first error; the
     /// reply's value is the array of results. Used to split very large id lists under the
     /// daemon's body limit.
-    Batch { method: &'static str, params: Vec<Value>, tag: Tag, token: Option<String>, epoch: u64 },
+    Batch {
+        method: &'static str,
+        params: Vec<Value>,
+        tag: Tag,
+        token: Option<String>,
+        epoch: u64,
+    },
     /// Page through `users.list` and answer with every matching id (mark all).
-    CollectIds { filter: UserFilter, sort: UserSort, tag: Tag, token: Option<String>, epoch: u64 },
+    CollectIds {
+        filter: UserFilter,
+        sort: UserSort,
+        tag: Tag,
+        token: Option<String>,
+        epoch: u64,
+    },
     /// Page through `users.list` and write the rows to a CSV file.
-    Export { path: PathBuf, filter: UserFilter, sort: UserSort, token: Option<String>, epoch: u64 },
+    Export {
+        path: PathBuf,
+        filter: UserFilter,
+        sort: UserSort,
+        token: Option<String>,
+        epoch: u64,
+    },
     /// Read a local file (CSV import); the reply's value is its text.
-    ReadFile { path: PathBuf, epoch: u64 },
+    ReadFile {
+        path: PathBuf,
+        epoch: u64,
+    },
     Quit,
 }

@@ -29,8 +29,9 @@ pub fn parse(text: &str) -> Result<UserFilter, String> {
             "service" | "s" => filter.service = Some(value),
             "info" => filter.info_key = Some(value),
             "status" => {
-                let status = KeyStatus::parse(&value.to_ascii_lowercase())
-                    .ok_or_else(|| format!("status `{value}`: use pending, active, failed or none"))?;
+                let status = KeyStatus::parse(&value.to_ascii_lowercase()).ok_or_else(|| {
+                    format!("status `{value}`: use pending, active, failed or none")
+                })?;
                 filter.key_status = Some(status);
             }
             "id" | "text" => words.push(term.split_once(':').map_or(term, |(_, v)| v)),

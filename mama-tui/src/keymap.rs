@@ -23,16 +23,49 @@ pub struct Binding {
     pub hint: &'static str,
 }
 
-const fn key(c: char, cmd: Cmd, key: &'static str, help: &'static str, hint: &'static str) -> Binding {
-    Binding { code: KeyCode::Char(c), mods: KeyModifiers::NONE, cmd, key, help, hint }
+const fn key(
+    c: char,
+    cmd: Cmd,
+    key: &'static str,
+    help: &'static str,
+    hint: &'static str,
+) -> Binding {
+    Binding {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::NONE,
+        cmd,
+        key,
+        help,
+        hint,
+    }
 }
 
-const fn ctrl(c: char, cmd: Cmd, key: &'static str, help: &'static str, hint: &'static str) -> Binding {
-    Binding { code: KeyCode::Char(c), mods: KeyModifiers::CONTROL, cmd, key, help, hint }
+const fn ctrl(
+    c: char,
+    cmd: Cmd,
+    key: &'static str,
+    help: &'static str,
+    hint: &'static str,
+) -> Binding {
+    Binding {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::CONTROL,
+        cmd,
+        key,
+        help,
+        hint,
+    }
 }
 
 const fn special(code: KeyCode, cmd: Cmd, key: &'static str, help: &'static str) -> Binding {
-    Binding { code, mods: KeyModifiers::NONE, cmd, key, help, hint: "" }
+    Binding {
+        code,
+        mods: KeyModifiers::NONE,
+        cmd,
+        key,
+        help,
+        hint: "",
+    }
 }
 
 /// Moving around a list, shared by every list screen.
@@ -54,7 +87,13 @@ const NAVIGATION: &[Binding] = &[
 /// Everywhere outside text fields.
 pub const GLOBAL: &[Binding] = &[
     key('?', Cmd::Help, "?", "help", "help"),
-    key(':', Cmd::Palette, ":", "command (:users :models :admins :services :events :passwd :export FILE :q)", "cmd"),
+    key(
+        ':',
+        Cmd::Palette,
+        ":",
+        "command (:users :models :admins :services :events :passwd :export FILE :q)",
+        "cmd",
+    ),
     key('1', Cmd::GoTo(Screen::Users), "1", "users screen", ""),
     key('2', Cmd::GoTo(Screen::Models), "2", "models screen", ""),
     key('3', Cmd::GoTo(Screen::Admins), "3", "admins screen", ""),
@@ -67,29 +106,100 @@ pub const GLOBAL: &[Binding] = &[
 ];
 
 pub const USERS: &[Binding] = &[
-    key('/', Cmd::Filter, "/", "filter: text org:X model:X service:X info:KEY status:pending unavailable", "filter"),
+    key(
+        '/',
+        Cmd::Filter,
+        "/",
+        "filter: text org:X model:X service:X info:KEY status:pending unavailable",
+        "filter",
+    ),
     key(' ', Cmd::ToggleMark, "space", "mark / unmark", "mark"),
-    key('a', Cmd::MarkAll, "a", "mark all matching the filter", "mark all"),
+    key(
+        'a',
+        Cmd::MarkAll,
+        "a",
+        "mark all matching the filter",
+        "mark all",
+    ),
     key('A', Cmd::ClearMarks, "A", "clear marks", ""),
-    special(KeyCode::Esc, Cmd::Back, "esc", "clear marks, then the filter"),
+    special(
+        KeyCode::Esc,
+        Cmd::Back,
+        "esc",
+        "clear marks, then the filter",
+    ),
     special(KeyCode::Enter, Cmd::Open, "enter", "edit user"),
     key('b', Cmd::BulkEdit, "b", "bulk edit marked", "bulk"),
     key('c', Cmd::CreateUsers, "c", "create users", "create"),
     ctrl('d', Cmd::DeleteMarked, "ctrl-d", "delete marked", "delete"),
     key('R', Cmd::RotateMarked, "R", "rotate keys of marked", ""),
-    key('x', Cmd::DropUnavailable, "x", "drop unavailable models from marked", ""),
-    key('I', Cmd::Sort(UserColumn::Id), "I", "sort by id (again: reverse)", ""),
-    key('O', Cmd::Sort(UserColumn::Organization), "O", "sort by organization", ""),
-    key('M', Cmd::Sort(UserColumn::Models), "M", "sort by models", ""),
-    key('S', Cmd::Sort(UserColumn::Services), "S", "sort by services", ""),
-    key('K', Cmd::Sort(UserColumn::KeyStatus), "K", "sort by key status", ""),
+    key(
+        'x',
+        Cmd::DropUnavailable,
+        "x",
+        "drop unavailable models from marked",
+        "",
+    ),
+    key(
+        'I',
+        Cmd::Sort(UserColumn::Id),
+        "I",
+        "sort by id (again: reverse)",
+        "",
+    ),
+    key(
+        'O',
+        Cmd::Sort(UserColumn::Organization),
+        "O",
+        "sort by organization",
+        "",
+    ),
+    key(
+        'M',
+        Cmd::Sort(UserColumn::Models),
+        "M",
+        "sort by models",
+        "",
+    ),
+    key(
+        'S',
+        Cmd::Sort(UserColumn::Services),
+        "S",
+        "sort by services",
+        "",
+    ),
+    key(
+        'K',
+        Cmd::Sort(UserColumn::KeyStatus),
+        "K",
+        "sort by key status",
+        "",
+    ),
     key('N', Cmd::Sort(UserColumn::Info), "N", "sort by info", ""),
-    key('U', Cmd::Sort(UserColumn::UpdatedAt), "U", "sort by last update", ""),
+    key(
+        'U',
+        Cmd::Sort(UserColumn::UpdatedAt),
+        "U",
+        "sort by last update",
+        "",
+    ),
 ];
 
 pub const MODELS: &[Binding] = &[
-    key('u', Cmd::ShowUnavailableUsers, "u", "users holding unavailable models", "users w/ unavailable"),
-    key('x', Cmd::DropUnavailable, "x", "drop unavailable models from marked users", "drop unavailable"),
+    key(
+        'u',
+        Cmd::ShowUnavailableUsers,
+        "u",
+        "users holding unavailable models",
+        "users w/ unavailable",
+    ),
+    key(
+        'x',
+        Cmd::DropUnavailable,
+        "x",
+        "drop unavailable models from marked users",
+        "drop unavailable",
+    ),
 ];
 
 pub const ADMINS: &[Binding] = &[
@@ -99,12 +209,30 @@ pub const ADMINS: &[Binding] = &[
 
 pub const SERVICES: &[Binding] = &[
     key('n', Cmd::New, "n", "new service", "new"),
-    key('t', Cmd::IssueToken, "t", "issue a token (shown once)", "token"),
-    ctrl('d', Cmd::Remove, "ctrl-d", "delete service / revoke token", "delete/revoke"),
+    key(
+        't',
+        Cmd::IssueToken,
+        "t",
+        "issue a token (shown once)",
+        "token",
+    ),
+    ctrl(
+        'd',
+        Cmd::Remove,
+        "ctrl-d",
+        "delete service / revoke token",
+        "delete/revoke",
+    ),
 ];
 
 pub const EVENTS: &[Binding] = &[
-    key('/', Cmd::Filter, "/", "filter: actor:X action:X user:X result:ok|error", "filter"),
+    key(
+        '/',
+        Cmd::Filter,
+        "/",
+        "filter: actor:X action:X user:X result:ok|error",
+        "filter",
+    ),
     special(KeyCode::Esc, Cmd::Back, "esc", "clear the filter"),
 ];
 
@@ -152,8 +280,14 @@ impl Context {
                 Popup::Help | Popup::Message { .. } => Context::Dismiss,
                 Popup::Confirm(_) => Context::Confirm,
                 Popup::Picker(_) => Context::Picker,
-                Popup::Palette(_) | Popup::Prompt(_) | Popup::Password(_) => Context::Form(Field::Text),
-                Popup::NewAdmin(form) => Context::Form(if form.focus_index == 2 { Field::Choice } else { Field::Text }),
+                Popup::Palette(_) | Popup::Prompt(_) | Popup::Password(_) => {
+                    Context::Form(Field::Text)
+                }
+                Popup::NewAdmin(form) => Context::Form(if form.focus_index == 2 {
+                    Field::Choice
+                } else {
+                    Field::Text
+                }),
                 Popup::Edit(d) => Context::Form(match d.focus {
                     EditField::Organization => Field::Text,
                     EditField::Models | EditField::Services => Field::Button,
@@ -208,13 +342,17 @@ pub fn handle_key(context: Context, key: KeyEvent) -> Action {
         },
         Context::Confirm => match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => Action::Cmd(Cmd::Yes),
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => Action::Cmd(Cmd::No),
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                Action::Cmd(Cmd::No)
+            }
             _ => Action::None,
         },
         Context::Dismiss => match key.code {
-            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Char(' ') => {
-                Action::Cmd(Cmd::Back)
-            }
+            KeyCode::Esc
+            | KeyCode::Enter
+            | KeyCode::Char('q')
+            | KeyCode::Char('?')
+            | KeyCode::Char(' ') => Action::Cmd(Cmd::Back),
             _ => Action::None,
         },
     }
@@ -248,7 +386,9 @@ fn form_key(field: Field, key: KeyEvent) -> Action {
         KeyCode::Down => Action::Cmd(Cmd::NextField),
         KeyCode::Left if field == Field::Choice => Action::Cmd(Cmd::PrevChoice),
         KeyCode::Right if field == Field::Choice => Action::Cmd(Cmd::NextChoice),
-        KeyCode::Char(' ') if matches!(field, Field::Choice | Field::Button) => Action::Cmd(Cmd::Toggle),
+        KeyCode::Char(' ') if matches!(field, Field::Choice | Field::Button) => {
+            Action::Cmd(Cmd::Toggle)
+        }
         _ if matches!(field, Field::Choice | Field::Button) => Action::None,
         _ => text_edit(key, field == Field::Area),
     }
@@ -300,12 +440,21 @@ mod tests {
         assert_eq!(users(press(KeyCode::PageDown)), Action::Cmd(Cmd::PageDown));
         assert_eq!(users(press(KeyCode::Char('g'))), Action::Cmd(Cmd::Top));
         assert_eq!(users(press(KeyCode::Char('G'))), Action::Cmd(Cmd::Bottom));
-        assert_eq!(users(press(KeyCode::Char(' '))), Action::Cmd(Cmd::ToggleMark));
+        assert_eq!(
+            users(press(KeyCode::Char(' '))),
+            Action::Cmd(Cmd::ToggleMark)
+        );
         assert_eq!(users(press(KeyCode::Char('a'))), Action::Cmd(Cmd::MarkAll));
-        assert_eq!(users(press(KeyCode::Char('A'))), Action::Cmd(Cmd::ClearMarks));
+        assert_eq!(
+            users(press(KeyCode::Char('A'))),
+            Action::Cmd(Cmd::ClearMarks)
+        );
         assert_eq!(users(press(KeyCode::Esc)), Action::Cmd(Cmd::Back));
         assert_eq!(users(press(KeyCode::Enter)), Action::Cmd(Cmd::Open));
-        assert_eq!(users(with(KeyCode::Char('d'), KeyModifiers::CONTROL)), Action::Cmd(Cmd::DeleteMarked));
+        assert_eq!(
+            users(with(KeyCode::Char('d'), KeyModifiers::CONTROL)),
+            Action::Cmd(Cmd::DeleteMarked)
+        );
         assert_eq!(users(press(KeyCode::Char('/'))), Action::Cmd(Cmd::Filter));
         assert_eq!(users(press(KeyCode::Char('?'))), Action::Cmd(Cmd::Help));
         assert_eq!(users(press(KeyCode::Char(':'))), Action::Cmd(Cmd::Palette));
@@ -314,36 +463,87 @@ mod tests {
 
     #[test]
     fn shift_letters_sort_with_or_without_the_shift_flag() {
-        assert_eq!(users(with(KeyCode::Char('O'), KeyModifiers::SHIFT)), Action::Cmd(Cmd::Sort(UserColumn::Organization)));
-        assert_eq!(users(press(KeyCode::Char('I'))), Action::Cmd(Cmd::Sort(UserColumn::Id)));
-        assert_eq!(users(press(KeyCode::Char('K'))), Action::Cmd(Cmd::Sort(UserColumn::KeyStatus)));
+        assert_eq!(
+            users(with(KeyCode::Char('O'), KeyModifiers::SHIFT)),
+            Action::Cmd(Cmd::Sort(UserColumn::Organization))
+        );
+        assert_eq!(
+            users(press(KeyCode::Char('I'))),
+            Action::Cmd(Cmd::Sort(UserColumn::Id))
+        );
+        assert_eq!(
+            users(press(KeyCode::Char('K'))),
+            Action::Cmd(Cmd::Sort(UserColumn::KeyStatus))
+        );
     }
 
     #[test]
     fn text_fields_take_letters_that_are_commands_elsewhere() {
         let form = Context::Form(Field::Text);
-        assert_eq!(handle_key(form, press(KeyCode::Char('q'))), Action::Edit(Edit::Insert('q')));
-        assert_eq!(handle_key(form, press(KeyCode::Char('김'))), Action::Edit(Edit::Insert('김')));
-        assert_eq!(handle_key(form, press(KeyCode::Tab)), Action::Cmd(Cmd::NextField));
-        assert_eq!(handle_key(form, press(KeyCode::Enter)), Action::Cmd(Cmd::Open));
-        assert_eq!(handle_key(form, with(KeyCode::Char('s'), KeyModifiers::CONTROL)), Action::Cmd(Cmd::Save));
-        assert_eq!(handle_key(form, with(KeyCode::Char('c'), KeyModifiers::CONTROL)), Action::Cmd(Cmd::Quit));
+        assert_eq!(
+            handle_key(form, press(KeyCode::Char('q'))),
+            Action::Edit(Edit::Insert('q'))
+        );
+        assert_eq!(
+            handle_key(form, press(KeyCode::Char('김'))),
+            Action::Edit(Edit::Insert('김'))
+        );
+        assert_eq!(
+            handle_key(form, press(KeyCode::Tab)),
+            Action::Cmd(Cmd::NextField)
+        );
+        assert_eq!(
+            handle_key(form, press(KeyCode::Enter)),
+            Action::Cmd(Cmd::Open)
+        );
+        assert_eq!(
+            handle_key(form, with(KeyCode::Char('s'), KeyModifiers::CONTROL)),
+            Action::Cmd(Cmd::Save)
+        );
+        assert_eq!(
+            handle_key(form, with(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Action::Cmd(Cmd::Quit)
+        );
         let area = Context::Form(Field::Area);
-        assert_eq!(handle_key(area, press(KeyCode::Enter)), Action::Edit(Edit::Newline));
+        assert_eq!(
+            handle_key(area, press(KeyCode::Enter)),
+            Action::Edit(Edit::Newline)
+        );
         assert_eq!(handle_key(area, press(KeyCode::Up)), Action::Edit(Edit::Up));
         let choice = Context::Form(Field::Choice);
-        assert_eq!(handle_key(choice, press(KeyCode::Right)), Action::Cmd(Cmd::NextChoice));
+        assert_eq!(
+            handle_key(choice, press(KeyCode::Right)),
+            Action::Cmd(Cmd::NextChoice)
+        );
         assert_eq!(handle_key(choice, press(KeyCode::Char('x'))), Action::None);
-        assert_eq!(handle_key(Context::FilterBar, press(KeyCode::Char('j'))), Action::Edit(Edit::Insert('j')));
-        assert_eq!(handle_key(Context::FilterBar, press(KeyCode::Esc)), Action::Cmd(Cmd::Back));
+        assert_eq!(
+            handle_key(Context::FilterBar, press(KeyCode::Char('j'))),
+            Action::Edit(Edit::Insert('j'))
+        );
+        assert_eq!(
+            handle_key(Context::FilterBar, press(KeyCode::Esc)),
+            Action::Cmd(Cmd::Back)
+        );
     }
 
     #[test]
     fn confirm_needs_an_explicit_yes() {
-        assert_eq!(handle_key(Context::Confirm, press(KeyCode::Char('y'))), Action::Cmd(Cmd::Yes));
-        assert_eq!(handle_key(Context::Confirm, press(KeyCode::Esc)), Action::Cmd(Cmd::No));
-        assert_eq!(handle_key(Context::Confirm, press(KeyCode::Char(' '))), Action::None);
-        assert_eq!(handle_key(Context::Picker, press(KeyCode::Char(' '))), Action::Cmd(Cmd::Toggle));
+        assert_eq!(
+            handle_key(Context::Confirm, press(KeyCode::Char('y'))),
+            Action::Cmd(Cmd::Yes)
+        );
+        assert_eq!(
+            handle_key(Context::Confirm, press(KeyCode::Esc)),
+            Action::Cmd(Cmd::No)
+        );
+        assert_eq!(
+            handle_key(Context::Confirm, press(KeyCode::Char(' '))),
+            Action::None
+        );
+        assert_eq!(
+            handle_key(Context::Picker, press(KeyCode::Char(' '))),
+            Action::Cmd(Cmd::Toggle)
+        );
     }
 
     #[test]

@@ -13,7 +13,10 @@ pub enum Popup {
     Help,
     Palette(TextInput),
     /// Information to acknowledge (a token shown once, a summary, an error).
-    Message { title: String, lines: Vec<String> },
+    Message {
+        title: String,
+        lines: Vec<String>,
+    },
     Confirm(Confirm),
     Edit(Box<EditDialog>),
     Bulk(BulkDialog),
@@ -54,7 +57,12 @@ pub enum EditField {
 }
 
 impl EditField {
-    pub const ALL: [EditField; 4] = [EditField::Organization, EditField::Models, EditField::Services, EditField::Info];
+    pub const ALL: [EditField; 4] = [
+        EditField::Organization,
+        EditField::Models,
+        EditField::Services,
+        EditField::Info,
+    ];
 }
 
 #[derive(Debug)]
@@ -73,7 +81,12 @@ pub struct EditDialog {
 
 impl EditDialog {
     pub fn new(user: UserView) -> Self {
-        let info = user.info.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n");
+        let info = user
+            .info
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n");
         EditDialog {
             organization: TextInput::new(user.organization.clone()),
             models: user.models.iter().cloned().collect(),
@@ -96,7 +109,9 @@ pub fn parse_info(text: &str) -> Result<Info, String> {
         if line.is_empty() {
             continue;
         }
-        let (k, v) = line.split_once('=').ok_or_else(|| format!("info line {}: expected key=value", n + 1))?;
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("info line {}: expected key=value", n + 1))?;
         let k = k.trim();
         if k.is_empty() {
             return Err(format!("info line {}: empty key", n + 1));
@@ -115,7 +130,12 @@ pub enum BulkField {
 }
 
 impl BulkField {
-    pub const ALL: [BulkField; 4] = [BulkField::ModelsOp, BulkField::Models, BulkField::ServicesOp, BulkField::Services];
+    pub const ALL: [BulkField; 4] = [
+        BulkField::ModelsOp,
+        BulkField::Models,
+        BulkField::ServicesOp,
+        BulkField::Services,
+    ];
 }
 
 /// Bulk edit of the marked users: a set operation (or none) for models and for services.
@@ -148,7 +168,12 @@ impl BulkDialog {
 
 /// Cycles none → replace → add → remove → none.
 pub fn cycle_op(op: Option<SetOp>, forward: bool) -> Option<SetOp> {
-    const ORDER: [Option<SetOp>; 4] = [None, Some(SetOp::Replace), Some(SetOp::Add), Some(SetOp::Remove)];
+    const ORDER: [Option<SetOp>; 4] = [
+        None,
+        Some(SetOp::Replace),
+        Some(SetOp::Add),
+        Some(SetOp::Remove),
+    ];
     let i = ORDER.iter().position(|o| *o == op).unwrap_or(0);
     let next = if forward { (i + 1) % 4 } else { (i + 3) % 4 };
     ORDER[next]
@@ -206,7 +231,14 @@ impl CreateDialog {
             .map(|f| {
                 let row = f.row.unwrap_or(0);
                 let line = self.submitted_lines.get(row).copied().unwrap_or(row);
-                (line, format!("{}: {}", f.field.rsplit('.').next().unwrap_or(&f.field), f.message))
+                (
+                    line,
+                    format!(
+                        "{}: {}",
+                        f.field.rsplit('.').next().unwrap_or(&f.field),
+                        f.message
+                    ),
+                )
             })
             .collect();
     }
@@ -236,7 +268,10 @@ pub struct Picker {
 impl Picker {
     pub fn visible(&self) -> Vec<&(String, bool)> {
         let q = self.query.value().to_lowercase();
-        self.options.iter().filter(|(name, _)| q.is_empty() || name.to_lowercase().contains(&q)).collect()
+        self.options
+            .iter()
+            .filter(|(name, _)| q.is_empty() || name.to_lowercase().contains(&q))
+            .collect()
     }
 }
 
@@ -262,7 +297,11 @@ pub const MIN_PASSWORD: usize = 12;
 
 impl PasswordForm {
     pub fn focus(&self) -> PasswordField {
-        [PasswordField::Old, PasswordField::New, PasswordField::Confirm][self.focus_index % 3]
+        [
+            PasswordField::Old,
+            PasswordField::New,
+            PasswordField::Confirm,
+        ][self.focus_index % 3]
     }
 
     pub fn input_mut(&mut self) -> &mut TextInput {
@@ -279,7 +318,9 @@ impl PasswordForm {
             return Err("enter your current password".into());
         }
         if self.new.value().chars().count() < MIN_PASSWORD {
-            return Err(format!("the new password needs at least {MIN_PASSWORD} characters"));
+            return Err(format!(
+                "the new password needs at least {MIN_PASSWORD} characters"
+            ));
         }
         if self.new.value() != self.confirm.value() {
             return Err("the two new passwords differ".into());
@@ -299,7 +340,13 @@ pub struct AdminForm {
 
 impl Default for AdminForm {
     fn default() -> Self {
-        AdminForm { username: TextInput::default(), password: TextInput::default(), role: Role::Admin, focus_index: 0, error: None }
+        AdminForm {
+            username: TextInput::default(),
+            password: TextInput::default(),
+            role: Role::Admin,
+            focus_index: 0,
+            error: None,
+        }
     }
 }
 

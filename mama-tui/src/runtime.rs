@@ -30,14 +30,26 @@ const BULK_PAGE: u32 = 1000;
 
 pub async fn run(endpoint: Endpoint, args: &Args) -> anyhow::Result<()> {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let client = Arc::new(RpcClient::new(endpoint.clone(), Duration::from_secs(args.timeout.max(1))));
+    let client = Arc::new(RpcClient::new(
+        endpoint.clone(),
+        Duration::from_secs(args.timeout.max(1)),
+    ));
     let mut term = terminal::setup(!args.no_mouse).context("cannot set up the terminal")?;
-    let result = event_loop(&mut term, &client, App::new(endpoint.describe(), color, 80, 24)).await;
+    let result = event_loop(
+        &mut term,
+        &client,
+        App::new(endpoint.describe(), color, 80, 24),
+    )
+    .await;
     terminal::restore();
     result
 }
 
-async fn event_loop(term: &mut terminal::Term, client: &Arc<RpcClient>, mut app: App) -> anyhow::Result<()> {
+async fn event_loop(
+    term: &mut terminal::Term,
+    client: &Arc<RpcClient>,
+    mut app: App,
+) -> anyhow::Result<()> {
     let size = term.size()?;
     app.width = size.width;
     app.height = size.height;
@@ -57,7 +69,8 @@ async fn event_loop(term: &mut terminal::Term, client: &Arc<RpcClient>, mut app:
             Some(reply) = rx.recv() => Action::Reply(reply),
         };
         // Ticks only need a redraw for the spinner and the occasional clock-driven change.
-        let redraw = !matches!(action, Action::Tick(_)) || app.in_flight > 0 || app.ticks.is_multiple_of(10);
+        let redraw =
+            !matches!(action, Action::Tick(_)) || app.in_flight > 0 || app.ticks.is_multiple_of(10);
         for effect in update::update(&mut app, action) {
             execute(effect, client, &tx);
         }
@@ -83,7 +96,10 @@ pub fn to_action(app: &App, event: Event) -> Action {
         Event::Paste(text) => Action::Edit(Edit::Paste(text)),
         Event::Resize(width, height) => Action::Resize(width, height),
         Event::Mouse(mouse) => match mouse.kind {
-            MouseEventKind::Down(MouseButton::Left) => Action::Click { x: mouse.column, y: mouse.row },
+            MouseEventKind::Down(MouseButton::Left) => Action::Click {
+                x: mouse.column,
+                y: mouse.row,
+            },
             MouseEventKind::ScrollDown => Action::Scroll(3),
             MouseEventKind::ScrollUp => Action::Scroll(-3),
             _ => Action::None,
@@ -97,13 +113,25 @@ fn execute(effect: Effect, client: &Arc<RpcClient>, tx: &mpsc::UnboundedSender<R
     let tx = tx.clone();
     match effect {
         Effect::Quit => {}
-        Effect::Call { method, params, tag, token, epoch } => {
+        Effect::Call {
+            method,
+            params,
+            tag,
+            token,
+            epoch,
+        } => {
             tokio::spawn(async move {
                 let result = client.call(method, params, token.as_deref()).await;
                 let _ = tx.send(Reply { epoch, tag, result });
             });
         }
-        Effect::Batch { method, params, tag, token, epoch } => {
+        Effect::Batch {
+            method,
+            params,
+            tag,
+            token,
+            epoch,
+        } => {
             tokio::spawn(async move {
                 let mut results = Vec::with_capacity(params.len());
                 let mut failure = None;
@@ -123,21 +151,46 @@ fn execute(effect: Effect, client: &Arc<RpcClient>, tx: &mpsc::UnboundedSender<R
                 let _ = tx.send(Reply { epoch, tag, result });
             });
         }
-        Effect::CollectIds { filter, sort, tag, token, epoch } => {
+        Effect::CollectIds {
+            filter,
+            sort,
+            tag,
+            token,
+            epoch,
+        } => {
             tokio::spawn(async move {
-                let result = for_each_user(&client, filter, sort, token.as_deref(), |_| {}).await.map(|ids| {
-                    Value::Array(ids.into_iter().map(Value::String).collect())
-                });
+                let result = for_each_user(&client, filter, sort, token.as_deref(), |_| {})
+                    .await
+                    .map(|ids| Value::Array(ids.into_iter().map(Value::String).collect()));
                 let _ = tx.send(Reply { epoch, tag, result });
             });
         }
-        Effect::Export { path, filter, sort, token, epoch } => {
+        Effect::Export {
+            path,
+            filter,
+            sort,
+            token,
+            epoch,
+        } => {
             tokio::spawn(async move {
-                let mut out = csv::write_row(&["id", "organization", "models", "services", "key_status", "key_hint", "info"]);
+                let mut out = csv::write_row(&[
+                    "id",
+                    "organization",
+                    "models",
+                    "services",
+                    "key_status",
+                    "key_hint",
+                    "info",
+                ]);
                 out.push('\n');
                 let result = for_each_user(&client, filter, sort, token.as_deref(), |users| {
                     for u in users {
-                        let info = u.info.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
+                        let info = u
+                            .info
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(";");
                         out.push_str(&csv::write_row(&[
                             u.id.as_str(),
                             &u.organization,
@@ -153,12 +206,18 @@ fn execute(effect: Effect, client: &Arc<RpcClient>, tx: &mpsc::UnboundedSender<R
                 .await;
                 let result = match result {
                     Ok(ids) => match tokio::fs::write(&path, out).await {
-                        Ok(()) => Ok(json!({ "rows": ids.len(), "path": path.display().to_string() })),
+                        Ok(()) => {
+                            Ok(json!({ "rows": ids.len(), "path": path.display().to_string() }))
+                        }
                         Err(err) => Err(ClientError::Local(format!("{}: {err}", path.display()))),
                     },
                     Err(err) => Err(err),
                 };
-                let _ = tx.send(Reply { epoch, tag: Tag::Export, result });
+                let _ = tx.send(Reply {
+                    epoch,
+                    tag: Tag::Export,
+                    result,
+                });
             });
         }
         Effect::ReadFile { path, epoch } => {
@@ -167,7 +226,11 @@ fn execute(effect: Effect, client: &Arc<RpcClient>, tx: &mpsc::UnboundedSender<R
                     .await
                     .map(Value::String)
                     .map_err(|err| ClientError::Local(format!("{}: {err}", path.display())));
-                let _ = tx.send(Reply { epoch, tag: Tag::ImportFile, result });
+                let _ = tx.send(Reply {
+                    epoch,
+                    tag: Tag::ImportFile,
+                    result,
+                });
             });
         }
     }
@@ -185,9 +248,19 @@ async fn for_each_user(
     let mut ids = Vec::new();
     let mut offset = 0;
     loop {
-        let params = ListUsersParams { filter: filter.clone(), sort, page: Page { offset, limit: BULK_PAGE } };
-        let value = client.call(method::USERS_LIST, update::to_params(&params), token).await?;
-        let page: UserList = serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let params = ListUsersParams {
+            filter: filter.clone(),
+            sort,
+            page: Page {
+                offset,
+                limit: BULK_PAGE,
+            },
+        };
+        let value = client
+            .call(method::USERS_LIST, update::to_params(&params), token)
+            .await?;
+        let page: UserList =
+            serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
         each(&page.users);
         let count = page.users.len() as u64;
         ids.extend(page.users.into_iter().map(|u| u.id));

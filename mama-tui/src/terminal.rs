@@ -3,9 +3,13 @@
 
 use std::io::{self, Stdout};
 
-use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::execute;
-use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
@@ -15,8 +19,13 @@ pub fn setup(mouse: bool) -> io::Result<Term> {
     install_panic_hook();
     enable_raw_mode()?;
     let mut stdout = io::stdout();
-    let entered = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste)
-        .and_then(|()| if mouse { execute!(stdout, EnableMouseCapture) } else { Ok(()) });
+    let entered = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste).and_then(|()| {
+        if mouse {
+            execute!(stdout, EnableMouseCapture)
+        } else {
+            Ok(())
+        }
+    });
     if let Err(err) = entered {
         restore();
         return Err(err);
@@ -27,7 +36,13 @@ pub fn setup(mouse: bool) -> io::Result<Term> {
 /// Leaves raw mode and the alternate screen. Safe to call more than once.
 pub fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), DisableMouseCapture, DisableBracketedPaste, LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 fn install_panic_hook() {

@@ -105,7 +105,10 @@ impl TextInput {
     }
 
     fn byte_at(&self, char_idx: usize) -> usize {
-        self.value.char_indices().nth(char_idx).map_or(self.value.len(), |(i, _)| i)
+        self.value
+            .char_indices()
+            .nth(char_idx)
+            .map_or(self.value.len(), |(i, _)| i)
     }
 
     /// Applies an edit; returns whether the value changed.
@@ -186,7 +189,10 @@ pub struct TextArea {
 
 impl Default for TextArea {
     fn default() -> Self {
-        TextArea { lines: vec![TextInput::default()], row: 0 }
+        TextArea {
+            lines: vec![TextInput::default()],
+            row: 0,
+        }
     }
 }
 
@@ -222,7 +228,13 @@ impl TextArea {
                 let current = &mut self.lines[self.row];
                 let at = current.byte_at(current.cursor);
                 let rest = current.value.split_off(at);
-                self.lines.insert(self.row + 1, TextInput { value: rest, cursor: 0 });
+                self.lines.insert(
+                    self.row + 1,
+                    TextInput {
+                        value: rest,
+                        cursor: 0,
+                    },
+                );
                 self.row += 1;
                 true
             }

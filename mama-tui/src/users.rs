@@ -51,7 +51,10 @@ impl UsersState {
     /// Forgets every row and mark (logout, session expiry).
     pub fn clear(&mut self) {
         let query = self.query + 1;
-        *self = UsersState { query, ..UsersState::default() };
+        *self = UsersState {
+            query,
+            ..UsersState::default()
+        };
     }
 
     /// Starts a new query (filter or sort changed): drops the rows, keeps the marks.
@@ -73,7 +76,9 @@ impl UsersState {
     }
 
     pub fn row(&self, index: u64) -> Option<&UserView> {
-        self.pages.get(&(index / PAGE))?.get((index % PAGE) as usize)
+        self.pages
+            .get(&(index / PAGE))?
+            .get((index % PAGE) as usize)
     }
 
     pub fn selected_user(&self) -> Option<&UserView> {
@@ -106,7 +111,11 @@ impl UsersState {
         let wanted: Vec<u64> = if !self.loaded {
             vec![0]
         } else if self.matching == 0 {
-            if self.stale { vec![0] } else { vec![] }
+            if self.stale {
+                vec![0]
+            } else {
+                vec![]
+            }
         } else {
             // Half a page of slack on both sides so j/k never hits an empty row.
             let first = self.scroll.saturating_sub(PAGE / 2) / PAGE;
@@ -183,7 +192,9 @@ mod tests {
     }
 
     fn page(offset: u64) -> Vec<UserView> {
-        (offset..offset + PAGE).map(|i| user(&format!("u{i}"))).collect()
+        (offset..offset + PAGE)
+            .map(|i| user(&format!("u{i}")))
+            .collect()
     }
 
     #[test]

@@ -3,3 +3,5 @@
 pub mod harness;
 
 pub mod standin;
+
+pub mod bench;

@@ -7,6 +7,7 @@
 //! lock, which also serializes several daemons sharing one database.
 
 pub mod admins;
+pub mod backup;
 pub mod events;
 pub mod migrate;
 pub mod outbox;

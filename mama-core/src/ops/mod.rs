@@ -46,6 +46,8 @@ pub struct Mama {
     pub cipher: Arc<KeyCipher>,
     pub catalog: catalog::Catalog,
     pub config: Arc<CoreConfig>,
+    /// LiteLLM sync state; empty until the daemon configures LiteLLM.
+    pub sync: crate::sync::SyncHandle,
 }
 
 impl Mama {
@@ -59,6 +61,7 @@ impl Mama {
             cipher: Arc::new(cipher),
             catalog: catalog::Catalog::default(),
             config: Arc::new(config),
+            sync: crate::sync::SyncHandle::default(),
         }
     }
 }
@@ -91,13 +94,16 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+/// What a client is told when its event could not be stored.
+pub const AUDIT_FAILED_MESSAGE: &str = "the event log could not be written; nothing was changed";
+
 /// The error when an event could not be stored: the request must fail and change nothing.
 pub fn audit_failed() -> ApiError {
     ApiError {
         retry_after_secs: Some(5),
         ..ApiError::new(
             ErrorCode::Unavailable,
-            "the event log could not be written; nothing was changed",
+            AUDIT_FAILED_MESSAGE,
         )
     }
 }

@@ -335,7 +335,7 @@ impl Mama {
                 }
                 let old_models = current.model_set()?;
                 if let Some(models) = params.models.map(NameSet::new).filter(|m| *m != old_models) {
-                    users::delete_model_rows(conn, &[current.id.clone()], None)?;
+                    users::delete_model_rows(conn, std::slice::from_ref(&current.id), None)?;
                     users::insert_model_rows(conn, &models.iter().map(|m| (current.id.clone(), m.clone())).collect::<Vec<_>>())?;
                     changes.models = Some(models.to_json());
                     changes.key_status = Some(KeyStatus::Pending.as_str().into());
@@ -345,14 +345,14 @@ impl Mama {
                 }
                 let old_services = current.service_set()?;
                 if let Some(services) = params.services.map(NameSet::new).filter(|s| *s != old_services) {
-                    users::delete_service_rows(conn, &[current.id.clone()], None)?;
+                    users::delete_service_rows(conn, std::slice::from_ref(&current.id), None)?;
                     users::insert_service_rows(conn, &services.iter().map(|s| (current.id.clone(), s.clone())).collect::<Vec<_>>())?;
                     changes.services = Some(services.to_json());
                     changed.push("services");
                 }
                 let old_info = current.info_map()?;
                 if let Some(info) = params.info.filter(|i| *i != old_info) {
-                    users::delete_info_rows(conn, &[current.id.clone()], None)?;
+                    users::delete_info_rows(conn, std::slice::from_ref(&current.id), None)?;
                     let rows: Vec<_> = info.iter().map(|(k, v)| (current.id.clone(), k.clone(), v.clone())).collect();
                     users::insert_info_rows(conn, &rows)?;
                     changes.info = Some(info_json(&info));

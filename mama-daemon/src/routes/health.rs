@@ -16,7 +16,7 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let db = state.mama.db.clone();
     let migrated = db
-        .read(|conn| mama_core::db::migrate::is_current(conn))
+        .read(mama_core::db::migrate::is_current)
         .await;
     let (status, db_state) = match migrated {
         Ok(true) => (StatusCode::OK, "ok"),

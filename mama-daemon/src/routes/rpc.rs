@@ -66,6 +66,16 @@ pub async fn handle_rpc(
             RpcResponse::err(id, err)
         }
     };
+    let outcome = response.error.as_ref().map(|e| e.data.code.as_str()).unwrap_or("ok");
+    state.metrics.rpc_call(&action_name(&method_name), outcome);
+    if let Some(err) = response.error.as_ref() {
+        if err.data.code == ErrorCode::LoginFailed {
+            state.metrics.login_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if err.data.message == mama_core::ops::AUDIT_FAILED_MESSAGE {
+            state.metrics.event_write_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     let status = response
         .error
         .as_ref()
@@ -109,6 +119,8 @@ const KNOWN: &[&str] = &[
     method::EVENTS_LIST,
     method::MODELS_LIST,
     method::SYNC_STATUS,
+    method::SYNC_RECONCILE,
+    method::USERS_ROTATE_KEYS,
 ];
 
 /// Best effort: name the admin in the event of a failed call when the token is valid.
@@ -261,6 +273,10 @@ async fn dispatch(
                 .map(|()| serde_json::json!({})),
         ),
         method::EVENTS_LIST => done(mama.list_events(ctx, &s, params(req)?).await),
+        method::MODELS_LIST => done(mama.list_models(ctx, &s, params(req)?).await),
+        method::SYNC_STATUS => done(mama.sync_status(ctx, &s).await),
+        method::SYNC_RECONCILE => done(mama.sync_reconcile(ctx, &s).await),
+        method::USERS_ROTATE_KEYS => done(mama.rotate_keys(ctx, &s, params(req)?).await),
         _ => Err(Failure::Early(ApiError::new(
             ErrorCode::MethodNotFound,
             format!("method {m} is not available on this daemon yet"),

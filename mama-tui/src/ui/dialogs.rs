@@ -10,7 +10,9 @@ use super::help;
 use super::screens::{centered, field_line, password_fields};
 use super::theme::Theme;
 use crate::app::App;
-use crate::popup::{op_name, BulkDialog, BulkField, CreateDialog, CreateField, EditDialog, EditField, Picker, Popup};
+use crate::popup::{
+    op_name, BulkDialog, BulkField, CreateDialog, CreateField, EditDialog, EditField, Picker, Popup,
+};
 use crate::text::{fit, truncate, width, TextArea};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
@@ -18,11 +20,24 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         match popup {
             Popup::Help => help::overlay(app, frame, area, theme),
             Popup::Palette(input) => {
-                let rect = Rect { x: area.x, y: area.bottom().saturating_sub(4), width: area.width, height: 3 };
-                let block = boxed(frame, rect, " command ");
-                field_line(frame, block, ":", input, false, true, theme);
+                let rect = Rect {
+                    x: area.x,
+                    y: area.bottom().saturating_sub(4),
+                    width: area.width,
+                    height: 3,
+                };
+                let inner = boxed(frame, rect, " command ");
+                let room = usize::from(inner.width).saturating_sub(2);
+                frame.render_widget(
+                    Paragraph::new(format!(":{}", truncate(input.value(), room))),
+                    inner,
+                );
+                let x = inner.x + 1 + input.cursor_cells().min(room) as u16;
+                frame.set_cursor_position(Position { x, y: inner.y });
             }
-            Popup::Message { title, lines } => text_box(frame, area, title, lines, Style::default()),
+            Popup::Message { title, lines } => {
+                text_box(frame, area, title, lines, Style::default())
+            }
             Popup::Confirm(c) => text_box(frame, area, &c.title, &c.lines, theme.warn()),
             Popup::Edit(d) => edit_dialog(d, frame, area, theme),
             Popup::Bulk(d) => bulk_dialog(d, frame, area, theme),
@@ -34,9 +49,29 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             }
             Popup::NewAdmin(form) => {
                 let inner = boxed(frame, centered(area, 60, 9), " new admin ");
-                field_line(frame, line(inner, 1), "username", &form.username, false, form.focus_index == 0, theme);
-                field_line(frame, line(inner, 2), "password", &form.password, true, form.focus_index == 1, theme);
-                let role_style = if form.focus_index == 2 { theme.focus() } else { Style::default() };
+                field_line(
+                    frame,
+                    line(inner, 1),
+                    "username",
+                    &form.username,
+                    false,
+                    form.focus_index == 0,
+                    theme,
+                );
+                field_line(
+                    frame,
+                    line(inner, 2),
+                    "password",
+                    &form.password,
+                    true,
+                    form.focus_index == 1,
+                    theme,
+                );
+                let role_style = if form.focus_index == 2 {
+                    theme.focus()
+                } else {
+                    Style::default()
+                };
                 frame.render_widget(
                     Paragraph::new(Line::from(vec![
                         Span::styled(fit("role", 13), role_style),
@@ -44,11 +79,25 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
                     ])),
                     line(inner, 3),
                 );
-                error_line(frame, line(inner, 5), form.error.as_deref(), "they must change the password at first login", theme);
+                error_line(
+                    frame,
+                    line(inner, 5),
+                    form.error.as_deref(),
+                    "they must change the password at first login",
+                    theme,
+                );
             }
             Popup::Prompt(prompt) => {
                 let inner = boxed(frame, centered(area, 56, 6), &format!(" {} ", prompt.title));
-                field_line(frame, line(inner, 1), "name", &prompt.input, false, true, theme);
+                field_line(
+                    frame,
+                    line(inner, 1),
+                    "name",
+                    &prompt.input,
+                    false,
+                    true,
+                    theme,
+                );
                 error_line(frame, line(inner, 2), prompt.error.as_deref(), "", theme);
             }
         }
@@ -65,7 +114,12 @@ fn boxed(frame: &mut Frame, rect: Rect, title: &str) -> Rect {
 }
 
 fn line(inner: Rect, y: u16) -> Rect {
-    Rect { x: inner.x + 1, y: inner.y + y, width: inner.width.saturating_sub(2), height: u16::from(y < inner.height) }
+    Rect {
+        x: inner.x + 1,
+        y: inner.y + y,
+        width: inner.width.saturating_sub(2),
+        height: u16::from(y < inner.height),
+    }
 }
 
 fn error_line(frame: &mut Frame, at: Rect, error: Option<&str>, otherwise: &str, theme: Theme) {
@@ -77,16 +131,36 @@ fn error_line(frame: &mut Frame, at: Rect, error: Option<&str>, otherwise: &str,
 }
 
 fn text_box(frame: &mut Frame, area: Rect, title: &str, lines: &[String], style: Style) {
-    let w = lines.iter().map(|l| width(l)).max().unwrap_or(0).max(width(title) + 4) as u16 + 4;
+    let w = lines
+        .iter()
+        .map(|l| width(l))
+        .max()
+        .unwrap_or(0)
+        .max(width(title) + 4) as u16
+        + 4;
     let rect = centered(area, w.max(30), lines.len() as u16 + 2);
     let inner = boxed(frame, rect, &format!(" {title} "));
-    let text: Vec<Line> =
-        lines.iter().map(|l| Line::raw(format!(" {}", truncate(l, usize::from(inner.width).saturating_sub(1))))).collect();
+    let text: Vec<Line> = lines
+        .iter()
+        .map(|l| {
+            Line::raw(format!(
+                " {}",
+                truncate(l, usize::from(inner.width).saturating_sub(1))
+            ))
+        })
+        .collect();
     frame.render_widget(Paragraph::new(text).style(style), inner);
 }
 
 fn label(text: &str, focused: bool, theme: Theme) -> Span<'static> {
-    Span::styled(fit(text, 13), if focused { theme.focus() } else { Style::default() })
+    Span::styled(
+        fit(text, 13),
+        if focused {
+            theme.focus()
+        } else {
+            Style::default()
+        },
+    )
 }
 
 /// A set as a line, with `red` names styled as unavailable.
@@ -110,7 +184,11 @@ fn set_line(
             break;
         }
         used += width(&text);
-        let style = if red.contains(v) { theme.unavailable() } else { Style::default() };
+        let style = if red.contains(v) {
+            theme.unavailable()
+        } else {
+            Style::default()
+        };
         spans.push(Span::styled(text, style));
     }
     if focused {
@@ -119,7 +197,14 @@ fn set_line(
     Line::from(spans)
 }
 
-fn text_area(frame: &mut Frame, at: Rect, area: &TextArea, focused: bool, theme: Theme, notes: &[(usize, String)]) {
+fn text_area(
+    frame: &mut Frame,
+    at: Rect,
+    area: &TextArea,
+    focused: bool,
+    theme: Theme,
+    notes: &[(usize, String)],
+) {
     let rows = usize::from(at.height);
     let scroll = area.row().saturating_sub(rows.saturating_sub(1));
     let mut lines = Vec::new();
@@ -132,7 +217,10 @@ fn text_area(frame: &mut Frame, at: Rect, area: &TextArea, focused: bool, theme:
     }
     frame.render_widget(Paragraph::new(lines), at);
     if focused {
-        let x = at.x + area.cursor_cells().min(usize::from(at.width).saturating_sub(1)) as u16;
+        let x = at.x
+            + area
+                .cursor_cells()
+                .min(usize::from(at.width).saturating_sub(1)) as u16;
         let y = at.y + (area.row() - scroll) as u16;
         frame.set_cursor_position(Position { x, y });
     }
@@ -140,17 +228,46 @@ fn text_area(frame: &mut Frame, at: Rect, area: &TextArea, focused: bool, theme:
 
 fn edit_dialog(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
     let rect = centered(area, 76, 18);
-    let inner = boxed(frame, rect, &format!(" edit {} (version {}) ", d.user.id, d.user.version));
+    let inner = boxed(
+        frame,
+        rect,
+        &format!(" edit {} (version {}) ", d.user.id, d.user.version),
+    );
     let room = usize::from(inner.width);
     let org_focus = d.focus == EditField::Organization;
-    let org = Rect { x: inner.x + 1, ..line(inner, 0) };
-    field_line(frame, org, "organization", &d.organization, false, org_focus, theme);
+    let org = Rect {
+        x: inner.x + 1,
+        ..line(inner, 0)
+    };
+    field_line(
+        frame,
+        org,
+        "organization",
+        &d.organization,
+        false,
+        org_focus,
+        theme,
+    );
     frame.render_widget(
-        Paragraph::new(set_line("models", &d.models, &d.user.unavailable_models, d.focus == EditField::Models, room, theme)),
+        Paragraph::new(set_line(
+            "models",
+            &d.models,
+            &d.user.unavailable_models,
+            d.focus == EditField::Models,
+            room,
+            theme,
+        )),
         line(inner, 1),
     );
     frame.render_widget(
-        Paragraph::new(set_line("services", &d.services, &[], d.focus == EditField::Services, room, theme)),
+        Paragraph::new(set_line(
+            "services",
+            &d.services,
+            &[],
+            d.focus == EditField::Services,
+            room,
+            theme,
+        )),
         line(inner, 2),
     );
     let key = match &d.user.key_hint {
@@ -163,59 +280,161 @@ fn edit_dialog(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
     }
     frame.render_widget(Paragraph::new(Line::from(key_spans)), line(inner, 3));
     frame.render_widget(
-        Paragraph::new(Line::from(vec![label("info", d.focus == EditField::Info, theme), Span::styled("key=value, one per line", theme.dim())])),
+        Paragraph::new(Line::from(vec![
+            label("info", d.focus == EditField::Info, theme),
+            Span::styled("key=value, one per line", theme.dim()),
+        ])),
         line(inner, 4),
     );
-    let info_rect = Rect { x: inner.x + 3, y: inner.y + 5, width: inner.width.saturating_sub(4), height: inner.height.saturating_sub(7) };
-    text_area(frame, info_rect, &d.info, d.focus == EditField::Info, theme, &[]);
-    let status = if d.saving { Some("saving…".to_string()) } else { d.error.clone() };
+    let info_rect = Rect {
+        x: inner.x + 3,
+        y: inner.y + 5,
+        width: inner.width.saturating_sub(4),
+        height: inner.height.saturating_sub(7),
+    };
+    text_area(
+        frame,
+        info_rect,
+        &d.info,
+        d.focus == EditField::Info,
+        theme,
+        &[],
+    );
+    let status = if d.saving {
+        Some("saving…".to_string())
+    } else {
+        d.error.clone()
+    };
     let style_error = d.error.is_some() && !d.saving;
     let at = line(inner, inner.height.saturating_sub(1));
     match status {
         Some(text) if style_error => error_line(frame, at, Some(&text), "", theme),
         Some(text) => error_line(frame, at, None, &text, theme),
-        None => error_line(frame, at, None, "ctrl-s saves · tab next field · esc cancels", theme),
+        None => error_line(
+            frame,
+            at,
+            None,
+            "ctrl-s saves · tab next field · esc cancels",
+            theme,
+        ),
     }
 }
 
 fn bulk_dialog(d: &BulkDialog, frame: &mut Frame, area: Rect, theme: Theme) {
     let rect = centered(area, 72, 11);
-    let inner = boxed(frame, rect, &format!(" bulk edit {} marked user(s) ", d.targets));
+    let inner = boxed(
+        frame,
+        rect,
+        &format!(" bulk edit {} marked user(s) ", d.targets),
+    );
     let room = usize::from(inner.width);
     let choice = |name: &str, op, focused| {
-        Line::from(vec![label(name, focused, theme), Span::raw(format!("◂ {} ▸", op_name(op)))])
+        Line::from(vec![
+            label(name, focused, theme),
+            Span::raw(format!("◂ {} ▸", op_name(op))),
+        ])
     };
-    frame.render_widget(Paragraph::new(choice("models", d.models_op, d.focus == BulkField::ModelsOp)), line(inner, 1));
-    frame.render_widget(Paragraph::new(set_line("  values", &d.models, &[], d.focus == BulkField::Models, room, theme)), line(inner, 2));
-    frame.render_widget(Paragraph::new(choice("services", d.services_op, d.focus == BulkField::ServicesOp)), line(inner, 4));
     frame.render_widget(
-        Paragraph::new(set_line("  values", &d.services, &[], d.focus == BulkField::Services, room, theme)),
+        Paragraph::new(choice(
+            "models",
+            d.models_op,
+            d.focus == BulkField::ModelsOp,
+        )),
+        line(inner, 1),
+    );
+    frame.render_widget(
+        Paragraph::new(set_line(
+            "  values",
+            &d.models,
+            &[],
+            d.focus == BulkField::Models,
+            room,
+            theme,
+        )),
+        line(inner, 2),
+    );
+    frame.render_widget(
+        Paragraph::new(choice(
+            "services",
+            d.services_op,
+            d.focus == BulkField::ServicesOp,
+        )),
+        line(inner, 4),
+    );
+    frame.render_widget(
+        Paragraph::new(set_line(
+            "  values",
+            &d.services,
+            &[],
+            d.focus == BulkField::Services,
+            room,
+            theme,
+        )),
         line(inner, 5),
     );
     let at = line(inner, inner.height.saturating_sub(1));
     if d.busy {
         error_line(frame, at, None, "computing the preview…", theme);
     } else {
-        error_line(frame, at, d.error.as_deref(), "ctrl-s previews the change · ←→ change operation", theme);
+        error_line(
+            frame,
+            at,
+            d.error.as_deref(),
+            "ctrl-s previews the change · ←→ change operation",
+            theme,
+        );
     }
 }
 
 fn create_dialog(d: &CreateDialog, frame: &mut Frame, area: Rect, theme: Theme) {
-    let rect = centered(area, area.width.saturating_sub(4).max(40), area.height.saturating_sub(4).max(10));
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4).max(40),
+        area.height.saturating_sub(4).max(10),
+    );
     let inner = boxed(frame, rect, " create users ");
     frame.render_widget(
-        Paragraph::new(Span::styled("one per line: id,organization,models;…,services;…  (paste works)", theme.dim())),
+        Paragraph::new(Span::styled(
+            "one per line: id,organization,models;…,services;…  (paste works)",
+            theme.dim(),
+        )),
         line(inner, 0),
     );
-    let rows_rect = Rect { x: inner.x + 1, y: inner.y + 1, width: inner.width.saturating_sub(2), height: inner.height.saturating_sub(4) };
-    text_area(frame, rows_rect, &d.rows, d.focus == CreateField::Rows, theme, &d.row_errors);
+    let rows_rect = Rect {
+        x: inner.x + 1,
+        y: inner.y + 1,
+        width: inner.width.saturating_sub(2),
+        height: inner.height.saturating_sub(4),
+    };
+    text_area(
+        frame,
+        rows_rect,
+        &d.rows,
+        d.focus == CreateField::Rows,
+        theme,
+        &d.row_errors,
+    );
     let path_at = line(inner, inner.height.saturating_sub(2));
-    field_line(frame, path_at, "or CSV file", &d.csv_path, false, d.focus == CreateField::CsvPath, theme);
+    field_line(
+        frame,
+        path_at,
+        "or CSV file",
+        &d.csv_path,
+        false,
+        d.focus == CreateField::CsvPath,
+        theme,
+    );
     let at = line(inner, inner.height.saturating_sub(1));
     if d.busy {
         error_line(frame, at, None, "working…", theme);
     } else {
-        error_line(frame, at, d.error.as_deref(), "ctrl-s creates all rows (all or nothing) · tab: CSV path, enter loads it", theme);
+        error_line(
+            frame,
+            at,
+            d.error.as_deref(),
+            "ctrl-s creates all rows (all or nothing) · tab: CSV path, enter loads it",
+            theme,
+        );
     }
 }
 
@@ -226,26 +445,53 @@ fn picker(p: &Picker, frame: &mut Frame, area: Rect, theme: Theme) {
         crate::popup::PickerTarget::Services => " pick services ",
     };
     let inner = boxed(frame, rect, title);
-    field_line(frame, line(inner, 0), "search", &p.query, false, true, theme);
+    field_line(
+        frame,
+        line(inner, 0),
+        "search",
+        &p.query,
+        false,
+        true,
+        theme,
+    );
     let visible = p.visible();
     let rows = usize::from(inner.height.saturating_sub(2));
     let scroll = p.cursor.saturating_sub(rows.saturating_sub(1));
     let mut lines = Vec::new();
     for (i, (name, available)) in visible.iter().enumerate().skip(scroll).take(rows) {
-        let check = if p.chosen.contains(name) { "[x] " } else { "[ ] " };
+        let check = if p.chosen.contains(name) {
+            "[x] "
+        } else {
+            "[ ] "
+        };
         let mut text = format!("{check}{name}");
         if !available {
             text.push_str(" (unavailable)");
         }
-        let mut style = if *available { Style::default() } else { theme.unavailable() };
+        let mut style = if *available {
+            Style::default()
+        } else {
+            theme.unavailable()
+        };
         if i == p.cursor {
             style = style.patch(theme.selected());
         }
-        lines.push(Line::styled(fit(&text, usize::from(inner.width).saturating_sub(2)), style));
+        lines.push(Line::styled(
+            fit(&text, usize::from(inner.width).saturating_sub(2)),
+            style,
+        ));
     }
     if visible.is_empty() && !p.query.is_empty() {
-        lines.push(Line::styled(format!("enter adds \"{}\"", p.query.value()), theme.dim()));
+        lines.push(Line::styled(
+            format!("enter adds \"{}\"", p.query.value()),
+            theme.dim(),
+        ));
     }
-    let list = Rect { x: inner.x + 1, y: inner.y + 2, width: inner.width.saturating_sub(2), height: inner.height.saturating_sub(2) };
+    let list = Rect {
+        x: inner.x + 1,
+        y: inner.y + 2,
+        width: inner.width.saturating_sub(2),
+        height: inner.height.saturating_sub(2),
+    };
     frame.render_widget(Paragraph::new(lines), list);
 }

@@ -28,7 +28,11 @@ fn unique(bindings: Vec<&'static Binding>) -> Vec<&'static Binding> {
 }
 
 pub fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
-    let screen = if matches!(app.screen, Screen::Login | Screen::ForcePassword) { Screen::Users } else { app.screen };
+    let screen = if matches!(app.screen, Screen::Login | Screen::ForcePassword) {
+        Screen::Users
+    } else {
+        app.screen
+    };
     let bindings = unique(keymap::bindings(screen));
     let inner_width = usize::from(area.width.saturating_sub(4));
     let columns = if inner_width >= 70 { 2 } else { 1 };
@@ -55,7 +59,10 @@ pub fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     }
     let title = format!(" {} keys · esc closes ", screen.title());
     frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(title)),
+        rect,
+    );
 }
 
 /// Hints for the current context: popups and forms have fixed ones, screens the keymap's.
@@ -68,10 +75,24 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 .into_iter()
                 .filter(|b| !b.hint.is_empty())
                 .partition(|b| matches!(b.cmd, Cmd::Help | Cmd::Palette));
-            first.into_iter().chain(rest).map(|b| (b.key, b.hint)).collect()
+            first
+                .into_iter()
+                .chain(rest)
+                .map(|b| (b.key, b.hint))
+                .collect()
         }
-        Context::FilterBar => vec![("enter", "apply"), ("esc", "clear"), ("org: model: service: info: status:", "")],
-        Context::Picker => vec![("↑↓", "move"), ("space", "toggle"), ("type", "search/new"), ("enter", "done"), ("esc", "cancel")],
+        Context::FilterBar => vec![
+            ("enter", "apply"),
+            ("esc", "clear"),
+            ("org: model: service: info: status:", ""),
+        ],
+        Context::Picker => vec![
+            ("↑↓", "move"),
+            ("space", "toggle"),
+            ("type", "search/new"),
+            ("enter", "done"),
+            ("esc", "cancel"),
+        ],
         Context::Confirm => vec![("y", "yes"), ("n/esc", "no")],
         Context::Dismiss => vec![("esc/enter", "close")],
         Context::Form(field) => {
@@ -82,7 +103,8 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 Field::Area => h.push(("enter", "new line")),
                 Field::Text => h.push(("enter", "ok")),
             }
-            if matches!(app.screen, Screen::Login | Screen::ForcePassword) && app.popups.is_empty() {
+            if matches!(app.screen, Screen::Login | Screen::ForcePassword) && app.popups.is_empty()
+            {
                 h.push(("ctrl-c", "quit"));
             } else {
                 h.push(("ctrl-s", "save"));

@@ -34,16 +34,31 @@ pub fn view(app: &App, frame: &mut Frame) {
         Screen::ForcePassword => screens::force_password(app, frame, area, theme),
         screen => {
             let title = Rect { height: 1, ..area };
-            let body = Rect { y: area.y + 1, height: area.height - 4, ..area };
-            let bar = Rect { y: area.bottom() - 3, height: 1, ..area };
-            let status = Rect { y: area.bottom() - 2, height: 1, ..area };
+            let body = Rect {
+                y: area.y + 1,
+                height: area.height - 4,
+                ..area
+            };
+            let bar = Rect {
+                y: area.bottom() - 3,
+                height: 1,
+                ..area
+            };
+            let status = Rect {
+                y: area.bottom() - 2,
+                height: 1,
+                ..area
+            };
             frame.render_widget(title_line(app, theme, area.width), title);
             match screen {
                 Screen::Users => {
                     table::render(app, frame, body, theme);
                     filter::users_bar(app, frame, bar, theme);
                 }
-                Screen::Models => screens::models(app, frame, body, theme),
+                Screen::Models => {
+                    screens::models(app, frame, body, theme);
+                    screens::models_bar(app, frame, bar, theme);
+                }
                 Screen::Admins => screens::admins(app, frame, body, theme),
                 Screen::Services => screens::services(app, frame, body, theme),
                 Screen::Events => {
@@ -55,7 +70,11 @@ pub fn view(app: &App, frame: &mut Frame) {
             frame.render_widget(status_line(app, theme, area.width), status);
         }
     }
-    let hints = Rect { y: area.bottom() - 1, height: 1, ..area };
+    let hints = Rect {
+        y: area.bottom() - 1,
+        height: 1,
+        ..area
+    };
     frame.render_widget(help::hint_bar(app, theme, area.width), hints);
     dialogs::render(app, frame, area, theme);
 }
@@ -72,7 +91,12 @@ fn title_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
     let mut left = format!(" mama ▸ {}", app.screen.title());
     if app.screen == Screen::Users {
         let u = &app.users;
-        left.push_str(&format!("  total {} · matching {} · marked {}", u.total, u.matching, u.marks.len()));
+        left.push_str(&format!(
+            "  total {} · matching {} · marked {}",
+            u.total,
+            u.matching,
+            u.marks.len()
+        ));
     }
     let tabs = " 1 users 2 models 3 admins 4 services 5 events ";
     let right = format!("{} ", spinner(app));
@@ -106,7 +130,10 @@ fn litellm_span(app: &App, theme: Theme) -> Vec<Span<'static>> {
             }
             let mut spans = vec![health, Span::raw(queue)];
             if s.users_failed > 0 {
-                spans.push(Span::styled(format!(" · {} failed", s.users_failed), theme.error()));
+                spans.push(Span::styled(
+                    format!(" · {} failed", s.users_failed),
+                    theme.error(),
+                ));
             }
             spans
         }
@@ -117,7 +144,9 @@ fn litellm_span(app: &App, theme: Theme) -> Vec<Span<'static>> {
 /// stay readable at 80 columns.
 fn status_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
     let total = usize::from(total);
-    let who = app.session.as_ref().map_or(String::new(), |s| format!("{} ({})", s.username, s.role.as_str()));
+    let who = app.session.as_ref().map_or(String::new(), |s| {
+        format!("{} ({})", s.username, s.role.as_str())
+    });
     let mut spans = vec![Span::raw(" "), Span::raw(who), Span::raw(" │ ")];
     spans.extend(litellm_span(app, theme));
     spans.push(Span::raw(" │ "));
@@ -125,7 +154,11 @@ fn status_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
     let room = total.saturating_sub(used);
     match &app.message {
         Some((level, text)) => {
-            let style = if *level == Level::Error { theme.error() } else { theme.ok() };
+            let style = if *level == Level::Error {
+                theme.error()
+            } else {
+                theme.ok()
+            };
             spans.push(Span::styled(truncate(text, room), style));
         }
         None => spans.push(Span::styled(truncate(&app.server, room), theme.dim())),

@@ -44,13 +44,18 @@ const MIN: [usize; 6] = [6, 6, 6, 6, 8, 4];
 const MAX: [usize; 6] = [28, 20, 36, 24, 20, 60];
 
 fn info_text(user: &UserView) -> String {
-    user.info.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    user.info
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn key_text(user: &UserView) -> String {
     match (&user.key_hint, user.key_status) {
         (_, KeyStatus::None) => "-".into(),
-        (Some(hint), status) => format!("{hint} {}", status.as_str()),
+        // Status first: when the column is narrow the hint is what gets cut.
+        (Some(hint), status) => format!("{} {hint}", status.as_str()),
         (None, status) => status.as_str().into(),
     }
 }
@@ -83,11 +88,21 @@ pub fn widths<'a>(rows: impl Iterator<Item = &'a UserView>, total: usize) -> [us
     }
     let available = total.saturating_sub(MARK + COLUMNS.len() - 1);
     let mut sum: usize = w.iter().sum();
-    while sum > available {
-        // Shrink the column with the most room above its minimum.
-        let Some(i) = (0..6).filter(|&i| w[i] > MIN[i]).max_by_key(|&i| w[i] - MIN[i]) else { break };
-        w[i] -= 1;
-        sum -= 1;
+    // Give up room in order of what operators miss least: info first, then the widest of id,
+    // organization, models and services, and the key status last.
+    for phase in [&[5usize][..], &[0, 1, 2, 3], &[4]] {
+        while sum > available {
+            let Some(i) = phase
+                .iter()
+                .copied()
+                .filter(|&i| w[i] > MIN[i])
+                .max_by_key(|&i| w[i] - MIN[i])
+            else {
+                break;
+            };
+            w[i] -= 1;
+            sum -= 1;
+        }
     }
     if sum < available {
         w[5] += available - sum;
@@ -97,7 +112,10 @@ pub fn widths<'a>(rows: impl Iterator<Item = &'a UserView>, total: usize) -> [us
 
 fn current_widths(app: &App) -> [usize; 6] {
     let viewport = app.table_rows();
-    widths(app.users.visible(viewport).filter_map(|(_, u)| u), usize::from(app.width))
+    widths(
+        app.users.visible(viewport).filter_map(|(_, u)| u),
+        usize::from(app.width),
+    )
 }
 
 /// The column under terminal column `x` (header clicks).
@@ -145,8 +163,16 @@ fn key_style(status: KeyStatus, theme: Theme) -> Style {
 
 fn row_line(app: &App, user: &UserView, w: &[usize; 6], theme: Theme) -> Line<'static> {
     let marked = app.users.marks.contains(&user.id);
-    let mut spans = vec![if marked { Span::styled("● ", theme.marked()) } else { Span::raw("  ") }];
-    let plain = if marked { theme.marked() } else { Style::default() };
+    let mut spans = vec![if marked {
+        Span::styled("● ", theme.marked())
+    } else {
+        Span::raw("  ")
+    }];
+    let plain = if marked {
+        theme.marked()
+    } else {
+        Style::default()
+    };
     spans.push(Span::styled(fit(&user.id, w[0]), plain));
     spans.push(Span::raw(" "));
     spans.push(Span::raw(fit(&user.organization, w[1])));
@@ -156,7 +182,11 @@ fn row_line(app: &App, user: &UserView, w: &[usize; 6], theme: Theme) -> Line<'s
         .iter()
         .map(|m| {
             if user.unavailable_models.contains(m) {
-                let text = if theme.color { m.clone() } else { format!("{m}!") };
+                let text = if theme.color {
+                    m.clone()
+                } else {
+                    format!("{m}!")
+                };
                 (text, theme.unavailable())
             } else {
                 (m.clone(), Style::default())
@@ -167,7 +197,10 @@ fn row_line(app: &App, user: &UserView, w: &[usize; 6], theme: Theme) -> Line<'s
     spans.push(Span::raw(" "));
     spans.push(Span::raw(fit(&user.services.join(","), w[3])));
     spans.push(Span::raw(" "));
-    spans.push(Span::styled(fit(&key_text(user), w[4]), key_style(user.key_status, theme)));
+    spans.push(Span::styled(
+        fit(&key_text(user), w[4]),
+        key_style(user.key_status, theme),
+    ));
     spans.push(Span::raw(" "));
     spans.push(Span::raw(fit(&info_text(user), w[5])));
     Line::from(spans)
@@ -178,7 +211,11 @@ fn header_line(app: &App, w: &[usize; 6], theme: Theme) -> Line<'static> {
     for (i, column) in COLUMNS.iter().enumerate() {
         let mut text = label(*column).to_string();
         if app.users.sort.column == *column {
-            text.push_str(if app.users.sort.descending { " ▼" } else { " ▲" });
+            text.push_str(if app.users.sort.descending {
+                " ▼"
+            } else {
+                " ▲"
+            });
         }
         spans.push(Span::styled(fit(&text, w[i]), theme.header()));
         if i + 1 < COLUMNS.len() {
@@ -190,13 +227,20 @@ fn header_line(app: &App, w: &[usize; 6], theme: Theme) -> Line<'static> {
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let viewport = u64::from(area.height.saturating_sub(1));
-    let w = widths(app.users.visible(viewport).filter_map(|(_, u)| u), usize::from(area.width));
+    let w = widths(
+        app.users.visible(viewport).filter_map(|(_, u)| u),
+        usize::from(area.width),
+    );
     let mut lines = vec![header_line(app, &w, theme)];
     let users = &app.users;
     if !users.loaded {
         lines.push(Line::styled("  loading…", theme.dim()));
     } else if users.matching == 0 {
-        let text = if users.filter.is_empty() { "  No users yet. Press c to create some." } else { "  No user matches the filter." };
+        let text = if users.filter.is_empty() {
+            "  No users yet. Press c to create some."
+        } else {
+            "  No user matches the filter."
+        };
         lines.push(Line::styled(text, theme.dim()));
     }
     for (index, user) in users.visible(viewport) {

@@ -56,7 +56,10 @@ impl Theme {
 
     pub fn title(self) -> Style {
         if self.color {
-            Style::default().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD)
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD)
         } else {
             Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED)
         }

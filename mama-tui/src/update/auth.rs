@@ -17,7 +17,11 @@ pub fn edit(app: &mut App, edit: &Edit) {
     match app.screen {
         Screen::Login => {
             let form = &mut app.login;
-            let input = if form.focus == 0 { &mut form.username } else { &mut form.password };
+            let input = if form.focus == 0 {
+                &mut form.username
+            } else {
+                &mut form.password
+            };
             input.apply(edit);
         }
         Screen::ForcePassword => {
@@ -30,7 +34,9 @@ pub fn edit(app: &mut App, edit: &Edit) {
 pub fn command(app: &mut App, cmd: Cmd) {
     match (app.screen, cmd) {
         (_, Cmd::Quit) => quit(app),
-        (Screen::Login, Cmd::NextField | Cmd::PrevField) => app.login.focus = 1 - app.login.focus.min(1),
+        (Screen::Login, Cmd::NextField | Cmd::PrevField) => {
+            app.login.focus = 1 - app.login.focus.min(1)
+        }
         (Screen::Login, Cmd::Open | Cmd::Save) => {
             if app.login.focus == 0 {
                 app.login.focus = 1;
@@ -68,7 +74,10 @@ fn login(app: &mut App) {
     }
     app.login.busy = true;
     app.login.message = None;
-    let params = LoginParams { username, password: app.login.password.value().to_string() };
+    let params = LoginParams {
+        username,
+        password: app.login.password.value().to_string(),
+    };
     app.call(method::AUTH_LOGIN, to_params(&params), Tag::Login);
 }
 
@@ -95,7 +104,11 @@ pub fn submit_password(app: &mut App, popup: bool) {
         old_password: form.old.value().to_string(),
         new_password: form.new.value().to_string(),
     };
-    app.call(method::AUTH_CHANGE_PASSWORD, to_params(&params), Tag::ChangePassword);
+    app.call(
+        method::AUTH_CHANGE_PASSWORD,
+        to_params(&params),
+        Tag::ChangePassword,
+    );
 }
 
 fn start_session(app: &mut App, session: Session) {

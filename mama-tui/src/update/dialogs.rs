@@ -1,28 +1,20 @@
 //! The edit, bulk-edit and create dialogs and the picker they open.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use mama_core::api::rpc::method;
 use mama_core::api::types::{
-    BulkUpdateParams, BulkUpdateResult, CreateUsersParams, GetUsersParams, KeysRotated, NewUser, SetChange, SetOp,
-    UpdateUserParams, UsersCreated, UsersDeleted, UsersFound,
+    GetUsersParams, KeysRotated, UpdateUserParams, UsersDeleted, UsersFound,
 };
 use mama_core::api::ErrorCode;
 use serde_json::Value;
 
-use super::popups::batch;
 use super::{decode, describe, is_missing_method, to_params, users};
 use crate::action::{Cmd, Tag};
 use crate::app::App;
 use crate::client::ClientError;
-use crate::csv;
-use crate::effect::Effect;
-use crate::popup::{
-    cycle_op, parse_info, BulkDialog, BulkField, Confirm, ConfirmAction, CreateField, EditDialog,
-    EditField, Picker, PickerTarget, Popup,
-};
-use crate::text::{Edit, TextArea};
+use crate::popup::{parse_info, CreateField, EditDialog, EditField, Picker, PickerTarget, Popup};
+use crate::text::Edit;
 
 /// LiteLLM's sentinels: always offered, always available.
 pub const SENTINELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
@@ -30,10 +22,18 @@ pub const SENTINELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
 /// Loads the model catalog and service names for the pickers when they are not known yet.
 pub fn ensure_pickers(app: &mut App) {
     if app.catalog.is_empty() {
-        app.call(method::MODELS_LIST, Value::Object(Default::default()), Tag::Catalog);
+        app.call(
+            method::MODELS_LIST,
+            Value::Object(Default::default()),
+            Tag::Catalog,
+        );
     }
     if app.service_names.is_empty() {
-        app.call(method::SERVICES_LIST, Value::Object(Default::default()), Tag::ServiceNames);
+        app.call(
+            method::SERVICES_LIST,
+            Value::Object(Default::default()),
+            Tag::ServiceNames,
+        );
     }
 }
 
@@ -65,21 +65,27 @@ pub fn edit(app: &mut App, edit: &Edit) {
 pub fn command(app: &mut App, cmd: Cmd) {
     match app.popups.last() {
         Some(Popup::Edit(_)) => edit_command(app, cmd),
-        Some(Popup::Bulk(_)) => bulk_command(app, cmd),
-        Some(Popup::Create(_)) => create_command(app, cmd),
+        Some(Popup::Bulk(_)) => super::bulk::command(app, cmd),
+        Some(Popup::Create(_)) => super::create::command(app, cmd),
         Some(Popup::Picker(_)) => picker_command(app, cmd),
         _ => {}
     }
 }
 
-fn cycle<T: Copy + PartialEq>(all: &[T], current: T, forward: bool) -> T {
+pub(super) fn cycle<T: Copy + PartialEq>(all: &[T], current: T, forward: bool) -> T {
     let i = all.iter().position(|f| *f == current).unwrap_or(0);
     let n = all.len();
-    all[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+    all[if forward {
+        (i + 1) % n
+    } else {
+        (i + n - 1) % n
+    }]
 }
 
 fn edit_command(app: &mut App, cmd: Cmd) {
-    let Some(Popup::Edit(d)) = app.popups.last_mut() else { return };
+    let Some(Popup::Edit(d)) = app.popups.last_mut() else {
+        return;
+    };
     match cmd {
         Cmd::Back => {
             app.popups.pop();
@@ -96,7 +102,9 @@ fn edit_command(app: &mut App, cmd: Cmd) {
         }
         Cmd::Open | Cmd::Save => save_user(app),
         Cmd::Reload => {
-            let params = GetUsersParams { ids: vec![d.user.id.clone()] };
+            let params = GetUsersParams {
+                ids: vec![d.user.id.clone()],
+            };
             app.call(method::USERS_GET, to_params(&params), Tag::EditLoad);
         }
         _ => {}
@@ -104,7 +112,9 @@ fn edit_command(app: &mut App, cmd: Cmd) {
 }
 
 fn save_user(app: &mut App) {
-    let Some(Popup::Edit(d)) = app.popups.last_mut() else { return };
+    let Some(Popup::Edit(d)) = app.popups.last_mut() else {
+        return;
+    };
     if d.saving {
         return;
     }
@@ -129,7 +139,11 @@ fn save_user(app: &mut App) {
         services: (d.services.iter().collect::<BTreeSet<_>>() != old_services).then_some(services),
         info: (info != d.user.info).then_some(info),
     };
-    if params.organization.is_none() && params.models.is_none() && params.services.is_none() && params.info.is_none() {
+    if params.organization.is_none()
+        && params.models.is_none()
+        && params.services.is_none()
+        && params.info.is_none()
+    {
         app.popups.pop();
         return;
     }
@@ -140,7 +154,12 @@ fn save_user(app: &mut App) {
 
 /// Options for a picker: the catalog (or service names), the sentinels, and whatever is already
 /// chosen. A chosen model the catalog lacks is unavailable (red) when the catalog is known.
-fn picker_options(app: &App, target: PickerTarget, chosen: &BTreeSet<String>, unavailable: &[String]) -> Vec<(String, bool)> {
+fn picker_options(
+    app: &App,
+    target: PickerTarget,
+    chosen: &BTreeSet<String>,
+    unavailable: &[String],
+) -> Vec<(String, bool)> {
     let mut options: BTreeMap<String, bool> = BTreeMap::new();
     match target {
         PickerTarget::Models => {
@@ -167,14 +186,28 @@ fn picker_options(app: &App, target: PickerTarget, chosen: &BTreeSet<String>, un
     options.into_iter().collect()
 }
 
-fn open_picker(app: &mut App, target: PickerTarget, chosen: BTreeSet<String>, unavailable: &[String]) {
+pub(super) fn open_picker(
+    app: &mut App,
+    target: PickerTarget,
+    chosen: BTreeSet<String>,
+    unavailable: &[String],
+) {
     let options = picker_options(app, target, &chosen, unavailable);
     let catalog_known = !app.catalog.is_empty();
-    app.popups.push(Popup::Picker(Picker { target, options, chosen, query: Default::default(), cursor: 0, catalog_known }));
+    app.popups.push(Popup::Picker(Picker {
+        target,
+        options,
+        chosen,
+        query: Default::default(),
+        cursor: 0,
+        catalog_known,
+    }));
 }
 
 fn picker_command(app: &mut App, cmd: Cmd) {
-    let Some(Popup::Picker(p)) = app.popups.last_mut() else { return };
+    let Some(Popup::Picker(p)) = app.popups.last_mut() else {
+        return;
+    };
     let visible_len = p.visible().len();
     match cmd {
         Cmd::Up => p.cursor = p.cursor.saturating_sub(1),
@@ -190,7 +223,10 @@ fn picker_command(app: &mut App, cmd: Cmd) {
             } else {
                 let name = p.query.value().trim().to_string();
                 if !name.is_empty() {
-                    p.options.push((name.clone(), p.target == PickerTarget::Services || !p.catalog_known));
+                    p.options.push((
+                        name.clone(),
+                        p.target == PickerTarget::Services || !p.catalog_known,
+                    ));
                     p.options.sort();
                     p.chosen.insert(name);
                 }
@@ -227,187 +263,10 @@ fn apply_picked(app: &mut App, picker: Picker) {
     }
 }
 
-fn bulk_command(app: &mut App, cmd: Cmd) {
-    let Some(Popup::Bulk(d)) = app.popups.last_mut() else { return };
-    match cmd {
-        Cmd::Back => {
-            app.popups.pop();
-        }
-        Cmd::NextField => d.focus = cycle(&BulkField::ALL, d.focus, true),
-        Cmd::PrevField => d.focus = cycle(&BulkField::ALL, d.focus, false),
-        Cmd::NextChoice | Cmd::PrevChoice | Cmd::Toggle if matches!(d.focus, BulkField::ModelsOp | BulkField::ServicesOp) => {
-            let forward = cmd != Cmd::PrevChoice;
-            if d.focus == BulkField::ModelsOp {
-                d.models_op = cycle_op(d.models_op, forward);
-            } else {
-                d.services_op = cycle_op(d.services_op, forward);
-            }
-        }
-        Cmd::Open | Cmd::Toggle if d.focus == BulkField::Models => {
-            let chosen = d.models.clone();
-            open_picker(app, PickerTarget::Models, chosen, &[]);
-        }
-        Cmd::Open | Cmd::Toggle if d.focus == BulkField::Services => {
-            let chosen = d.services.clone();
-            open_picker(app, PickerTarget::Services, chosen, &[]);
-        }
-        Cmd::Open | Cmd::Save => {
-            match bulk_change(d) {
-                Ok((models, services)) => {
-                    d.error = None;
-                    d.busy = true;
-                    let batch: Vec<BulkUpdateParams> = users::bulk_targets(app)
-                        .into_iter()
-                        .map(|p| BulkUpdateParams { models: models.clone(), services: services.clone(), ..p })
-                        .collect();
-                    preview_bulk(app, batch);
-                }
-                Err(problem) => d.error = Some(problem),
-            }
-        }
-        _ => {}
-    }
-}
-
-type Change = (Option<SetChange>, Option<SetChange>);
-
-/// The set changes a bulk dialog describes, or why it describes none.
-pub fn bulk_change(d: &BulkDialog) -> Result<Change, String> {
-    let change = |op: Option<SetOp>, values: &BTreeSet<String>, what: &str| -> Result<Option<SetChange>, String> {
-        match op {
-            None => Ok(None),
-            Some(SetOp::Add | SetOp::Remove) if values.is_empty() => Err(format!("pick the {what} to add or remove")),
-            Some(op) => Ok(Some(SetChange { op, values: values.iter().cloned().collect() })),
-        }
-    };
-    let models = change(d.models_op, &d.models, "models")?;
-    let services = change(d.services_op, &d.services, "services")?;
-    if models.is_none() && services.is_none() {
-        return Err("nothing to change: choose an operation (←/→) for models or services".into());
-    }
-    Ok((models, services))
-}
-
-/// Sends the dry run of a bulk change; the answer opens the confirm popup.
-pub fn preview_bulk(app: &mut App, batch_params: Vec<BulkUpdateParams>) {
-    let dry: Vec<Value> = batch_params.iter().map(|p| to_params(&BulkUpdateParams { dry_run: true, ..p.clone() })).collect();
-    app.pending_bulk = batch_params;
-    batch(app, method::USERS_BULK_UPDATE, dry, Tag::BulkPreview);
-}
-
-/// Adds up the answers of a batch of bulk calls.
-fn sum_bulk(results: Vec<BulkUpdateResult>) -> Option<BulkUpdateResult> {
-    let mut iter = results.into_iter();
-    let mut total = iter.next()?;
-    for r in iter {
-        total.matched += r.matched;
-        total.changed += r.changed;
-        for (into, from) in [
-            (&mut total.models_added, r.models_added),
-            (&mut total.models_removed, r.models_removed),
-            (&mut total.services_added, r.services_added),
-            (&mut total.services_removed, r.services_removed),
-        ] {
-            for v in from {
-                if !into.contains(&v) {
-                    into.push(v);
-                }
-            }
-        }
-    }
-    Some(total)
-}
-
-fn summary_lines(r: &BulkUpdateResult) -> Vec<String> {
-    let mut lines = vec![format!("{} user(s) selected, {} will change.", r.matched, r.changed)];
-    for (label, list) in [
-        ("models added", &r.models_added),
-        ("models removed", &r.models_removed),
-        ("services added", &r.services_added),
-        ("services removed", &r.services_removed),
-    ] {
-        if !list.is_empty() {
-            lines.push(format!("{label}: {}", list.join(", ")));
-        }
-    }
-    lines
-}
-
-fn create_command(app: &mut App, cmd: Cmd) {
-    let Some(Popup::Create(d)) = app.popups.last_mut() else { return };
-    match cmd {
-        Cmd::Back => {
-            app.popups.pop();
-        }
-        Cmd::NextField | Cmd::PrevField => {
-            d.focus = if d.focus == CreateField::Rows { CreateField::CsvPath } else { CreateField::Rows };
-        }
-        Cmd::Open if d.focus == CreateField::CsvPath => {
-            let path = d.csv_path.value().trim().to_string();
-            if path.is_empty() {
-                d.error = Some("type the path of a CSV file".into());
-                return;
-            }
-            d.busy = true;
-            let epoch = app.epoch;
-            app.push_effect(Effect::ReadFile { path: PathBuf::from(path), epoch });
-        }
-        Cmd::Open | Cmd::Save => submit_create(app),
-        _ => {}
-    }
-}
-
-/// Parses the rows; returns the users and the text line each came from.
-pub fn parse_rows(text: &str) -> Result<(Vec<NewUser>, Vec<usize>), (usize, String)> {
-    let mut users = Vec::new();
-    let mut lines = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let fields = csv::parse_line(line);
-        if users.is_empty() && fields.first().is_some_and(|f| f.trim().eq_ignore_ascii_case("id")) {
-            continue; // a header row
-        }
-        let field = |i: usize| fields.get(i).map_or("", |f| f.trim());
-        let set = |i: usize| -> Vec<String> {
-            field(i).split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
-        };
-        if field(0).is_empty() {
-            return Err((n, "the id is empty".into()));
-        }
-        let info = parse_info(&field(4).replace(';', "\n")).map_err(|e| (n, e))?;
-        users.push(NewUser {
-            id: field(0).to_string(),
-            organization: field(1).to_string(),
-            models: set(2),
-            services: set(3),
-            info,
-        });
-        lines.push(n);
-    }
-    Ok((users, lines))
-}
-
-fn submit_create(app: &mut App) {
-    let Some(Popup::Create(d)) = app.popups.last_mut() else { return };
-    if d.busy {
-        return;
-    }
-    d.row_errors.clear();
-    d.error = None;
-    match parse_rows(&d.rows.text()) {
-        Ok((users, _)) if users.is_empty() => d.error = Some("no rows: one user per line".into()),
-        Ok((users, lines)) => {
-            d.busy = true;
-            d.submitted_lines = lines;
-            app.call(method::USERS_CREATE, to_params(&CreateUsersParams { users }), Tag::CreateUsers);
-        }
-        Err((line, problem)) => d.row_errors = vec![(line, problem)],
-    }
-}
-
-fn find_popup<T>(app: &mut App, pick: impl Fn(&mut Popup) -> Option<&mut T>) -> Option<&mut T> {
+pub(super) fn find_popup<T>(
+    app: &mut App,
+    pick: impl Fn(&mut Popup) -> Option<&mut T>,
+) -> Option<&mut T> {
     app.popups.iter_mut().rev().find_map(pick)
 }
 
@@ -420,14 +279,28 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                     app.error("That user no longer exists.");
                     return;
                 };
-                if let Some(d) = find_popup(app, |p| if let Popup::Edit(d) = p { Some(d) } else { None }) {
+                if let Some(d) = find_popup(app, |p| {
+                    if let Popup::Edit(d) = p {
+                        Some(d)
+                    } else {
+                        None
+                    }
+                }) {
                     **d = EditDialog::new(user);
                 }
             }
             Err(err) => app.error(describe(&err)),
         },
         Tag::UpdateUser => {
-            let Some(d) = find_popup(app, |p| if let Popup::Edit(d) = p { Some(d) } else { None }) else { return };
+            let Some(d) = find_popup(app, |p| {
+                if let Popup::Edit(d) = p {
+                    Some(d)
+                } else {
+                    None
+                }
+            }) else {
+                return;
+            };
             d.saving = false;
             match result {
                 Ok(_) => {
@@ -438,38 +311,10 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 }
                 Err(ClientError::Api(api)) if api.code == ErrorCode::Conflict => {
                     d.conflict = Some(api.current_version.unwrap_or(d.user.version + 1));
-                    d.error = Some("Someone changed this user since you opened it. ctrl-r reloads (your edits are lost), esc cancels.".into());
+                    d.error = Some(
+                        "Changed by someone else meanwhile. ctrl-r reloads it, esc cancels.".into(),
+                    );
                 }
-                Err(err) => d.error = Some(describe(&err)),
-            }
-        }
-        Tag::CreateUsers => {
-            let Some(d) = find_popup(app, |p| if let Popup::Create(d) = p { Some(d) } else { None }) else { return };
-            d.busy = false;
-            match decode::<UsersCreated>(result) {
-                Ok(created) => {
-                    app.popups.retain(|p| !matches!(p, Popup::Create(_)));
-                    app.info(format!("Created {} user(s).", created.created));
-                    refresh_table(app);
-                }
-                Err(ClientError::Api(api)) => {
-                    d.set_field_errors(&api.fields);
-                    d.error = Some(api.message);
-                }
-                Err(err) => d.error = Some(describe(&err)),
-            }
-        }
-        Tag::ImportFile => {
-            let Some(d) = find_popup(app, |p| if let Popup::Create(d) = p { Some(d) } else { None }) else { return };
-            d.busy = false;
-            match result {
-                Ok(Value::String(text)) => {
-                    d.rows = TextArea::new(&text);
-                    d.focus = CreateField::Rows;
-                    d.error = None;
-                    d.row_errors.clear();
-                }
-                Ok(_) => d.error = Some("could not read the file".into()),
                 Err(err) => d.error = Some(describe(&err)),
             }
         }
@@ -491,58 +336,17 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 app.last_sync_poll = None;
                 refresh_table(app);
             }
-            Err(err) if is_missing_method(&err) => app.error("This daemon cannot rotate keys yet (users.rotate_keys)."),
+            Err(err) if is_missing_method(&err) => {
+                app.error("This daemon cannot rotate keys yet (users.rotate_keys).")
+            }
             Err(err) => app.error(format!("rotate: {}", describe(&err))),
-        },
-        Tag::BulkPreview => {
-            if let Some(Popup::Bulk(d)) = app.popups.last_mut() {
-                d.busy = false;
-            }
-            match decode::<Vec<BulkUpdateResult>>(result).map(sum_bulk) {
-                Ok(Some(preview)) if preview.changed == 0 => {
-                    app.pending_bulk.clear();
-                    let mut lines = summary_lines(&preview);
-                    lines.push("Nothing to apply.".into());
-                    app.popups.push(Popup::Message { title: "Preview".into(), lines });
-                }
-                Ok(Some(preview)) => {
-                    let mut lines = summary_lines(&preview);
-                    lines.push(String::new());
-                    lines.push("Apply? y: yes   n/esc: no".into());
-                    let action = ConfirmAction::ApplyBulk(app.pending_bulk.clone());
-                    app.popups.push(Popup::Confirm(Confirm { title: "Preview of the bulk change".into(), lines, action }));
-                }
-                Ok(None) => app.pending_bulk.clear(),
-                Err(err) => {
-                    app.pending_bulk.clear();
-                    let message = describe(&err);
-                    match app.popups.last_mut() {
-                        Some(Popup::Bulk(d)) => d.error = Some(message),
-                        _ => app.error(format!("bulk change: {message}")),
-                    }
-                }
-            }
-        }
-        Tag::BulkApply => match decode::<Vec<BulkUpdateResult>>(result).map(sum_bulk) {
-            Ok(Some(done)) => {
-                let mut lines = vec![format!("Changed {} of {} selected user(s).", done.changed, done.matched)];
-                lines.extend(summary_lines(&done).into_iter().skip(1));
-                lines.push("LiteLLM sync progress is in the status line.".into());
-                app.popups.push(Popup::Message { title: "Bulk change applied".into(), lines });
-                app.info(format!("Bulk change applied to {} user(s).", done.changed));
-                app.watching_sync = true;
-                app.last_sync_poll = None;
-                refresh_table(app);
-            }
-            Ok(None) => {}
-            Err(err) => app.error(format!("bulk change failed, nothing was changed: {}", describe(&err))),
         },
         _ => {}
     }
 }
 
 /// Shows fresh rows after a change, keeping the position.
-fn refresh_table(app: &mut App) {
+pub(super) fn refresh_table(app: &mut App) {
     app.users.invalidate();
     users::fetch_pages(app);
 }

@@ -2,6 +2,8 @@
 //! the clock values the tick carries, so whole flows are tested by feeding actions and replies.
 
 mod auth;
+mod bulk;
+mod create;
 mod dialogs;
 mod popups;
 mod screens;
@@ -20,9 +22,11 @@ use crate::client::ClientError;
 use crate::effect::Effect;
 use crate::popup::Popup;
 
-pub use dialogs::{bulk_change, parse_rows, SENTINELS};
+pub use bulk::bulk_change;
+pub use create::parse_rows;
+pub use dialogs::SENTINELS;
 pub use screens::{parse_event_filter, service_rows};
-pub use users::ID_CHUNK;
+pub use users::{bulk_targets, ID_CHUNK};
 
 /// How often the status line asks for `sync.status`.
 const SYNC_POLL_SECS: i64 = 5;
@@ -133,15 +137,25 @@ fn tick(app: &mut App, now: DateTime<Utc>) {
     let Some(session) = &app.session else { return };
     if !app.refreshing && session.expires_at - now < Duration::seconds(REFRESH_BEFORE_SECS) {
         app.refreshing = true;
-        app.call(method::AUTH_REFRESH, Value::Object(Default::default()), Tag::Refresh);
+        app.call(
+            method::AUTH_REFRESH,
+            Value::Object(Default::default()),
+            Tag::Refresh,
+        );
     }
     if app.screen == Screen::ForcePassword || app.sync == SyncState::NotAvailable {
         return;
     }
-    let due = app.last_sync_poll.is_none_or(|last| now - last >= Duration::seconds(SYNC_POLL_SECS));
+    let due = app
+        .last_sync_poll
+        .is_none_or(|last| now - last >= Duration::seconds(SYNC_POLL_SECS));
     if due {
         app.last_sync_poll = Some(now);
-        app.call(method::SYNC_STATUS, Value::Object(Default::default()), Tag::SyncStatus);
+        app.call(
+            method::SYNC_STATUS,
+            Value::Object(Default::default()),
+            Tag::SyncStatus,
+        );
     }
 }
 
@@ -156,16 +170,17 @@ fn handle_reply(app: &mut App, reply: Reply) {
         }
     }
     match reply.tag {
-        Tag::Login | Tag::Refresh | Tag::Logout | Tag::ChangePassword => auth::reply(app, reply.tag, reply.result),
-        Tag::UsersPage { .. } | Tag::MarkAll { .. } | Tag::Export => users::reply(app, reply.tag, reply.result),
-        Tag::EditLoad
-        | Tag::UpdateUser
-        | Tag::CreateUsers
-        | Tag::DeleteUsers
-        | Tag::RotateKeys
-        | Tag::BulkPreview
-        | Tag::BulkApply
-        | Tag::ImportFile => dialogs::reply(app, reply.tag, reply.result),
+        Tag::Login | Tag::Refresh | Tag::Logout | Tag::ChangePassword => {
+            auth::reply(app, reply.tag, reply.result)
+        }
+        Tag::UsersPage { .. } | Tag::MarkAll { .. } | Tag::Export => {
+            users::reply(app, reply.tag, reply.result)
+        }
+        Tag::EditLoad | Tag::UpdateUser | Tag::DeleteUsers | Tag::RotateKeys => {
+            dialogs::reply(app, reply.tag, reply.result)
+        }
+        Tag::BulkPreview | Tag::BulkApply => bulk::reply(app, reply.tag, reply.result),
+        Tag::CreateUsers | Tag::ImportFile => create::reply(app, reply.tag, reply.result),
         _ => screens::reply(app, reply.tag, reply.result),
     }
 }
@@ -203,25 +218,29 @@ pub fn to_params<T: Serialize>(params: &T) -> Value {
 }
 
 /// Decodes a result into its type; a mismatch is a protocol error, not a panic.
-pub(crate) fn decode<T: DeserializeOwned>(result: Result<Value, ClientError>) -> Result<T, ClientError> {
+pub(crate) fn decode<T: DeserializeOwned>(
+    result: Result<Value, ClientError>,
+) -> Result<T, ClientError> {
     let value = result?;
     serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
 }
 
 /// Whether the daemon lacks the method (an older daemon): features degrade instead of failing.
 pub(crate) fn is_missing_method(err: &ClientError) -> bool {
-    err.api().is_some_and(|e| e.code == ErrorCode::MethodNotFound)
+    err.api()
+        .is_some_and(|e| e.code == ErrorCode::MethodNotFound)
 }
 
 /// One line for the status bar: the daemon's message, with the fields at fault.
 pub(crate) fn describe(err: &ClientError) -> String {
     match err {
-        ClientError::Api(api) if api.code == ErrorCode::LoginThrottled => match api.retry_after_secs {
-            Some(secs) => format!("{} (retry in {secs}s)", api.message),
-            None => api.message.clone(),
-        },
+        ClientError::Api(api) if api.code == ErrorCode::LoginThrottled => {
+            match api.retry_after_secs {
+                Some(secs) => format!("{} (retry in {secs}s)", api.message),
+                None => api.message.clone(),
+            }
+        }
         ClientError::Api(api) => api.message.clone(),
         other => other.to_string(),
     }
 }
-

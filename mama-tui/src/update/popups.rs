@@ -2,8 +2,11 @@
 //! forms. The bigger dialogs live in `dialogs`.
 
 use mama_core::api::rpc::method;
-use mama_core::api::types::{CreateAdminParams, DeleteAdminParams, DeleteUsersParams, Role, RotateKeysParams, ServiceNameParams};
 use mama_core::api::types::RevokeTokenParams;
+use mama_core::api::types::{
+    CreateAdminParams, DeleteAdminParams, DeleteUsersParams, Role, RotateKeysParams,
+    ServiceNameParams,
+};
 use serde_json::Value;
 
 use super::{auth, dialogs, go_to, quit, screens, to_params, users, ID_CHUNK};
@@ -14,7 +17,9 @@ use crate::popup::{ConfirmAction, Popup, PromptPurpose};
 use crate::text::Edit;
 
 pub fn edit(app: &mut App, edit: &Edit) {
-    let Some(popup) = app.popups.last_mut() else { return };
+    let Some(popup) = app.popups.last_mut() else {
+        return;
+    };
     match popup {
         Popup::Palette(input) => {
             input.apply(edit);
@@ -44,7 +49,9 @@ pub fn command(app: &mut App, cmd: Cmd) {
         quit(app);
         return;
     }
-    let Some(popup) = app.popups.last_mut() else { return };
+    let Some(popup) = app.popups.last_mut() else {
+        return;
+    };
     match popup {
         Popup::Help | Popup::Message { .. } => {
             if cmd == Cmd::Back {
@@ -88,7 +95,11 @@ pub fn command(app: &mut App, cmd: Cmd) {
             Cmd::NextField => form.focus_index = (form.focus_index + 1) % 3,
             Cmd::PrevField => form.focus_index = (form.focus_index + 2) % 3,
             Cmd::PrevChoice | Cmd::NextChoice | Cmd::Toggle => {
-                form.role = if form.role == Role::Admin { Role::Super } else { Role::Admin };
+                form.role = if form.role == Role::Admin {
+                    Role::Super
+                } else {
+                    Role::Admin
+                };
             }
             Cmd::Open if form.focus_index < 2 => form.focus_index += 1,
             Cmd::Open | Cmd::Save => {
@@ -118,13 +129,19 @@ pub fn command(app: &mut App, cmd: Cmd) {
                 match prompt.purpose {
                     PromptPurpose::NewService => {
                         let params = ServiceNameParams { name: value };
-                        app.call(method::SERVICES_CREATE, to_params(&params), Tag::CreateService);
+                        app.call(
+                            method::SERVICES_CREATE,
+                            to_params(&params),
+                            Tag::CreateService,
+                        );
                     }
                 }
             }
             _ => {}
         },
-        Popup::Edit(_) | Popup::Bulk(_) | Popup::Create(_) | Popup::Picker(_) => dialogs::command(app, cmd),
+        Popup::Edit(_) | Popup::Bulk(_) | Popup::Create(_) | Popup::Picker(_) => {
+            dialogs::command(app, cmd)
+        }
     }
 }
 
@@ -132,14 +149,18 @@ pub fn command(app: &mut App, cmd: Cmd) {
 fn confirmed(app: &mut App, action: ConfirmAction) {
     match action {
         ConfirmAction::DeleteUsers(ids) => {
-            let params: Vec<Value> =
-                ids.chunks(ID_CHUNK).map(|c| to_params(&DeleteUsersParams { ids: c.to_vec() })).collect();
+            let params: Vec<Value> = ids
+                .chunks(ID_CHUNK)
+                .map(|c| to_params(&DeleteUsersParams { ids: c.to_vec() }))
+                .collect();
             batch(app, method::USERS_DELETE, params, Tag::DeleteUsers);
             app.info(format!("Deleting {} user(s)…", ids.len()));
         }
         ConfirmAction::RotateKeys(ids) => {
-            let params: Vec<Value> =
-                ids.chunks(ID_CHUNK).map(|c| to_params(&RotateKeysParams { ids: c.to_vec() })).collect();
+            let params: Vec<Value> = ids
+                .chunks(ID_CHUNK)
+                .map(|c| to_params(&RotateKeysParams { ids: c.to_vec() }))
+                .collect();
             batch(app, method::USERS_ROTATE_KEYS, params, Tag::RotateKeys);
             app.info(format!("Rotating {} key(s)…", ids.len()));
         }
@@ -151,25 +172,45 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
             app.info("Applying the bulk change…");
         }
         ConfirmAction::DeleteAdmin(username) => {
-            app.call(method::ADMINS_DELETE, to_params(&DeleteAdminParams { username }), Tag::DeleteAdmin);
+            app.call(
+                method::ADMINS_DELETE,
+                to_params(&DeleteAdminParams { username }),
+                Tag::DeleteAdmin,
+            );
         }
         ConfirmAction::DeleteService(name) => {
-            app.call(method::SERVICES_DELETE, to_params(&ServiceNameParams { name }), Tag::DeleteService);
+            app.call(
+                method::SERVICES_DELETE,
+                to_params(&ServiceNameParams { name }),
+                Tag::DeleteService,
+            );
         }
         ConfirmAction::RevokeToken(id) => {
-            app.call(method::SERVICES_REVOKE_TOKEN, to_params(&RevokeTokenParams { id }), Tag::RevokeToken);
+            app.call(
+                method::SERVICES_REVOKE_TOKEN,
+                to_params(&RevokeTokenParams { id }),
+                Tag::RevokeToken,
+            );
         }
     }
 }
 
 pub(crate) fn batch(app: &mut App, method: &'static str, params: Vec<Value>, tag: Tag) {
-    let effect = Effect::Batch { method, params, tag, token: app.token(), epoch: app.epoch };
+    let effect = Effect::Batch {
+        method,
+        params,
+        tag,
+        token: app.token(),
+        epoch: app.epoch,
+    };
     app.push_effect(effect);
 }
 
 /// Runs a `:` command.
 pub fn palette(app: &mut App, line: &str) {
-    let (name, arg) = line.split_once(' ').map_or((line, ""), |(n, a)| (n, a.trim()));
+    let (name, arg) = line
+        .split_once(' ')
+        .map_or((line, ""), |(n, a)| (n, a.trim()));
     match name.trim_start_matches(':') {
         "" => {}
         "q" | "quit" | "exit" => quit(app),

@@ -2,8 +2,8 @@
 
 use mama_core::api::rpc::method;
 use mama_core::api::types::{
-    AdminList, EventFilter, EventList, IssueTokenParams, IssuedToken, ListEventsParams, ModelList, ModelsListParams,
-    Page, ReconcileSummary, ServiceList, ServiceView, SyncStatus,
+    AdminList, EventFilter, EventList, IssueTokenParams, IssuedToken, ListEventsParams, ModelList,
+    ModelsListParams, Page, ReconcileSummary, ServiceList, ServiceView, SyncStatus,
 };
 use mama_core::api::ErrorCode;
 use serde_json::Value;
@@ -16,29 +16,52 @@ use crate::popup::{AdminForm, Confirm, ConfirmAction, Popup, Prompt, PromptPurpo
 use crate::text::Edit;
 
 pub fn load_models(app: &mut App) {
-    app.call(method::MODELS_LIST, to_params(&ModelsListParams::default()), Tag::Models);
+    app.call(
+        method::MODELS_LIST,
+        to_params(&ModelsListParams::default()),
+        Tag::Models,
+    );
 }
 
 pub fn load_admins(app: &mut App) {
-    app.call(method::ADMINS_LIST, Value::Object(Default::default()), Tag::Admins);
+    app.call(
+        method::ADMINS_LIST,
+        Value::Object(Default::default()),
+        Tag::Admins,
+    );
 }
 
 pub fn load_services(app: &mut App) {
-    app.call(method::SERVICES_LIST, Value::Object(Default::default()), Tag::Services);
+    app.call(
+        method::SERVICES_LIST,
+        Value::Object(Default::default()),
+        Tag::Services,
+    );
 }
 
 pub fn load_events(app: &mut App) {
     app.events.query += 1;
     let params = ListEventsParams {
         filter: app.events.filter.clone(),
-        page: Page { offset: app.events.offset, limit: EVENTS_PAGE },
+        page: Page {
+            offset: app.events.offset,
+            limit: EVENTS_PAGE,
+        },
     };
     let query = app.events.query;
-    app.call(method::EVENTS_LIST, to_params(&params), Tag::Events { query });
+    app.call(
+        method::EVENTS_LIST,
+        to_params(&params),
+        Tag::Events { query },
+    );
 }
 
 pub fn reconcile(app: &mut App) {
-    app.call(method::SYNC_RECONCILE, Value::Object(Default::default()), Tag::Reconcile);
+    app.call(
+        method::SYNC_RECONCILE,
+        Value::Object(Default::default()),
+        Tag::Reconcile,
+    );
     app.info("Reconciling with LiteLLM…");
 }
 
@@ -47,7 +70,9 @@ pub fn service_rows(services: &[ServiceView]) -> Vec<(usize, Option<usize>)> {
     services
         .iter()
         .enumerate()
-        .flat_map(|(s, service)| std::iter::once((s, None)).chain((0..service.tokens.len()).map(move |t| (s, Some(t)))))
+        .flat_map(|(s, service)| {
+            std::iter::once((s, None)).chain((0..service.tokens.len()).map(move |t| (s, Some(t))))
+        })
         .collect()
 }
 
@@ -68,7 +93,8 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
             Screen::Admins => app.admins.move_by(delta),
             Screen::Services => {
                 let max = service_rows(&app.services.items).len().saturating_sub(1) as i64;
-                app.services.selected = (app.services.selected as i64 + delta).clamp(0, max.max(0)) as usize;
+                app.services.selected =
+                    (app.services.selected as i64 + delta).clamp(0, max.max(0)) as usize;
             }
             Screen::Events => app.events.list.move_by(delta),
             _ => {}
@@ -89,7 +115,11 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
                 let username = admin.username.clone();
                 app.popups.push(Popup::Confirm(Confirm {
                     title: "Delete admin".into(),
-                    lines: vec![format!("Delete admin {username}?"), String::new(), "y: yes   n/esc: no".into()],
+                    lines: vec![
+                        format!("Delete admin {username}?"),
+                        String::new(),
+                        "y: yes   n/esc: no".into(),
+                    ],
                     action: ConfirmAction::DeleteAdmin(username),
                 }));
             }
@@ -101,13 +131,25 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
             error: None,
         })),
         (Screen::Services, Cmd::IssueToken) => {
-            if let Some((s, _)) = service_rows(&app.services.items).get(app.services.selected).copied() {
+            if let Some((s, _)) = service_rows(&app.services.items)
+                .get(app.services.selected)
+                .copied()
+            {
                 let service = app.services.items[s].name.clone();
-                app.call(method::SERVICES_ISSUE_TOKEN, to_params(&IssueTokenParams { service }), Tag::IssueToken);
+                app.call(
+                    method::SERVICES_ISSUE_TOKEN,
+                    to_params(&IssueTokenParams { service }),
+                    Tag::IssueToken,
+                );
             }
         }
         (Screen::Services, Cmd::Remove) => {
-            let Some((s, token)) = service_rows(&app.services.items).get(app.services.selected).copied() else { return };
+            let Some((s, token)) = service_rows(&app.services.items)
+                .get(app.services.selected)
+                .copied()
+            else {
+                return;
+            };
             let service = &app.services.items[s];
             let confirm = match token.and_then(|t| service.tokens.get(t)) {
                 Some(token) => Confirm {
@@ -123,7 +165,10 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
                 None => Confirm {
                     title: "Delete service".into(),
                     lines: vec![
-                        format!("Delete service {}? ({} user(s) allow it)", service.name, service.users),
+                        format!(
+                            "Delete service {}? ({} user(s) allow it)",
+                            service.name, service.users
+                        ),
                         String::new(),
                         "y: yes   n/esc: no".into(),
                     ],
@@ -137,7 +182,9 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
             app.events.filter_input.clear();
             apply_events_filter(app);
         }
-        (Screen::Events, Cmd::PageDown) if app.events.offset + u64::from(EVENTS_PAGE) < app.events.matching => {
+        (Screen::Events, Cmd::PageDown)
+            if app.events.offset + u64::from(EVENTS_PAGE) < app.events.matching =>
+        {
             app.events.offset += u64::from(EVENTS_PAGE);
             app.events.list.selected = 0;
             load_events(app);
@@ -182,7 +229,11 @@ pub fn parse_event_filter(text: &str) -> Result<EventFilter, String> {
             Some(("action", v)) => filter.action = Some(v.to_string()),
             Some(("user", v)) => filter.user_id = Some(v.to_string()),
             Some(("result", v)) if v == "ok" || v == "error" => filter.result = Some(v.to_string()),
-            Some((key, _)) => return Err(format!("unknown term `{key}:` (actor:, action:, user:, result:ok|error)")),
+            Some((key, _)) => {
+                return Err(format!(
+                    "unknown term `{key}:` (actor:, action:, user:, result:ok|error)"
+                ))
+            }
             None => filter.action = Some(term.to_string()),
         }
     }

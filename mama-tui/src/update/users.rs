@@ -30,10 +30,17 @@ pub fn fetch_pages(app: &mut App) {
         let params = ListUsersParams {
             filter: app.users.filter.clone(),
             sort: app.users.sort,
-            page: Page { offset, limit: PAGE as u32 },
+            page: Page {
+                offset,
+                limit: PAGE as u32,
+            },
         };
         let query = app.users.query;
-        app.call(method::USERS_LIST, to_params(&params), Tag::UsersPage { query, offset });
+        app.call(
+            method::USERS_LIST,
+            to_params(&params),
+            Tag::UsersPage { query, offset },
+        );
     }
 }
 
@@ -46,7 +53,10 @@ pub fn move_by(app: &mut App, delta: i64) {
 /// Rows of the selection (marks, or the current row when nothing is marked).
 fn selection(app: &App) -> Vec<String> {
     if app.users.marks.is_empty() {
-        app.users.selected_user().map(|u| vec![u.id.clone()]).unwrap_or_default()
+        app.users
+            .selected_user()
+            .map(|u| vec![u.id.clone()])
+            .unwrap_or_default()
     } else {
         app.users.marks.iter().cloned().collect()
     }
@@ -57,12 +67,18 @@ fn selection(app: &App) -> Vec<String> {
 pub fn bulk_targets(app: &App) -> Vec<BulkUpdateParams> {
     if let Some(filter) = &app.users.marks_filter {
         if app.users.marks.len() > ID_CHUNK {
-            return vec![BulkUpdateParams { filter: Some(filter.clone()), ..Default::default() }];
+            return vec![BulkUpdateParams {
+                filter: Some(filter.clone()),
+                ..Default::default()
+            }];
         }
     }
     let ids: Vec<String> = app.users.marks.iter().cloned().collect();
     ids.chunks(ID_CHUNK)
-        .map(|chunk| BulkUpdateParams { ids: Some(chunk.to_vec()), ..Default::default() })
+        .map(|chunk| BulkUpdateParams {
+            ids: Some(chunk.to_vec()),
+            ..Default::default()
+        })
         .collect()
 }
 
@@ -109,7 +125,8 @@ pub fn command(app: &mut App, cmd: Cmd) {
         Cmd::Open => {
             if let Some(user) = app.users.selected_user().cloned() {
                 dialogs::ensure_pickers(app);
-                app.popups.push(Popup::Edit(Box::new(EditDialog::new(user))));
+                app.popups
+                    .push(Popup::Edit(Box::new(EditDialog::new(user))));
             }
         }
         Cmd::BulkEdit => {
@@ -117,12 +134,18 @@ pub fn command(app: &mut App, cmd: Cmd) {
                 app.error("Mark users first (space marks, a marks all matching).");
             } else {
                 dialogs::ensure_pickers(app);
-                app.popups.push(Popup::Bulk(BulkDialog::new(app.users.marks.len() as u64)));
+                app.popups
+                    .push(Popup::Bulk(BulkDialog::new(app.users.marks.len() as u64)));
             }
         }
         Cmd::CreateUsers => app.popups.push(Popup::Create(CreateDialog::default())),
         Cmd::DeleteMarked => confirm_ids(app, "Delete users", "Delete", ConfirmAction::DeleteUsers),
-        Cmd::RotateMarked => confirm_ids(app, "Rotate keys", "Rotate the keys of", ConfirmAction::RotateKeys),
+        Cmd::RotateMarked => confirm_ids(
+            app,
+            "Rotate keys",
+            "Rotate the keys of",
+            ConfirmAction::RotateKeys,
+        ),
         Cmd::DropUnavailable => drop_unavailable(app),
         _ => {}
     }
@@ -138,7 +161,11 @@ fn confirm_ids(app: &mut App, title: &str, verb: &str, action: fn(Vec<String>) -
     lines.extend(id_preview(&ids, 8));
     lines.push(String::new());
     lines.push("y: yes   n/esc: no".into());
-    app.popups.push(Popup::Confirm(Confirm { title: title.into(), lines, action: action(ids) }));
+    app.popups.push(Popup::Confirm(Confirm {
+        title: title.into(),
+        lines,
+        action: action(ids),
+    }));
 }
 
 /// Drops unavailable models from the marked users: a dry run first, then a confirm.
@@ -149,9 +176,12 @@ pub fn drop_unavailable(app: &mut App) {
     }
     let batch: Vec<BulkUpdateParams> = bulk_targets(app)
         .into_iter()
-        .map(|p| BulkUpdateParams { drop_unavailable_models: true, ..p })
+        .map(|p| BulkUpdateParams {
+            drop_unavailable_models: true,
+            ..p
+        })
         .collect();
-    dialogs::preview_bulk(app, batch);
+    super::bulk::preview_bulk(app, batch);
 }
 
 fn sort(app: &mut App, column: UserColumn) {
@@ -180,7 +210,9 @@ fn mark_all(app: &mut App) {
     let effect = Effect::CollectIds {
         filter: app.users.filter.clone(),
         sort: app.users.sort,
-        tag: Tag::MarkAll { query: app.users.query },
+        tag: Tag::MarkAll {
+            query: app.users.query,
+        },
         token: app.token(),
         epoch: app.epoch,
     };
@@ -267,7 +299,8 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             }
             match decode::<UserList>(result) {
                 Ok(list) => {
-                    app.users.store_page(offset, list.users, list.total, list.matching);
+                    app.users
+                        .store_page(offset, list.users, list.total, list.matching);
                     fetch_pages(app);
                 }
                 Err(err) => {
@@ -283,7 +316,8 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                     let count = ids.len();
                     app.users.marks.extend(ids);
                     // Only "exactly this filter's users" when nothing else was marked before.
-                    app.users.marks_filter = (query == app.users.query && app.users.marks.len() == count)
+                    app.users.marks_filter = (query == app.users.query
+                        && app.users.marks.len() == count)
                         .then(|| app.users.filter.clone());
                     app.info(format!("Marked {count} users."));
                 }

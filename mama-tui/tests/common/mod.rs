@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 pub const SERVER: &str = "unix:/run/mama/admin.sock";
 
 pub fn at(hour: u32, min: u32) -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, hour, min, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 3, 2, hour, min, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 pub fn session(must_change: bool) -> Value {
@@ -28,14 +30,21 @@ pub fn session(must_change: bool) -> Value {
     })
 }
 
-pub fn user(id: &str, org: &str, models: &[&str], services: &[&str], status: KeyStatus) -> UserView {
+pub fn user(
+    id: &str,
+    org: &str,
+    models: &[&str],
+    services: &[&str],
+    status: KeyStatus,
+) -> UserView {
     UserView {
         id: id.into(),
         organization: org.into(),
         models: models.iter().map(|s| s.to_string()).collect(),
         services: services.iter().map(|s| s.to_string()).collect(),
         info: Default::default(),
-        key_hint: (status != KeyStatus::None).then(|| format!("sk-...{}", &format!("{:04}", id.len() * 37)[..4])),
+        key_hint: (status != KeyStatus::None)
+            .then(|| format!("sk-...{}", &format!("{:04}", id.len() * 37)[..4])),
         key_status: status,
         key_error: None,
         key: None,
@@ -49,23 +58,54 @@ pub fn user(id: &str, org: &str, models: &[&str], services: &[&str], status: Key
 /// A small, mixed population: Hangul ids and organizations, every key status, an unavailable
 /// model and info notes.
 pub fn sample_users() -> Vec<UserView> {
-    let mut kim = user("김철수", "연구소", &["gpt-4o", "old-model"], &["chat"], KeyStatus::Active);
+    let mut kim = user(
+        "김철수",
+        "연구소",
+        &["gpt-4o", "old-model"],
+        &["chat"],
+        KeyStatus::Active,
+    );
     kim.unavailable_models = vec!["old-model".into()];
     kim.info.insert("team".into(), "검색".into());
-    let mut lee = user("lee.young@example.com", "Sales", &["all-team-models"], &["chat", "billing"], KeyStatus::Pending);
+    let mut lee = user(
+        "lee.young@example.com",
+        "Sales",
+        &["all-team-models"],
+        &["chat", "billing"],
+        KeyStatus::Pending,
+    );
     lee.info.insert("seat".into(), "12".into());
     vec![
         kim,
-        user("박영희", "연구소 본부", &["claude-3-5-sonnet"], &[], KeyStatus::Failed),
+        user(
+            "박영희",
+            "연구소 본부",
+            &["claude-3-5-sonnet"],
+            &[],
+            KeyStatus::Failed,
+        ),
         lee,
         user("ops-bot", "Ops", &[], &["provisioning"], KeyStatus::None),
-        user("u00017", "Research", &["gpt-4o"], &["chat"], KeyStatus::Active),
+        user(
+            "u00017",
+            "Research",
+            &["gpt-4o"],
+            &["chat"],
+            KeyStatus::Active,
+        ),
     ]
 }
 
 pub fn reply(app: &mut App, tag: Tag, result: Value) -> Vec<Effect> {
     let epoch = app.epoch;
-    update(app, Action::Reply(Reply { epoch, tag, result: Ok(result) }))
+    update(
+        app,
+        Action::Reply(Reply {
+            epoch,
+            tag,
+            result: Ok(result),
+        }),
+    )
 }
 
 /// Logged in as the super admin; `Users` screen with `users` as the first page.
@@ -75,13 +115,21 @@ pub fn users_app(width: u16, height: u16, users: Vec<UserView>, total: u64) -> A
     reply(&mut app, Tag::Login, session(false));
     let query = app.users.query;
     let matching = users.len() as u64;
-    reply(&mut app, Tag::UsersPage { query, offset: 0 }, json!({
-        "users": users, "total": total, "matching": matching, "offset": 0, "limit": 200
-    }));
-    reply(&mut app, Tag::SyncStatus, json!({
-        "configured": true, "litellm_reachable": true, "litellm_error": null, "queue_depth": 2,
-        "users_pending": 1, "users_failed": 1, "last_reconcile_at": null
-    }));
+    reply(
+        &mut app,
+        Tag::UsersPage { query, offset: 0 },
+        json!({
+            "users": users, "total": total, "matching": matching, "offset": 0, "limit": 200
+        }),
+    );
+    reply(
+        &mut app,
+        Tag::SyncStatus,
+        json!({
+            "configured": true, "litellm_reachable": true, "litellm_error": null, "queue_depth": 2,
+            "users_pending": 1, "users_failed": 1, "last_reconcile_at": null
+        }),
+    );
     app
 }
 

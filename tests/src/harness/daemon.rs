@@ -133,6 +133,37 @@ impl Daemon {
         (dir, db)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status; None if it did not exit.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..600 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Runs another `mama-daemon` command on this daemon's data dir and database; flags given
+    /// after the subcommand name override those.
+    pub fn command(&self, args: &[&str]) -> std::process::Output {
+        let (sub, rest) = args.split_first().expect("a subcommand");
+        Command::new(daemon_bin())
+            .arg(sub)
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args(["--database-url", &self.db.url])
+            .args(rest)
+            .env_remove("MAMA_CONFIG")
+            .output()
+            .expect("mama-daemon runs")
+    }
+
     pub fn log_text(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }

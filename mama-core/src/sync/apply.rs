@@ -1,0 +1,332 @@
+//! One outbox job against LiteLLM. Every sync starts by reading LiteLLM's state for the key
+//! (`/key/info` by hash), so a retry after an unclear result (timeout, cut, 5xx) settles what the
+//! previous attempt did before acting: never a duplicate key, never a lost update.
+
+use serde_json::{Map, Value};
+
+use super::store::Job;
+use super::Engine;
+use crate::db::users::{self, UserRow};
+use crate::db::DbError;
+use crate::litellm::{
+    GenerateKey, KeyConfirmation, KeyStatus, ListKeys, LiteLlmError, NewTeam, SecretString,
+    UpdateKey,
+};
+use crate::ops::Mama;
+
+/// Who LiteLLM records as the author of mama's changes (`litellm-changed-by`).
+pub const CHANGED_BY: &str = "mama-sync";
+/// The sentinel that needs a team to mean anything.
+const ALL_TEAM_MODELS: &str = "all-team-models";
+
+/// What a finished job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Key created; carries the `models` JSON pushed.
+    Created { user: String, key_hash: String, models_json: String },
+    /// Models (or alias/team) pushed to an existing key.
+    Updated { user: String, key_hash: String, models_json: String },
+    /// LiteLLM already held the key as mama has it.
+    Unchanged { user: String, key_hash: String, models_json: String },
+    Deleted,
+    /// Delete of a key LiteLLM does not have: nothing to do.
+    AlreadyGone,
+    /// The user (or its key) no longer exists: a delete operation handles the key.
+    Nothing,
+}
+
+/// Why a job did not finish.
+#[derive(Debug)]
+pub enum JobError {
+    /// Try again later (LiteLLM or the database unavailable, or an unclear result).
+    Retry(RetryCause),
+    /// Trying again will not help; the reason is mama's own words, safe to show and store.
+    Permanent { key_hash: Option<String>, reason: String },
+}
+
+#[derive(Debug)]
+pub enum RetryCause {
+    LiteLlm(LiteLlmError),
+    /// Logged where it happens; the outbox keeps mama's summary only.
+    Db(#[allow(dead_code)] DbError),
+    /// The alias was held by this user's superseded key, now deleted: create on the next round.
+    AliasFreed,
+}
+
+impl RetryCause {
+    /// mama's words for `outbox.last_error` and events.
+    pub fn describe(&self) -> String {
+        match self {
+            RetryCause::LiteLlm(e) => e.to_string(),
+            RetryCause::Db(_) => "the database was unavailable".into(),
+            RetryCause::AliasFreed => "the alias was held by the user's previous key".into(),
+        }
+    }
+}
+
+impl From<LiteLlmError> for JobError {
+    fn from(err: LiteLlmError) -> Self {
+        JobError::Retry(RetryCause::LiteLlm(err))
+    }
+}
+
+impl From<DbError> for JobError {
+    fn from(err: DbError) -> Self {
+        JobError::Retry(RetryCause::Db(err))
+    }
+}
+
+/// Whether a LiteLLM error on a key operation is worth retrying. 404 on update means the key
+/// vanished between our read and our write: the next attempt re-reads and recreates it. 401 is
+/// mama's configuration, not the user's data: retry (behind the breaker) instead of failing users.
+fn permanent(err: &LiteLlmError) -> bool {
+    !(err.is_retryable()
+        || matches!(
+            err,
+            LiteLlmError::NotFound { .. } | LiteLlmError::Unauthorized { .. }
+        ))
+}
+
+/// Splits a LiteLLM error into retry or a permanent failure of this user's key.
+fn classify(err: LiteLlmError, key_hash: &str) -> JobError {
+    if permanent(&err) {
+        JobError::Permanent {
+            key_hash: Some(key_hash.to_string()),
+            reason: format!("LiteLLM refused mama's change: {err}"),
+        }
+    } else {
+        JobError::Retry(RetryCause::LiteLlm(err))
+    }
+}
+
+pub async fn run(mama: &Mama, engine: &Engine, job: &Job) -> Result<Applied, JobError> {
+    if job.is_sync() {
+        sync_user(mama, engine, &job.user_id).await
+    } else {
+        delete_key(engine, job).await
+    }
+}
+
+async fn delete_key(engine: &Engine, job: &Job) -> Result<Applied, JobError> {
+    let Some(hash) = job.key_hash.clone() else {
+        return Ok(Applied::Nothing);
+    };
+    match engine.client.delete_keys(CHANGED_BY, &[hash.clone()]).await {
+        Ok(()) => Ok(Applied::Deleted),
+        Err(LiteLlmError::NotFound { .. }) => Ok(Applied::AlreadyGone),
+        Err(err) => Err(classify(err, &hash)),
+    }
+}
+
+async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applied, JobError> {
+    let uid = user_id.to_string();
+    let row: Option<UserRow> = mama.db.read(move |c| users::find(c, &uid)).await?;
+    let Some(row) = row else {
+        return Ok(Applied::Nothing);
+    };
+    let Some(hash) = row.key_hash.clone() else {
+        return Ok(Applied::Nothing);
+    };
+    let models = row.model_set()?.to_vec();
+    let team_id = team_for(mama, engine, &models).await?;
+    let alias = engine.config.alias_for(&row.id);
+    let models_json = row.models.clone();
+    let user = row.id.clone();
+
+    let existing = engine.client.key_info(&hash).await?;
+    match existing {
+        Some(info) if info.status == KeyStatus::Active => {
+            let change = UpdateKey {
+                models: (!same_models(&info.models, &models)).then(|| models.clone()),
+                key_alias: (info.key_alias.as_deref() != Some(alias.as_str()))
+                    .then(|| alias.clone()),
+                team_id: team_id.clone().filter(|t| info.team_id.as_ref() != Some(t)),
+                metadata: None,
+            };
+            if change == UpdateKey::default() {
+                return Ok(Applied::Unchanged { user, key_hash: hash, models_json });
+            }
+            // `models` replaces LiteLLM's list: always send the full final list.
+            let change = UpdateKey {
+                models: Some(models),
+                ..change
+            };
+            engine
+                .client
+                .update_key(CHANGED_BY, &hash, &change)
+                .await
+                .map_err(|e| classify(e, &hash))?;
+            Ok(Applied::Updated { user, key_hash: hash, models_json })
+        }
+        _ => {
+            let plain = mama.decrypt_key(&row).map_err(|_| JobError::Permanent {
+                key_hash: Some(hash.clone()),
+                reason: "the stored key cannot be decrypted; rotate the user's key".into(),
+            })?;
+            let Some(plain) = plain else {
+                return Ok(Applied::Nothing);
+            };
+            let mut metadata = Map::new();
+            metadata.insert("managed_by".into(), Value::from("mama"));
+            let req = GenerateKey {
+                key: SecretString::new(plain),
+                key_alias: Some(alias.clone()),
+                models: models.clone(),
+                user_id: Some(row.id.clone()),
+                team_id,
+                metadata,
+            };
+            create(engine, &req, &hash, &row.id).await?;
+            Ok(Applied::Created { user, key_hash: hash, models_json })
+        }
+    }
+}
+
+/// Creates the key, settling LiteLLM's quirks: a 200 that changed nothing (`Differs`), and an
+/// alias still held by this user's superseded key (after a rotation or a lost delete).
+async fn create(
+    engine: &Engine,
+    req: &GenerateKey,
+    hash: &str,
+    user_id: &str,
+) -> Result<(), JobError> {
+    match engine.client.create_key_confirmed(CHANGED_BY, req).await {
+        Ok(KeyConfirmation::Created(_)) => Ok(()),
+        Ok(KeyConfirmation::Differs(info)) if info.status == KeyStatus::Active => {
+            let change = UpdateKey {
+                models: Some(req.models.clone()),
+                key_alias: req.key_alias.clone(),
+                team_id: req.team_id.clone(),
+                metadata: None,
+            };
+            engine
+                .client
+                .update_key(CHANGED_BY, hash, &change)
+                .await
+                .map_err(|e| classify(e, hash))?;
+            Ok(())
+        }
+        Ok(KeyConfirmation::Differs(_)) => Err(JobError::Permanent {
+            key_hash: Some(hash.to_string()),
+            reason: "LiteLLM keeps this key as deleted and will not recreate it; rotate the user's key".into(),
+        }),
+        Err(LiteLlmError::DuplicateAlias { .. }) => free_alias(engine, req, hash, user_id).await,
+        Err(err) => Err(classify(err, hash)),
+    }
+}
+
+/// The alias is taken. If the holder is mama's key of this same user (superseded by a rotation,
+/// or left behind by a lost delete), it is renamed out of the way, so the new key is created
+/// before the old one is deleted (by its own queued delete, or by the reconciler as an orphan);
+/// anything else is a conflict an operator must resolve.
+async fn free_alias(
+    engine: &Engine,
+    req: &GenerateKey,
+    hash: &str,
+    user_id: &str,
+) -> Result<(), JobError> {
+    let alias = req.key_alias.clone().unwrap_or_default();
+    let query = ListKeys {
+        key_alias: Some(alias.clone()),
+        size: 10,
+        ..ListKeys::default()
+    };
+    let page = engine.client.list_keys(&query).await?;
+    let holders: Vec<_> = page.keys.iter().filter(|k| k.token != hash).collect();
+    let ours = holders
+        .iter()
+        .all(|k| k.user_id.as_deref() == Some(user_id) && is_mamas(&k.metadata));
+    if holders.is_empty() || !ours {
+        return Err(JobError::Permanent {
+            key_hash: Some(hash.to_string()),
+            reason: format!("another LiteLLM key, not this user's, already uses the alias {alias}"),
+        });
+    }
+    for old in holders {
+        let short: String = old.token.chars().take(8).collect();
+        let rename = UpdateKey {
+            key_alias: Some(format!("{alias}~old-{short}")),
+            ..UpdateKey::default()
+        };
+        match engine.client.update_key(CHANGED_BY, &old.token, &rename).await {
+            Ok(_) | Err(LiteLlmError::NotFound { .. }) => {}
+            Err(err) => return Err(classify(err, hash)),
+        }
+    }
+    Err(JobError::Retry(RetryCause::AliasFreed))
+}
+
+/// Keys mama created carry `{"managed_by": "mama"}`.
+pub fn is_mamas(metadata: &Map<String, Value>) -> bool {
+    metadata.get("managed_by").and_then(Value::as_str) == Some("mama")
+}
+
+pub(crate) fn same_models(a: &[String], b: &[String]) -> bool {
+    let mut a: Vec<&String> = a.iter().collect();
+    let mut b: Vec<&String> = b.iter().collect();
+    a.sort();
+    a.dedup();
+    b.sort();
+    b.dedup();
+    a == b
+}
+
+/// The team id for a key holding `all-team-models`, when a team is configured.
+async fn team_for(
+    mama: &Mama,
+    engine: &Engine,
+    models: &[String],
+) -> Result<Option<String>, JobError> {
+    let Some(team_alias) = &engine.config.team_alias else {
+        return Ok(None);
+    };
+    if !models.iter().any(|m| m == ALL_TEAM_MODELS) {
+        return Ok(None);
+    }
+    if let Some(id) = mama.sync.cached_team() {
+        return Ok(Some(id));
+    }
+    let team = engine
+        .client
+        .ensure_team(
+            CHANGED_BY,
+            &NewTeam {
+                team_id: None,
+                team_alias: team_alias.clone(),
+                models: Vec::new(),
+            },
+        )
+        .await?;
+    mama.sync.cache_team(team.team_id.clone());
+    Ok(Some(team.team_id))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_sets_compare_without_order() {
+        let a = vec!["b".to_string(), "a".to_string()];
+        let b = vec!["a".to_string(), "b".to_string()];
+        assert!(same_models(&a, &b));
+        assert!(!same_models(&a, &b[..1]));
+    }
+
+    #[test]
+    fn four_xx_other_than_404_and_429_are_permanent() {
+        let bad = LiteLlmError::BadRequest {
+            status: 400,
+            param: None,
+            detail: Default::default(),
+        };
+        assert!(permanent(&bad));
+        assert!(!permanent(&LiteLlmError::NotFound { detail: Default::default() }));
+        assert!(!permanent(&LiteLlmError::RateLimited {
+            retry_after: None,
+            detail: Default::default()
+        }));
+        assert!(!permanent(&LiteLlmError::Timeout));
+    }
+}

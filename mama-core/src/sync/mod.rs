@@ -1,0 +1,133 @@
+//! LiteLLM sync: the outbox worker that applies committed changes to LiteLLM, the reconciler that
+//! repairs drift, and the use cases that report on them (`models.list`, `sync.*`,
+//! `users.rotate_keys`). The daemon only schedules this; everything that decides lives here.
+//!
+//! Ordering rule: a user's outbox operations run one at a time, oldest first (a user with a live
+//! lease is skipped when claiming), so a delete of an old key always precedes the creation of a
+//! new key with the same alias.
+
+pub mod breaker;
+pub mod reconcile;
+mod apply;
+mod rpc;
+mod store;
+pub mod worker;
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::litellm::LiteLlm;
+
+/// Settings of the worker and reconciler (from the daemon's configuration).
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Prefix of every key alias mama writes: `<prefix><user id>`. Keys with it are mama's.
+    pub alias_prefix: String,
+    /// Operations applied at once.
+    pub concurrency: usize,
+    /// Upper bound of one operation (several LiteLLM calls); the lease outlives it.
+    pub op_timeout: Duration,
+    /// LiteLLM team for keys holding `all-team-models` (alias; created when missing).
+    pub team_alias: Option<String>,
+    /// Orphan keys (mama's prefix, no such user) younger than this are left alone: the user may
+    /// be in the middle of a rotation or a create that has not committed yet.
+    pub orphan_min_age: Duration,
+    /// Longest wait between two attempts of one failing operation.
+    pub max_backoff: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            alias_prefix: "mama-".into(),
+            concurrency: 8,
+            op_timeout: Duration::from_secs(45),
+            team_alias: None,
+            orphan_min_age: Duration::from_secs(600),
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+impl SyncConfig {
+    pub fn alias_for(&self, user_id: &str) -> String {
+        format!("{}{}", self.alias_prefix, user_id)
+    }
+
+    /// How long a claimed operation stays reserved for one worker: past it, another daemon (or
+    /// this one after a restart) may take it over.
+    pub fn lease(&self) -> Duration {
+        self.op_timeout + Duration::from_secs(5)
+    }
+}
+
+/// The LiteLLM connection the daemon configured, shared with the use cases.
+#[derive(Clone)]
+pub struct Engine {
+    pub client: Arc<dyn LiteLlm>,
+    pub config: SyncConfig,
+}
+
+/// Last thing the worker learned about LiteLLM's reachability.
+#[derive(Debug, Clone, Default)]
+pub struct LinkState {
+    pub reachable: Option<bool>,
+    /// mama's words, never LiteLLM's.
+    pub error: Option<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    engine: OnceLock<Engine>,
+    link: Mutex<LinkState>,
+    last_reconcile: Mutex<Option<DateTime<Utc>>>,
+    team_id: Mutex<Option<String>>,
+    /// One reconcile at a time within this process (PostgreSQL adds an advisory lock).
+    reconciling: tokio::sync::Mutex<()>,
+}
+
+/// Handle held by [`crate::ops::Mama`]: empty until the daemon configures LiteLLM.
+#[derive(Clone, Default)]
+pub struct SyncHandle {
+    shared: Arc<Shared>,
+}
+
+impl SyncHandle {
+    /// Installs the LiteLLM connection; only the first call counts.
+    pub fn configure(&self, engine: Engine) {
+        let _ = self.shared.engine.set(engine);
+    }
+
+    pub fn engine(&self) -> Option<&Engine> {
+        self.shared.engine.get()
+    }
+
+    pub fn link(&self) -> LinkState {
+        lock(&self.shared.link).clone()
+    }
+
+    pub(crate) fn set_link(&self, reachable: bool, error: Option<String>) {
+        *lock(&self.shared.link) = LinkState {
+            reachable: Some(reachable),
+            error,
+        };
+    }
+
+    pub fn last_reconcile(&self) -> Option<DateTime<Utc>> {
+        *lock(&self.shared.last_reconcile)
+    }
+
+    pub(crate) fn cached_team(&self) -> Option<String> {
+        lock(&self.shared.team_id).clone()
+    }
+
+    pub(crate) fn cache_team(&self, id: String) {
+        *lock(&self.shared.team_id) = Some(id);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

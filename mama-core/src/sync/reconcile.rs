@@ -1,0 +1,269 @@
+//! The reconciler: compares what LiteLLM holds under mama's alias prefix with the database and
+//! repairs drift: a key missing in LiteLLM is recreated and models changed behind mama's back are
+//! pushed again (both by queueing a sync, so the worker's rules apply), and orphan keys (mama's
+//! prefix, held by no user) older than a minimum age are deleted. Each repair is an event.
+//!
+//! Only users that were `active` with nothing queued *before* LiteLLM was listed are judged, so
+//! a key created while the listing runs is never taken for missing.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use diesel::prelude::*;
+
+use super::apply::{is_mamas, CHANGED_BY};
+use super::{store, Engine};
+use crate::api::types::{KeyStatus as UserKeyStatus, ReconcileSummary};
+use crate::api::{ApiError, ErrorCode};
+use crate::db::schema::users;
+use crate::db::{self, events, DbConn, DbError, PooledConn};
+use crate::domain::NameSet;
+use crate::litellm::{KeyInfo, ListKeys, LiteLlmError};
+use crate::ops::{Ctx, Mama};
+
+/// Page size of `/key/list` and a bound on pages, so a misbehaving proxy cannot loop us forever.
+const PAGE_SIZE: u32 = 100;
+const MAX_PAGES: u32 = 100_000;
+/// PostgreSQL advisory lock key of the reconciler ("mamr").
+const PG_RECONCILE_LOCK: i64 = 0x6d_61_6d_72;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("another reconcile is running")]
+    Busy,
+    #[error("LiteLLM could not be read: {0}")]
+    LiteLlm(#[from] LiteLlmError),
+    #[error("database: {0}")]
+    Db(#[from] DbError),
+}
+
+impl From<ReconcileError> for ApiError {
+    fn from(err: ReconcileError) -> Self {
+        match err {
+            ReconcileError::Busy => {
+                ApiError::new(ErrorCode::Conflict, "a reconcile is already running")
+            }
+            ReconcileError::LiteLlm(e) => ApiError::new(
+                ErrorCode::Unavailable,
+                format!("LiteLLM could not be read: {e}"),
+            ),
+            ReconcileError::Db(e) => ApiError::from(e),
+        }
+    }
+}
+
+struct Snapshot {
+    id: String,
+    key_hash: Option<String>,
+    models: String,
+    status: String,
+}
+
+/// Holds the PostgreSQL session lock for as long as it lives on its own connection.
+struct PgLock(PooledConn);
+
+async fn pg_lock(mama: &Mama) -> Result<Option<PgLock>, ReconcileError> {
+    if mama.db.backend() != db::Backend::Postgres {
+        return Ok(Some(PgLock(mama.db.conn()?)));
+    }
+    let db = mama.db.clone();
+    let got = tokio::task::spawn_blocking(move || -> Result<Option<PgLock>, DbError> {
+        let mut conn = db.conn()?;
+        #[derive(QueryableByName)]
+        struct Locked {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            locked: bool,
+        }
+        let locked = match &mut *conn {
+            DbConn::Pg(pg) => diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+                .bind::<diesel::sql_types::BigInt, _>(PG_RECONCILE_LOCK)
+                .get_result::<Locked>(pg)?
+                .locked,
+            DbConn::Sqlite(_) => true,
+        };
+        Ok(locked.then_some(PgLock(conn)))
+    })
+    .await
+    .map_err(|e| DbError::Unavailable(e.to_string()))??;
+    Ok(got)
+}
+
+async fn pg_unlock(lock: PgLock) {
+    let _ = tokio::task::spawn_blocking(move || {
+        let mut conn = lock.0;
+        if let DbConn::Pg(pg) = &mut *conn {
+            let _ = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(PG_RECONCILE_LOCK)
+                .execute(pg);
+        }
+    })
+    .await;
+}
+
+/// Runs one reconcile; `Busy` when another one (here or in another daemon) is running.
+pub async fn run(mama: &Mama, engine: &Engine, ctx: &Ctx) -> Result<ReconcileSummary, ReconcileError> {
+    let _local = mama.sync.shared.reconciling.try_lock().map_err(|_| ReconcileError::Busy)?;
+    let Some(lock) = pg_lock(mama).await? else {
+        return Err(ReconcileError::Busy);
+    };
+    let result = reconcile(mama, engine, ctx).await;
+    pg_unlock(lock).await;
+    if result.is_ok() {
+        *super::lock(&mama.sync.shared.last_reconcile) = Some(Utc::now());
+    }
+    let event = ctx.event("sync.reconcile");
+    match &result {
+        Ok(summary) => {
+            let detail = format!(
+                "keys seen {}, recreated {}, models re-pushed {}, orphans deleted {}, errors {}",
+                summary.keys_seen,
+                summary.recreated,
+                summary.models_repushed,
+                summary.orphans_deleted,
+                summary.errors.len()
+            );
+            if mama.audit.record(event.detail(detail).ok()).await.is_err() {
+                tracing::warn!("could not record the reconcile event");
+            }
+        }
+        Err(err) => {
+            mama.audit
+                .record_failure(event.failed(&ApiError::new(ErrorCode::Unavailable, err.to_string())))
+                .await
+        }
+    }
+    result
+}
+
+async fn reconcile(mama: &Mama, engine: &Engine, ctx: &Ctx) -> Result<ReconcileSummary, ReconcileError> {
+    let (snapshot, queued) = mama
+        .db
+        .read(|c| {
+            let rows: Vec<(String, Option<String>, String, String)> = users::table
+                .select((users::id, users::key_hash, users::models, users::key_status))
+                .load(c)?;
+            let queued = store::users_in_queue(c)?;
+            Ok::<_, DbError>((rows, queued))
+        })
+        .await?;
+    let snapshot: HashMap<String, Snapshot> = snapshot
+        .into_iter()
+        .map(|(id, key_hash, models, status)| {
+            (id.clone(), Snapshot { id, key_hash, models, status })
+        })
+        .collect();
+    let hashes: HashSet<&str> = snapshot.values().filter_map(|u| u.key_hash.as_deref()).collect();
+    let prefix = engine.config.alias_prefix.as_str();
+    let mine = list_mamas_keys(engine, prefix).await?;
+
+    let mut summary = ReconcileSummary {
+        keys_seen: mine.len() as u64,
+        ..ReconcileSummary::default()
+    };
+    let mut live: HashSet<&str> = HashSet::new();
+    let mut drifted = Vec::new();
+    let mut orphans = Vec::new();
+    let min_age = chrono::Duration::from_std(engine.config.orphan_min_age).unwrap_or_default();
+    for key in &mine {
+        live.insert(key.token.as_str());
+        let owner = key
+            .key_alias
+            .as_deref()
+            .and_then(|a| a.strip_prefix(prefix))
+            .and_then(|id| snapshot.get(id));
+        match owner {
+            Some(u) if u.key_hash.as_deref() == Some(key.token.as_str()) => {
+                let wanted = NameSet::from_json(&u.models).map(|s| s.to_vec()).unwrap_or_default();
+                if u.status == UserKeyStatus::Active.as_str()
+                    && !queued.contains(&u.id)
+                    && !super::apply::same_models(&key.models, &wanted)
+                {
+                    drifted.push(u.id.clone());
+                }
+            }
+            _ if !hashes.contains(key.token.as_str()) => {
+                let old = key.created_at.is_some_and(|t| Utc::now() - t >= min_age);
+                if old {
+                    orphans.push(key.token.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let missing: Vec<String> = snapshot
+        .values()
+        .filter(|u| u.status == UserKeyStatus::Active.as_str() && !queued.contains(&u.id))
+        .filter(|u| u.key_hash.as_deref().is_some_and(|h| !live.contains(h)))
+        .map(|u| u.id.clone())
+        .collect();
+
+    for token in &orphans {
+        match engine.client.delete_keys(CHANGED_BY, std::slice::from_ref(token)).await {
+            Ok(()) | Err(LiteLlmError::NotFound { .. }) => summary.orphans_deleted += 1,
+            Err(e) => summary.errors.push(format!("deleting an orphan key: {e}")),
+        }
+    }
+    summary.recreated = missing.len() as u64;
+    summary.models_repushed = drifted.len() as u64;
+    let mut repairs = Vec::new();
+    if !missing.is_empty() {
+        repairs.push(
+            ctx.event("sync.reconcile.recreate")
+                .users(missing.clone())
+                .detail("key missing in LiteLLM; queued for re-creation")
+                .ok(),
+        );
+    }
+    if !drifted.is_empty() {
+        repairs.push(
+            ctx.event("sync.reconcile.repush")
+                .users(drifted.clone())
+                .detail("models in LiteLLM differ from mama's; queued for re-push")
+                .ok(),
+        );
+    }
+    if summary.orphans_deleted > 0 {
+        repairs.push(
+            ctx.event("sync.reconcile.orphan")
+                .count(summary.orphans_deleted)
+                .detail("deleted LiteLLM keys with mama's alias prefix held by no user")
+                .ok(),
+        );
+    }
+    if !repairs.is_empty() {
+        let mut ids = missing;
+        ids.extend(drifted);
+        mama.db
+            .write(move |c| {
+                store::requeue(c, &ids, db::now())?;
+                events::insert(c, &repairs)?;
+                Ok::<_, DbError>(())
+            })
+            .await?;
+    }
+    Ok(summary)
+}
+
+/// Every live LiteLLM key that is mama's: alias with mama's prefix, or mama's metadata mark.
+/// (`/key/list` filters aliases by exact match only, so the prefix is checked here.)
+async fn list_mamas_keys(engine: &Engine, prefix: &str) -> Result<Vec<KeyInfo>, LiteLlmError> {
+    let mut keys = Vec::new();
+    let mut page = 1;
+    loop {
+        let query = ListKeys {
+            page,
+            size: PAGE_SIZE,
+            ..ListKeys::default()
+        };
+        let answer = engine.client.list_keys(&query).await?;
+        let empty = answer.keys.is_empty();
+        keys.extend(answer.keys.into_iter().filter(|k| {
+            k.key_alias.as_deref().is_some_and(|a| a.starts_with(prefix)) || is_mamas(&k.metadata)
+        }));
+        if empty || page >= answer.total_pages || page >= MAX_PAGES {
+            break;
+        }
+        page += 1;
+    }
+    Ok(keys)
+}

@@ -1,0 +1,215 @@
+//! The admin use cases of the sync: `models.list`, `sync.status`, `sync.reconcile` and
+//! `users.rotate_keys`. Each records its event like every other use case.
+
+use std::collections::{BTreeMap, HashSet};
+
+use diesel::prelude::*;
+
+use super::store;
+use crate::api::types::{
+    KeyStatus, KeysRotated, ModelList, ModelView, ModelsListParams, ReconcileSummary,
+    RotateKeysParams, SyncStatus, UserFilter,
+};
+use crate::api::{ApiError, ErrorCode};
+use crate::auth::hash_token;
+use crate::crypto::{mint_virtual_key, user_key_aad};
+use crate::db::schema::users;
+use crate::db::users::{self as user_db, SENTINEL_MODELS};
+use crate::db::{self, events, outbox, DbError};
+use crate::ops::auth::AdminSession;
+use crate::ops::users::{check_id_list, dedup, key_hint, MAX_USERS_PER_CALL};
+use crate::ops::{audit_failed, Ctx, Mama, OpResult};
+
+fn not_configured() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        "LiteLLM is not configured on this daemon (--litellm-url, --litellm-master-key-file)",
+    )
+}
+
+impl Mama {
+    /// Records a read's event and returns its result (or records the failure).
+    async fn audited<T>(&self, event: crate::ops::context::EventBuilder, r: OpResult<T>) -> OpResult<T> {
+        match r {
+            Ok(v) => {
+                self.audit.record(event.ok()).await.map_err(|_| audit_failed())?;
+                Ok(v)
+            }
+            Err(err) => {
+                self.audit.record_failure(event.failed(&err)).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// `models.list`: the catalog (optionally re-read from LiteLLM now) next to how many users
+    /// hold each model.
+    pub async fn list_models(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: ModelsListParams,
+    ) -> OpResult<ModelList> {
+        let result = self.list_models_inner(params).await;
+        self.audited(ctx.event("models.list"), result).await
+    }
+
+    async fn list_models_inner(&self, params: ModelsListParams) -> OpResult<ModelList> {
+        if params.refresh {
+            let engine = self.sync.engine().ok_or_else(not_configured)?;
+            let models = engine.client.list_models().await.map_err(|e| {
+                ApiError::new(ErrorCode::Unavailable, format!("LiteLLM could not be read: {e}"))
+            })?;
+            self.catalog.set(models);
+        }
+        let snapshot = self.catalog.get();
+        let catalog = snapshot.as_ref().map(|s| s.models.clone());
+        let filter = UserFilter {
+            unavailable_models: true,
+            ..UserFilter::default()
+        };
+        let cat = catalog.clone();
+        let (usage, with_unavailable) = self
+            .db
+            .read(move |c| {
+                let usage = user_db::model_usage(c)?;
+                let n: i64 = user_db::filtered(&filter, cat.as_deref()).count().get_result(c)?;
+                Ok::<_, DbError>((usage, n as u64))
+            })
+            .await?;
+        let mut by_name: BTreeMap<String, ModelView> = BTreeMap::new();
+        for name in catalog.iter().flatten() {
+            by_name.insert(
+                name.clone(),
+                ModelView { name: name.clone(), available: true, users: 0 },
+            );
+        }
+        for (name, n) in usage {
+            let available = catalog.is_none()
+                || SENTINEL_MODELS.contains(&name.as_str())
+                || by_name.contains_key(&name);
+            by_name
+                .entry(name.clone())
+                .or_insert(ModelView { name, available, users: 0 })
+                .users = n as u64;
+        }
+        Ok(ModelList {
+            models: by_name.into_values().collect(),
+            fetched_at: snapshot.map(|s| s.fetched_at),
+            users_with_unavailable: with_unavailable,
+        })
+    }
+
+    /// `sync.status`: queue depth, pending and failed users, LiteLLM's last known reachability.
+    pub async fn sync_status(&self, ctx: &Ctx, _s: &AdminSession) -> OpResult<SyncStatus> {
+        let result = self
+            .db
+            .read(|c| {
+                Ok::<_, DbError>((
+                    outbox::depth(c)?,
+                    user_db::count_by_status(c, KeyStatus::Pending)?,
+                    user_db::count_by_status(c, KeyStatus::Failed)?,
+                ))
+            })
+            .await
+            .map_err(ApiError::from)
+            .map(|(queue_depth, users_pending, users_failed)| {
+                let link = self.sync.link();
+                SyncStatus {
+                    configured: self.sync.engine().is_some(),
+                    litellm_reachable: link.reachable,
+                    litellm_error: link.error,
+                    queue_depth,
+                    users_pending,
+                    users_failed,
+                    last_reconcile_at: self.sync.last_reconcile(),
+                }
+            });
+        self.audited(ctx.event("sync.status"), result).await
+    }
+
+    /// `sync.reconcile`: runs the reconciler now and returns what it repaired.
+    pub async fn sync_reconcile(&self, ctx: &Ctx, _s: &AdminSession) -> OpResult<ReconcileSummary> {
+        let Some(engine) = self.sync.engine().cloned() else {
+            let err = not_configured();
+            self.audit.record_failure(ctx.event("sync.reconcile").failed(&err)).await;
+            return Err(err);
+        };
+        // The reconciler records its own event (ok or failed).
+        super::reconcile::run(self, &engine, ctx).await.map_err(ApiError::from)
+    }
+
+    /// `users.rotate_keys`: mints a new key for each user and queues its creation and the
+    /// deletion of the old one, in one transaction with the event. Services get the new key from
+    /// the commit on; the worker creates it in LiteLLM (renaming the old key's alias out of the
+    /// way first), then deletes the old key.
+    pub async fn rotate_keys(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: RotateKeysParams,
+    ) -> OpResult<KeysRotated> {
+        let event = ctx.event("users.rotate_keys").users(params.ids.clone());
+        let result = self.rotate_keys_inner(event.clone(), params).await;
+        if let Err(err) = &result {
+            self.audit.record_failure(event.failed(err)).await;
+        }
+        result
+    }
+
+    async fn rotate_keys_inner(
+        &self,
+        event: crate::ops::context::EventBuilder,
+        params: RotateKeysParams,
+    ) -> OpResult<KeysRotated> {
+        check_id_list("ids", &params.ids, MAX_USERS_PER_CALL)?;
+        let ids = dedup(params.ids);
+        let cipher = self.cipher.clone();
+        self.db
+            .write(move |conn| {
+                let rows = user_db::find_many(conn, &ids)?;
+                if rows.len() != ids.len() {
+                    let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                    let missing: Vec<String> =
+                        ids.iter().filter(|i| !found.contains(i.as_str())).cloned().collect();
+                    return Ok(Err(ApiError {
+                        missing: missing.clone(),
+                        ..ApiError::new(
+                            ErrorCode::NotFound,
+                            format!("{} of the users do not exist; no key was rotated", missing.len()),
+                        )
+                    }));
+                }
+                let now = db::now();
+                let mut ops = Vec::new();
+                for row in &rows {
+                    let key = mint_virtual_key();
+                    let plain = key.expose();
+                    diesel::update(users::table.filter(users::id.eq(&row.id)))
+                        .set((
+                            users::key_ciphertext.eq(Some(cipher.encrypt(plain, &user_key_aad(&row.id)))),
+                            users::key_hash.eq(Some(hash_token(plain))),
+                            users::key_hint.eq(Some(key_hint(plain))),
+                            users::key_status.eq(KeyStatus::Pending.as_str()),
+                            users::key_error.eq(None::<String>),
+                            users::updated_at.eq(now),
+                            users::version.eq(users::version + 1),
+                        ))
+                        .execute(conn)?;
+                    ops.push(outbox::NewOp {
+                        user_id: row.id.clone(),
+                        kind: outbox::KIND_SYNC,
+                        key_hash: None,
+                    });
+                    if let Some(old) = &row.key_hash {
+                        ops.push(store::delete_op(&row.id, old));
+                    }
+                }
+                outbox::enqueue(conn, &ops, now)?;
+                events::insert(conn, &[event.ok()])?;
+                Ok::<_, DbError>(Ok(KeysRotated { rotated: rows.len() as u64 }))
+            })
+            .await
+            .map_err(crate::ops::auth::audit_or)?
+    }
+}

@@ -1,0 +1,211 @@
+//! Bulk edit of the marked users: the dialog, the dry-run preview and the applied summary.
+
+use std::collections::BTreeSet;
+
+use mama_core::api::rpc::method;
+use mama_core::api::types::{BulkUpdateParams, BulkUpdateResult, SetChange, SetOp};
+use serde_json::Value;
+
+use super::dialogs::{cycle, open_picker, refresh_table};
+use super::popups::batch;
+use super::{decode, describe, to_params, users};
+use crate::action::{Cmd, Tag};
+use crate::app::App;
+use crate::client::ClientError;
+use crate::popup::{cycle_op, BulkDialog, BulkField, Confirm, ConfirmAction, PickerTarget, Popup};
+
+pub fn command(app: &mut App, cmd: Cmd) {
+    let Some(Popup::Bulk(d)) = app.popups.last_mut() else {
+        return;
+    };
+    match cmd {
+        Cmd::Back => {
+            app.popups.pop();
+        }
+        Cmd::NextField => d.focus = cycle(&BulkField::ALL, d.focus, true),
+        Cmd::PrevField => d.focus = cycle(&BulkField::ALL, d.focus, false),
+        Cmd::NextChoice | Cmd::PrevChoice | Cmd::Toggle
+            if matches!(d.focus, BulkField::ModelsOp | BulkField::ServicesOp) =>
+        {
+            let forward = cmd != Cmd::PrevChoice;
+            if d.focus == BulkField::ModelsOp {
+                d.models_op = cycle_op(d.models_op, forward);
+            } else {
+                d.services_op = cycle_op(d.services_op, forward);
+            }
+        }
+        Cmd::Open | Cmd::Toggle if d.focus == BulkField::Models => {
+            let chosen = d.models.clone();
+            open_picker(app, PickerTarget::Models, chosen, &[]);
+        }
+        Cmd::Open | Cmd::Toggle if d.focus == BulkField::Services => {
+            let chosen = d.services.clone();
+            open_picker(app, PickerTarget::Services, chosen, &[]);
+        }
+        Cmd::Open | Cmd::Save => match bulk_change(d) {
+            Ok((models, services)) => {
+                d.error = None;
+                d.busy = true;
+                let batch: Vec<BulkUpdateParams> = users::bulk_targets(app)
+                    .into_iter()
+                    .map(|p| BulkUpdateParams {
+                        models: models.clone(),
+                        services: services.clone(),
+                        ..p
+                    })
+                    .collect();
+                preview_bulk(app, batch);
+            }
+            Err(problem) => d.error = Some(problem),
+        },
+        _ => {}
+    }
+}
+
+type Change = (Option<SetChange>, Option<SetChange>);
+
+/// The set changes a bulk dialog describes, or why it describes none.
+pub fn bulk_change(d: &BulkDialog) -> Result<Change, String> {
+    let change = |op: Option<SetOp>,
+                  values: &BTreeSet<String>,
+                  what: &str|
+     -> Result<Option<SetChange>, String> {
+        match op {
+            None => Ok(None),
+            Some(SetOp::Add | SetOp::Remove) if values.is_empty() => {
+                Err(format!("pick the {what} to add or remove"))
+            }
+            Some(op) => Ok(Some(SetChange {
+                op,
+                values: values.iter().cloned().collect(),
+            })),
+        }
+    };
+    let models = change(d.models_op, &d.models, "models")?;
+    let services = change(d.services_op, &d.services, "services")?;
+    if models.is_none() && services.is_none() {
+        return Err("nothing to change: choose an operation (←/→) for models or services".into());
+    }
+    Ok((models, services))
+}
+
+/// Sends the dry run of a bulk change; the answer opens the confirm popup.
+pub fn preview_bulk(app: &mut App, batch_params: Vec<BulkUpdateParams>) {
+    let dry: Vec<Value> = batch_params
+        .iter()
+        .map(|p| {
+            to_params(&BulkUpdateParams {
+                dry_run: true,
+                ..p.clone()
+            })
+        })
+        .collect();
+    app.pending_bulk = batch_params;
+    batch(app, method::USERS_BULK_UPDATE, dry, Tag::BulkPreview);
+}
+
+/// Adds up the answers of a batch of bulk calls.
+fn sum_bulk(results: Vec<BulkUpdateResult>) -> Option<BulkUpdateResult> {
+    let mut iter = results.into_iter();
+    let mut total = iter.next()?;
+    for r in iter {
+        total.matched += r.matched;
+        total.changed += r.changed;
+        for (into, from) in [
+            (&mut total.models_added, r.models_added),
+            (&mut total.models_removed, r.models_removed),
+            (&mut total.services_added, r.services_added),
+            (&mut total.services_removed, r.services_removed),
+        ] {
+            for v in from {
+                if !into.contains(&v) {
+                    into.push(v);
+                }
+            }
+        }
+    }
+    Some(total)
+}
+
+fn summary_lines(r: &BulkUpdateResult) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{} user(s) selected, {} will change.",
+        r.matched, r.changed
+    )];
+    for (label, list) in [
+        ("models added", &r.models_added),
+        ("models removed", &r.models_removed),
+        ("services added", &r.services_added),
+        ("services removed", &r.services_removed),
+    ] {
+        if !list.is_empty() {
+            lines.push(format!("{label}: {}", list.join(", ")));
+        }
+    }
+    lines
+}
+
+pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
+    match tag {
+        Tag::BulkPreview => {
+            if let Some(Popup::Bulk(d)) = app.popups.last_mut() {
+                d.busy = false;
+            }
+            match decode::<Vec<BulkUpdateResult>>(result).map(sum_bulk) {
+                Ok(Some(preview)) if preview.changed == 0 => {
+                    app.pending_bulk.clear();
+                    let mut lines = summary_lines(&preview);
+                    lines.push("Nothing to apply.".into());
+                    app.popups.push(Popup::Message {
+                        title: "Preview".into(),
+                        lines,
+                    });
+                }
+                Ok(Some(preview)) => {
+                    let mut lines = summary_lines(&preview);
+                    lines.push(String::new());
+                    lines.push("Apply? y: yes   n/esc: no".into());
+                    let action = ConfirmAction::ApplyBulk(app.pending_bulk.clone());
+                    app.popups.push(Popup::Confirm(Confirm {
+                        title: "Preview of the bulk change".into(),
+                        lines,
+                        action,
+                    }));
+                }
+                Ok(None) => app.pending_bulk.clear(),
+                Err(err) => {
+                    app.pending_bulk.clear();
+                    let message = describe(&err);
+                    match app.popups.last_mut() {
+                        Some(Popup::Bulk(d)) => d.error = Some(message),
+                        _ => app.error(format!("bulk change: {message}")),
+                    }
+                }
+            }
+        }
+        Tag::BulkApply => match decode::<Vec<BulkUpdateResult>>(result).map(sum_bulk) {
+            Ok(Some(done)) => {
+                let mut lines = vec![format!(
+                    "Changed {} of {} selected user(s).",
+                    done.changed, done.matched
+                )];
+                lines.extend(summary_lines(&done).into_iter().skip(1));
+                lines.push("LiteLLM sync progress is in the status line.".into());
+                app.popups.push(Popup::Message {
+                    title: "Bulk change applied".into(),
+                    lines,
+                });
+                app.info(format!("Bulk change applied to {} user(s).", done.changed));
+                app.watching_sync = true;
+                app.last_sync_poll = None;
+                refresh_table(app);
+            }
+            Ok(None) => {}
+            Err(err) => app.error(format!(
+                "bulk change failed, nothing was changed: {}",
+                describe(&err)
+            )),
+        },
+        _ => {}
+    }
+}

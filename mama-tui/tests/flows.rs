@@ -1,0 +1,382 @@
+//! Whole flows through `update`: actions and canned daemon answers in, model and effects out.
+//! No terminal and no daemon; the runtime would perform the effects the same way.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use mama_core::api::types::{KeyStatus, UserColumn};
+use mama_core::api::{ApiError, ErrorCode};
+use mama_tui::action::{Action, Cmd, Reply, Screen, Tag};
+use mama_tui::app::{App, SyncState};
+use mama_tui::client::ClientError;
+use mama_tui::effect::Effect;
+use mama_tui::update::{update, ID_CHUNK};
+use serde_json::json;
+
+fn fail(app: &mut App, tag: Tag, code: ErrorCode) -> Vec<Effect> {
+    let epoch = app.epoch;
+    update(
+        app,
+        Action::Reply(Reply {
+            epoch,
+            tag,
+            result: Err(ClientError::Api(ApiError::new(code, "x"))),
+        }),
+    )
+}
+
+fn many(n: usize) -> Vec<mama_core::api::types::UserView> {
+    (0..n)
+        .map(|i| user(&format!("u{i:06}"), "Org", &[], &[], KeyStatus::Active))
+        .collect()
+}
+
+#[test]
+fn login_then_users_are_fetched() {
+    let mut app = App::new(SERVER.into(), true, 80, 24);
+    typed(&mut app, "secret");
+    let effects = cmd(&mut app, Cmd::Open);
+    assert_eq!(methods(&effects), vec!["auth.login"]);
+    let effects = reply(&mut app, Tag::Login, session(false));
+    assert_eq!(app.screen, Screen::Users);
+    assert_eq!(methods(&effects), vec!["users.list"]);
+    assert!(
+        app.login.password.is_empty(),
+        "the password is not kept after login"
+    );
+}
+
+#[test]
+fn wrong_password_stays_on_login_with_a_message() {
+    let mut app = App::new(SERVER.into(), true, 80, 24);
+    typed(&mut app, "nope");
+    cmd(&mut app, Cmd::Open);
+    fail(&mut app, Tag::Login, ErrorCode::LoginFailed);
+    assert_eq!(app.screen, Screen::Login);
+    assert_eq!(
+        app.login.message.as_deref(),
+        Some("Wrong username or password.")
+    );
+}
+
+#[test]
+fn forced_password_change_then_users() {
+    let mut app = App::new(SERVER.into(), true, 80, 24);
+    reply(&mut app, Tag::Login, session(true));
+    assert_eq!(app.screen, Screen::ForcePassword);
+    typed(&mut app, "admin");
+    cmd(&mut app, Cmd::Open);
+    typed(&mut app, "a-long-password");
+    cmd(&mut app, Cmd::Open);
+    typed(&mut app, "a-long-password");
+    let effects = cmd(&mut app, Cmd::Open);
+    assert_eq!(methods(&effects), vec!["auth.change_password"]);
+    let effects = reply(&mut app, Tag::ChangePassword, session(false));
+    assert_eq!(app.screen, Screen::Users);
+    assert_eq!(methods(&effects), vec!["users.list"]);
+}
+
+#[test]
+fn any_call_needing_a_password_change_goes_to_the_forced_screen() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    fail(&mut app, Tag::Admins, ErrorCode::PasswordChangeRequired);
+    assert_eq!(app.screen, Screen::ForcePassword);
+}
+
+#[test]
+fn session_expiry_returns_to_login_and_forgets_everything() {
+    for code in [
+        ErrorCode::SessionExpired,
+        ErrorCode::SessionRevoked,
+        ErrorCode::Unauthenticated,
+    ] {
+        let mut app = users_app(80, 24, sample_users(), 5);
+        cmd(&mut app, Cmd::ToggleMark);
+        cmd(&mut app, Cmd::Open);
+        let query = app.users.query;
+        fail(&mut app, Tag::UsersPage { query, offset: 200 }, code);
+        assert_eq!(app.screen, Screen::Login);
+        assert!(app.session.is_none());
+        assert!(
+            app.users.marks.is_empty() && app.users.loaded_rows() == 0 && app.popups.is_empty()
+        );
+        assert!(app.login.message.is_some());
+        // A late answer from the old session is dropped.
+        reply(
+            &mut app,
+            Tag::UsersPage { query, offset: 0 },
+            json!({"users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200}),
+        );
+        assert_eq!(app.users.loaded_rows(), 0);
+    }
+}
+
+#[test]
+fn session_is_refreshed_before_it_expires() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    let expires = app
+        .session
+        .as_ref()
+        .map(|s| s.expires_at)
+        .unwrap_or_default();
+    let effects = update(&mut app, Action::Tick(expires - Duration::minutes(12)));
+    assert!(!methods(&effects).contains(&"auth.refresh"));
+    let effects = update(&mut app, Action::Tick(expires - Duration::minutes(4)));
+    assert!(methods(&effects).contains(&"auth.refresh"));
+    let effects = update(&mut app, Action::Tick(expires - Duration::minutes(4)));
+    assert!(
+        !methods(&effects).contains(&"auth.refresh"),
+        "one refresh at a time"
+    );
+    let mut renewed = session(false);
+    renewed["token"] = json!("tok-2");
+    renewed["expires_at"] = json!("2026-03-02T10:30:00Z");
+    reply(&mut app, Tag::Refresh, renewed);
+    assert_eq!(app.token().as_deref(), Some("tok-2"));
+}
+
+#[test]
+fn sync_status_not_available_stops_polling() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    fail(&mut app, Tag::SyncStatus, ErrorCode::MethodNotFound);
+    assert_eq!(app.sync, SyncState::NotAvailable);
+    let later = app.now + Duration::seconds(30);
+    let effects = update(&mut app, Action::Tick(later));
+    assert!(!methods(&effects).contains(&"sync.status"));
+}
+
+#[test]
+fn scrolling_100k_users_fetches_only_pages_near_the_viewport() {
+    let mut app = users_app(80, 24, many(200), 100_000);
+    app.users.matching = 100_000;
+    let effects = cmd(&mut app, Cmd::Bottom);
+    let offsets: Vec<u64> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Call {
+                tag: Tag::UsersPage { offset, .. },
+                ..
+            } => Some(*offset),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(offsets, vec![99_800]);
+    assert_eq!(app.users.selected, 99_999);
+    let effects = cmd(&mut app, Cmd::Top);
+    assert!(methods(&effects).is_empty() || methods(&effects) == vec!["users.list"]);
+    for _ in 0..30 {
+        cmd(&mut app, Cmd::PageDown);
+    }
+    assert_eq!(app.users.selected, 30 * app.table_rows());
+}
+
+#[test]
+fn typing_a_filter_waits_for_a_pause_then_asks_the_daemon() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Filter);
+    typed(&mut app, "org:연구소");
+    let now = app.now;
+    let first = update(&mut app, Action::Tick(now));
+    assert!(
+        !methods(&first).contains(&"users.list"),
+        "not on the first tick after a keystroke"
+    );
+    let second = update(&mut app, Action::Tick(now));
+    let params = second.iter().find_map(|e| match e {
+        Effect::Call {
+            method: "users.list",
+            params,
+            ..
+        } => Some(params.clone()),
+        _ => None,
+    });
+    let Some(params) = params else {
+        panic!("no users.list after the pause: {second:?}")
+    };
+    assert_eq!(params["filter"]["organization"], json!("연구소"));
+}
+
+#[test]
+fn marks_survive_sorting_filtering_and_scrolling() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::ToggleMark);
+    cmd(&mut app, Cmd::ToggleMark);
+    let effects = cmd(&mut app, Cmd::Sort(UserColumn::Organization));
+    assert_eq!(methods(&effects), vec!["users.list"]);
+    cmd(&mut app, Cmd::Filter);
+    typed(&mut app, "lee");
+    cmd(&mut app, Cmd::Open);
+    cmd(&mut app, Cmd::PageDown);
+    assert_eq!(
+        app.users.marks.iter().cloned().collect::<Vec<_>>(),
+        vec!["김철수".to_string(), "박영희".to_string()]
+    );
+    cmd(&mut app, Cmd::Back);
+    assert!(app.users.marks.is_empty(), "esc clears marks first");
+}
+
+#[test]
+fn sorting_again_reverses() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Sort(UserColumn::KeyStatus));
+    assert!(!app.users.sort.descending);
+    let effects = cmd(&mut app, Cmd::Sort(UserColumn::KeyStatus));
+    assert!(app.users.sort.descending);
+    let Some(Effect::Call { params, .. }) = effects.first() else {
+        panic!("no call")
+    };
+    assert_eq!(
+        params["sort"],
+        json!({"column": "key_status", "descending": true})
+    );
+}
+
+#[test]
+fn mark_all_collects_ids_and_big_marks_go_by_filter() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    let effects = cmd(&mut app, Cmd::MarkAll);
+    let Some(Effect::CollectIds { tag, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    let ids: Vec<String> = (0..ID_CHUNK + 1).map(|i| format!("u{i}")).collect();
+    reply(&mut app, tag.clone(), json!(ids));
+    assert_eq!(app.users.marks.len(), ID_CHUNK + 1);
+    assert!(app.users.marks_filter.is_some());
+    let targets = mama_tui::update::bulk_targets(&app);
+    assert_eq!(targets.len(), 1);
+    assert!(targets[0].filter.is_some() && targets[0].ids.is_none());
+    // Touching one mark makes them plain ids again, sent in chunks.
+    app.users.toggle_mark("u0");
+    let targets = mama_tui::update::bulk_targets(&app);
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0].ids.as_ref().map(Vec::len), Some(ID_CHUNK));
+}
+
+#[test]
+fn bulk_edit_previews_then_applies_after_yes() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::ToggleMark);
+    cmd(&mut app, Cmd::BulkEdit);
+    let effects = cmd(&mut app, Cmd::Save);
+    assert!(
+        effects.is_empty(),
+        "add with no model picked is refused locally"
+    );
+    app.popups.iter_mut().for_each(|p| {
+        if let mama_tui::popup::Popup::Bulk(d) = p {
+            d.models.insert("gpt-5".into());
+        }
+    });
+    let effects = cmd(&mut app, Cmd::Save);
+    let Some(Effect::Batch { method, params, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(*method, "users.bulk_update");
+    assert_eq!(params[0]["dry_run"], json!(true));
+    assert_eq!(
+        params[0]["models"],
+        json!({"op": "add", "values": ["gpt-5"]})
+    );
+    reply(
+        &mut app,
+        Tag::BulkPreview,
+        json!([{"matched": 1, "changed": 1, "models_added": ["gpt-5"], "models_removed": [], "services_added": [], "services_removed": [], "dry_run": true}]),
+    );
+    let effects = cmd(&mut app, Cmd::Yes);
+    let Some(Effect::Batch { params, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert!(
+        params[0].get("dry_run").is_none(),
+        "the real call is not a dry run"
+    );
+    let effects = reply(
+        &mut app,
+        Tag::BulkApply,
+        json!([{"matched": 1, "changed": 1, "models_added": ["gpt-5"], "models_removed": [], "services_added": [], "services_removed": [], "dry_run": false}]),
+    );
+    assert!(app.watching_sync);
+    assert!(
+        methods(&effects).contains(&"users.list"),
+        "fresh rows after the change"
+    );
+}
+
+#[test]
+fn delete_only_after_confirm() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::ToggleMark);
+    let effects = cmd(&mut app, Cmd::DeleteMarked);
+    assert!(effects.is_empty());
+    cmd(&mut app, Cmd::No);
+    assert!(app.popups.is_empty());
+    cmd(&mut app, Cmd::DeleteMarked);
+    let effects = cmd(&mut app, Cmd::Yes);
+    let Some(Effect::Batch { method, params, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(*method, "users.delete");
+    assert_eq!(params[0], json!({"ids": ["김철수"]}));
+    reply(&mut app, Tag::DeleteUsers, json!([{"deleted": 1}]));
+    assert!(app.users.marks.is_empty());
+}
+
+#[test]
+fn edit_sends_only_changes_with_the_version() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Open);
+    typed(&mut app, " 본부");
+    let effects = cmd(&mut app, Cmd::Save);
+    let Some(Effect::Call { method, params, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(*method, "users.update");
+    assert_eq!(
+        params,
+        &json!({"id": "김철수", "version": 3, "organization": "연구소 본부"})
+    );
+}
+
+#[test]
+fn create_rows_parse_with_header_and_hangul() {
+    let (users, lines) = match mama_tui::update::parse_rows(
+        "id,organization,models,services\n김철수,연구소,gpt-4o;claude,chat\n\nlee,Sales,,",
+    ) {
+        Ok(parsed) => parsed,
+        Err(e) => panic!("{e:?}"),
+    };
+    assert_eq!(users.len(), 2);
+    assert_eq!(users[0].models, vec!["gpt-4o", "claude"]);
+    assert_eq!(lines, vec![1, 3]);
+}
+
+#[test]
+fn palette_commands() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Palette);
+    typed(&mut app, "models");
+    let effects = cmd(&mut app, Cmd::Open);
+    assert_eq!(app.screen, Screen::Models);
+    assert_eq!(methods(&effects), vec!["models.list"]);
+    cmd(&mut app, Cmd::Palette);
+    typed(&mut app, "export /tmp/x.csv");
+    let effects = cmd(&mut app, Cmd::Open);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Export { .. })));
+    cmd(&mut app, Cmd::Palette);
+    typed(&mut app, "q");
+    cmd(&mut app, Cmd::Open);
+    assert!(app.quit);
+}
+
+#[test]
+fn models_not_available_on_the_daemon_is_a_message_not_a_crash() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Models));
+    fail(&mut app, Tag::Models, ErrorCode::MethodNotFound);
+    assert!(app.models.loaded);
+    assert!(app
+        .message
+        .as_ref()
+        .is_some_and(|(_, m)| m.contains("models.list")));
+}

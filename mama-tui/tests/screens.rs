@@ -1,0 +1,426 @@
+//! Every screen rendered on ratatui's `TestBackend` (80×24, plus wide ones) and compared with
+//! insta snapshots. Rows include Hangul ids and organizations to prove alignment by display
+//! width.
+
+mod common;
+
+use common::*;
+use mama_core::api::types::KeyStatus;
+use mama_tui::action::{Action, Cmd, Screen, Tag};
+use mama_tui::app::App;
+use mama_tui::text::Edit;
+use mama_tui::update::update;
+use ratatui::style::Color;
+use serde_json::json;
+
+#[test]
+fn login_screen() {
+    let app = App::new(SERVER.into(), true, 80, 24);
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn login_after_session_expiry() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    app.end_session("Your session expired. Log in again.");
+    let text = screen(&app);
+    assert!(
+        !text.contains("김철수"),
+        "no user data after the session ends"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn forced_password_change() {
+    let mut app = App::new(SERVER.into(), true, 80, 24);
+    reply(&mut app, Tag::Login, session(true));
+    typed(&mut app, "admin");
+    cmd(&mut app, Cmd::NextField);
+    typed(&mut app, "short");
+    cmd(&mut app, Cmd::NextField);
+    typed(&mut app, "short");
+    cmd(&mut app, Cmd::Open);
+    assert_eq!(app.screen, Screen::ForcePassword);
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn users_table_80x24_with_hangul() {
+    let mut app = users_app(80, 24, sample_users(), 100_000);
+    update(&mut app, Action::Cmd(Cmd::Down));
+    update(&mut app, Action::Cmd(Cmd::ToggleMark));
+    let text = screen(&app);
+    // Column starts line up whatever the script: "연구소" is six cells like "Sales " plus one.
+    let rows: Vec<&str> = text.lines().skip(2).take(5).collect();
+    let org_col =
+        |line: &str| unicode_width::UnicodeWidthStr::width(line.split("  ").next().unwrap_or(""));
+    assert!(rows.iter().all(|r| !r.is_empty()));
+    let _ = org_col;
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn users_columns_align_by_display_width() {
+    let app = users_app(80, 24, sample_users(), 5);
+    let text = screen(&app);
+    // The organization column starts at the same cell on every row, Hangul or not.
+    let starts: Vec<usize> = text
+        .lines()
+        .skip(2)
+        .take(5)
+        .map(|line| {
+            let org_start = ["연구소", "Sales", "Ops", "Research"]
+                .iter()
+                .filter_map(|org| line.find(org))
+                .min()
+                .unwrap_or(0);
+            unicode_width::UnicodeWidthStr::width(&line[..org_start])
+        })
+        .collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] == w[1]),
+        "organization column starts at {starts:?}"
+    );
+}
+
+#[test]
+fn users_table_wide() {
+    let mut app = users_app(160, 30, sample_users(), 5);
+    update(
+        &mut app,
+        Action::Cmd(Cmd::Sort(mama_core::api::types::UserColumn::Organization)),
+    );
+    let query = app.users.query;
+    reply(
+        &mut app,
+        Tag::UsersPage { query, offset: 0 },
+        json!({
+            "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
+        }),
+    );
+    update(
+        &mut app,
+        Action::Cmd(Cmd::Sort(mama_core::api::types::UserColumn::Organization)),
+    );
+    let query = app.users.query;
+    reply(
+        &mut app,
+        Tag::UsersPage { query, offset: 0 },
+        json!({
+            "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
+        }),
+    );
+    let text = screen(&app);
+    assert!(text.contains("organization ▼"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn unavailable_models_are_red_and_marked_without_colour() {
+    let app = users_app(120, 24, sample_users(), 5);
+    let terminal = render(&app);
+    let buffer = terminal.backend().buffer();
+    let row = 2u16;
+    let line: String = (0..120)
+        .map(|x| buffer[(x, row)].symbol().to_string())
+        .collect();
+    let at = line
+        .find("old-model")
+        .map(|byte| unicode_width::UnicodeWidthStr::width(&line[..byte]) as u16);
+    let Some(x) = at else {
+        panic!("old-model not on row 2: {line}")
+    };
+    assert_eq!(buffer[(x, row)].fg, Color::Red);
+
+    let mut plain = users_app(120, 24, sample_users(), 5);
+    plain.color = false;
+    let text = screen(&plain);
+    assert!(
+        text.contains("old-model!"),
+        "NO_COLOR marks unavailable models with !"
+    );
+    let terminal = render(&plain);
+    let buffer = terminal.backend().buffer();
+    assert!(
+        buffer.content.iter().all(|c| c.fg == Color::Reset),
+        "NO_COLOR: no foreground colours"
+    );
+}
+
+#[test]
+fn users_filter_bar_with_error() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Filter);
+    typed(&mut app, "org:연구소 modle:x");
+    cmd(&mut app, Cmd::Open);
+    cmd(&mut app, Cmd::Filter);
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn users_empty() {
+    let app = users_app(80, 24, vec![], 0);
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn edit_dialog() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Open);
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn edit_dialog_conflict() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Open);
+    typed(&mut app, " 2");
+    cmd(&mut app, Cmd::Save);
+    let epoch = app.epoch;
+    let mut err =
+        mama_core::api::ApiError::new(mama_core::api::ErrorCode::Conflict, "stale version");
+    err.current_version = Some(4);
+    update(
+        &mut app,
+        Action::Reply(mama_tui::action::Reply {
+            epoch,
+            tag: Tag::UpdateUser,
+            result: Err(mama_tui::client::ClientError::Api(err)),
+        }),
+    );
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn model_picker() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    reply(
+        &mut app,
+        Tag::Catalog,
+        json!({
+            "models": [
+                {"name": "claude-3-5-sonnet", "available": true, "users": 1},
+                {"name": "gpt-4o", "available": true, "users": 2},
+                {"name": "old-model", "available": false, "users": 1},
+            ],
+            "fetched_at": "2026-03-02T09:59:00Z",
+            "users_with_unavailable": 1
+        }),
+    );
+    cmd(&mut app, Cmd::Open);
+    cmd(&mut app, Cmd::NextField);
+    cmd(&mut app, Cmd::Open);
+    insta::assert_snapshot!(screen(&app));
+}
+
+fn marked_app() -> App {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::ToggleMark);
+    cmd(&mut app, Cmd::ToggleMark);
+    app
+}
+
+#[test]
+fn bulk_dialog_and_preview() {
+    let mut app = marked_app();
+    cmd(&mut app, Cmd::BulkEdit);
+    insta::assert_snapshot!("bulk_dialog", screen(&app));
+    cmd(&mut app, Cmd::NextField);
+    cmd(&mut app, Cmd::Open);
+    typed(&mut app, "gpt-5");
+    cmd(&mut app, Cmd::Open);
+    cmd(&mut app, Cmd::Open);
+    cmd(&mut app, Cmd::Save);
+    reply(
+        &mut app,
+        Tag::BulkPreview,
+        json!([{
+            "matched": 2, "changed": 2, "models_added": ["gpt-5"], "models_removed": [],
+            "services_added": [], "services_removed": [], "dry_run": true
+        }]),
+    );
+    insta::assert_snapshot!("bulk_preview", screen(&app));
+}
+
+#[test]
+fn delete_confirm_shows_count_and_ids() {
+    let mut app = marked_app();
+    cmd(&mut app, Cmd::DeleteMarked);
+    let text = screen(&app);
+    assert!(text.contains("Delete 2 user(s)?"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn create_dialog_with_row_errors() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::CreateUsers);
+    update(
+        &mut app,
+        Action::Edit(Edit::Paste(
+            "id,organization,models,services\n최민수,연구소,gpt-4o,chat\nbad id!,Ops,,\n".into(),
+        )),
+    );
+    cmd(&mut app, Cmd::Save);
+    let epoch = app.epoch;
+    let err = mama_core::api::ApiError::invalid_fields(vec![mama_core::api::FieldError {
+        field: "users[1].id".into(),
+        message: "only letters, digits and . _ - @ are allowed".into(),
+        row: Some(1),
+    }]);
+    update(
+        &mut app,
+        Action::Reply(mama_tui::action::Reply {
+            epoch,
+            tag: Tag::CreateUsers,
+            result: Err(mama_tui::client::ClientError::Api(err)),
+        }),
+    );
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Help);
+    insta::assert_snapshot!("help_80", screen(&app));
+    let mut wide = users_app(120, 40, sample_users(), 5);
+    cmd(&mut wide, Cmd::Help);
+    insta::assert_snapshot!("help_wide", screen(&wide));
+}
+
+#[test]
+fn command_palette() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Palette);
+    typed(&mut app, "export /tmp/users.csv");
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn models_screen() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Models));
+    reply(
+        &mut app,
+        Tag::Models,
+        json!({
+            "models": [
+                {"name": "all-proxy-models", "available": true, "users": 0},
+                {"name": "all-team-models", "available": true, "users": 1},
+                {"name": "claude-3-5-sonnet", "available": true, "users": 1},
+                {"name": "gpt-4o", "available": true, "users": 2},
+                {"name": "old-model", "available": false, "users": 1},
+            ],
+            "fetched_at": "2026-03-02T09:59:00Z",
+            "users_with_unavailable": 1
+        }),
+    );
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn admins_screen() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Admins));
+    reply(
+        &mut app,
+        Tag::Admins,
+        json!({"admins": [
+            {"username": "admin", "role": "super", "must_change_password": false,
+             "created_at": "2026-03-01T08:00:00Z", "password_changed_at": "2026-03-01T08:05:00Z"},
+            {"username": "운영자", "role": "admin", "must_change_password": true,
+             "created_at": "2026-03-02T09:00:00Z", "password_changed_at": "2026-03-02T09:00:00Z"},
+        ]}),
+    );
+    insta::assert_snapshot!(screen(&app));
+}
+
+fn services_app() -> App {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Services));
+    reply(
+        &mut app,
+        Tag::Services,
+        json!({"services": [
+            {"name": "chat", "created_at": "2026-03-01T08:00:00Z", "users": 3, "tokens": [
+                {"id": "t1", "hint": "mama_st_ab12…", "created_at": "2026-03-01T08:01:00Z", "revoked_at": null},
+                {"id": "t2", "hint": "mama_st_cd34…", "created_at": "2026-03-01T08:02:00Z", "revoked_at": "2026-03-02T08:00:00Z"},
+            ]},
+            {"name": "billing", "created_at": "2026-03-01T09:00:00Z", "users": 1, "tokens": []},
+        ]}),
+    );
+    app
+}
+
+#[test]
+fn services_screen() {
+    let app = services_app();
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn issued_token_is_shown_once() {
+    let mut app = services_app();
+    let effects = cmd(&mut app, Cmd::IssueToken);
+    assert_eq!(methods(&effects), vec!["services.issue_token"]);
+    reply(
+        &mut app,
+        Tag::IssueToken,
+        json!({"id": "t3", "service": "chat", "token": "mama_st_0123456789abcdef0123456789abcdef", "hint": "mama_st_0123…"}),
+    );
+    insta::assert_snapshot!(screen(&app));
+    cmd(&mut app, Cmd::Back);
+    assert!(
+        !screen(&app).contains("0123456789abcdef"),
+        "the token is gone once the popup closes"
+    );
+}
+
+#[test]
+fn events_screen() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Events));
+    let query = app.events.query;
+    reply(
+        &mut app,
+        Tag::Events { query },
+        json!({
+            "events": [
+                {"id": "e2", "at": "2026-03-02T09:31:00Z", "actor_kind": "admin", "actor": "admin", "channel": "rpc",
+                 "action": "users.bulk_update", "user_ids": ["김철수", "lee.young@example.com"], "target_count": 2,
+                 "target_filter": null, "result": "ok", "error_code": null, "error_message": null, "client": "unix",
+                 "request_id": "r2", "duration_ms": 12, "detail": null},
+                {"id": "e1", "at": "2026-03-02T09:30:00Z", "actor_kind": "admin", "actor": "admin", "channel": "rpc",
+                 "action": "auth.login", "user_ids": [], "target_count": 0, "target_filter": null, "result": "error",
+                 "error_code": "login_failed", "error_message": "wrong", "client": "unix", "request_id": "r1",
+                 "duration_ms": 80, "detail": null},
+            ],
+            "matching": 2, "offset": 0, "limit": 100
+        }),
+    );
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn status_line_says_na_without_sync_status() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    let epoch = app.epoch;
+    update(
+        &mut app,
+        Action::Reply(mama_tui::action::Reply {
+            epoch,
+            tag: Tag::SyncStatus,
+            result: Err(mama_tui::client::ClientError::Api(
+                mama_core::api::ApiError::new(
+                    mama_core::api::ErrorCode::MethodNotFound,
+                    "no such method",
+                ),
+            )),
+        }),
+    );
+    let text = screen(&app);
+    assert!(text.contains("LiteLLM: n/a"), "{text}");
+    let _ = KeyStatus::None;
+}

@@ -1,0 +1,374 @@
+//! `mama-bench`: the performance numbers of issue 2, measured through the real `mama-daemon`.
+//!
+//! For each database (SQLite, PostgreSQL) it starts a daemon on a fresh database, seeds users,
+//! then measures
+//! 1. REST lookup throughput (`POST /api/v1/users/lookup`, random ids, every request audited by the
+//!    daemon) next to a static axum endpoint serving a body of the same size, with the same load
+//!    generator, in the same run;
+//! 2. the time of one `users.bulk_update` (by ids, models add) over many users, a few times.
+//!
+//! Build and run the release build (see BENCHMARKS.md):
+//! `cargo build --release -p mama-daemon -p mama-tests --bin mama-bench`
+//! `MAMA_BIN_DIR=target/release target/release/mama-bench [--db sqlite,postgres] [--help]`
+
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hyper::body::Bytes;
+use mama_tests::bench::cpu::CpuWatch;
+use mama_tests::bench::load::{self, LoadResult, LoadSpec};
+use mama_tests::bench::static_server::StaticServer;
+use mama_tests::bench::{median, XorShift};
+use mama_tests::harness::database::Kind;
+use mama_tests::harness::{Daemon, RpcClient};
+use serde_json::{json, Value};
+
+const USAGE: &str = "\
+mama-bench: REST lookup throughput vs a static endpoint, and bulk change time, per database.
+
+Options (defaults in brackets):
+  --db LIST            databases to run, comma-separated: sqlite, postgres [sqlite,postgres]
+  --users N            users seeded [100000]
+  --ids N              ids per lookup request [100]
+  --concurrency N      concurrent keep-alive clients [32]
+  --warmup SECS        warm-up before each measured window [3]
+  --duration SECS      measured window per endpoint [10]
+  --bulk-size N        users changed by one bulk update [10000]
+  --bulk-runs N        bulk updates timed (the median is reported) [5]
+  --static-workers N   tokio worker threads of the static server [2]
+  --seed N             seed of the random ids [42]
+
+Environment: MAMA_BIN_DIR (where mama-daemon is; use target/release), MAMA_TEST_PG (PostgreSQL
+server, default postgres://postgres@127.0.0.1:5432).";
+
+/// Most users one `users.create` call takes.
+const CREATE_CHUNK: usize = 10_000;
+/// Distinct request bodies generated up front, so the load generator only picks one.
+const REQUEST_BODIES: usize = 4096;
+/// The service whose token the lookups use; every seeded user allows it.
+const SERVICE: &str = "bench";
+
+#[derive(Debug, Clone)]
+struct Options {
+    dbs: Vec<Kind>,
+    users: usize,
+    ids_per_lookup: usize,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+    bulk_size: usize,
+    bulk_runs: usize,
+    static_workers: usize,
+    seed: u64,
+}
+
+impl Options {
+    fn parse(args: impl Iterator<Item = String>) -> anyhow::Result<Option<Options>> {
+        let mut o = Options {
+            dbs: vec![Kind::Sqlite, Kind::Postgres],
+            users: 100_000,
+            ids_per_lookup: 100,
+            concurrency: 32,
+            warmup: Duration::from_secs(3),
+            duration: Duration::from_secs(10),
+            bulk_size: 10_000,
+            bulk_runs: 5,
+            static_workers: 2,
+            seed: 42,
+        };
+        let mut args = args.peekable();
+        while let Some(flag) = args.next() {
+            if flag == "--help" || flag == "-h" {
+                return Ok(None);
+            }
+            let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+            let number = || value.parse::<u64>().with_context(|| format!("{flag}: not a number: {value}"));
+            match flag.as_str() {
+                "--db" => {
+                    o.dbs = value
+                        .split(',')
+                        .map(|s| match s.trim() {
+                            "sqlite" => Ok(Kind::Sqlite),
+                            "postgres" | "postgresql" | "pg" => Ok(Kind::Postgres),
+                            other => bail!("--db: unknown database {other:?}"),
+                        })
+                        .collect::<anyhow::Result<_>>()?
+                }
+                "--users" => o.users = number()? as usize,
+                "--ids" => o.ids_per_lookup = number()? as usize,
+                "--concurrency" => o.concurrency = number()? as usize,
+                "--warmup" => o.warmup = Duration::from_secs(number()?),
+                "--duration" => o.duration = Duration::from_secs(number()?),
+                "--bulk-size" => o.bulk_size = number()? as usize,
+                "--bulk-runs" => o.bulk_runs = number()? as usize,
+                "--static-workers" => o.static_workers = number()? as usize,
+                "--seed" => o.seed = number()?,
+                other => bail!("unknown option {other} (see --help)"),
+            }
+        }
+        anyhow::ensure!(o.users > 0 && o.ids_per_lookup > 0 && o.ids_per_lookup <= o.users, "need 0 < --ids <= --users");
+        anyhow::ensure!(o.ids_per_lookup <= 1000, "--ids: a lookup takes at most 1000 ids");
+        anyhow::ensure!(o.bulk_size <= o.users, "--bulk-size cannot exceed --users");
+        anyhow::ensure!(o.concurrency > 0 && !o.duration.is_zero(), "need a concurrency and a duration");
+        Ok(Some(o))
+    }
+}
+
+/// Everything measured on one database.
+struct Report {
+    kind: Kind,
+    seed_seconds: f64,
+    static_load: LoadResult,
+    lookup: LoadResult,
+    lookup_events: u64,
+    bulk_seconds: Vec<f64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let Some(opts) = Options::parse(std::env::args().skip(1))? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    println!("# mama-bench");
+    println!("machine: {}", machine_summary());
+    println!("daemon: {}", mama_tests::harness::daemon::bin_dir().join("mama-daemon").display());
+    println!(
+        "options: users={} ids/request={} concurrency={} warmup={}s duration={}s bulk={}x{}",
+        opts.users,
+        opts.ids_per_lookup,
+        opts.concurrency,
+        opts.warmup.as_secs(),
+        opts.duration.as_secs(),
+        opts.bulk_runs,
+        opts.bulk_size
+    );
+    let mut reports = Vec::new();
+    for &kind in &opts.dbs {
+        reports.push(bench_database(kind, &opts).await?);
+    }
+    print_summary(&opts, &reports);
+    Ok(())
+}
+
+async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
+    let name = db_name(kind);
+    println!("\n## {name}");
+    // The harness picks the database from this variable when it creates one. Edition 2021, and
+    // nothing else reads the environment while the daemon starts.
+    std::env::set_var("MAMA_TEST_DATABASE", name);
+    let daemon = tokio::task::spawn_blocking(|| Daemon::start_with(&[], &[]))
+        .await
+        .context("starting mama-daemon")?;
+    let mut admin = daemon.admin().await;
+    call(&mut admin, "services.create", json!({ "name": SERVICE })).await?;
+    let issued = call(&mut admin, "services.issue_token", json!({ "service": SERVICE })).await?;
+    let token = issued["token"].as_str().context("services.issue_token returned no token")?.to_string();
+
+    let started = Instant::now();
+    seed_users(&mut admin, opts.users).await?;
+    let seed_seconds = started.elapsed().as_secs_f64();
+    println!("seeded {} users in {seed_seconds:.1} s", opts.users);
+
+    let mut rng = XorShift::new(opts.seed);
+    let bodies: Vec<Bytes> = (0..REQUEST_BODIES)
+        .map(|_| {
+            let ids: Vec<String> = rng.sample(opts.users, opts.ids_per_lookup).into_iter().map(user_id).collect();
+            Bytes::from(json!({ "user_ids": ids }).to_string())
+        })
+        .collect();
+    let lookup_url = daemon.rest_url("/api/v1/users/lookup");
+    let typical = sample_lookup(&lookup_url, &token, &bodies[0], opts.ids_per_lookup).await?;
+    println!("lookup response: {} bytes for {} ids, every key returned", typical.len(), opts.ids_per_lookup);
+
+    let data_dir = daemon.dir.path().to_string_lossy().into_owned();
+    let pg_db = (kind == Kind::Postgres).then(|| daemon.db.url.rsplit('/').next().unwrap_or("").to_string());
+    let mut watch = CpuWatch::new().group("daemon", move |cmd| cmd.contains("mama-daemon") && cmd.contains(&data_dir));
+    if let Some(db) = pg_db {
+        let needle = format!(" {db} ");
+        watch = watch.group("postgres", move |cmd| cmd.starts_with("postgres: ") && cmd.contains(&needle));
+    }
+
+    let server = StaticServer::start(typical, opts.static_workers)?;
+    let spec = |url: String, bearer: Option<String>| LoadSpec {
+        url,
+        bearer,
+        bodies: Arc::new(bodies.clone()),
+        concurrency: opts.concurrency,
+        warmup: opts.warmup,
+        duration: opts.duration,
+    };
+    let static_load = load::run(&spec(server.url(), None), &watch).await?;
+    drop(server);
+    print_load("static axum endpoint", &static_load);
+    let events_before = count_lookup_events(&daemon).await?;
+    let lookup = load::run(&spec(lookup_url, Some(token)), &watch).await?;
+    print_load("REST lookup", &lookup);
+    let lookup_events = count_lookup_events(&daemon).await?.saturating_sub(events_before);
+    println!("rest.lookup events stored during the run (warm-up included): {lookup_events}");
+    anyhow::ensure!(lookup.requests > 0, "no lookup succeeded: {:?}", lookup.first_error);
+
+    let mut bulk_seconds = Vec::with_capacity(opts.bulk_runs);
+    for run in 0..opts.bulk_runs {
+        let ids: Vec<String> = rng.sample(opts.users, opts.bulk_size).into_iter().map(user_id).collect();
+        let model = format!("bench-model-{run}");
+        let params = json!({ "ids": ids, "models": { "op": "add", "values": [model] } });
+        let started = Instant::now();
+        let result = call(&mut admin, "users.bulk_update", params).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let changed = result["changed"].as_u64().unwrap_or(0);
+        anyhow::ensure!(changed == opts.bulk_size as u64, "bulk update {run} changed {changed} users, not {}", opts.bulk_size);
+        println!("bulk update {run}: {} users in {:.3} s", opts.bulk_size, seconds);
+        bulk_seconds.push(seconds);
+    }
+    let report = Report { kind, seed_seconds, static_load, lookup, lookup_events, bulk_seconds };
+    tokio::task::spawn_blocking(move || drop(daemon)).await.context("stopping mama-daemon")?;
+    Ok(report)
+}
+
+/// Creates `count` users that all allow [`SERVICE`], in calls of [`CREATE_CHUNK`].
+async fn seed_users(admin: &mut RpcClient, count: usize) -> anyhow::Result<()> {
+    for start in (0..count).step_by(CREATE_CHUNK) {
+        let users: Vec<Value> = (start..(start + CREATE_CHUNK).min(count))
+            .map(|n| {
+                json!({
+                    "id": user_id(n),
+                    "organization": format!("org-{:03}", n % 200),
+                    "models": ["gpt-4o", "claude-3-5-sonnet"],
+                    "services": [SERVICE, "other"],
+                    "info": { "team": format!("team-{:03}", n % 500), "cost_center": format!("cc-{}", n % 37) },
+                })
+            })
+            .collect();
+        let created = call(admin, "users.create", json!({ "users": users })).await?;
+        anyhow::ensure!(created["created"].as_u64() == Some(users.len() as u64), "users.create: {created}");
+    }
+    Ok(())
+}
+
+fn user_id(n: usize) -> String {
+    format!("bench-user-{n:06}")
+}
+
+/// One admin RPC call; an error reply becomes an error.
+async fn call(admin: &mut RpcClient, method: &str, params: Value) -> anyhow::Result<Value> {
+    let reply = admin.call(method, params).await;
+    if reply.status != 200 || reply.body.get("error").is_some() {
+        bail!("{method} failed: HTTP {} {}", reply.status, reply.body);
+    }
+    Ok(reply.body["result"].clone())
+}
+
+/// One lookup, checked: every id found and every key returned (so keys are decrypted). Returns
+/// the response body, which the static endpoint then serves.
+async fn sample_lookup(url: &str, token: &str, body: &Bytes, ids: usize) -> anyhow::Result<Bytes> {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .context("lookup request")?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.context("lookup response")?;
+    anyhow::ensure!(status == reqwest::StatusCode::OK, "lookup: HTTP {status}");
+    let parsed: Value = serde_json::from_slice(&bytes).context("lookup response is not JSON")?;
+    let users = parsed["users"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let keys = users.iter().filter(|u| u["key"].is_string()).count();
+    anyhow::ensure!(users.len() == ids && keys == ids, "lookup returned {} users and {keys} keys, wanted {ids}", users.len());
+    Ok(bytes)
+}
+
+async fn count_lookup_events(daemon: &Daemon) -> anyhow::Result<u64> {
+    // The harness shells out to sqlite3/psql: a blocking call of a few milliseconds.
+    let text = tokio::task::block_in_place(|| daemon.db.query("SELECT COUNT(*) FROM events WHERE action = 'rest.lookup'"));
+    text.trim().parse().with_context(|| format!("event count: {text:?}"))
+}
+
+fn db_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => "sqlite",
+        Kind::Postgres => "postgres",
+    }
+}
+
+fn print_load(label: &str, r: &LoadResult) {
+    let groups: Vec<String> = r.cpu.groups.iter().map(|(n, s)| format!("{n} {s:.1}")).collect();
+    println!(
+        "{label}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} requests in {} s, {} errors{}, {} B/response; \
+         CPU s: bench {:.1}, {}; machine busy {:.0}%",
+        r.per_second(),
+        r.latency_ms(0.5),
+        r.latency_ms(0.99),
+        r.requests,
+        r.window.as_secs(),
+        r.errors,
+        r.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default(),
+        r.mean_response_bytes(),
+        r.cpu.bench,
+        groups.join(", "),
+        r.cpu.machine_busy * 100.0
+    );
+}
+
+fn print_summary(opts: &Options, reports: &[Report]) {
+    println!("\n## Summary (markdown)\n");
+    println!("| database | static req/s | lookup req/s | lookup / static | lookup p50 ms | lookup p99 ms | daemon CPU ms/lookup | bulk {} median s (min–max) | goal lookup ≥ 50% | goal bulk |", opts.bulk_size);
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in reports {
+        let ratio = r.lookup.per_second() / r.static_load.per_second().max(f64::MIN_POSITIVE);
+        let bulk = median(&r.bulk_seconds);
+        let (min, max) = r.bulk_seconds.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        let bulk_goal = match r.kind {
+            Kind::Sqlite => 1.0,
+            Kind::Postgres => 2.0,
+        };
+        let daemon_cpu = r.lookup.cpu.groups.first().map(|(_, s)| *s).unwrap_or(0.0);
+        let verdict = |met: bool| if met { "met" } else { "MISSED" };
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0}% | {:.2} | {:.2} | {:.2} | {:.3} ({:.3}–{:.3}) | {} | {} (≤ {bulk_goal} s) |",
+            db_name(r.kind),
+            r.static_load.per_second(),
+            r.lookup.per_second(),
+            ratio * 100.0,
+            r.lookup.latency_ms(0.5),
+            r.lookup.latency_ms(0.99),
+            daemon_cpu * 1000.0 / r.lookup.requests.max(1) as f64,
+            bulk,
+            min,
+            max,
+            verdict(ratio >= 0.5),
+            verdict(bulk <= bulk_goal),
+        );
+    }
+    for r in reports {
+        println!(
+            "\n{}: seeding {} users took {:.1} s; {} rest.lookup events stored; bulk runs (s): {:?}",
+            db_name(r.kind),
+            opts.users,
+            r.seed_seconds,
+            r.lookup_events,
+            r.bulk_seconds.iter().map(|s| (s * 1000.0).round() / 1000.0).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// CPU model, core count and load, for the record.
+fn machine_summary() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown CPU")
+        .trim()
+        .to_string();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!("{model}, {cores} cores, load average {}", load.join(" "))
+}

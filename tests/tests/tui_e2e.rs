@@ -1,0 +1,224 @@
+//! The real `mama-tui` binary, driven in tmux against a real `mama-daemon`: log in as
+//! admin/admin, change the password, create users (Hangul included), filter, sort, mark, bulk add
+//! a model, delete. Each step is checked on the screen (polled with a bounded wait, never a
+//! timing assertion) and through the admin RPC.
+//!
+//! Binaries come from `MAMA_BIN_DIR`, else `<workspace>/target/debug` (see
+//! `mama_tests::harness::daemon::bin_dir`): run `cargo build --workspace` first. Skipped, with a
+//! note, when `tmux` is not installed.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mama_tests::harness::daemon::bin_dir;
+use mama_tests::harness::{Daemon, RpcClient};
+use serde_json::{json, Value};
+
+const NEW_PASSWORD: &str = "tui-e2e-password-42";
+/// Upper bound for any one screen change; generous for slow CI machines.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A tmux server of our own (`-L`), so the test never touches the user's sessions.
+struct Tmux {
+    server: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    }
+
+    fn start(command: &[String]) -> Tmux {
+        let server = format!("mama-tui-e2e-{}", std::process::id());
+        let tmux = Tmux { server };
+        let mut args: Vec<String> =
+            ["new-session", "-d", "-s", "tui", "-x", "120", "-y", "40"].iter().map(|s| s.to_string()).collect();
+        args.extend(command.iter().cloned());
+        tmux.run(&args);
+        tmux
+    }
+
+    fn run(&self, args: &[String]) -> String {
+        let out = Command::new("tmux").arg("-L").arg(&self.server).args(args).output().expect("tmux runs");
+        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Named keys (`Enter`, `Tab`, `C-s`) or single characters.
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys".to_string(), "-t".into(), "tui".into()];
+        args.extend(keys.iter().map(|k| k.to_string()));
+        self.run(&args);
+    }
+
+    /// Text typed literally (UTF-8, Hangul included).
+    fn text(&self, text: &str) {
+        self.run(&["send-keys".into(), "-t".into(), "tui".into(), "-l".into(), text.into()]);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane".into(), "-p".into(), "-t".into(), "tui".into()])
+    }
+
+    /// Polls the screen until `want` is on it; fails with the screen after `WAIT`.
+    async fn wait_for(&self, want: &str) -> String {
+        self.wait_until(want, |s| s.contains(want)).await
+    }
+
+    async fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            if start.elapsed() > WAIT {
+                panic!("waited for {what:?}; the screen is:\n{screen}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-L").arg(&self.server).arg("kill-server").output();
+    }
+}
+
+fn tui_bin() -> PathBuf {
+    let bin = bin_dir().join("mama-tui");
+    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first (or set MAMA_BIN_DIR)", bin.display());
+    bin
+}
+
+async fn users(rpc: &mut RpcClient) -> Vec<Value> {
+    let reply = rpc.call("users.list", json!({"page": {"limit": 1000}})).await;
+    reply.ok()["users"].as_array().cloned().unwrap_or_default()
+}
+
+fn user<'a>(list: &'a [Value], id: &str) -> Option<&'a Value> {
+    list.iter().find(|u| u["id"] == id)
+}
+
+fn has_model(u: Option<&Value>, model: &str) -> bool {
+    u.and_then(|u| u["models"].as_array()).is_some_and(|m| m.iter().any(|x| x == model))
+}
+
+/// Row number (0-based) of the first screen line containing `text`.
+fn row_of(screen: &str, text: &str) -> Option<usize> {
+    screen.lines().position(|l| l.contains(text))
+}
+
+#[tokio::test]
+async fn operator_flow_in_tmux() {
+    if !Tmux::available() {
+        eprintln!("tmux is not installed: skipping the TUI end-to-end test");
+        return;
+    }
+    let daemon = Daemon::start();
+    let command = vec![
+        "env".to_string(),
+        "NO_COLOR=1".into(),
+        "TERM=xterm-256color".into(),
+        tui_bin().display().to_string(),
+        "--socket".into(),
+        daemon.socket.display().to_string(),
+        "--no-mouse".into(),
+    ];
+    let tmux = Tmux::start(&command);
+
+    // Log in as the bootstrap admin: the username is prefilled, focus is on the password.
+    tmux.wait_for("mama · log in").await;
+    tmux.text("admin");
+    tmux.keys(&["Enter"]);
+
+    // Forced password change.
+    tmux.wait_for("choose a new password").await;
+    tmux.text("admin");
+    tmux.keys(&["Tab"]);
+    tmux.text(NEW_PASSWORD);
+    tmux.keys(&["Tab"]);
+    tmux.text(NEW_PASSWORD);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("No users yet").await;
+    let mut rpc = daemon.rpc();
+    rpc.login("admin", NEW_PASSWORD).await;
+    let old = daemon.rpc().call("auth.login", json!({"username": "admin", "password": "admin"})).await;
+    assert_eq!(old.code(), "login_failed", "the bootstrap password no longer works");
+
+    // Create three users, one with a Hangul id and organization.
+    tmux.keys(&["c"]);
+    tmux.wait_for("create users").await;
+    tmux.text("kim01,연구소,gpt-4o,chat");
+    tmux.keys(&["Enter"]);
+    tmux.text("김철수,연구소,gpt-4o;claude,chat");
+    tmux.keys(&["Enter"]);
+    tmux.text("lee,Sales,,billing");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("Created 3 user(s).").await;
+    let screen = tmux.wait_for("total 3 · matching 3").await;
+    assert!(screen.contains("김철수") && screen.contains("lee"), "{screen}");
+    let list = users(&mut rpc).await;
+    assert_eq!(list.len(), 3);
+    assert_eq!(user(&list, "김철수").map(|u| u["organization"].clone()), Some(json!("연구소")));
+
+    // Filter by organization.
+    tmux.keys(&["/"]);
+    tmux.text("org:연구소");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("matching 2").await;
+    assert!(!screen.lines().skip(2).any(|l| l.contains(" lee ")), "lee is filtered out:\n{screen}");
+
+    // Sort by id, then reversed: the Hangul id sorts after the ASCII one, so it comes first.
+    tmux.keys(&["I"]);
+    let screen = tmux.wait_for("id ▼").await;
+    let _ = screen;
+    let screen = tmux
+        .wait_until("김철수 above kim01", |s| matches!((row_of(s, "김철수"), row_of(s, "kim01")), (Some(a), Some(b)) if a < b))
+        .await;
+    assert!(screen.contains("id ▼"));
+
+    // Mark every user matching the filter.
+    tmux.keys(&["a"]);
+    tmux.wait_for("marked 2").await;
+
+    // Bulk add a model: pick it by typing its name, preview, confirm.
+    tmux.keys(&["b"]);
+    tmux.wait_for("bulk edit 2 marked").await;
+    tmux.keys(&["Tab", "Enter"]);
+    tmux.wait_for("pick models").await;
+    tmux.text("gpt-5");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("[x] gpt-5").await;
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["C-s"]);
+    let preview = tmux.wait_for("Preview of the bulk change").await;
+    assert!(preview.contains("2 will change") && preview.contains("models added: gpt-5"), "{preview}");
+    let before = users(&mut rpc).await;
+    assert!(!has_model(user(&before, "kim01"), "gpt-5"), "the preview changed nothing");
+    tmux.keys(&["y"]);
+    tmux.wait_for("Bulk change applied").await;
+    tmux.keys(&["Enter"]);
+    let after = users(&mut rpc).await;
+    assert!(has_model(user(&after, "kim01"), "gpt-5"));
+    assert!(has_model(user(&after, "김철수"), "gpt-5"));
+    assert!(!has_model(user(&after, "lee"), "gpt-5"), "unmarked users are untouched");
+    tmux.wait_for("gpt-5").await;
+
+    // Delete the marked users through the confirm popup.
+    tmux.keys(&["C-d"]);
+    let confirm = tmux.wait_for("Delete 2 user(s)?").await;
+    assert!(confirm.contains("kim01") && confirm.contains("김철수"), "{confirm}");
+    tmux.keys(&["y"]);
+    tmux.wait_for("Deleted 2 user(s).").await;
+    let left = users(&mut rpc).await;
+    assert_eq!(left.iter().map(|u| u["id"].clone()).collect::<Vec<_>>(), vec![json!("lee")]);
+
+    // Clear the filter: only lee is left, and nothing is marked.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("total 1 · matching 1 · marked 0").await;
+
+    tmux.keys(&["q"]);
+}
