@@ -49,6 +49,28 @@ pub struct Opts {
     /// Log filter (tracing EnvFilter syntax), e.g. info or mama=debug.
     #[arg(long, env = "MAMA_LOG", global = true)]
     pub log: Option<String>,
+    /// Timeout of one LiteLLM call, in seconds (default 10).
+    #[arg(long, env = "MAMA_LITELLM_TIMEOUT_SECS", global = true)]
+    pub litellm_timeout_secs: Option<f64>,
+    /// LiteLLM operations applied at once (default 8).
+    #[arg(long, env = "MAMA_SYNC_CONCURRENCY", global = true)]
+    pub sync_concurrency: Option<usize>,
+    /// Longest wait between retries of one operation, in seconds (default 300).
+    #[arg(long, env = "MAMA_SYNC_MAX_BACKOFF_SECS", global = true)]
+    pub sync_max_backoff_secs: Option<f64>,
+    /// Prefix of the key aliases mama gives its keys in LiteLLM (default `mama-`).
+    #[arg(long, env = "MAMA_SYNC_ALIAS_PREFIX", global = true)]
+    pub alias_prefix: Option<String>,
+    /// LiteLLM team alias for keys holding `all-team-models` (created if missing).
+    #[arg(long, env = "MAMA_LITELLM_TEAM", global = true)]
+    pub litellm_team: Option<String>,
+    /// Seconds between reconciles with LiteLLM (default 600; one also runs at start).
+    #[arg(long, env = "MAMA_RECONCILE_INTERVAL_SECS", global = true)]
+    pub reconcile_interval_secs: Option<f64>,
+    /// Minimum age in seconds of an orphan key (mama's alias, no user) before it is deleted
+    /// (default 600).
+    #[arg(long, env = "MAMA_ORPHAN_MIN_AGE_SECS", global = true)]
+    pub orphan_min_age_secs: Option<f64>,
 }
 
 /// The TOML file's shape: the same names as the flags, with underscores.
@@ -65,6 +87,30 @@ pub struct FileConfig {
     pub encryption_key_file: Option<PathBuf>,
     pub jwt_key_file: Option<PathBuf>,
     pub log: Option<String>,
+    pub litellm_timeout_secs: Option<f64>,
+    pub sync_concurrency: Option<usize>,
+    pub sync_max_backoff_secs: Option<f64>,
+    pub alias_prefix: Option<String>,
+    pub litellm_team: Option<String>,
+    pub reconcile_interval_secs: Option<f64>,
+    pub orphan_min_age_secs: Option<f64>,
+}
+
+/// LiteLLM sync tuning.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    pub timeout: std::time::Duration,
+    pub concurrency: usize,
+    pub max_backoff: std::time::Duration,
+    pub alias_prefix: String,
+    pub team: Option<String>,
+    pub reconcile_every: std::time::Duration,
+    pub orphan_min_age: std::time::Duration,
+}
+
+fn secs(value: Option<f64>, default: f64, min: f64) -> std::time::Duration {
+    let v = value.filter(|v| v.is_finite()).unwrap_or(default).max(min);
+    std::time::Duration::from_secs_f64(v)
 }
 
 /// Resolved settings.
@@ -82,6 +128,7 @@ pub struct Settings {
     pub log: String,
     /// The first super admin's password on an empty database.
     pub bootstrap_password: String,
+    pub sync: SyncSettings,
 }
 
 const DEFAULT_CONFIG: &str = "/etc/mama/mama.toml";
@@ -142,7 +189,17 @@ impl Opts {
                 .to_string(),
             _ => "admin".to_string(),
         };
+        let sync = SyncSettings {
+            timeout: secs(self.litellm_timeout_secs.or(file.litellm_timeout_secs), 10.0, 0.1),
+            concurrency: self.sync_concurrency.or(file.sync_concurrency).unwrap_or(8).clamp(1, 256),
+            max_backoff: secs(self.sync_max_backoff_secs.or(file.sync_max_backoff_secs), 300.0, 0.1),
+            alias_prefix: self.alias_prefix.clone().or(file.alias_prefix).unwrap_or_else(|| "mama-".into()),
+            team: self.litellm_team.clone().or(file.litellm_team).filter(|t| !t.is_empty()),
+            reconcile_every: secs(self.reconcile_interval_secs.or(file.reconcile_interval_secs), 600.0, 1.0),
+            orphan_min_age: secs(self.orphan_min_age_secs.or(file.orphan_min_age_secs), 600.0, 0.0),
+        };
         Ok(Settings {
+            sync,
             listen: self
                 .listen
                 .or(file.listen)

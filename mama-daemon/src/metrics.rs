@@ -111,7 +111,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     // The matched route template, never the raw path: ids must not become label values.
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let response = next.run(request).await;
-    state.metrics.observe(&state.listener, &method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    state.metrics.observe(state.listener, &method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }
 

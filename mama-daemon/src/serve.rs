@@ -76,7 +76,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
         }
     }
     let state = AppState { mama, metrics: Default::default(), listener: "rest" };
-    crate::worker::spawn(&settings, state.mama.clone())?;
+    let sync = crate::worker::spawn(&settings, state.mama.clone())?;
 
     let rest = TcpListener::bind(settings.listen)
         .await
@@ -139,13 +139,20 @@ pub async fn serve(settings: Settings) -> Result<()> {
     }
     crate::notify::stopping();
     let _ = stop_tx.send(true);
+    // Listeners drain their requests while the sync worker finishes its operations.
     let drain = async {
         while let Some(res) = tasks.join_next().await {
             res??;
         }
         Ok::<_, anyhow::Error>(())
     };
-    match tokio::time::timeout(std::time::Duration::from_secs(20), drain).await {
+    let stop_sync = async {
+        if let Some(sync) = sync {
+            sync.stop(std::time::Duration::from_secs(15)).await;
+        }
+    };
+    let (drained, ()) = tokio::join!(tokio::time::timeout(std::time::Duration::from_secs(20), drain), stop_sync);
+    match drained {
         Ok(result) => result?,
         Err(_) => tracing::warn!("requests still running after 20 s; exiting anyway"),
     }

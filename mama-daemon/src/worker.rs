@@ -1,12 +1,7 @@
 //! Starts LiteLLM sync when a LiteLLM URL and master key file are configured: the outbox worker,
 //! the model catalog refresh and the periodic reconcile. Without them the daemon still serves
 //! everything from the database and changes wait as pending.
-//!
-//! Tuning knobs not yet in the config file are read from the environment here, at the edge:
-//! `MAMA_SYNC_CONCURRENCY` (8), `MAMA_LITELLM_TIMEOUT_SECS` (10), `MAMA_SYNC_ALIAS_PREFIX`
-//! (`mama-`), `MAMA_LITELLM_TEAM` (team alias for `all-team-models`, unset),
-//! `MAMA_RECONCILE_INTERVAL_SECS` (600), `MAMA_ORPHAN_MIN_AGE_SECS` (600),
-//! `MAMA_SYNC_MAX_BACKOFF_SECS` (300).
+//! Tuning comes from [`crate::config::SyncSettings`] (flags, `MAMA_*` variables, TOML).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,44 +19,59 @@ const CATALOG_EVERY: Duration = Duration::from_secs(300);
 
 /// Starts the sync tasks, or logs why not. Fails only on a configured but unusable setup (an
 /// unreadable key file, a bad URL), so a typo is not silently ignored.
-pub fn spawn(settings: &Settings, mama: Mama) -> Result<()> {
+pub fn spawn(settings: &Settings, mama: Mama) -> Result<Option<Running>> {
     let (Some(url), Some(key_file)) = (&settings.litellm_url, &settings.litellm_master_key_file)
     else {
         tracing::info!("LiteLLM not configured: key changes stay pending until it is");
-        return Ok(());
+        return Ok(None);
     };
     let master_key = read_master_key(key_file)?;
-    let timeout = Duration::from_secs_f64(env_num("MAMA_LITELLM_TIMEOUT_SECS", 10.0).max(0.1));
+    let tuning = &settings.sync;
     let client = ReqwestLiteLlm::new(LiteLlmConfig {
         base_url: url.clone(),
         master_key,
-        request_timeout: timeout,
-        connect_timeout: timeout.min(Duration::from_secs(3)),
+        request_timeout: tuning.timeout,
+        connect_timeout: tuning.timeout.min(Duration::from_secs(3)),
     })
     .map_err(|e| anyhow::anyhow!("LiteLLM client: {e}"))?;
     let config = SyncConfig {
-        alias_prefix: std::env::var("MAMA_SYNC_ALIAS_PREFIX").unwrap_or_else(|_| "mama-".into()),
-        concurrency: env_num("MAMA_SYNC_CONCURRENCY", 8.0).max(1.0) as usize,
+        alias_prefix: tuning.alias_prefix.clone(),
+        concurrency: tuning.concurrency,
         // A job makes at most four calls (info, generate, info, update).
-        op_timeout: timeout * 4 + Duration::from_secs(5),
-        team_alias: std::env::var("MAMA_LITELLM_TEAM").ok().filter(|t| !t.is_empty()),
-        orphan_min_age: Duration::from_secs_f64(env_num("MAMA_ORPHAN_MIN_AGE_SECS", 600.0)),
-        max_backoff: Duration::from_secs_f64(env_num("MAMA_SYNC_MAX_BACKOFF_SECS", 300.0)),
+        op_timeout: tuning.timeout * 4 + Duration::from_secs(5),
+        team_alias: tuning.team.clone(),
+        orphan_min_age: tuning.orphan_min_age,
+        max_backoff: tuning.max_backoff,
     };
-    let reconcile_every = Duration::from_secs_f64(env_num("MAMA_RECONCILE_INTERVAL_SECS", 600.0).max(1.0));
+    let reconcile_every = tuning.reconcile_every;
     tracing::info!(litellm = %url, concurrency = config.concurrency, "LiteLLM sync enabled");
     mama.sync.configure(Engine {
         client: Arc::new(client),
         config,
     });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(worker::run(mama.clone(), stop_rx));
-    tokio::spawn(async move {
-        // Owning the sender keeps the worker running for the life of the process.
-        let _stop = stop_tx;
-        periodic(mama, reconcile_every).await;
-    });
-    Ok(())
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(worker::run(mama.clone(), stop_rx));
+    let periodic = tokio::spawn(periodic(mama, reconcile_every));
+    Ok(Some(Running { stop, worker, periodic }))
+}
+
+/// The running sync tasks.
+pub struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    worker: tokio::task::JoinHandle<()>,
+    periodic: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops claiming new operations and waits (bounded) for the ones in flight; what does not
+    /// finish keeps its lease and is retried after a restart.
+    pub async fn stop(self, within: Duration) {
+        self.periodic.abort();
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(within, self.worker).await.is_err() {
+            tracing::warn!("sync operations still running at shutdown; they resume after restart");
+        }
+    }
 }
 
 /// Reads the master key, without the trailing newline editors add. Never logged.
@@ -73,14 +83,6 @@ fn read_master_key(path: &Path) -> Result<SecretString> {
         bail!("the LiteLLM master key file {} is empty", path.display());
     }
     Ok(SecretString::new(key))
-}
-
-fn env_num(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .unwrap_or(default)
 }
 
 /// Catalog refresh and reconcile: both at start, then on their own intervals.

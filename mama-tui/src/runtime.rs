@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::action::{Action, Reply, Tag};
 use crate::app::App;
+use crate::caller::Caller;
 use crate::cli::Args;
 use crate::client::{ClientError, Endpoint, RpcClient};
 use crate::effect::Effect;
@@ -35,9 +36,10 @@ pub async fn run(endpoint: Endpoint, args: &Args) -> anyhow::Result<()> {
         Duration::from_secs(args.timeout.max(1)),
     ));
     let mut term = terminal::setup(!args.no_mouse).context("cannot set up the terminal")?;
+    let caller = Caller::new(client);
     let result = event_loop(
         &mut term,
-        &client,
+        &caller,
         App::new(endpoint.describe(), color, 80, 24),
     )
     .await;
@@ -47,7 +49,7 @@ pub async fn run(endpoint: Endpoint, args: &Args) -> anyhow::Result<()> {
 
 async fn event_loop(
     term: &mut terminal::Term,
-    client: &Arc<RpcClient>,
+    caller: &Caller,
     mut app: App,
 ) -> anyhow::Result<()> {
     let size = term.size()?;
@@ -71,8 +73,10 @@ async fn event_loop(
         // Ticks only need a redraw for the spinner and the occasional clock-driven change.
         let redraw =
             !matches!(action, Action::Tick(_)) || app.in_flight > 0 || app.ticks.is_multiple_of(10);
-        for effect in update::update(&mut app, action) {
-            execute(effect, client, &tx);
+        let effects = update::update(&mut app, action);
+        caller.set_token(app.token());
+        for effect in effects {
+            execute(effect, caller, &tx);
         }
         if app.quit {
             break;
@@ -83,7 +87,9 @@ async fn event_loop(
     }
     // Best effort: end the session on the daemon too, without holding up the exit.
     if let Some(token) = app.token() {
-        let logout = client.call(method::AUTH_LOGOUT, json!({}), Some(&token));
+        let logout = caller
+            .client()
+            .call(method::AUTH_LOGOUT, json!({}), Some(&token));
         let _ = tokio::time::timeout(Duration::from_secs(1), logout).await;
     }
     Ok(())
@@ -108,8 +114,8 @@ pub fn to_action(app: &App, event: Event) -> Action {
     }
 }
 
-fn execute(effect: Effect, client: &Arc<RpcClient>, tx: &mpsc::UnboundedSender<Reply>) {
-    let client = Arc::clone(client);
+fn execute(effect: Effect, caller: &Caller, tx: &mpsc::UnboundedSender<Reply>) {
+    let client = caller.clone();
     let tx = tx.clone();
     match effect {
         Effect::Quit => {}
@@ -239,7 +245,7 @@ fn execute(effect: Effect, client: &Arc<RpcClient>, tx: &mpsc::UnboundedSender<R
 /// Pages through every user matching `filter` (in `sort` order), handing each page to `each`;
 /// returns all their ids.
 async fn for_each_user(
-    client: &RpcClient,
+    client: &Caller,
     filter: UserFilter,
     sort: UserSort,
     token: Option<&str>,

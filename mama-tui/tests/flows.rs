@@ -172,29 +172,48 @@ fn scrolling_100k_users_fetches_only_pages_near_the_viewport() {
 }
 
 #[test]
-fn typing_a_filter_waits_for_a_pause_then_asks_the_daemon() {
+fn typing_a_filter_asks_at_once_then_coalesces_keystrokes() {
     let mut app = users_app(80, 24, sample_users(), 5);
     cmd(&mut app, Cmd::Filter);
-    typed(&mut app, "org:연구소");
-    let now = app.now;
-    let first = update(&mut app, Action::Tick(now));
-    assert!(
-        !methods(&first).contains(&"users.list"),
-        "not on the first tick after a keystroke"
+    let first = update(&mut app, Action::Edit(mama_tui::text::Edit::Insert('김')));
+    assert_eq!(
+        methods(&first),
+        vec!["users.list"],
+        "the first keystroke asks at once"
     );
-    let second = update(&mut app, Action::Tick(now));
-    let params = second.iter().find_map(|e| match e {
-        Effect::Call {
-            method: "users.list",
-            params,
-            ..
-        } => Some(params.clone()),
-        _ => None,
-    });
-    let Some(params) = params else {
-        panic!("no users.list after the pause: {second:?}")
-    };
-    assert_eq!(params["filter"]["organization"], json!("연구소"));
+    // While that query is out, further keystrokes send nothing...
+    let mut later = Vec::new();
+    for c in "철수".chars() {
+        later.extend(update(
+            &mut app,
+            Action::Edit(mama_tui::text::Edit::Insert(c)),
+        ));
+    }
+    let now = app.now;
+    later.extend(update(&mut app, Action::Tick(now)));
+    assert!(!methods(&later).contains(&"users.list"), "{later:?}");
+    // ...until it answers: then one query with everything typed meanwhile.
+    let query = app.users.query;
+    let effects = reply(
+        &mut app,
+        Tag::UsersPage { query, offset: 0 },
+        json!({
+            "users": [], "total": 5, "matching": 0, "offset": 0, "limit": 200
+        }),
+    );
+    let params: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Call {
+                method: "users.list",
+                params,
+                ..
+            } => Some(params.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(params.len(), 1);
+    assert_eq!(params[0]["filter"]["text"], json!("김철수"));
 }
 
 #[test]
@@ -379,4 +398,121 @@ fn models_not_available_on_the_daemon_is_a_message_not_a_crash() {
         .message
         .as_ref()
         .is_some_and(|(_, m)| m.contains("models.list")));
+}
+
+#[test]
+fn clicking_a_header_sorts_and_clicking_a_row_selects_it() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    // The organization header starts after the mark and the id column.
+    let header = mama_tui::ui::table::HEADER_Y;
+    let x = (0..80)
+        .find(|&x| mama_tui::ui::table::column_at(&app, x) == Some(UserColumn::Organization));
+    let Some(x) = x else {
+        panic!("no organization column")
+    };
+    let effects = update(&mut app, Action::Click { x, y: header });
+    assert_eq!(app.users.sort.column, UserColumn::Organization);
+    assert_eq!(methods(&effects), vec!["users.list"]);
+    let query = app.users.query;
+    reply(
+        &mut app,
+        Tag::UsersPage { query, offset: 0 },
+        json!({"users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200}),
+    );
+    update(
+        &mut app,
+        Action::Click {
+            x: 3,
+            y: header + 3,
+        },
+    );
+    assert_eq!(app.users.selected, 2);
+}
+
+#[test]
+fn rotate_keys_behind_a_confirm_and_missing_method_is_explained() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::RotateMarked);
+    let effects = cmd(&mut app, Cmd::Yes);
+    assert_eq!(methods(&effects), vec!["users.rotate_keys"]);
+    fail(&mut app, Tag::RotateKeys, ErrorCode::MethodNotFound);
+    assert!(app
+        .message
+        .as_ref()
+        .is_some_and(|(_, m)| m.contains("rotate")));
+    assert_eq!(app.screen, Screen::Users);
+}
+
+#[test]
+fn admins_and_services_are_created_and_deleted_through_forms_and_confirms() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Admins));
+    cmd(&mut app, Cmd::New);
+    typed(&mut app, "운영자");
+    cmd(&mut app, Cmd::NextField);
+    typed(&mut app, "a-long-password");
+    cmd(&mut app, Cmd::NextField);
+    cmd(&mut app, Cmd::NextChoice);
+    let effects = cmd(&mut app, Cmd::Save);
+    let Some(Effect::Call { params, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        params,
+        &json!({"username": "운영자", "password": "a-long-password", "role": "super"})
+    );
+    let effects = reply(&mut app, Tag::CreateAdmin, json!({}));
+    assert!(app.popups.is_empty());
+    assert_eq!(methods(&effects), vec!["admins.list"]);
+
+    cmd(&mut app, Cmd::GoTo(Screen::Services));
+    cmd(&mut app, Cmd::New);
+    typed(&mut app, "chat");
+    let effects = cmd(&mut app, Cmd::Open);
+    assert_eq!(methods(&effects), vec!["services.create"]);
+    reply(&mut app, Tag::CreateService, json!({"name": "chat"}));
+    assert!(app.popups.is_empty());
+    reply(
+        &mut app,
+        Tag::Services,
+        json!({"services": [{"name": "chat", "created_at": "2026-03-01T08:00:00Z", "users": 0,
+        "tokens": [{"id": "t1", "hint": "mama_st_ab…", "created_at": "2026-03-01T08:00:00Z", "revoked_at": null}]}]}),
+    );
+    cmd(&mut app, Cmd::Down);
+    cmd(&mut app, Cmd::Remove);
+    let effects = cmd(&mut app, Cmd::Yes);
+    let Some(Effect::Call { method, params, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        (*method, params),
+        ("services.revoke_token", &json!({"id": "t1"}))
+    );
+}
+
+#[test]
+fn events_filter_and_paging() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Events));
+    cmd(&mut app, Cmd::Filter);
+    typed(&mut app, "actor:admin result:error users.");
+    let effects = cmd(&mut app, Cmd::Open);
+    let Some(Effect::Call { params, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        params["filter"],
+        json!({"actor": "admin", "action": "users.", "result": "error"})
+    );
+    let query = app.events.query;
+    reply(
+        &mut app,
+        Tag::Events { query },
+        json!({"events": [], "matching": 250, "offset": 0, "limit": 100}),
+    );
+    let effects = cmd(&mut app, Cmd::PageDown);
+    let Some(Effect::Call { params, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(params["page"], json!({"offset": 100, "limit": 100}));
 }

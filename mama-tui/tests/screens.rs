@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use mama_core::api::types::KeyStatus;
 use mama_tui::action::{Action, Cmd, Screen, Tag};
 use mama_tui::app::App;
 use mama_tui::text::Edit;
@@ -51,12 +50,6 @@ fn users_table_80x24_with_hangul() {
     update(&mut app, Action::Cmd(Cmd::Down));
     update(&mut app, Action::Cmd(Cmd::ToggleMark));
     let text = screen(&app);
-    // Column starts line up whatever the script: "연구소" is six cells like "Sales " plus one.
-    let rows: Vec<&str> = text.lines().skip(2).take(5).collect();
-    let org_col =
-        |line: &str| unicode_width::UnicodeWidthStr::width(line.split("  ").next().unwrap_or(""));
-    assert!(rows.iter().all(|r| !r.is_empty()));
-    let _ = org_col;
     insta::assert_snapshot!(text);
 }
 
@@ -154,6 +147,11 @@ fn users_filter_bar_with_error() {
     cmd(&mut app, Cmd::Filter);
     typed(&mut app, "org:연구소 modle:x");
     cmd(&mut app, Cmd::Open);
+    // The daemon answers the query the first keystroke sent; the rest does not parse.
+    let query = app.users.query;
+    reply(&mut app, Tag::UsersPage { query, offset: 0 }, json!({
+        "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
+    }));
     cmd(&mut app, Cmd::Filter);
     insta::assert_snapshot!(screen(&app));
 }
@@ -422,5 +420,4 @@ fn status_line_says_na_without_sync_status() {
     );
     let text = screen(&app);
     assert!(text.contains("LiteLLM: n/a"), "{text}");
-    let _ = KeyStatus::None;
 }

@@ -26,22 +26,36 @@ struct Tmux {
 
 impl Tmux {
     fn available() -> bool {
-        Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
     }
 
     fn start(command: &[String]) -> Tmux {
         let server = format!("mama-tui-e2e-{}", std::process::id());
         let tmux = Tmux { server };
-        let mut args: Vec<String> =
-            ["new-session", "-d", "-s", "tui", "-x", "120", "-y", "40"].iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = ["new-session", "-d", "-s", "tui", "-x", "120", "-y", "40"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         args.extend(command.iter().cloned());
         tmux.run(&args);
         tmux
     }
 
     fn run(&self, args: &[String]) -> String {
-        let out = Command::new("tmux").arg("-L").arg(&self.server).args(args).output().expect("tmux runs");
-        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.server)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -54,11 +68,22 @@ impl Tmux {
 
     /// Text typed literally (UTF-8, Hangul included).
     fn text(&self, text: &str) {
-        self.run(&["send-keys".into(), "-t".into(), "tui".into(), "-l".into(), text.into()]);
+        self.run(&[
+            "send-keys".into(),
+            "-t".into(),
+            "tui".into(),
+            "-l".into(),
+            text.into(),
+        ]);
     }
 
     fn screen(&self) -> String {
-        self.run(&["capture-pane".into(), "-p".into(), "-t".into(), "tui".into()])
+        self.run(&[
+            "capture-pane".into(),
+            "-p".into(),
+            "-t".into(),
+            "tui".into(),
+        ])
     }
 
     /// Polls the screen until `want` is on it; fails with the screen after `WAIT`.
@@ -83,18 +108,28 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").arg("-L").arg(&self.server).arg("kill-server").output();
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.server)
+            .arg("kill-server")
+            .output();
     }
 }
 
 fn tui_bin() -> PathBuf {
     let bin = bin_dir().join("mama-tui");
-    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first (or set MAMA_BIN_DIR)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace` first (or set MAMA_BIN_DIR)",
+        bin.display()
+    );
     bin
 }
 
 async fn users(rpc: &mut RpcClient) -> Vec<Value> {
-    let reply = rpc.call("users.list", json!({"page": {"limit": 1000}})).await;
+    let reply = rpc
+        .call("users.list", json!({"page": {"limit": 1000}}))
+        .await;
     reply.ok()["users"].as_array().cloned().unwrap_or_default()
 }
 
@@ -103,7 +138,8 @@ fn user<'a>(list: &'a [Value], id: &str) -> Option<&'a Value> {
 }
 
 fn has_model(u: Option<&Value>, model: &str) -> bool {
-    u.and_then(|u| u["models"].as_array()).is_some_and(|m| m.iter().any(|x| x == model))
+    u.and_then(|u| u["models"].as_array())
+        .is_some_and(|m| m.iter().any(|x| x == model))
 }
 
 /// Row number (0-based) of the first screen line containing `text`.
@@ -145,8 +181,18 @@ async fn operator_flow_in_tmux() {
     tmux.wait_for("No users yet").await;
     let mut rpc = daemon.rpc();
     rpc.login("admin", NEW_PASSWORD).await;
-    let old = daemon.rpc().call("auth.login", json!({"username": "admin", "password": "admin"})).await;
-    assert_eq!(old.code(), "login_failed", "the bootstrap password no longer works");
+    let old = daemon
+        .rpc()
+        .call(
+            "auth.login",
+            json!({"username": "admin", "password": "admin"}),
+        )
+        .await;
+    assert_eq!(
+        old.code(),
+        "login_failed",
+        "the bootstrap password no longer works"
+    );
 
     // Create three users, one with a Hangul id and organization.
     tmux.keys(&["c"]);
@@ -159,24 +205,36 @@ async fn operator_flow_in_tmux() {
     tmux.keys(&["C-s"]);
     tmux.wait_for("Created 3 user(s).").await;
     let screen = tmux.wait_for("total 3 · matching 3").await;
-    assert!(screen.contains("김철수") && screen.contains("lee"), "{screen}");
+    assert!(
+        screen.contains("김철수") && screen.contains("lee"),
+        "{screen}"
+    );
     let list = users(&mut rpc).await;
     assert_eq!(list.len(), 3);
-    assert_eq!(user(&list, "김철수").map(|u| u["organization"].clone()), Some(json!("연구소")));
+    assert_eq!(
+        user(&list, "김철수").map(|u| u["organization"].clone()),
+        Some(json!("연구소"))
+    );
 
     // Filter by organization.
     tmux.keys(&["/"]);
     tmux.text("org:연구소");
     tmux.keys(&["Enter"]);
     let screen = tmux.wait_for("matching 2").await;
-    assert!(!screen.lines().skip(2).any(|l| l.contains(" lee ")), "lee is filtered out:\n{screen}");
+    assert!(
+        !screen.lines().skip(2).any(|l| l.contains(" lee ")),
+        "lee is filtered out:\n{screen}"
+    );
 
-    // Sort by id, then reversed: the Hangul id sorts after the ASCII one, so it comes first.
+    // Sort by id reversed: the Hangul id sorts after the ASCII one, so it comes first.
+    // The table starts sorted by id ascending, so one press reverses it.
     tmux.keys(&["I"]);
-    let screen = tmux.wait_for("id ▼").await;
-    let _ = screen;
+    tmux.wait_for("id ▼").await;
     let screen = tmux
-        .wait_until("김철수 above kim01", |s| matches!((row_of(s, "김철수"), row_of(s, "kim01")), (Some(a), Some(b)) if a < b))
+        .wait_until(
+            "김철수 above kim01",
+            |s| matches!((row_of(s, "김철수"), row_of(s, "kim01")), (Some(a), Some(b)) if a < b),
+        )
         .await;
     assert!(screen.contains("id ▼"));
 
@@ -195,26 +253,59 @@ async fn operator_flow_in_tmux() {
     tmux.keys(&["Enter"]);
     tmux.keys(&["C-s"]);
     let preview = tmux.wait_for("Preview of the bulk change").await;
-    assert!(preview.contains("2 will change") && preview.contains("models added: gpt-5"), "{preview}");
+    assert!(
+        preview.contains("2 will change") && preview.contains("models added: gpt-5"),
+        "{preview}"
+    );
     let before = users(&mut rpc).await;
-    assert!(!has_model(user(&before, "kim01"), "gpt-5"), "the preview changed nothing");
+    assert!(
+        !has_model(user(&before, "kim01"), "gpt-5"),
+        "the preview changed nothing"
+    );
     tmux.keys(&["y"]);
     tmux.wait_for("Bulk change applied").await;
     tmux.keys(&["Enter"]);
     let after = users(&mut rpc).await;
     assert!(has_model(user(&after, "kim01"), "gpt-5"));
     assert!(has_model(user(&after, "김철수"), "gpt-5"));
-    assert!(!has_model(user(&after, "lee"), "gpt-5"), "unmarked users are untouched");
+    assert!(
+        !has_model(user(&after, "lee"), "gpt-5"),
+        "unmarked users are untouched"
+    );
     tmux.wait_for("gpt-5").await;
+
+    // Export the filtered view to CSV through the command palette.
+    let export_dir = tempfile::tempdir().expect("temp dir");
+    let csv_path = export_dir.path().join("users.csv");
+    tmux.keys(&[":"]);
+    tmux.text(&format!("export {}", csv_path.display()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Exported 2 users").await;
+    let csv = std::fs::read_to_string(&csv_path).expect("the export was written");
+    assert_eq!(
+        csv.lines().count(),
+        3,
+        "header and the two filtered users:\n{csv}"
+    );
+    assert!(
+        csv.contains("김철수,연구소,") && csv.contains("gpt-5") && !csv.contains("lee"),
+        "{csv}"
+    );
 
     // Delete the marked users through the confirm popup.
     tmux.keys(&["C-d"]);
     let confirm = tmux.wait_for("Delete 2 user(s)?").await;
-    assert!(confirm.contains("kim01") && confirm.contains("김철수"), "{confirm}");
+    assert!(
+        confirm.contains("kim01") && confirm.contains("김철수"),
+        "{confirm}"
+    );
     tmux.keys(&["y"]);
     tmux.wait_for("Deleted 2 user(s).").await;
     let left = users(&mut rpc).await;
-    assert_eq!(left.iter().map(|u| u["id"].clone()).collect::<Vec<_>>(), vec![json!("lee")]);
+    assert_eq!(
+        left.iter().map(|u| u["id"].clone()).collect::<Vec<_>>(),
+        vec![json!("lee")]
+    );
 
     // Clear the filter: only lee is left, and nothing is marked.
     tmux.keys(&["Escape"]);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::{audit_failed, Actor, Ctx, Mama, OpResult};
 use crate::api::rest::{KeyWithheld, LookupResponse, LookupUser, MAX_LOOKUP_IDS};
 use crate::api::{ApiError, ErrorCode};
-use crate::auth::{hash_token, looks_like_service_token};
+use crate::auth::{constant_time_eq, hash_token, looks_like_service_token};
 use crate::db::{services, users, DbError};
 use crate::domain::validate;
 
@@ -23,14 +23,17 @@ impl Mama {
             .filter(|t| looks_like_service_token(t))
             .ok_or_else(refused)?;
         let hash = hash_token(token);
-        // The lookup is by the hash (a unique index); the hash comparison in SQL is not
-        // timing-sensitive because the attacker does not control the stored hash's preimage.
+        // Found by its hash (a unique index), then compared in constant time, so neither the
+        // lookup nor the comparison tells an attacker how close a guess was.
+        let wanted = hash.clone();
         let row = self
             .db
-            .read(move |conn| services::find_live_token(conn, &hash))
+            .read(move |conn| services::find_live_token(conn, &wanted))
             .await
             .map_err(ApiError::from)?;
-        row.map(|t| t.service).ok_or_else(refused)
+        row.filter(|t| constant_time_eq(t.token_hash.as_bytes(), hash.as_bytes()))
+            .map(|t| t.service)
+            .ok_or_else(refused)
     }
 
     /// `POST /api/v1/users/lookup`. The caller's ctx must carry `Actor::Service`.

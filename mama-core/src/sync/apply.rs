@@ -23,11 +23,23 @@ const ALL_TEAM_MODELS: &str = "all-team-models";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// Key created; carries the `models` JSON pushed.
-    Created { user: String, key_hash: String, models_json: String },
+    Created {
+        user: String,
+        key_hash: String,
+        models_json: String,
+    },
     /// Models (or alias/team) pushed to an existing key.
-    Updated { user: String, key_hash: String, models_json: String },
+    Updated {
+        user: String,
+        key_hash: String,
+        models_json: String,
+    },
     /// LiteLLM already held the key as mama has it.
-    Unchanged { user: String, key_hash: String, models_json: String },
+    Unchanged {
+        user: String,
+        key_hash: String,
+        models_json: String,
+    },
     Deleted,
     /// Delete of a key LiteLLM does not have: nothing to do.
     AlreadyGone,
@@ -41,7 +53,10 @@ pub enum JobError {
     /// Try again later (LiteLLM or the database unavailable, or an unclear result).
     Retry(RetryCause),
     /// Trying again will not help; the reason is mama's own words, safe to show and store.
-    Permanent { key_hash: Option<String>, reason: String },
+    Permanent {
+        key_hash: Option<String>,
+        reason: String,
+    },
 }
 
 #[derive(Debug)]
@@ -111,7 +126,11 @@ async fn delete_key(engine: &Engine, job: &Job) -> Result<Applied, JobError> {
     let Some(hash) = job.key_hash.clone() else {
         return Ok(Applied::Nothing);
     };
-    match engine.client.delete_keys(CHANGED_BY, &[hash.clone()]).await {
+    match engine
+        .client
+        .delete_keys(CHANGED_BY, std::slice::from_ref(&hash))
+        .await
+    {
         Ok(()) => Ok(Applied::Deleted),
         Err(LiteLlmError::NotFound { .. }) => Ok(Applied::AlreadyGone),
         Err(err) => Err(classify(err, &hash)),
@@ -144,7 +163,11 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
                 metadata: None,
             };
             if change == UpdateKey::default() {
-                return Ok(Applied::Unchanged { user, key_hash: hash, models_json });
+                return Ok(Applied::Unchanged {
+                    user,
+                    key_hash: hash,
+                    models_json,
+                });
             }
             // `models` replaces LiteLLM's list: always send the full final list.
             let change = UpdateKey {
@@ -156,7 +179,11 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
                 .update_key(CHANGED_BY, &hash, &change)
                 .await
                 .map_err(|e| classify(e, &hash))?;
-            Ok(Applied::Updated { user, key_hash: hash, models_json })
+            Ok(Applied::Updated {
+                user,
+                key_hash: hash,
+                models_json,
+            })
         }
         _ => {
             let plain = mama.decrypt_key(&row).map_err(|_| JobError::Permanent {
@@ -177,7 +204,11 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
                 metadata,
             };
             create(engine, &req, &hash, &row.id).await?;
-            Ok(Applied::Created { user, key_hash: hash, models_json })
+            Ok(Applied::Created {
+                user,
+                key_hash: hash,
+                models_json,
+            })
         }
     }
 }
@@ -208,7 +239,9 @@ async fn create(
         }
         Ok(KeyConfirmation::Differs(_)) => Err(JobError::Permanent {
             key_hash: Some(hash.to_string()),
-            reason: "LiteLLM keeps this key as deleted and will not recreate it; rotate the user's key".into(),
+            reason:
+                "LiteLLM keeps this key as deleted and will not recreate it; rotate the user's key"
+                    .into(),
         }),
         Err(LiteLlmError::DuplicateAlias { .. }) => free_alias(engine, req, hash, user_id).await,
         Err(err) => Err(classify(err, hash)),
@@ -248,7 +281,11 @@ async fn free_alias(
             key_alias: Some(format!("{alias}~old-{short}")),
             ..UpdateKey::default()
         };
-        match engine.client.update_key(CHANGED_BY, &old.token, &rename).await {
+        match engine
+            .client
+            .update_key(CHANGED_BY, &old.token, &rename)
+            .await
+        {
             Ok(_) | Err(LiteLlmError::NotFound { .. }) => {}
             Err(err) => return Err(classify(err, hash)),
         }
@@ -301,7 +338,6 @@ async fn team_for(
     Ok(Some(team.team_id))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,7 +358,9 @@ mod tests {
             detail: Default::default(),
         };
         assert!(permanent(&bad));
-        assert!(!permanent(&LiteLlmError::NotFound { detail: Default::default() }));
+        assert!(!permanent(&LiteLlmError::NotFound {
+            detail: Default::default()
+        }));
         assert!(!permanent(&LiteLlmError::RateLimited {
             retry_after: None,
             detail: Default::default()

@@ -6,9 +6,9 @@
 //! lease is skipped when claiming), so a delete of an old key always precedes the creation of a
 //! new key with the same alias.
 
+mod apply;
 pub mod breaker;
 pub mod reconcile;
-mod apply;
 mod rpc;
 mod store;
 pub mod worker;

@@ -75,10 +75,12 @@ async fn pg_lock(mama: &Mama) -> Result<Option<PgLock>, ReconcileError> {
             locked: bool,
         }
         let locked = match &mut *conn {
-            DbConn::Pg(pg) => diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
-                .bind::<diesel::sql_types::BigInt, _>(PG_RECONCILE_LOCK)
-                .get_result::<Locked>(pg)?
-                .locked,
+            DbConn::Pg(pg) => {
+                diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+                    .bind::<diesel::sql_types::BigInt, _>(PG_RECONCILE_LOCK)
+                    .get_result::<Locked>(pg)?
+                    .locked
+            }
             DbConn::Sqlite(_) => true,
         };
         Ok(locked.then_some(PgLock(conn)))
@@ -101,8 +103,17 @@ async fn pg_unlock(lock: PgLock) {
 }
 
 /// Runs one reconcile; `Busy` when another one (here or in another daemon) is running.
-pub async fn run(mama: &Mama, engine: &Engine, ctx: &Ctx) -> Result<ReconcileSummary, ReconcileError> {
-    let _local = mama.sync.shared.reconciling.try_lock().map_err(|_| ReconcileError::Busy)?;
+pub async fn run(
+    mama: &Mama,
+    engine: &Engine,
+    ctx: &Ctx,
+) -> Result<ReconcileSummary, ReconcileError> {
+    let _local = mama
+        .sync
+        .shared
+        .reconciling
+        .try_lock()
+        .map_err(|_| ReconcileError::Busy)?;
     let Some(lock) = pg_lock(mama).await? else {
         return Err(ReconcileError::Busy);
     };
@@ -128,14 +139,20 @@ pub async fn run(mama: &Mama, engine: &Engine, ctx: &Ctx) -> Result<ReconcileSum
         }
         Err(err) => {
             mama.audit
-                .record_failure(event.failed(&ApiError::new(ErrorCode::Unavailable, err.to_string())))
+                .record_failure(
+                    event.failed(&ApiError::new(ErrorCode::Unavailable, err.to_string())),
+                )
                 .await
         }
     }
     result
 }
 
-async fn reconcile(mama: &Mama, engine: &Engine, ctx: &Ctx) -> Result<ReconcileSummary, ReconcileError> {
+async fn reconcile(
+    mama: &Mama,
+    engine: &Engine,
+    ctx: &Ctx,
+) -> Result<ReconcileSummary, ReconcileError> {
     let (snapshot, queued) = mama
         .db
         .read(|c| {
@@ -149,10 +166,21 @@ async fn reconcile(mama: &Mama, engine: &Engine, ctx: &Ctx) -> Result<ReconcileS
     let snapshot: HashMap<String, Snapshot> = snapshot
         .into_iter()
         .map(|(id, key_hash, models, status)| {
-            (id.clone(), Snapshot { id, key_hash, models, status })
+            (
+                id.clone(),
+                Snapshot {
+                    id,
+                    key_hash,
+                    models,
+                    status,
+                },
+            )
         })
         .collect();
-    let hashes: HashSet<&str> = snapshot.values().filter_map(|u| u.key_hash.as_deref()).collect();
+    let hashes: HashSet<&str> = snapshot
+        .values()
+        .filter_map(|u| u.key_hash.as_deref())
+        .collect();
     let prefix = engine.config.alias_prefix.as_str();
     let mine = list_mamas_keys(engine, prefix).await?;
 
@@ -173,7 +201,9 @@ async fn reconcile(mama: &Mama, engine: &Engine, ctx: &Ctx) -> Result<ReconcileS
             .and_then(|id| snapshot.get(id));
         match owner {
             Some(u) if u.key_hash.as_deref() == Some(key.token.as_str()) => {
-                let wanted = NameSet::from_json(&u.models).map(|s| s.to_vec()).unwrap_or_default();
+                let wanted = NameSet::from_json(&u.models)
+                    .map(|s| s.to_vec())
+                    .unwrap_or_default();
                 if u.status == UserKeyStatus::Active.as_str()
                     && !queued.contains(&u.id)
                     && !super::apply::same_models(&key.models, &wanted)
@@ -198,7 +228,11 @@ async fn reconcile(mama: &Mama, engine: &Engine, ctx: &Ctx) -> Result<ReconcileS
         .collect();
 
     for token in &orphans {
-        match engine.client.delete_keys(CHANGED_BY, std::slice::from_ref(token)).await {
+        match engine
+            .client
+            .delete_keys(CHANGED_BY, std::slice::from_ref(token))
+            .await
+        {
             Ok(()) | Err(LiteLlmError::NotFound { .. }) => summary.orphans_deleted += 1,
             Err(e) => summary.errors.push(format!("deleting an orphan key: {e}")),
         }
@@ -258,7 +292,10 @@ async fn list_mamas_keys(engine: &Engine, prefix: &str) -> Result<Vec<KeyInfo>, 
         let answer = engine.client.list_keys(&query).await?;
         let empty = answer.keys.is_empty();
         keys.extend(answer.keys.into_iter().filter(|k| {
-            k.key_alias.as_deref().is_some_and(|a| a.starts_with(prefix)) || is_mamas(&k.metadata)
+            k.key_alias
+                .as_deref()
+                .is_some_and(|a| a.starts_with(prefix))
+                || is_mamas(&k.metadata)
         }));
         if empty || page >= answer.total_pages || page >= MAX_PAGES {
             break;

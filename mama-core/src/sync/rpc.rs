@@ -29,10 +29,17 @@ fn not_configured() -> ApiError {
 
 impl Mama {
     /// Records a read's event and returns its result (or records the failure).
-    async fn audited<T>(&self, event: crate::ops::context::EventBuilder, r: OpResult<T>) -> OpResult<T> {
+    async fn audited<T>(
+        &self,
+        event: crate::ops::context::EventBuilder,
+        r: OpResult<T>,
+    ) -> OpResult<T> {
         match r {
             Ok(v) => {
-                self.audit.record(event.ok()).await.map_err(|_| audit_failed())?;
+                self.audit
+                    .record(event.ok())
+                    .await
+                    .map_err(|_| audit_failed())?;
                 Ok(v)
             }
             Err(err) => {
@@ -58,7 +65,10 @@ impl Mama {
         if params.refresh {
             let engine = self.sync.engine().ok_or_else(not_configured)?;
             let models = engine.client.list_models().await.map_err(|e| {
-                ApiError::new(ErrorCode::Unavailable, format!("LiteLLM could not be read: {e}"))
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("LiteLLM could not be read: {e}"),
+                )
             })?;
             self.catalog.set(models);
         }
@@ -73,7 +83,9 @@ impl Mama {
             .db
             .read(move |c| {
                 let usage = user_db::model_usage(c)?;
-                let n: i64 = user_db::filtered(&filter, cat.as_deref()).count().get_result(c)?;
+                let n: i64 = user_db::filtered(&filter, cat.as_deref())
+                    .count()
+                    .get_result(c)?;
                 Ok::<_, DbError>((usage, n as u64))
             })
             .await?;
@@ -81,7 +93,11 @@ impl Mama {
         for name in catalog.iter().flatten() {
             by_name.insert(
                 name.clone(),
-                ModelView { name: name.clone(), available: true, users: 0 },
+                ModelView {
+                    name: name.clone(),
+                    available: true,
+                    users: 0,
+                },
             );
         }
         for (name, n) in usage {
@@ -90,7 +106,11 @@ impl Mama {
                 || by_name.contains_key(&name);
             by_name
                 .entry(name.clone())
-                .or_insert(ModelView { name, available, users: 0 })
+                .or_insert(ModelView {
+                    name,
+                    available,
+                    users: 0,
+                })
                 .users = n as u64;
         }
         Ok(ModelList {
@@ -132,11 +152,15 @@ impl Mama {
     pub async fn sync_reconcile(&self, ctx: &Ctx, _s: &AdminSession) -> OpResult<ReconcileSummary> {
         let Some(engine) = self.sync.engine().cloned() else {
             let err = not_configured();
-            self.audit.record_failure(ctx.event("sync.reconcile").failed(&err)).await;
+            self.audit
+                .record_failure(ctx.event("sync.reconcile").failed(&err))
+                .await;
             return Err(err);
         };
         // The reconciler records its own event (ok or failed).
-        super::reconcile::run(self, &engine, ctx).await.map_err(ApiError::from)
+        super::reconcile::run(self, &engine, ctx)
+            .await
+            .map_err(ApiError::from)
     }
 
     /// `users.rotate_keys`: mints a new key for each user and queues its creation and the
@@ -170,13 +194,19 @@ impl Mama {
                 let rows = user_db::find_many(conn, &ids)?;
                 if rows.len() != ids.len() {
                     let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-                    let missing: Vec<String> =
-                        ids.iter().filter(|i| !found.contains(i.as_str())).cloned().collect();
+                    let missing: Vec<String> = ids
+                        .iter()
+                        .filter(|i| !found.contains(i.as_str()))
+                        .cloned()
+                        .collect();
                     return Ok(Err(ApiError {
                         missing: missing.clone(),
                         ..ApiError::new(
                             ErrorCode::NotFound,
-                            format!("{} of the users do not exist; no key was rotated", missing.len()),
+                            format!(
+                                "{} of the users do not exist; no key was rotated",
+                                missing.len()
+                            ),
                         )
                     }));
                 }
@@ -187,7 +217,8 @@ impl Mama {
                     let plain = key.expose();
                     diesel::update(users::table.filter(users::id.eq(&row.id)))
                         .set((
-                            users::key_ciphertext.eq(Some(cipher.encrypt(plain, &user_key_aad(&row.id)))),
+                            users::key_ciphertext
+                                .eq(Some(cipher.encrypt(plain, &user_key_aad(&row.id)))),
                             users::key_hash.eq(Some(hash_token(plain))),
                             users::key_hint.eq(Some(key_hint(plain))),
                             users::key_status.eq(KeyStatus::Pending.as_str()),
@@ -207,7 +238,9 @@ impl Mama {
                 }
                 outbox::enqueue(conn, &ops, now)?;
                 events::insert(conn, &[event.ok()])?;
-                Ok::<_, DbError>(Ok(KeysRotated { rotated: rows.len() as u64 }))
+                Ok::<_, DbError>(Ok(KeysRotated {
+                    rotated: rows.len() as u64,
+                }))
             })
             .await
             .map_err(crate::ops::auth::audit_or)?

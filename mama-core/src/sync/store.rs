@@ -155,12 +155,14 @@ pub fn retry_later(
 
 /// After a restart on SQLite (one daemon per file), leases held by the previous process are void.
 pub fn release_all(conn: &mut DbConn) -> Result<usize, DbError> {
-    Ok(diesel::update(outbox::table.filter(outbox::claimed_by.is_not_null()))
-        .set((
-            outbox::claimed_by.eq(None::<String>),
-            outbox::claimed_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)?)
+    Ok(
+        diesel::update(outbox::table.filter(outbox::claimed_by.is_not_null()))
+            .set((
+                outbox::claimed_by.eq(None::<String>),
+                outbox::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// LiteLLM is back: operations waiting out a backoff may run now.

@@ -31,7 +31,7 @@ pub async fn run(mama: Mama, mut stop: watch::Receiver<bool>) {
     let worker_id = format!("worker-{}", uuid::Uuid::now_v7());
     if mama.db.backend() == Backend::Sqlite {
         // One daemon per SQLite file: leases left by a killed predecessor are void.
-        match mama.db.write(|c| store::release_all(c)).await {
+        match mama.db.write(store::release_all).await {
             Ok(n) if n > 0 => tracing::info!(released = n, "released leases of a previous run"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not release old leases"),
@@ -39,7 +39,10 @@ pub async fn run(mama: Mama, mut stop: watch::Receiver<bool>) {
     }
     let breaker = Arc::new(Breaker::default());
     let slots = Arc::new(Semaphore::new(engine.config.concurrency.max(1)));
-    tracing::info!(concurrency = engine.config.concurrency, "sync worker started");
+    tracing::info!(
+        concurrency = engine.config.concurrency,
+        "sync worker started"
+    );
     loop {
         if *stop.borrow() {
             break;
@@ -74,8 +77,12 @@ pub async fn run(mama: Mama, mut stop: watch::Receiver<bool>) {
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 return;
             };
-            let (mama, engine, breaker, worker_id) =
-                (mama.clone(), engine.clone(), breaker.clone(), worker_id.clone());
+            let (mama, engine, breaker, worker_id) = (
+                mama.clone(),
+                engine.clone(),
+                breaker.clone(),
+                worker_id.clone(),
+            );
             tokio::spawn(async move {
                 run_job(&mama, &engine, &breaker, &worker_id, job).await;
                 drop(permit);
@@ -127,8 +134,11 @@ async fn probe(mama: &Mama, engine: &Engine, breaker: &Breaker, stop: &mut watch
 }
 
 async fn run_job(mama: &Mama, engine: &Engine, breaker: &Breaker, worker_id: &str, job: Job) {
-    let outcome = match tokio::time::timeout(engine.config.op_timeout, apply::run(mama, engine, &job))
-        .await
+    let outcome = match tokio::time::timeout(
+        engine.config.op_timeout,
+        apply::run(mama, engine, &job),
+    )
+    .await
     {
         Ok(result) => result,
         Err(_) => Err(JobError::Retry(apply::RetryCause::LiteLlm(
@@ -174,7 +184,10 @@ async fn settle(
     job: &Job,
     outcome: Result<Applied, JobError>,
 ) -> Result<(), DbError> {
-    let ctx = Ctx::system(format!("outbox-{}", job.ids.first().copied().unwrap_or_default()));
+    let ctx = Ctx::system(format!(
+        "outbox-{}",
+        job.ids.first().copied().unwrap_or_default()
+    ));
     let worker = worker_id.to_string();
     let job = job.clone();
     match outcome {
@@ -185,14 +198,29 @@ async fn settle(
                     Applied::Unchanged { .. } => "LiteLLM already held the key as mama has it",
                     _ => "applied in LiteLLM",
                 };
-                ctx.event(a).users([job.user_id.clone()]).detail(detail).ok()
+                ctx.event(a)
+                    .users([job.user_id.clone()])
+                    .detail(detail)
+                    .ok()
             });
             mama.db
                 .write(move |c| {
                     store::finish(c, &worker, &job.ids)?;
-                    if let Applied::Created { user, key_hash, models_json }
-                    | Applied::Updated { user, key_hash, models_json }
-                    | Applied::Unchanged { user, key_hash, models_json } = &applied
+                    if let Applied::Created {
+                        user,
+                        key_hash,
+                        models_json,
+                    }
+                    | Applied::Updated {
+                        user,
+                        key_hash,
+                        models_json,
+                    }
+                    | Applied::Unchanged {
+                        user,
+                        key_hash,
+                        models_json,
+                    } = &applied
                     {
                         store::mark_active(c, user, key_hash, models_json)?;
                     }
@@ -205,7 +233,11 @@ async fn settle(
         }
         Err(JobError::Permanent { key_hash, reason }) => {
             let err = ApiError::new(ErrorCode::Conflict, reason.clone());
-            let name = if job.is_sync() { "sync.update" } else { "sync.delete" };
+            let name = if job.is_sync() {
+                "sync.update"
+            } else {
+                "sync.delete"
+            };
             let event = ctx.event(name).users([job.user_id.clone()]).failed(&err);
             tracing::warn!(user = %job.user_id, reason = %reason, "sync failed for good");
             mama.db
@@ -226,7 +258,11 @@ async fn settle(
             // One event when an operation starts failing, not one per retry of a long outage.
             let event = (job.attempts == 0).then(|| {
                 let err = ApiError::new(ErrorCode::Unavailable, format!("{reason}; will retry"));
-                let name = if job.is_sync() { "sync.update" } else { "sync.delete" };
+                let name = if job.is_sync() {
+                    "sync.update"
+                } else {
+                    "sync.delete"
+                };
                 ctx.event(name).users([job.user_id.clone()]).failed(&err)
             });
             tracing::debug!(user = %job.user_id, attempts = job.attempts + 1, reason = %reason, "sync will retry");

@@ -32,8 +32,8 @@ pub use users::{bulk_targets, ID_CHUNK};
 const SYNC_POLL_SECS: i64 = 5;
 /// Refresh the session when less than this remains (sessions last 15 minutes).
 const REFRESH_BEFORE_SECS: i64 = 5 * 60;
-/// Ticks without a keystroke before a typed filter is sent (ticks are 50 ms).
-const FILTER_DEBOUNCE_TICKS: u8 = 2;
+/// Ticks (50 ms) a typed filter waits for the previous query's answer before it is sent anyway.
+const FILTER_MAX_WAIT_TICKS: u8 = 40;
 
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     match action {

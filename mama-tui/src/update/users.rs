@@ -225,14 +225,21 @@ pub fn edit_filter(app: &mut App, edit: &Edit) {
         return;
     }
     if app.users.filter_input.apply(edit) {
-        app.users.filter_pending = Some(0);
+        // Send at once when the daemon is idle, so the first keystroke shows results without a
+        // delay; while a query is out, keystrokes coalesce into one follow-up query.
+        if app.users.loaded {
+            apply_filter(app);
+        } else {
+            app.users.filter_pending = Some(0);
+        }
     }
 }
 
-/// Called on every tick: sends a typed filter once typing pauses.
+/// Called on every tick: sends a coalesced filter once the previous query answered (or after a
+/// bounded wait, should that answer be slow).
 pub fn debounce_filter(app: &mut App) {
     if let Some(ticks) = app.users.filter_pending {
-        if ticks + 1 >= super::FILTER_DEBOUNCE_TICKS {
+        if app.users.loaded || ticks + 1 >= super::FILTER_MAX_WAIT_TICKS {
             apply_filter(app);
         } else {
             app.users.filter_pending = Some(ticks + 1);
@@ -307,6 +314,9 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                     app.users.page_failed(offset);
                     app.error(format!("users.list: {}", describe(&err)));
                 }
+            }
+            if app.users.filter_pending.is_some() {
+                apply_filter(app);
             }
         }
         Tag::MarkAll { query } => {
