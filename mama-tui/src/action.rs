@@ -90,8 +90,13 @@ pub enum Tag {
     Refresh,
     Logout,
     ChangePassword,
-    UsersPage { query: u64, offset: u64 },
-    MarkAll { query: u64 },
+    UsersPage {
+        query: u64,
+        offset: u64,
+    },
+    MarkAll {
+        query: u64,
+    },
     EditLoad,
     UpdateUser,
     CreateUsers,
@@ -110,11 +115,15 @@ pub enum Tag {
     DeleteService,
     IssueToken,
     RevokeToken,
-    Events { query: u64 },
+    Events {
+        query: u64,
+    },
     SyncStatus,
     Reconcile,
     Export,
     ImportFile,
+    /// An intermediate report of a long job (mark all, export); not an answer.
+    Progress,
 }
 
 /// The outcome of an effect run in the background. `epoch` is the session it was started in:

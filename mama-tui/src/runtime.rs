@@ -165,7 +165,10 @@ fn execute(effect: Effect, caller: &Caller, tx: &mpsc::UnboundedSender<Reply>) {
             epoch,
         } => {
             tokio::spawn(async move {
-                let result = for_each_user(&client, filter, sort, token.as_deref(), |_| {})
+                let result =
+                    for_each_user(&client, filter, sort, token.as_deref(), |_, done, total| {
+                        progress(&tx, epoch, "Marking", done, total)
+                    })
                     .await
                     .map(|ids| Value::Array(ids.into_iter().map(Value::String).collect()));
                 let _ = tx.send(Reply { epoch, tag, result });
@@ -189,26 +192,33 @@ fn execute(effect: Effect, caller: &Caller, tx: &mpsc::UnboundedSender<Reply>) {
                     "info",
                 ]);
                 out.push('\n');
-                let result = for_each_user(&client, filter, sort, token.as_deref(), |users| {
-                    for u in users {
-                        let info = u
-                            .info
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(";");
-                        out.push_str(&csv::write_row(&[
-                            u.id.as_str(),
-                            &u.organization,
-                            &u.models.join(";"),
-                            &u.services.join(";"),
-                            u.key_status.as_str(),
-                            u.key_hint.as_deref().unwrap_or(""),
-                            &info,
-                        ]));
-                        out.push('\n');
-                    }
-                })
+                let result = for_each_user(
+                    &client,
+                    filter,
+                    sort,
+                    token.as_deref(),
+                    |users, done, total| {
+                        progress(&tx, epoch, "Exporting", done, total);
+                        for u in users {
+                            let info = u
+                                .info
+                                .iter()
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect::<Vec<_>>()
+                                .join(";");
+                            out.push_str(&csv::write_row(&[
+                                u.id.as_str(),
+                                &u.organization,
+                                &u.models.join(";"),
+                                &u.services.join(";"),
+                                u.key_status.as_str(),
+                                u.key_hint.as_deref().unwrap_or(""),
+                                &info,
+                            ]));
+                            out.push('\n');
+                        }
+                    },
+                )
                 .await;
                 let result = match result {
                     Ok(ids) => match tokio::fs::write(&path, out).await {
@@ -242,6 +252,16 @@ fn execute(effect: Effect, caller: &Caller, tx: &mpsc::UnboundedSender<Reply>) {
     }
 }
 
+/// Reports how far a long job got; shown in the status line.
+fn progress(tx: &mpsc::UnboundedSender<Reply>, epoch: u64, what: &str, done: u64, total: u64) {
+    let result = Ok(json!({ "what": what, "done": done, "total": total }));
+    let _ = tx.send(Reply {
+        epoch,
+        tag: Tag::Progress,
+        result,
+    });
+}
+
 /// Pages through every user matching `filter` (in `sort` order), handing each page to `each`;
 /// returns all their ids.
 async fn for_each_user(
@@ -249,7 +269,7 @@ async fn for_each_user(
     filter: UserFilter,
     sort: UserSort,
     token: Option<&str>,
-    mut each: impl FnMut(&[mama_core::api::types::UserView]),
+    mut each: impl FnMut(&[mama_core::api::types::UserView], u64, u64),
 ) -> Result<Vec<String>, ClientError> {
     let mut ids = Vec::new();
     let mut offset = 0;
@@ -267,8 +287,8 @@ async fn for_each_user(
             .await?;
         let page: UserList =
             serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        each(&page.users);
         let count = page.users.len() as u64;
+        each(&page.users, offset + count, page.matching);
         ids.extend(page.users.into_iter().map(|u| u.id));
         offset += count;
         if count == 0 || offset >= page.matching {

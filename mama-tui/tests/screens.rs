@@ -149,9 +149,13 @@ fn users_filter_bar_with_error() {
     cmd(&mut app, Cmd::Open);
     // The daemon answers the query the first keystroke sent; the rest does not parse.
     let query = app.users.query;
-    reply(&mut app, Tag::UsersPage { query, offset: 0 }, json!({
-        "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
-    }));
+    reply(
+        &mut app,
+        Tag::UsersPage { query, offset: 0 },
+        json!({
+            "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
+        }),
+    );
     cmd(&mut app, Cmd::Filter);
     insta::assert_snapshot!(screen(&app));
 }

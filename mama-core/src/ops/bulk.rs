@@ -101,7 +101,7 @@ impl Mama {
                         let ids = users::matching_ids(conn, filter, catalog.as_deref())?;
                         users::find_many(conn, &ids)?
                     }
-                    _ => unreachable_selection(),
+                    _ => return Ok(Err(ApiError::invalid("ids", "give either ids or a filter"))),
                 };
                 let plan = plan(&targets, &change)?;
                 if !dry_run {
@@ -175,11 +175,6 @@ impl Mama {
             drop_unavailable,
         })
     }
-}
-
-fn unreachable_selection() -> Vec<UserRow> {
-    // validate_bulk guarantees exactly one of ids / filter.
-    Vec::new()
 }
 
 fn describe(change: &Change) -> String {

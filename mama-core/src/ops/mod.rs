@@ -11,6 +11,7 @@ pub mod context;
 pub mod events;
 pub mod lookup;
 pub mod services;
+mod user_input;
 pub mod users;
 
 use std::sync::Arc;

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use super::auth::{audit_or, AdminSession};
 use super::{audit_failed, Ctx, Mama, OpResult};
 use crate::api::types::{
-    CreateUsersParams, DeleteUsersParams, GetUsersParams, Info, KeyStatus, ListUsersParams,
-    NewUser, Page, UpdateUserParams, UserList, UserView, UsersCreated, UsersDeleted, UsersFound,
+    CreateUsersParams, DeleteUsersParams, GetUsersParams, KeyStatus, ListUsersParams,
+    Page, UpdateUserParams, UserList, UserView, UsersCreated, UsersDeleted, UsersFound,
 };
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::hash_token;
@@ -16,8 +16,10 @@ use crate::db::users::{self, NewUserRow, UserChanges, UserRow};
 use crate::db::{self, events, DbError};
 use crate::domain::{validate, NameSet};
 
-/// Most users one create, get or delete call takes.
-pub const MAX_USERS_PER_CALL: usize = 10_000;
+pub(crate) use super::user_input::{check_id_list, dedup, info_json, key_hint};
+use super::user_input::validate_new_users;
+
+pub use super::user_input::MAX_USERS_PER_CALL;
 
 impl Mama {
     /// The admin view of a row; `with_key` decrypts the key (users.get only).
@@ -433,100 +435,5 @@ impl Mama {
             })
             .await
             .map_err(audit_or)?
-    }
-}
-
-/// `sk-...` and the last four characters, like LiteLLM's own `key_name`.
-pub fn key_hint(key: &str) -> String {
-    let tail: String = key
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("sk-...{tail}")
-}
-
-pub(crate) fn info_json(info: &Info) -> String {
-    serde_json::to_string(info).unwrap_or_else(|_| "{}".into())
-}
-
-pub(crate) fn dedup(ids: Vec<String>) -> Vec<String> {
-    let mut seen = HashSet::new();
-    ids.into_iter()
-        .filter(|id| seen.insert(id.clone()))
-        .collect()
-}
-
-/// A list of user ids: 1 to `max`, each valid.
-pub(crate) fn check_id_list(field: &str, ids: &[String], max: usize) -> OpResult<()> {
-    if ids.is_empty() {
-        return Err(ApiError::invalid(field, "must name at least one user"));
-    }
-    if ids.len() > max {
-        return Err(ApiError::invalid(
-            field,
-            format!("at most {max} ids per call (got {})", ids.len()),
-        ));
-    }
-    let mut problems = validate::Problems::default();
-    for (i, id) in ids.iter().enumerate() {
-        if let Err(msg) = validate::user_id(id) {
-            problems.push(format!("{field}[{i}]"), msg, Some(i));
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_fields(problems.errors))
-    }
-}
-
-fn validate_new_users(users: &[NewUser]) -> OpResult<()> {
-    if users.is_empty() {
-        return Err(ApiError::invalid("users", "must hold at least one user"));
-    }
-    if users.len() > MAX_USERS_PER_CALL {
-        return Err(ApiError::invalid(
-            "users",
-            format!("at most {MAX_USERS_PER_CALL} users per call"),
-        ));
-    }
-    let mut problems = validate::Problems::default();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for (i, user) in users.iter().enumerate() {
-        let row = Some(i);
-        if let Err(msg) = validate::user_id(&user.id) {
-            problems.push(format!("users[{i}].id"), msg, row);
-        } else if let Some(first) = seen.insert(user.id.as_str(), i) {
-            problems.push(
-                format!("users[{i}].id"),
-                format!("duplicate of row {first}"),
-                row,
-            );
-        }
-        if let Err(msg) = validate::organization(&user.organization) {
-            problems.push(format!("users[{i}].organization"), msg, row);
-        }
-        validate::set_members(
-            &format!("users[{i}].models"),
-            &user.models,
-            row,
-            &mut problems,
-        );
-        validate::set_members(
-            &format!("users[{i}].services"),
-            &user.services,
-            row,
-            &mut problems,
-        );
-        validate::info(&format!("users[{i}].info"), &user.info, row, &mut problems);
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_fields(problems.errors))
     }
 }

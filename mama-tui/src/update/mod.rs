@@ -160,6 +160,17 @@ fn tick(app: &mut App, now: DateTime<Utc>) {
 }
 
 fn handle_reply(app: &mut App, reply: Reply) {
+    if reply.tag == Tag::Progress {
+        if reply.epoch == app.epoch {
+            if let Ok(v) = &reply.result {
+                let what = v.get("what").and_then(Value::as_str).unwrap_or("Working");
+                let done = v.get("done").and_then(Value::as_u64).unwrap_or(0);
+                let total = v.get("total").and_then(Value::as_u64).unwrap_or(0);
+                app.info(format!("{what}… {done}/{total}"));
+            }
+        }
+        return;
+    }
     app.in_flight = app.in_flight.saturating_sub(1);
     if reply.epoch != app.epoch {
         return;

@@ -1,0 +1,67 @@
+//! The event log.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Page;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Exact action (`users.create`) or a prefix ending in `.` (`users.`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// `ok` or `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListEventsParams {
+    #[serde(default)]
+    pub filter: EventFilter,
+    #[serde(default)]
+    pub page: Page,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// `admin`, `service` or `system`.
+    pub actor_kind: String,
+    pub actor: String,
+    /// `rpc`, `rest` or `sync`.
+    pub channel: String,
+    pub action: String,
+    /// Affected users (at most 100 listed here; `target_count` has the full count).
+    pub user_ids: Vec<String>,
+    pub target_count: i64,
+    pub target_filter: Option<String>,
+    /// `ok` or `error`.
+    pub result: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub client: Option<String>,
+    pub request_id: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventList {
+    /// Newest first.
+    pub events: Vec<EventView>,
+    pub matching: u64,
+    pub offset: u64,
+    pub limit: u32,
+}

@@ -1,0 +1,16 @@
+//! Params and results of the admin RPC methods. Params reject unknown fields, so a typo in a
+//! client is an `invalid_params` error instead of a silently ignored option.
+
+mod admins;
+mod auth;
+mod events;
+mod services;
+mod sync;
+mod users;
+
+pub use admins::*;
+pub use auth::*;
+pub use events::*;
+pub use services::*;
+pub use sync::*;
+pub use users::*;

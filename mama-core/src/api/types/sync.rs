@@ -1,0 +1,55 @@
+//! The LiteLLM model catalog and the sync state.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelView {
+    pub name: String,
+    /// LiteLLM serves it now. Sentinels (`all-team-models`, `all-proxy-models`) are always
+    /// available.
+    pub available: bool,
+    /// How many users allow it.
+    pub users: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelList {
+    /// Models LiteLLM serves plus every model some user holds, sorted by name.
+    pub models: Vec<ModelView>,
+    /// When the catalog was last read from LiteLLM (null: never).
+    pub fetched_at: Option<DateTime<Utc>>,
+    /// Users holding at least one unavailable model.
+    pub users_with_unavailable: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsListParams {
+    /// Read the catalog from LiteLLM now instead of using the cache.
+    #[serde(default)]
+    pub refresh: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// Whether a LiteLLM proxy is configured at all.
+    pub configured: bool,
+    /// Last known reachability of LiteLLM.
+    pub litellm_reachable: Option<bool>,
+    pub litellm_error: Option<String>,
+    /// Outbox operations waiting to be applied.
+    pub queue_depth: u64,
+    pub users_pending: u64,
+    pub users_failed: u64,
+    pub last_reconcile_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReconcileSummary {
+    pub keys_seen: u64,
+    pub recreated: u64,
+    pub models_repushed: u64,
+    pub orphans_deleted: u64,
+    pub errors: Vec<String>,
+}
