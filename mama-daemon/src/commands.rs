@@ -19,7 +19,11 @@ pub fn check_config(settings: &Settings) -> Vec<String> {
             note(p);
         }
     } else if let Some(parent) = settings.data_dir.parent().filter(|p| !p.exists()) {
-        note(format!("data directory {} does not exist and its parent {} is missing too", settings.data_dir.display(), parent.display()));
+        note(format!(
+            "data directory {} does not exist and its parent {} is missing too",
+            settings.data_dir.display(),
+            parent.display()
+        ));
     }
     match Location::parse(&settings.database_url) {
         Err(e) => note(format!("database: {e}")),
@@ -29,7 +33,9 @@ pub fn check_config(settings: &Settings) -> Vec<String> {
                     note(p);
                 }
             }
-            if location.backend() == mama_core::db::Backend::Postgres || matches!(&location, Location::Sqlite(p) if p.exists()) {
+            if location.backend() == mama_core::db::Backend::Postgres
+                || matches!(&location, Location::Sqlite(p) if p.exists())
+            {
                 match mama_core::db::Db::open(&location, 2).and_then(|db| {
                     let mut conn = db.conn()?;
                     mama_core::db::migrate::is_current(&mut conn)
@@ -41,19 +47,30 @@ pub fn check_config(settings: &Settings) -> Vec<String> {
             }
         }
     }
-    for (what, path) in [("session signing key", &settings.jwt_key_file), ("encryption key", &settings.encryption_key_file)] {
+    for (what, path) in [
+        ("session signing key", &settings.jwt_key_file),
+        ("encryption key", &settings.encryption_key_file),
+    ] {
         if path.exists() {
             if let Some(p) = secret_file_problem(what, path) {
                 note(p);
             }
-        } else if !path.parent().is_some_and(|d| d.exists() || d == settings.data_dir) {
-            note(format!("{what} {} does not exist and cannot be created: its directory is missing", path.display()));
+        } else if !path
+            .parent()
+            .is_some_and(|d| d.exists() || d == settings.data_dir)
+        {
+            note(format!(
+                "{what} {} does not exist and cannot be created: its directory is missing",
+                path.display()
+            ));
         }
     }
     match (&settings.litellm_url, &settings.litellm_master_key_file) {
         (Some(url), key) => {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                note(format!("litellm_url {url:?} must start with http:// or https://"));
+                note(format!(
+                    "litellm_url {url:?} must start with http:// or https://"
+                ));
             }
             match key {
                 None => note("litellm_url is set but no master key file: give --litellm-master-key-file or the credential litellm-master-key".into()),
@@ -83,7 +100,11 @@ pub fn secret_file_problem(what: &str, path: &Path) -> Option<String> {
     // Credentials that systemd passes are owned by root with mode 0400/0440 in a private
     // directory; anything readable by others is not a secret any more.
     (mode & 0o007 != 0).then(|| {
-        format!("{what} {} has mode {mode:04o}: others may read it; run `chmod 600 {}`", path.display(), path.display())
+        format!(
+            "{what} {} has mode {mode:04o}: others may read it; run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )
     })
 }
 
@@ -91,7 +112,11 @@ pub fn secret_file_problem(what: &str, path: &Path) -> Option<String> {
 pub fn writable_by_others(path: &Path) -> Option<String> {
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
     (mode & 0o022 != 0).then(|| {
-        format!("{} has mode {mode:04o}: group or others may write it; run `chmod go-w {}`", path.display(), path.display())
+        format!(
+            "{} has mode {mode:04o}: group or others may write it; run `chmod go-w {}`",
+            path.display(),
+            path.display()
+        )
     })
 }
 
@@ -110,7 +135,8 @@ pub fn backup(settings: &Settings, file: &Path) -> Result<()> {
     }
     let db = mama_core::db::Db::open(&location, 2)?;
     let mut conn = db.conn()?;
-    mama_core::db::backup::vacuum_into(&mut conn, file).with_context(|| format!("writing {}", file.display()))?;
+    mama_core::db::backup::vacuum_into(&mut conn, file)
+        .with_context(|| format!("writing {}", file.display()))?;
     std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
     Ok(())
 }

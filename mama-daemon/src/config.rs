@@ -190,13 +190,42 @@ impl Opts {
             _ => "admin".to_string(),
         };
         let sync = SyncSettings {
-            timeout: secs(self.litellm_timeout_secs.or(file.litellm_timeout_secs), 10.0, 0.1),
-            concurrency: self.sync_concurrency.or(file.sync_concurrency).unwrap_or(8).clamp(1, 256),
-            max_backoff: secs(self.sync_max_backoff_secs.or(file.sync_max_backoff_secs), 300.0, 0.1),
-            alias_prefix: self.alias_prefix.clone().or(file.alias_prefix).unwrap_or_else(|| "mama-".into()),
-            team: self.litellm_team.clone().or(file.litellm_team).filter(|t| !t.is_empty()),
-            reconcile_every: secs(self.reconcile_interval_secs.or(file.reconcile_interval_secs), 600.0, 1.0),
-            orphan_min_age: secs(self.orphan_min_age_secs.or(file.orphan_min_age_secs), 600.0, 0.0),
+            timeout: secs(
+                self.litellm_timeout_secs.or(file.litellm_timeout_secs),
+                10.0,
+                0.1,
+            ),
+            concurrency: self
+                .sync_concurrency
+                .or(file.sync_concurrency)
+                .unwrap_or(8)
+                .clamp(1, 256),
+            max_backoff: secs(
+                self.sync_max_backoff_secs.or(file.sync_max_backoff_secs),
+                300.0,
+                0.1,
+            ),
+            alias_prefix: self
+                .alias_prefix
+                .clone()
+                .or(file.alias_prefix)
+                .unwrap_or_else(|| "mama-".into()),
+            team: self
+                .litellm_team
+                .clone()
+                .or(file.litellm_team)
+                .filter(|t| !t.is_empty()),
+            reconcile_every: secs(
+                self.reconcile_interval_secs
+                    .or(file.reconcile_interval_secs),
+                600.0,
+                1.0,
+            ),
+            orphan_min_age: secs(
+                self.orphan_min_age_secs.or(file.orphan_min_age_secs),
+                600.0,
+                0.0,
+            ),
         };
         Ok(Settings {
             sync,

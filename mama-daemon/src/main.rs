@@ -45,13 +45,9 @@ enum Command {
         command: AdminCommand,
     },
     /// Print shell completions.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Write man pages into DIR.
-    Manpages {
-        dir: std::path::PathBuf,
-    },
+    Manpages { dir: std::path::PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,7 +90,10 @@ fn main() -> Result<()> {
         Command::CheckConfig => {
             let problems = commands::check_config(&settings);
             if problems.is_empty() {
-                println!("configuration OK (database {})", mama_core::db::redact_url(&settings.database_url));
+                println!(
+                    "configuration OK (database {})",
+                    mama_core::db::redact_url(&settings.database_url)
+                );
                 return Ok(());
             }
             for p in &problems {
@@ -107,7 +106,9 @@ fn main() -> Result<()> {
             eprintln!("backup written to {}", file.display());
             Ok(())
         }
-        Command::Admin { command: AdminCommand::ResetPassword { username } } => {
+        Command::Admin {
+            command: AdminCommand::ResetPassword { username },
+        } => {
             let db = serve::open_database(&settings)?;
             let password = mama_core::ops::admins::reset_password_offline(&db, &username)
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;

@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use crate::state::AppState;
 
 /// Latency bucket bounds in seconds.
-const BUCKETS: [f64; 11] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+const BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -41,7 +43,8 @@ pub type SharedMetrics = Arc<Metrics>;
 impl Metrics {
     fn observe(&self, listener: &str, method: &str, route: &str, status: u16, seconds: f64) {
         if let Ok(mut map) = self.requests.lock() {
-            *map.entry((listener.into(), method.into(), route.into(), status)).or_default() += 1;
+            *map.entry((listener.into(), method.into(), route.into(), status))
+                .or_default() += 1;
         }
         if let Ok(mut map) = self.latency.lock() {
             let h = map.entry((listener.into(), route.into())).or_default();
@@ -64,41 +67,80 @@ impl Metrics {
 
     fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP mama_http_requests_total HTTP requests by listener, method, route and status.");
+        let _ = writeln!(
+            out,
+            "# HELP mama_http_requests_total HTTP requests by listener, method, route and status."
+        );
         let _ = writeln!(out, "# TYPE mama_http_requests_total counter");
         if let Ok(map) = self.requests.lock() {
             for ((listener, method, route, status), n) in map.iter() {
                 let _ = writeln!(out, "mama_http_requests_total{{listener=\"{listener}\",method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
             }
         }
-        let _ = writeln!(out, "# HELP mama_http_request_duration_seconds HTTP request latency.");
+        let _ = writeln!(
+            out,
+            "# HELP mama_http_request_duration_seconds HTTP request latency."
+        );
         let _ = writeln!(out, "# TYPE mama_http_request_duration_seconds histogram");
         if let Ok(map) = self.latency.lock() {
             for ((listener, route), h) in map.iter() {
                 let labels = format!("listener=\"{listener}\",route=\"{route}\"");
                 for (i, bound) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(out, "mama_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", h.counts[i]);
+                    let _ = writeln!(
+                        out,
+                        "mama_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                        h.counts[i]
+                    );
                 }
-                let _ = writeln!(out, "mama_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.total);
-                let _ = writeln!(out, "mama_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-                let _ = writeln!(out, "mama_http_request_duration_seconds_count{{{labels}}} {}", h.total);
+                let _ = writeln!(
+                    out,
+                    "mama_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                    h.total
+                );
+                let _ = writeln!(
+                    out,
+                    "mama_http_request_duration_seconds_sum{{{labels}}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "mama_http_request_duration_seconds_count{{{labels}}} {}",
+                    h.total
+                );
             }
         }
         let _ = writeln!(out, "# HELP mama_rpc_calls_total Admin RPC calls by method and outcome (ok or the error code).");
         let _ = writeln!(out, "# TYPE mama_rpc_calls_total counter");
         if let Ok(map) = self.rpc_calls.lock() {
             for ((method, outcome), n) in map.iter() {
-                let _ = writeln!(out, "mama_rpc_calls_total{{method=\"{method}\",outcome=\"{outcome}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "mama_rpc_calls_total{{method=\"{method}\",outcome=\"{outcome}\"}} {n}"
+                );
             }
         }
         for (name, help, value) in [
-            ("mama_login_failures_total", "Failed admin logins.", self.login_failures.load(Ordering::Relaxed)),
-            ("mama_event_write_failures_total", "Requests refused because their event could not be stored.", self.event_write_failures.load(Ordering::Relaxed)),
+            (
+                "mama_login_failures_total",
+                "Failed admin logins.",
+                self.login_failures.load(Ordering::Relaxed),
+            ),
+            (
+                "mama_event_write_failures_total",
+                "Requests refused because their event could not be stored.",
+                self.event_write_failures.load(Ordering::Relaxed),
+            ),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         }
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         out
     }
@@ -109,9 +151,19 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let started = Instant::now();
     let method = request.method().to_string();
     // The matched route template, never the raw path: ids must not become label values.
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let response = next.run(request).await;
-    state.metrics.observe(state.listener, &method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    state.metrics.observe(
+        state.listener,
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
@@ -133,14 +185,33 @@ pub async fn render(State(state): State<AppState>) -> Response {
         .await;
     let gauges = match counts {
         Ok((depth, pending, failed, total)) => vec![
-            ("mama_outbox_depth", "LiteLLM operations waiting to be applied.", depth),
-            ("mama_users_pending", "Users whose key waits for LiteLLM.", pending),
-            ("mama_users_failed", "Users whose last LiteLLM sync failed.", failed),
+            (
+                "mama_outbox_depth",
+                "LiteLLM operations waiting to be applied.",
+                depth,
+            ),
+            (
+                "mama_users_pending",
+                "Users whose key waits for LiteLLM.",
+                pending,
+            ),
+            (
+                "mama_users_failed",
+                "Users whose last LiteLLM sync failed.",
+                failed,
+            ),
             ("mama_users", "Users.", total),
             ("mama_database_up", "1 when the database answers.", 1),
         ],
         Err(_) => vec![("mama_database_up", "1 when the database answers.", 0)],
     };
     let body = state.metrics.render(&gauges);
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+        .into_response()
 }

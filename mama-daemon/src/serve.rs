@@ -75,7 +75,11 @@ pub async fn serve(settings: Settings) -> Result<()> {
             );
         }
     }
-    let state = AppState { mama, metrics: Default::default(), listener: "rest" };
+    let state = AppState {
+        mama,
+        metrics: Default::default(),
+        listener: "rest",
+    };
     let sync = crate::worker::spawn(&settings, state.mama.clone())?;
 
     let rest = TcpListener::bind(settings.listen)
@@ -151,7 +155,10 @@ pub async fn serve(settings: Settings) -> Result<()> {
             sync.stop(std::time::Duration::from_secs(15)).await;
         }
     };
-    let (drained, ()) = tokio::join!(tokio::time::timeout(std::time::Duration::from_secs(20), drain), stop_sync);
+    let (drained, ()) = tokio::join!(
+        tokio::time::timeout(std::time::Duration::from_secs(20), drain),
+        stop_sync
+    );
     match drained {
         Ok(result) => result?,
         Err(_) => tracing::warn!("requests still running after 20 s; exiting anyway"),

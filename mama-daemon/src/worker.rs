@@ -52,7 +52,11 @@ pub fn spawn(settings: &Settings, mama: Mama) -> Result<Option<Running>> {
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(mama.clone(), stop_rx));
     let periodic = tokio::spawn(periodic(mama, reconcile_every));
-    Ok(Some(Running { stop, worker, periodic }))
+    Ok(Some(Running {
+        stop,
+        worker,
+        periodic,
+    }))
 }
 
 /// The running sync tasks.

@@ -13,7 +13,8 @@ async fn notifies_systemd_when_ready_and_stopping() {
     let dir = tempfile::tempdir().unwrap();
     let sock_path = dir.path().join("notify.sock");
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let mut d = Daemon::start_with(&[], &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())]);
     let mut buf = [0u8; 256];
     let n = sock.recv(&mut buf).expect("a notification");
@@ -31,7 +32,12 @@ async fn notifies_systemd_when_ready_and_stopping() {
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let d = Daemon::start();
-    let health: Value = reqwest::get(d.rest_url("/healthz")).await.unwrap().json().await.unwrap();
+    let health: Value = reqwest::get(d.rest_url("/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
     let ready = reqwest::get(d.rest_url("/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
@@ -39,13 +45,36 @@ async fn health_readiness_and_metrics() {
     assert_eq!(ready["database"], "ok");
 
     let mut rpc = d.rpc();
-    assert_eq!(rpc.call("auth.login", json!({"username": "admin", "password": "bad password"})).await.code(), "login_failed");
-    let _ = reqwest::Client::new().post(d.rest_url("/api/v1/users/lookup")).body("{}").send().await.unwrap();
-    let metrics = reqwest::get(d.rest_url("/metrics")).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        rpc.call(
+            "auth.login",
+            json!({"username": "admin", "password": "bad password"})
+        )
+        .await
+        .code(),
+        "login_failed"
+    );
+    let _ = reqwest::Client::new()
+        .post(d.rest_url("/api/v1/users/lookup"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let metrics = reqwest::get(d.rest_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("mama_login_failures_total 1"), "{metrics}");
     assert!(metrics.contains(r#"mama_http_requests_total{listener="rest",method="POST",route="/api/v1/users/lookup",status="401"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"mama_rpc_calls_total{method="auth.login",outcome="login_failed"} 1"#), "{metrics}");
-    assert!(metrics.contains("mama_http_request_duration_seconds_bucket{listener=\"admin\",route=\"/rpc\",le=\"+Inf\"}"));
+    assert!(
+        metrics.contains(r#"mama_rpc_calls_total{method="auth.login",outcome="login_failed"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        "mama_http_request_duration_seconds_bucket{listener=\"admin\",route=\"/rpc\",le=\"+Inf\"}"
+    ));
     assert!(metrics.contains("mama_outbox_depth 0"));
     assert!(metrics.contains("mama_database_up 1"));
     assert!(metrics.contains("mama_event_write_failures_total 0"));
@@ -55,33 +84,81 @@ async fn health_readiness_and_metrics() {
 async fn check_config_explains_each_problem() {
     let d = Daemon::start();
     let ok = d.command(&["check-config"]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("master.key");
     std::fs::write(&key, "sk-master\n").unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let bad_toml = dir.path().join("mama.toml");
-    std::fs::write(&bad_toml, "listen = \"127.0.0.1:1\"\nlitelm_url = \"typo\"\n").unwrap();
+    std::fs::write(
+        &bad_toml,
+        "listen = \"127.0.0.1:1\"\nlitelm_url = \"typo\"\n",
+    )
+    .unwrap();
 
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["--litellm-url".into(), "ftp://x".into(), "--litellm-master-key-file".into(), key.display().to_string()], "must start with http"),
-        (vec!["--litellm-url".into(), "http://127.0.0.1:4000".into(), "--litellm-master-key-file".into(), key.display().to_string()], "others may read it"),
-        (vec!["--litellm-url".into(), "http://127.0.0.1:4000".into()], "no master key file"),
-        (vec!["--litellm-url".into(), "http://127.0.0.1:4000".into(), "--litellm-master-key-file".into(), "/nonexistent/key".into()], "does not exist"),
-        (vec!["--config".into(), bad_toml.display().to_string()], "unknown field `litelm_url`"),
+        (
+            vec![
+                "--litellm-url".into(),
+                "ftp://x".into(),
+                "--litellm-master-key-file".into(),
+                key.display().to_string(),
+            ],
+            "must start with http",
+        ),
+        (
+            vec![
+                "--litellm-url".into(),
+                "http://127.0.0.1:4000".into(),
+                "--litellm-master-key-file".into(),
+                key.display().to_string(),
+            ],
+            "others may read it",
+        ),
+        (
+            vec!["--litellm-url".into(), "http://127.0.0.1:4000".into()],
+            "no master key file",
+        ),
+        (
+            vec![
+                "--litellm-url".into(),
+                "http://127.0.0.1:4000".into(),
+                "--litellm-master-key-file".into(),
+                "/nonexistent/key".into(),
+            ],
+            "does not exist",
+        ),
+        (
+            vec!["--config".into(), bad_toml.display().to_string()],
+            "unknown field `litelm_url`",
+        ),
     ];
     for (args, expected) in cases {
-        let args: Vec<&str> = std::iter::once("check-config").chain(args.iter().map(String::as_str)).collect();
+        let args: Vec<&str> = std::iter::once("check-config")
+            .chain(args.iter().map(String::as_str))
+            .collect();
         let out = d.command(&args);
         let text = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} passed");
         assert!(text.contains(expected), "{args:?}: {text}");
     }
     let bad_db = d.command(&["check-config", "--database-url", "mysql://x"]);
-    assert!(String::from_utf8_lossy(&bad_db.stderr).contains("unsupported database URL"), "{}", String::from_utf8_lossy(&bad_db.stderr));
+    assert!(
+        String::from_utf8_lossy(&bad_db.stderr).contains("unsupported database URL"),
+        "{}",
+        String::from_utf8_lossy(&bad_db.stderr)
+    );
     // The password of a URL never shows in the explanation.
-    let pg = d.command(&["check-config", "--database-url", "postgres://u:s3cret@127.0.0.1:1/x"]);
+    let pg = d.command(&[
+        "check-config",
+        "--database-url",
+        "postgres://u:s3cret@127.0.0.1:1/x",
+    ]);
     assert!(!String::from_utf8_lossy(&pg.stderr).contains("s3cret"));
     assert!(!pg.status.success());
 }
@@ -118,13 +195,24 @@ async fn backup_then_restore_gives_the_same_data() {
     let d = Daemon::start();
     let mut rpc = d.admin().await;
     rpc.call("users.create", json!({"users": [{"id": "김철수", "organization": "연구소", "models": ["gpt-4o"]}, {"id": "bob"}]})).await.ok();
-    let before = rpc.call("users.get", json!({"ids": ["김철수", "bob"]})).await.ok().clone();
+    let before = rpc
+        .call("users.get", json!({"ids": ["김철수", "bob"]}))
+        .await
+        .ok()
+        .clone();
 
     // Online: the daemon keeps running while the backup is taken.
     let backup = d.dir.path().join("backup.db");
     let out = d.command(&["backup", backup.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let again = d.command(&["backup", backup.to_str().unwrap()]);
     assert!(!again.status.success(), "never overwrites a file");
 
@@ -140,8 +228,13 @@ async fn backup_then_restore_gives_the_same_data() {
     std::fs::copy(&backup, &db_path).unwrap();
     let d = Daemon::start_on(dir, tdb, &[], &[]);
     let mut rpc = d.rpc();
-    rpc.login("admin", mama_tests::harness::daemon::ADMIN_PASSWORD).await;
-    let after = rpc.call("users.get", json!({"ids": ["김철수", "bob"]})).await.ok().clone();
+    rpc.login("admin", mama_tests::harness::daemon::ADMIN_PASSWORD)
+        .await;
+    let after = rpc
+        .call("users.get", json!({"ids": ["김철수", "bob"]}))
+        .await
+        .ok()
+        .clone();
     assert_eq!(after, before, "same users, same keys after restore");
 }
 
@@ -150,21 +243,41 @@ async fn admin_reset_password_gives_a_one_time_password() {
     let d = Daemon::start();
     let mut rpc = d.admin().await;
     let out = d.command(&["admin", "reset-password", "admin"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let password = stdout.rsplit(": ").next().unwrap().trim().to_string();
     assert!(password.len() >= 16);
     // The old session ended; the one-time password logs in but must be changed first.
-    assert_eq!(rpc.call("users.list", json!({})).await.code(), "session_revoked");
+    assert_eq!(
+        rpc.call("users.list", json!({})).await.code(),
+        "session_revoked"
+    );
     let login = rpc.login("admin", &password).await;
     assert_eq!(login["must_change_password"], true);
-    assert_eq!(rpc.call("users.list", json!({})).await.code(), "password_change_required");
+    assert_eq!(
+        rpc.call("users.list", json!({})).await.code(),
+        "password_change_required"
+    );
     let unknown = d.command(&["admin", "reset-password", "ghost"]);
     assert!(!unknown.status.success());
     // The reset is in the event log, without the password.
-    let changed = rpc.call("auth.change_password", json!({"old_password": password, "new_password": "after the reset 123"})).await;
+    let changed = rpc
+        .call(
+            "auth.change_password",
+            json!({"old_password": password, "new_password": "after the reset 123"}),
+        )
+        .await;
     rpc.token = Some(changed.ok()["token"].as_str().unwrap().into());
-    let evs = rpc.call("events.list", json!({"filter": {"action": "admins.reset_password"}})).await;
+    let evs = rpc
+        .call(
+            "events.list",
+            json!({"filter": {"action": "admins.reset_password"}}),
+        )
+        .await;
     assert_eq!(evs.ok()["matching"], 1);
     assert!(!evs.body.to_string().contains(&password));
 }
@@ -174,7 +287,9 @@ async fn sigterm_finishes_requests_in_flight_and_loses_nothing() {
     let mut d = Daemon::start();
     let mut rpc = d.admin().await;
     let token = rpc.token.clone().unwrap();
-    rpc.call("services.create", json!({"name": "svc"})).await.ok();
+    rpc.call("services.create", json!({"name": "svc"}))
+        .await
+        .ok();
     // Writers keep creating users while SIGTERM arrives; every acknowledged create must survive.
     let socket = d.socket.clone();
     let mut writers = Vec::new();
@@ -213,10 +328,15 @@ async fn sigterm_finishes_requests_in_flight_and_loses_nothing() {
     let (dir, db) = d.kill();
     let d = Daemon::start_on(dir, db, &[], &[]);
     let mut rpc = d.rpc();
-    rpc.login("admin", mama_tests::harness::daemon::ADMIN_PASSWORD).await;
+    rpc.login("admin", mama_tests::harness::daemon::ADMIN_PASSWORD)
+        .await;
     for chunk in acked.chunks(1000) {
         let got = rpc.call("users.get", json!({"ids": chunk})).await;
-        assert_eq!(got.ok()["missing"], json!([]), "an acknowledged create was lost");
+        assert_eq!(
+            got.ok()["missing"],
+            json!([]),
+            "an acknowledged create was lost"
+        );
     }
 }
 
@@ -224,5 +344,7 @@ async fn sigterm_finishes_requests_in_flight_and_loses_nothing() {
 async fn try_post(c: &mama_tests::harness::RpcClient, body: Value) -> Option<Value> {
     let c = c.clone();
     let bytes = body.to_string().into_bytes();
-    tokio::spawn(async move { c.post_raw(bytes).await.body }).await.ok()
+    tokio::spawn(async move { c.post_raw(bytes).await.body })
+        .await
+        .ok()
 }

@@ -14,6 +14,8 @@ pub fn vacuum_into(conn: &mut DbConn, file: &std::path::Path) -> Result<(), DbEr
                 .execute(c)?;
             Ok(())
         }
-        DbConn::Pg(_) => Err(DbError::Unavailable("online backup is for SQLite; use pg_dump for PostgreSQL".into())),
+        DbConn::Pg(_) => Err(DbError::Unavailable(
+            "online backup is for SQLite; use pg_dump for PostgreSQL".into(),
+        )),
     }
 }

@@ -173,10 +173,23 @@ pub fn reset_password_offline(db: &crate::db::Db, username: &str) -> Result<Stri
     let password = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 20);
     let hash = auth::hash_password(&password).map_err(|e| super::auth::internal(&e.to_string()))?;
     let name = username.to_string();
-    let event = Ctx::system("cli").event("admins.reset_password").detail(format!("username={name}")).ok();
+    let event = Ctx::system("cli")
+        .event("admins.reset_password")
+        .detail(format!("username={name}"))
+        .ok();
     db.write_blocking(|conn| {
-        if !admins::set_password(conn, &name, &hash, true, &uuid::Uuid::new_v4().to_string(), db::now())? {
-            return Ok(Err(ApiError::new(ErrorCode::NotFound, format!("no admin named {name}"))));
+        if !admins::set_password(
+            conn,
+            &name,
+            &hash,
+            true,
+            &uuid::Uuid::new_v4().to_string(),
+            db::now(),
+        )? {
+            return Ok(Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no admin named {name}"),
+            )));
         }
         events::insert(conn, &[event])?;
         Ok::<_, DbError>(Ok(()))

@@ -28,11 +28,19 @@ fn view(row: EventRow) -> EventView {
 }
 
 impl Mama {
-    pub async fn list_events(&self, ctx: &Ctx, _s: &AdminSession, params: ListEventsParams) -> OpResult<EventList> {
+    pub async fn list_events(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: ListEventsParams,
+    ) -> OpResult<EventList> {
         let event = ctx.event("events.list").filter(&params.filter);
         match self.list_events_inner(params).await {
             Ok(list) => {
-                self.audit.record(event.count(list.events.len() as u64).ok()).await.map_err(|_| audit_failed())?;
+                self.audit
+                    .record(event.count(list.events.len() as u64).ok())
+                    .await
+                    .map_err(|_| audit_failed())?;
                 Ok(list)
             }
             Err(err) => {
@@ -45,16 +53,30 @@ impl Mama {
     async fn list_events_inner(&self, params: ListEventsParams) -> OpResult<EventList> {
         let Page { offset, limit } = params.page;
         if limit == 0 || limit > Page::MAX_LIMIT {
-            return Err(ApiError::invalid("page.limit", format!("must be 1 to {}", Page::MAX_LIMIT)));
+            return Err(ApiError::invalid(
+                "page.limit",
+                format!("must be 1 to {}", Page::MAX_LIMIT),
+            ));
         }
         if let Some(result) = &params.filter.result {
             if result != "ok" && result != "error" {
-                return Err(ApiError::invalid("filter.result", "must be \"ok\" or \"error\""));
+                return Err(ApiError::invalid(
+                    "filter.result",
+                    "must be \"ok\" or \"error\"",
+                ));
             }
         }
         let filter = params.filter;
-        let (rows, matching) =
-            self.db.read(move |conn| events::list(conn, &filter, offset, limit)).await.map_err(ApiError::from)?;
-        Ok(EventList { events: rows.into_iter().map(view).collect(), matching, offset, limit })
+        let (rows, matching) = self
+            .db
+            .read(move |conn| events::list(conn, &filter, offset, limit))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(EventList {
+            events: rows.into_iter().map(view).collect(),
+            matching,
+            offset,
+            limit,
+        })
     }
 }

@@ -102,10 +102,7 @@ pub const AUDIT_FAILED_MESSAGE: &str = "the event log could not be written; noth
 pub fn audit_failed() -> ApiError {
     ApiError {
         retry_after_secs: Some(5),
-        ..ApiError::new(
-            ErrorCode::Unavailable,
-            AUDIT_FAILED_MESSAGE,
-        )
+        ..ApiError::new(ErrorCode::Unavailable, AUDIT_FAILED_MESSAGE)
     }
 }
 

@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 use super::auth::{audit_or, AdminSession};
 use super::{audit_failed, Ctx, Mama, OpResult};
 use crate::api::types::{
-    CreateUsersParams, DeleteUsersParams, GetUsersParams, KeyStatus, ListUsersParams,
-    Page, UpdateUserParams, UserList, UserView, UsersCreated, UsersDeleted, UsersFound,
+    CreateUsersParams, DeleteUsersParams, GetUsersParams, KeyStatus, ListIdsParams,
+    ListUsersParams, Page, UpdateUserParams, UserIds, UserList, UserView, UsersCreated,
+    UsersDeleted, UsersFound,
 };
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::hash_token;
@@ -16,8 +17,8 @@ use crate::db::users::{self, NewUserRow, UserChanges, UserRow};
 use crate::db::{self, events, DbError};
 use crate::domain::{validate, NameSet};
 
-pub(crate) use super::user_input::{check_id_list, dedup, info_json, key_hint};
 use super::user_input::validate_new_users;
+pub(crate) use super::user_input::{check_id_list, dedup, info_json, key_hint};
 
 pub use super::user_input::MAX_USERS_PER_CALL;
 
@@ -116,6 +117,36 @@ impl Mama {
             offset,
             limit,
         })
+    }
+
+    /// `users.list_ids`: all matching ids at once, so marking every match is one call.
+    pub async fn list_user_ids(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: ListIdsParams,
+    ) -> OpResult<UserIds> {
+        let available = self.catalog.get().map(|s| s.models);
+        let filter = params.filter.clone();
+        let event = ctx.event("users.list_ids").filter(&params.filter);
+        let result = self
+            .db
+            .read(move |conn| users::matching_ids(conn, &filter, available.as_deref()))
+            .await
+            .map_err(ApiError::from);
+        match result {
+            Ok(ids) => {
+                self.audit
+                    .record(event.count(ids.len() as u64).ok())
+                    .await
+                    .map_err(|_| audit_failed())?;
+                Ok(UserIds { ids })
+            }
+            Err(err) => {
+                self.audit.record_failure(event.failed(&err)).await;
+                Err(err)
+            }
+        }
     }
 
     pub async fn get_users(

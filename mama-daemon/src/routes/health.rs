@@ -15,9 +15,7 @@ pub async fn healthz() -> Json<Value> {
 /// Ready: the database answers and is migrated. LiteLLM's reachability is reported, not fatal.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let db = state.mama.db.clone();
-    let migrated = db
-        .read(mama_core::db::migrate::is_current)
-        .await;
+    let migrated = db.read(mama_core::db::migrate::is_current).await;
     let (status, db_state) = match migrated {
         Ok(true) => (StatusCode::OK, "ok"),
         Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),

@@ -69,19 +69,28 @@ impl Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for Pe
 
 /// The admin RPC router.
 pub fn admin_router(state: AppState) -> Router {
-    let state = AppState { listener: "admin", ..state };
+    let state = AppState {
+        listener: "admin",
+        ..state
+    };
     Router::new()
         .route("/rpc", post(rpc::handle_rpc))
         .route("/healthz", get(health::healthz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .with_state(state)
 }
 
 /// The REST router for services, plus health and metrics.
 pub fn rest_router(state: AppState) -> Router {
-    let state = AppState { listener: "rest", ..state };
+    let state = AppState {
+        listener: "rest",
+        ..state
+    };
     Router::new()
         .route("/api/v1/users/lookup", post(rest::lookup_users))
         .route("/api/v1/users/{id}", get(rest::get_user))
@@ -92,7 +101,10 @@ pub fn rest_router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .with_state(state)
 }
 

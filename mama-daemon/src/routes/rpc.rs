@@ -66,14 +66,24 @@ pub async fn handle_rpc(
             RpcResponse::err(id, err)
         }
     };
-    let outcome = response.error.as_ref().map(|e| e.data.code.as_str()).unwrap_or("ok");
+    let outcome = response
+        .error
+        .as_ref()
+        .map(|e| e.data.code.as_str())
+        .unwrap_or("ok");
     state.metrics.rpc_call(&action_name(&method_name), outcome);
     if let Some(err) = response.error.as_ref() {
         if err.data.code == ErrorCode::LoginFailed {
-            state.metrics.login_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state
+                .metrics
+                .login_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         if err.data.message == mama_core::ops::AUDIT_FAILED_MESSAGE {
-            state.metrics.event_write_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state
+                .metrics
+                .event_write_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
     let status = response
@@ -106,6 +116,7 @@ const KNOWN: &[&str] = &[
     method::ADMINS_CREATE,
     method::ADMINS_DELETE,
     method::USERS_LIST,
+    method::USERS_LIST_IDS,
     method::USERS_GET,
     method::USERS_CREATE,
     method::USERS_UPDATE,
@@ -254,6 +265,7 @@ async fn dispatch(
                 .map(|()| serde_json::json!({})),
         ),
         method::USERS_LIST => done(mama.list_users(ctx, &s, params(req)?).await),
+        method::USERS_LIST_IDS => done(mama.list_user_ids(ctx, &s, params(req)?).await),
         method::USERS_GET => done(mama.get_users(ctx, &s, params(req)?).await),
         method::USERS_CREATE => done(mama.create_users(ctx, &s, params(req)?).await),
         method::USERS_UPDATE => done(mama.update_user(ctx, &s, params(req)?).await),

@@ -5,10 +5,13 @@ use std::collections::HashMap;
 use std::fs;
 use std::process::Command;
 
+/// Decides from a command line whether a process belongs to a group.
+type Matcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// Which processes to account for, by a predicate on their command line (NUL-separated args
 /// joined with spaces). `/proc/self` is always accounted separately.
 pub struct CpuWatch {
-    groups: Vec<(String, Box<dyn Fn(&str) -> bool + Send + Sync>)>,
+    groups: Vec<(String, Matcher)>,
     ticks_per_second: f64,
 }
 
@@ -48,7 +51,11 @@ impl CpuWatch {
     }
 
     /// Accounts every process whose command line satisfies `matches` under `name`.
-    pub fn group(mut self, name: &str, matches: impl Fn(&str) -> bool + Send + Sync + 'static) -> CpuWatch {
+    pub fn group(
+        mut self,
+        name: &str,
+        matches: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> CpuWatch {
         self.groups.push((name.to_string(), Box::new(matches)));
         self
     }
@@ -57,7 +64,11 @@ impl CpuWatch {
         let mut per_group = vec![HashMap::new(); self.groups.len()];
         if let Ok(entries) = fs::read_dir("/proc") {
             for entry in entries.flatten() {
-                let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                let Some(pid) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse::<u32>().ok())
+                else {
                     continue;
                 };
                 let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) else {
@@ -92,7 +103,9 @@ impl CpuWatch {
             .map(|(i, (name, _))| {
                 let spent: u64 = after.per_group[i]
                     .iter()
-                    .map(|(pid, t)| t.saturating_sub(before.per_group[i].get(pid).copied().unwrap_or(0)))
+                    .map(|(pid, t)| {
+                        t.saturating_sub(before.per_group[i].get(pid).copied().unwrap_or(0))
+                    })
                     .sum();
                 (name.clone(), seconds(spent))
             })
@@ -102,7 +115,11 @@ impl CpuWatch {
         CpuUsage {
             groups,
             bench: seconds(after.own.saturating_sub(before.own)),
-            machine_busy: if total == 0 { 0.0 } else { busy as f64 / total as f64 },
+            machine_busy: if total == 0 {
+                0.0
+            } else {
+                busy as f64 / total as f64
+            },
         }
     }
 }
@@ -129,7 +146,11 @@ fn process_ticks(stat_path: &str) -> Option<u64> {
 fn machine_ticks() -> Option<(u64, u64)> {
     let stat = fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
-    let values: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
     let total: u64 = values.iter().take(8).sum();
     let idle = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
     Some((total.saturating_sub(idle), total))

@@ -67,7 +67,10 @@ struct ClientTally {
 
 /// Runs the load and samples `watch` at the start and end of the measured window.
 pub async fn run(spec: &LoadSpec, watch: &CpuWatch) -> anyhow::Result<LoadResult> {
-    anyhow::ensure!(!spec.bodies.is_empty() && spec.concurrency > 0, "nothing to send");
+    anyhow::ensure!(
+        !spec.bodies.is_empty() && spec.concurrency > 0,
+        "nothing to send"
+    );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(spec.concurrency)
         .tcp_nodelay(true)
@@ -94,7 +97,9 @@ pub async fn run(spec: &LoadSpec, watch: &CpuWatch) -> anyhow::Result<LoadResult
                         tally.requests += 1;
                         tally.response_bytes += bytes as u64;
                         let us = done.duration_since(sent).as_micros();
-                        tally.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+                        tally
+                            .latencies_us
+                            .push(u32::try_from(us).unwrap_or(u32::MAX));
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -148,7 +153,10 @@ async fn send(client: &reqwest::Client, spec: &LoadSpec, body: Bytes) -> Result<
     let status = resp.status();
     let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
     if status != reqwest::StatusCode::OK {
-        return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])));
+        return Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+        ));
     }
     Ok(bytes.len())
 }

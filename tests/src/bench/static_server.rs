@@ -41,7 +41,9 @@ impl StaticServer {
                     }
                 };
                 let _ = ready_tx.send(listener.local_addr().map_err(|e| e.to_string()));
-                let app = Router::new().route("/static", post(serve_static)).with_state(body);
+                let app = Router::new()
+                    .route("/static", post(serve_static))
+                    .with_state(body);
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
@@ -56,7 +58,10 @@ impl StaticServer {
             .context("the static server thread ended early")?
             .map_err(anyhow::Error::msg)
             .context("binding the static server")?;
-        Ok(StaticServer { addr, stop: Some(stop) })
+        Ok(StaticServer {
+            addr,
+            stop: Some(stop),
+        })
     }
 
     pub fn url(&self) -> String {

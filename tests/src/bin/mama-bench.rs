@@ -85,8 +85,14 @@ impl Options {
             if flag == "--help" || flag == "-h" {
                 return Ok(None);
             }
-            let value = args.next().with_context(|| format!("{flag} needs a value"))?;
-            let number = || value.parse::<u64>().with_context(|| format!("{flag}: not a number: {value}"));
+            let value = args
+                .next()
+                .with_context(|| format!("{flag} needs a value"))?;
+            let number = || {
+                value
+                    .parse::<u64>()
+                    .with_context(|| format!("{flag}: not a number: {value}"))
+            };
             match flag.as_str() {
                 "--db" => {
                     o.dbs = value
@@ -110,10 +116,19 @@ impl Options {
                 other => bail!("unknown option {other} (see --help)"),
             }
         }
-        anyhow::ensure!(o.users > 0 && o.ids_per_lookup > 0 && o.ids_per_lookup <= o.users, "need 0 < --ids <= --users");
-        anyhow::ensure!(o.ids_per_lookup <= 1000, "--ids: a lookup takes at most 1000 ids");
+        anyhow::ensure!(
+            o.users > 0 && o.ids_per_lookup > 0 && o.ids_per_lookup <= o.users,
+            "need 0 < --ids <= --users"
+        );
+        anyhow::ensure!(
+            o.ids_per_lookup <= 1000,
+            "--ids: a lookup takes at most 1000 ids"
+        );
         anyhow::ensure!(o.bulk_size <= o.users, "--bulk-size cannot exceed --users");
-        anyhow::ensure!(o.concurrency > 0 && !o.duration.is_zero(), "need a concurrency and a duration");
+        anyhow::ensure!(
+            o.concurrency > 0 && !o.duration.is_zero(),
+            "need a concurrency and a duration"
+        );
         Ok(Some(o))
     }
 }
@@ -136,7 +151,12 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("# mama-bench");
     println!("machine: {}", machine_summary());
-    println!("daemon: {}", mama_tests::harness::daemon::bin_dir().join("mama-daemon").display());
+    println!(
+        "daemon: {}",
+        mama_tests::harness::daemon::bin_dir()
+            .join("mama-daemon")
+            .display()
+    );
     println!(
         "options: users={} ids/request={} concurrency={} warmup={}s duration={}s bulk={}x{}",
         opts.users,
@@ -166,8 +186,16 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
         .context("starting mama-daemon")?;
     let mut admin = daemon.admin().await;
     call(&mut admin, "services.create", json!({ "name": SERVICE })).await?;
-    let issued = call(&mut admin, "services.issue_token", json!({ "service": SERVICE })).await?;
-    let token = issued["token"].as_str().context("services.issue_token returned no token")?.to_string();
+    let issued = call(
+        &mut admin,
+        "services.issue_token",
+        json!({ "service": SERVICE }),
+    )
+    .await?;
+    let token = issued["token"]
+        .as_str()
+        .context("services.issue_token returned no token")?
+        .to_string();
 
     let started = Instant::now();
     seed_users(&mut admin, opts.users).await?;
@@ -177,20 +205,33 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
     let mut rng = XorShift::new(opts.seed);
     let bodies: Vec<Bytes> = (0..REQUEST_BODIES)
         .map(|_| {
-            let ids: Vec<String> = rng.sample(opts.users, opts.ids_per_lookup).into_iter().map(user_id).collect();
+            let ids: Vec<String> = rng
+                .sample(opts.users, opts.ids_per_lookup)
+                .into_iter()
+                .map(user_id)
+                .collect();
             Bytes::from(json!({ "user_ids": ids }).to_string())
         })
         .collect();
     let lookup_url = daemon.rest_url("/api/v1/users/lookup");
     let typical = sample_lookup(&lookup_url, &token, &bodies[0], opts.ids_per_lookup).await?;
-    println!("lookup response: {} bytes for {} ids, every key returned", typical.len(), opts.ids_per_lookup);
+    println!(
+        "lookup response: {} bytes for {} ids, every key returned",
+        typical.len(),
+        opts.ids_per_lookup
+    );
 
     let data_dir = daemon.dir.path().to_string_lossy().into_owned();
-    let pg_db = (kind == Kind::Postgres).then(|| daemon.db.url.rsplit('/').next().unwrap_or("").to_string());
-    let mut watch = CpuWatch::new().group("daemon", move |cmd| cmd.contains("mama-daemon") && cmd.contains(&data_dir));
+    let pg_db = (kind == Kind::Postgres)
+        .then(|| daemon.db.url.rsplit('/').next().unwrap_or("").to_string());
+    let mut watch = CpuWatch::new().group("daemon", move |cmd| {
+        cmd.contains("mama-daemon") && cmd.contains(&data_dir)
+    });
     if let Some(db) = pg_db {
         let needle = format!(" {db} ");
-        watch = watch.group("postgres", move |cmd| cmd.starts_with("postgres: ") && cmd.contains(&needle));
+        watch = watch.group("postgres", move |cmd| {
+            cmd.starts_with("postgres: ") && cmd.contains(&needle)
+        });
     }
 
     let server = StaticServer::start(typical, opts.static_workers)?;
@@ -208,25 +249,51 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
     let events_before = count_lookup_events(&daemon).await?;
     let lookup = load::run(&spec(lookup_url, Some(token)), &watch).await?;
     print_load("REST lookup", &lookup);
-    let lookup_events = count_lookup_events(&daemon).await?.saturating_sub(events_before);
+    let lookup_events = count_lookup_events(&daemon)
+        .await?
+        .saturating_sub(events_before);
     println!("rest.lookup events stored during the run (warm-up included): {lookup_events}");
-    anyhow::ensure!(lookup.requests > 0, "no lookup succeeded: {:?}", lookup.first_error);
+    anyhow::ensure!(
+        lookup.requests > 0,
+        "no lookup succeeded: {:?}",
+        lookup.first_error
+    );
 
     let mut bulk_seconds = Vec::with_capacity(opts.bulk_runs);
     for run in 0..opts.bulk_runs {
-        let ids: Vec<String> = rng.sample(opts.users, opts.bulk_size).into_iter().map(user_id).collect();
+        let ids: Vec<String> = rng
+            .sample(opts.users, opts.bulk_size)
+            .into_iter()
+            .map(user_id)
+            .collect();
         let model = format!("bench-model-{run}");
         let params = json!({ "ids": ids, "models": { "op": "add", "values": [model] } });
         let started = Instant::now();
         let result = call(&mut admin, "users.bulk_update", params).await?;
         let seconds = started.elapsed().as_secs_f64();
         let changed = result["changed"].as_u64().unwrap_or(0);
-        anyhow::ensure!(changed == opts.bulk_size as u64, "bulk update {run} changed {changed} users, not {}", opts.bulk_size);
-        println!("bulk update {run}: {} users in {:.3} s", opts.bulk_size, seconds);
+        anyhow::ensure!(
+            changed == opts.bulk_size as u64,
+            "bulk update {run} changed {changed} users, not {}",
+            opts.bulk_size
+        );
+        println!(
+            "bulk update {run}: {} users in {:.3} s",
+            opts.bulk_size, seconds
+        );
         bulk_seconds.push(seconds);
     }
-    let report = Report { kind, seed_seconds, static_load, lookup, lookup_events, bulk_seconds };
-    tokio::task::spawn_blocking(move || drop(daemon)).await.context("stopping mama-daemon")?;
+    let report = Report {
+        kind,
+        seed_seconds,
+        static_load,
+        lookup,
+        lookup_events,
+        bulk_seconds,
+    };
+    tokio::task::spawn_blocking(move || drop(daemon))
+        .await
+        .context("stopping mama-daemon")?;
     Ok(report)
 }
 
@@ -245,7 +312,10 @@ async fn seed_users(admin: &mut RpcClient, count: usize) -> anyhow::Result<()> {
             })
             .collect();
         let created = call(admin, "users.create", json!({ "users": users })).await?;
-        anyhow::ensure!(created["created"].as_u64() == Some(users.len() as u64), "users.create: {created}");
+        anyhow::ensure!(
+            created["created"].as_u64() == Some(users.len() as u64),
+            "users.create: {created}"
+        );
     }
     Ok(())
 }
@@ -278,16 +348,29 @@ async fn sample_lookup(url: &str, token: &str, body: &Bytes, ids: usize) -> anyh
     let bytes = resp.bytes().await.context("lookup response")?;
     anyhow::ensure!(status == reqwest::StatusCode::OK, "lookup: HTTP {status}");
     let parsed: Value = serde_json::from_slice(&bytes).context("lookup response is not JSON")?;
-    let users = parsed["users"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let users = parsed["users"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let keys = users.iter().filter(|u| u["key"].is_string()).count();
-    anyhow::ensure!(users.len() == ids && keys == ids, "lookup returned {} users and {keys} keys, wanted {ids}", users.len());
+    anyhow::ensure!(
+        users.len() == ids && keys == ids,
+        "lookup returned {} users and {keys} keys, wanted {ids}",
+        users.len()
+    );
     Ok(bytes)
 }
 
 async fn count_lookup_events(daemon: &Daemon) -> anyhow::Result<u64> {
     // The harness shells out to sqlite3/psql: a blocking call of a few milliseconds.
-    let text = tokio::task::block_in_place(|| daemon.db.query("SELECT COUNT(*) FROM events WHERE action = 'rest.lookup'"));
-    text.trim().parse().with_context(|| format!("event count: {text:?}"))
+    let text = tokio::task::block_in_place(|| {
+        daemon
+            .db
+            .query("SELECT COUNT(*) FROM events WHERE action = 'rest.lookup'")
+    });
+    text.trim()
+        .parse()
+        .with_context(|| format!("event count: {text:?}"))
 }
 
 fn db_name(kind: Kind) -> &'static str {
@@ -298,7 +381,12 @@ fn db_name(kind: Kind) -> &'static str {
 }
 
 fn print_load(label: &str, r: &LoadResult) {
-    let groups: Vec<String> = r.cpu.groups.iter().map(|(n, s)| format!("{n} {s:.1}")).collect();
+    let groups: Vec<String> = r
+        .cpu
+        .groups
+        .iter()
+        .map(|(n, s)| format!("{n} {s:.1}"))
+        .collect();
     println!(
         "{label}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} requests in {} s, {} errors{}, {} B/response; \
          CPU s: bench {:.1}, {}; machine busy {:.0}%",
@@ -323,7 +411,12 @@ fn print_summary(opts: &Options, reports: &[Report]) {
     for r in reports {
         let ratio = r.lookup.per_second() / r.static_load.per_second().max(f64::MIN_POSITIVE);
         let bulk = median(&r.bulk_seconds);
-        let (min, max) = r.bulk_seconds.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        let (min, max) = r
+            .bulk_seconds
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), &s| {
+                (lo.min(s), hi.max(s))
+            });
         let bulk_goal = match r.kind {
             Kind::Sqlite => 1.0,
             Kind::Postgres => 2.0,
@@ -368,7 +461,9 @@ fn machine_summary() -> String {
         .unwrap_or("unknown CPU")
         .trim()
         .to_string();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
     format!("{model}, {cores} cores, load average {}", load.join(" "))

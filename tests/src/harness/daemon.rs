@@ -24,7 +24,11 @@ pub fn bin_dir() -> PathBuf {
 
 pub fn daemon_bin() -> PathBuf {
     let bin = bin_dir().join("mama-daemon");
-    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first (or set MAMA_BIN_DIR)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace` first (or set MAMA_BIN_DIR)",
+        bin.display()
+    );
     bin
 }
 
@@ -54,14 +58,28 @@ impl Daemon {
     }
 
     /// Starts a daemon on an existing data dir and database (restarts).
-    pub fn start_on(dir: tempfile::TempDir, db: TestDatabase, args: &[&str], envs: &[(&str, &str)]) -> Daemon {
+    pub fn start_on(
+        dir: tempfile::TempDir,
+        db: TestDatabase,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Daemon {
         let data = dir.path().join("data");
         let socket = data.join("admin.sock");
         let mut cmd = Command::new(daemon_bin());
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(&data)
-            .args(["--database-url", &db.url, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log", "info"])
+            .args([
+                "--database-url",
+                &db.url,
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--log",
+                "info",
+            ])
             .args(args)
             .env_remove("MAMA_CONFIG")
             .env_remove("MAMA_BOOTSTRAP_PASSWORD")
@@ -91,12 +109,28 @@ impl Daemon {
             Ok(line) => line,
             Err(_) => {
                 let _ = child.kill();
-                panic!("mama-daemon did not become ready:\n{}", log.lock().map(|l| l.clone()).unwrap_or_default());
+                panic!(
+                    "mama-daemon did not become ready:\n{}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                );
             }
         };
-        let rest = field(&ready, "rest=").parse().expect("rest address in the ready line");
-        let admin_tcp = field(&ready, "admin_tcp=Some(").trim_end_matches(')').parse().expect("admin address");
-        Daemon { child, dir, db, rest, admin_tcp, socket, log }
+        let rest = field(&ready, "rest=")
+            .parse()
+            .expect("rest address in the ready line");
+        let admin_tcp = field(&ready, "admin_tcp=Some(")
+            .trim_end_matches(')')
+            .parse()
+            .expect("admin address");
+        Daemon {
+            child,
+            dir,
+            db,
+            rest,
+            admin_tcp,
+            socket,
+            log,
+        }
     }
 
     /// A JSON-RPC client over the Unix socket.
@@ -118,7 +152,10 @@ impl Daemon {
         let mut rpc = self.rpc();
         rpc.login("admin", "admin").await;
         let reply = rpc
-            .call("auth.change_password", serde_json::json!({"old_password": "admin", "new_password": ADMIN_PASSWORD}))
+            .call(
+                "auth.change_password",
+                serde_json::json!({"old_password": "admin", "new_password": ADMIN_PASSWORD}),
+            )
             .await;
         rpc.token = Some(reply.ok()["token"].as_str().expect("token").to_string());
         rpc
@@ -139,7 +176,9 @@ impl Daemon {
 
     /// Sends SIGTERM and waits (bounded) for the exit status; None if it did not exit.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         for _ in 0..600 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Some(status);

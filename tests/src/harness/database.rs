@@ -45,8 +45,16 @@ impl TestDatabase {
                     .args(["--maintenance-db", &pg_server(), &name])
                     .status()
                     .expect("createdb runs");
-                assert!(status.success(), "createdb {name} failed: is PostgreSQL up at {}?", pg_server());
-                TestDatabase { kind: Kind::Postgres, url: format!("{}/{name}", pg_server()), pg_name: Some(name) }
+                assert!(
+                    status.success(),
+                    "createdb {name} failed: is PostgreSQL up at {}?",
+                    pg_server()
+                );
+                TestDatabase {
+                    kind: Kind::Postgres,
+                    url: format!("{}/{name}", pg_server()),
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -60,7 +68,11 @@ impl TestDatabase {
             Kind::Postgres => Command::new("psql").args([&self.url, "-v", "ON_ERROR_STOP=1", "-qc", sql]).output(),
         }
         .expect("database shell runs");
-        assert!(output.status.success(), "SQL failed: {sql}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "SQL failed: {sql}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// Runs a query and returns its first column as text, one row per line.
@@ -72,13 +84,21 @@ impl TestDatabase {
             Kind::Postgres => Command::new("psql").args([&self.url, "-qAtc", sql]).output(),
         }
         .expect("database shell runs");
-        assert!(output.status.success(), "SQL failed: {sql}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "SQL failed: {sql}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 
     /// An empty value that owns nothing (used when a database is handed on).
     pub fn placeholder() -> TestDatabase {
-        TestDatabase { kind: kind(), url: String::new(), pg_name: None }
+        TestDatabase {
+            kind: kind(),
+            url: String::new(),
+            pg_name: None,
+        }
     }
 
     /// The SQLite file, if this is SQLite.
@@ -90,7 +110,9 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {
-            let _ = Command::new("dropdb").args(["--maintenance-db", &pg_server(), "--force", name]).status();
+            let _ = Command::new("dropdb")
+                .args(["--maintenance-db", &pg_server(), "--force", name])
+                .status();
         }
     }
 }

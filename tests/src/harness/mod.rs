@@ -2,8 +2,8 @@
 //! PostgreSQL database when `MAMA_TEST_DATABASE=postgres`), reached over its real Unix socket and
 //! TCP ports.
 
-pub mod database;
 pub mod daemon;
+pub mod database;
 pub mod rpc;
 
 pub use daemon::Daemon;

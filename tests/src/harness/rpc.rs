@@ -25,14 +25,21 @@ pub struct RpcReply {
 impl RpcReply {
     /// The result; panics with the error when the call failed.
     pub fn ok(&self) -> &Value {
-        assert!(self.body.get("error").is_none(), "expected success, got HTTP {} {}", self.status, self.body);
+        assert!(
+            self.body.get("error").is_none(),
+            "expected success, got HTTP {} {}",
+            self.status,
+            self.body
+        );
         assert_eq!(self.status, 200);
         &self.body["result"]
     }
 
     /// The error code (`error.data.code`); panics when the call succeeded.
     pub fn code(&self) -> &str {
-        self.body["error"]["data"]["code"].as_str().unwrap_or_else(|| panic!("expected an error, got {}", self.body))
+        self.body["error"]["data"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error, got {}", self.body))
     }
 
     pub fn error(&self) -> &Value {
@@ -49,16 +56,29 @@ pub struct RpcClient {
 
 impl RpcClient {
     pub fn unix(path: PathBuf) -> RpcClient {
-        RpcClient { target: Target::Unix(path), token: None, next_id: 1 }
+        RpcClient {
+            target: Target::Unix(path),
+            token: None,
+            next_id: 1,
+        }
     }
 
     pub fn tcp(addr: SocketAddr) -> RpcClient {
-        RpcClient { target: Target::Tcp(addr), token: None, next_id: 1 }
+        RpcClient {
+            target: Target::Tcp(addr),
+            token: None,
+            next_id: 1,
+        }
     }
 
     /// Logs in and keeps the session token; returns the login result.
     pub async fn login(&mut self, username: &str, password: &str) -> Value {
-        let reply = self.call("auth.login", json!({"username": username, "password": password})).await;
+        let reply = self
+            .call(
+                "auth.login",
+                json!({"username": username, "password": password}),
+            )
+            .await;
         let result = reply.ok().clone();
         self.token = Some(result["token"].as_str().expect("token").to_string());
         result
@@ -73,22 +93,33 @@ impl RpcClient {
 
     /// Sends any bytes as the body of `POST /rpc`.
     pub async fn post_raw(&self, body: Vec<u8>) -> RpcReply {
-        let mut req = hyper::Request::post("/rpc").header("host", "mama").header("content-type", "application/json");
+        let mut req = hyper::Request::post("/rpc")
+            .header("host", "mama")
+            .header("content-type", "application/json");
         if let Some(token) = &self.token {
             req = req.header("authorization", format!("Bearer {token}"));
         }
         let req = req.body(Full::new(Bytes::from(body))).expect("request");
         let (status, bytes) = match &self.target {
             Target::Unix(path) => {
-                let stream = tokio::net::UnixStream::connect(path).await.expect("connect to the admin socket");
+                let stream = tokio::net::UnixStream::connect(path)
+                    .await
+                    .expect("connect to the admin socket");
                 send(TokioIo::new(stream), req).await
             }
             Target::Tcp(addr) => {
-                let stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the admin port");
+                let stream = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .expect("connect to the admin port");
                 send(TokioIo::new(stream), req).await
             }
         };
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON (HTTP {status}): {}", String::from_utf8_lossy(&bytes)));
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "not JSON (HTTP {status}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
         RpcReply { status, body }
     }
 }
@@ -97,7 +128,9 @@ async fn send<T>(io: T, req: hyper::Request<Full<Bytes>>) -> (u16, Bytes)
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.expect("http handshake");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .expect("http handshake");
     tokio::spawn(conn);
     let resp = sender.send_request(req).await.expect("response");
     let status = resp.status().as_u16();

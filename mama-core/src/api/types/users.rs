@@ -301,3 +301,16 @@ pub struct RotateKeysParams {
 pub struct KeysRotated {
     pub rotated: u64,
 }
+
+/// `users.list_ids`: every id matching a filter, in sort order (for "mark all matching").
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListIdsParams {
+    #[serde(default)]
+    pub filter: UserFilter,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserIds {
+    pub ids: Vec<String>,
+}
