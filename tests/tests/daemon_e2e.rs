@@ -717,6 +717,19 @@ async fn bulk_change_of_ten_thousand_users_in_one_call() {
         .ok()["matching"],
         0
     );
+    // A change of 10,000 users is one event naming all of them (found by any of its users).
+    let evs = events(
+        &mut rpc,
+        json!({"user_id": "u09999", "action": "users.bulk_update"}),
+    )
+    .await;
+    assert_eq!(evs.len(), 2);
+    assert_eq!(evs[0]["target_count"], 10_000);
+    assert_eq!(
+        evs[0]["user_ids"].as_array().unwrap().len(),
+        100,
+        "an event shows the first 100 ids"
+    );
 }
 
 async fn rest(d: &Daemon, token: Option<&str>, body: &str) -> (u16, Value) {
@@ -784,6 +797,27 @@ async fn rest_lookup_for_services() {
         .expect("allowed service gets the key");
     assert!(key.starts_with("sk-"));
     assert_eq!(body["users"][1]["info"], json!({"team": "연구소"}));
+
+    // A change is seen by the very next lookup (no stale answer from any cache).
+    rpc.call("users.bulk_update", json!({"ids": ["bob"], "services": {"op": "add", "values": ["chat"]}, "organization": "ops-2"}))
+        .await
+        .ok();
+    let (_, again) = rest(&d, Some(&token), r#"{"user_ids": ["bob"]}"#).await;
+    assert!(
+        again["users"][0]["key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("sk-")),
+        "{again}"
+    );
+    assert_eq!(again["users"][0]["organization"], "ops-2");
+    rpc.call(
+        "users.bulk_update",
+        json!({"ids": ["bob"], "services": {"op": "remove", "values": ["chat"]}}),
+    )
+    .await
+    .ok();
+    let (_, back) = rest(&d, Some(&token), r#"{"user_ids": ["bob"]}"#).await;
+    assert_eq!(back["users"][0]["key_withheld"], "service_not_allowed");
 
     // The same key through GET, and through users.get for the admin.
     let one: Value = reqwest::Client::new()

@@ -5,11 +5,23 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{event_users, events};
-use super::{DbConn, DbError, CHUNK};
+use super::{DbConn, DbError};
 use crate::api::types::EventFilter;
 
-/// How many affected user ids the event row itself lists (all are in `event_users`).
+/// How many affected user ids an event shows.
 pub const LISTED_USER_IDS: usize = 100;
+
+/// Events naming at most this many users keep all their ids in the row itself (one insert, which
+/// keeps audited REST lookups cheap); larger ones (bulk changes) list every user in
+/// `event_users` and the first [`LISTED_USER_IDS`] in the row.
+pub const INLINE_USER_IDS: usize = 1000;
+
+/// Escapes LIKE wildcards; patterns use `\` as the escape character.
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = events)]
@@ -42,7 +54,7 @@ pub struct NewEvent {
 /// Writes events and their user links. Call inside a transaction.
 pub fn insert(conn: &mut DbConn, batch: &[NewEvent]) -> Result<(), DbError> {
     let rows: Vec<&EventRow> = batch.iter().map(|e| &e.row).collect();
-    for chunk in rows.chunks(CHUNK / 16) {
+    for chunk in rows.chunks(super::rows_per_insert(17)) {
         let chunk: Vec<EventRow> = chunk.iter().map(|r| (*r).clone()).collect();
         crate::per_backend!(conn, |c| diesel::insert_into(events::table)
             .values(&chunk)
@@ -50,6 +62,7 @@ pub fn insert(conn: &mut DbConn, batch: &[NewEvent]) -> Result<(), DbError> {
     }
     let links: Vec<(&str, &str)> = batch
         .iter()
+        .filter(|e| e.all_user_ids.len() > INLINE_USER_IDS)
         .flat_map(|e| {
             let mut ids: Vec<&str> = e.all_user_ids.iter().map(String::as_str).collect();
             ids.sort_unstable();
@@ -57,7 +70,7 @@ pub fn insert(conn: &mut DbConn, batch: &[NewEvent]) -> Result<(), DbError> {
             ids.into_iter().map(move |u| (e.row.id.as_str(), u))
         })
         .collect();
-    for chunk in links.chunks(CHUNK) {
+    for chunk in links.chunks(super::rows_per_insert(2)) {
         let values: Vec<_> = chunk
             .iter()
             .map(|(e, u)| (event_users::event_id.eq(*e), event_users::user_id.eq(*u)))
@@ -83,20 +96,21 @@ pub fn list(
         }
         if let Some(action) = &filter.action {
             if action.ends_with('.') {
-                let escaped = action
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
+                let escaped = like_escape(action);
                 q = q.filter(events::action.like(format!("{escaped}%")).escape('\\'));
             } else {
                 q = q.filter(events::action.eq(action.clone()));
             }
         }
         if let Some(user) = &filter.user_id {
-            let ids = event_users::table
+            let linked = event_users::table
                 .filter(event_users::user_id.eq(user.clone()))
                 .select(event_users::event_id);
-            q = q.filter(events::id.eq_any(ids));
+            // Inline ids are a JSON array of strings; valid ids need no JSON escaping.
+            let inline = events::user_ids
+                .like(format!("%\"{}\"%", like_escape(user)))
+                .escape('\\');
+            q = q.filter(events::id.eq_any(linked).or(inline));
         }
         if let Some(result) = &filter.result {
             q = q.filter(events::result.eq(result.clone()));

@@ -122,7 +122,8 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Applies the pragmas mama relies on to every new SQLite connection.
+/// Applies the pragmas mama relies on to every new SQLite connection. (No `mmap_size`: in WAL
+/// mode every commit makes readers drop their page cache and, with mmap, unmap the whole file.)
 #[derive(Debug)]
 struct SqlitePragmas;
 
@@ -150,6 +151,9 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     sqlite_writer: Arc<std::sync::Mutex<()>>,
+    /// Bumped after every write transaction (not event appends), so in-process caches of rows
+    /// can tell whether what they hold may be stale.
+    write_generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The advisory lock key that serializes writes to users on PostgreSQL ("mama" in ASCII).
@@ -167,6 +171,9 @@ impl Db {
             .max_size(max_connections.max(2))
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
+            // A broken connection fails its query and is replaced; a validation query on every
+            // checkout would cost a round trip per request.
+            .test_on_check_out(false)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
@@ -174,7 +181,14 @@ impl Db {
             pool,
             backend: location.backend(),
             sqlite_writer: Arc::new(std::sync::Mutex::new(())),
+            write_generation: Arc::default(),
         })
+    }
+
+    /// Changes after every write transaction this process ran (committed or not).
+    pub fn write_generation(&self) -> u64 {
+        self.write_generation
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn backend(&self) -> Backend {
@@ -254,14 +268,19 @@ impl Db {
             Backend::Postgres => None,
         };
         let conn: &mut DbConn = &mut conn;
-        conn.transaction(|conn| {
+        let result = conn.transaction(|conn| {
             if let DbConn::Pg(pg) = conn {
                 diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
                     .bind::<diesel::sql_types::BigInt, _>(PG_WRITE_LOCK)
                     .execute(pg)?;
             }
             f(conn)
-        })
+        });
+        // After the commit: a reader that saw the old generation before its query and the same
+        // one after it cannot have read anything this transaction changed.
+        self.write_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        result
     }
 }
 
@@ -286,5 +305,14 @@ pub fn now() -> chrono::NaiveDateTime {
         .unwrap_or(now)
 }
 
-/// Largest number of bound values per statement we send; SQLite's limit is 32766.
+/// Ids per `IN (…)` list.
 pub const CHUNK: usize = 500;
+
+/// Bound values per multi-row insert: under SQLite's limit of 32,766 (PostgreSQL allows 65,535).
+const MAX_BINDS: usize = 30_000;
+
+/// Rows per multi-row insert into a table of `columns` columns: as few statements as the bind
+/// limits allow.
+pub const fn rows_per_insert(columns: usize) -> usize {
+    MAX_BINDS / columns
+}

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::outbox;
-use super::{DbConn, DbError, CHUNK};
+use super::{DbConn, DbError};
 
 /// Make LiteLLM hold the user's key as mama has it now (create it, or push its models).
 pub const KIND_SYNC: &str = "sync";
@@ -37,7 +37,7 @@ pub struct NewOp {
 
 /// Enqueues operations in multi-row inserts.
 pub fn enqueue(conn: &mut DbConn, ops: &[NewOp], at: NaiveDateTime) -> Result<(), DbError> {
-    for chunk in ops.chunks(CHUNK / 8) {
+    for chunk in ops.chunks(super::rows_per_insert(6)) {
         let values: Vec<_> = chunk
             .iter()
             .map(|op| {

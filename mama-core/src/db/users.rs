@@ -234,6 +234,33 @@ pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<UserRow>, DbError> {
         .optional()?)
 }
 
+/// The columns a service lookup needs: no timestamps, no sync bookkeeping.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct LookupRow {
+    pub id: String,
+    pub organization: String,
+    pub models: String,
+    pub services: String,
+    pub info: String,
+    pub key_ciphertext: Option<Vec<u8>>,
+    pub key_status: String,
+}
+
+/// Loads the given users for a lookup, one query per chunk of ids.
+pub fn find_for_lookup(conn: &mut DbConn, ids: &[String]) -> Result<Vec<LookupRow>, DbError> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        rows.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .select(LookupRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
 /// Which of `ids` exist.
 pub fn existing_ids(conn: &mut DbConn, ids: &[String]) -> Result<Vec<String>, DbError> {
     let mut found = Vec::new();
@@ -254,7 +281,7 @@ pub fn count(conn: &mut DbConn) -> Result<u64, DbError> {
 
 /// Inserts users and their set rows.
 pub fn insert_many(conn: &mut DbConn, rows: &[NewUserRow]) -> Result<(), DbError> {
-    for chunk in rows.chunks(CHUNK / 16) {
+    for chunk in rows.chunks(super::rows_per_insert(15)) {
         crate::per_backend!(conn, |c| diesel::insert_into(users::table)
             .values(chunk)
             .execute(c))?;
@@ -278,7 +305,7 @@ pub fn insert_many(conn: &mut DbConn, rows: &[NewUserRow]) -> Result<(), DbError
 }
 
 pub fn insert_model_rows(conn: &mut DbConn, rows: &[(String, String)]) -> Result<(), DbError> {
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in rows.chunks(super::rows_per_insert(2)) {
         let values: Vec<_> = chunk
             .iter()
             .map(|(u, m)| (user_models::user_id.eq(u), user_models::model.eq(m)))
@@ -291,7 +318,7 @@ pub fn insert_model_rows(conn: &mut DbConn, rows: &[(String, String)]) -> Result
 }
 
 pub fn insert_service_rows(conn: &mut DbConn, rows: &[(String, String)]) -> Result<(), DbError> {
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in rows.chunks(super::rows_per_insert(2)) {
         let values: Vec<_> = chunk
             .iter()
             .map(|(u, s)| (user_services::user_id.eq(u), user_services::service.eq(s)))
@@ -307,7 +334,7 @@ pub fn insert_info_rows(
     conn: &mut DbConn,
     rows: &[(String, String, String)],
 ) -> Result<(), DbError> {
-    for chunk in rows.chunks(CHUNK / 2) {
+    for chunk in rows.chunks(super::rows_per_insert(3)) {
         let values: Vec<_> = chunk
             .iter()
             .map(|(u, k, v)| {

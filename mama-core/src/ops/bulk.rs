@@ -36,11 +36,13 @@ struct Change {
 
 /// A user's state after the change, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// Only the columns the change touches are part of the state (and written): a models change
+/// leaves every other column and its indexes alone, and users group by their new models only.
 struct NewState {
-    organization: String,
-    models: String,
-    services: String,
-    info: String,
+    organization: Option<String>,
+    models: Option<String>,
+    services: Option<String>,
+    info: Option<String>,
 }
 
 impl Mama {
@@ -322,10 +324,12 @@ fn plan(targets: &[UserRow], change: &Change) -> Result<Plan, DbError> {
             plan.info_changed.push((row.id.clone(), info.clone()));
         }
         let state = NewState {
-            organization,
-            models: models.to_json(),
-            services: services.to_json(),
-            info: info_json(&info),
+            organization: change.organization.is_some().then_some(organization),
+            models: (change.models.is_some() || change.drop_unavailable.is_some())
+                .then(|| models.to_json()),
+            services: change.services.is_some().then(|| services.to_json()),
+            info: (!change.info_set.is_empty() || !change.info_unset.is_empty())
+                .then(|| info_json(&info)),
         };
         plan.groups.entry(state).or_default().push(row.id.clone());
     }
@@ -346,11 +350,11 @@ fn apply(conn: &mut DbConn, plan: &Plan) -> Result<(), DbError> {
                 continue;
             }
             let changes = UserChanges {
-                search_org: Some(users::search_text(&state.organization)),
-                organization: Some(state.organization.clone()),
-                models: Some(state.models.clone()),
-                services: Some(state.services.clone()),
-                info: Some(state.info.clone()),
+                search_org: state.organization.as_deref().map(users::search_text),
+                organization: state.organization.clone(),
+                models: state.models.clone(),
+                services: state.services.clone(),
+                info: state.info.clone(),
                 key_status: to_pending.then(|| KeyStatus::Pending.as_str().to_string()),
                 key_error: to_pending.then_some(None),
                 updated_at: Some(now),

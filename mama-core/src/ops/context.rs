@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use crate::api::ApiError;
-use crate::db::events::{EventRow, NewEvent, LISTED_USER_IDS};
+use crate::db::events::{EventRow, NewEvent, INLINE_USER_IDS, LISTED_USER_IDS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -150,7 +150,12 @@ impl EventBuilder {
     }
 
     fn finish(self, result: &str, code: Option<String>, message: Option<String>) -> NewEvent {
-        let listed: Vec<&String> = self.user_ids.iter().take(LISTED_USER_IDS).collect();
+        let keep = if self.user_ids.len() <= INLINE_USER_IDS {
+            INLINE_USER_IDS
+        } else {
+            LISTED_USER_IDS
+        };
+        let listed: Vec<&String> = self.user_ids.iter().take(keep).collect();
         let row = EventRow {
             id: uuid::Uuid::now_v7().to_string(),
             at: crate::db::now(),

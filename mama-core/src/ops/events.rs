@@ -8,7 +8,11 @@ use crate::db::events::{self, EventRow};
 
 fn view(row: EventRow) -> EventView {
     EventView {
-        user_ids: serde_json::from_str(&row.user_ids).unwrap_or_default(),
+        user_ids: serde_json::from_str::<Vec<String>>(&row.user_ids)
+            .unwrap_or_default()
+            .into_iter()
+            .take(crate::db::events::LISTED_USER_IDS)
+            .collect(),
         id: row.id,
         at: row.at.and_utc(),
         actor_kind: row.actor_kind,

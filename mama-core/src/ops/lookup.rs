@@ -2,6 +2,7 @@
 //! a user's key only if that user's allowed services include it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::{audit_failed, Actor, Ctx, Mama, OpResult};
 use crate::api::rest::{KeyWithheld, LookupResponse, LookupUser, MAX_LOOKUP_IDS};
@@ -80,38 +81,43 @@ impl Mama {
                 ))
             }
         };
-        let wanted = ids.clone();
-        let rows = self
-            .db
-            .read(move |conn| users::find_many(conn, &wanted))
-            .await
-            .map_err(|e: DbError| ApiError::from(e))?;
-        let by_id: HashMap<&str, &users::UserRow> =
-            rows.iter().map(|r| (r.id.as_str(), r)).collect();
-        let mut found = Vec::with_capacity(rows.len());
+        let rows = self.lookup_rows(&ids).await?;
+        let mut by_id: HashMap<String, Arc<users::LookupRow>> =
+            rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let mut found = Vec::with_capacity(by_id.len());
         let mut missing = Vec::new();
+        let corrupt = |what: &str, id: &str, e: serde_json::Error| {
+            ApiError::from(DbError::Corrupt(format!("{what} of {id}: {e}")))
+        };
         for id in &ids {
-            let Some(row) = by_id.get(id.as_str()) else {
-                missing.push(id.clone());
+            // A duplicate id in the request is answered once, where it first appears.
+            let Some(row) = by_id.remove(id.as_str()) else {
+                if !found.iter().any(|u: &LookupUser| &u.id == id) {
+                    missing.push(id.clone());
+                }
                 continue;
             };
-            let services = row.service_set().map_err(ApiError::from)?;
-            let (key, withheld) = if !services.contains(&service) {
+            // Stored sets are canonical JSON arrays already: no re-sorting needed.
+            let services: Vec<String> =
+                serde_json::from_str(&row.services).map_err(|e| corrupt("services", &row.id, e))?;
+            let (key, withheld) = if !services.iter().any(|s| *s == service) {
                 (None, Some(KeyWithheld::ServiceNotAllowed))
             } else {
-                match self.decrypt_key(row)? {
+                match self.decrypt_for(&row.id, row.key_ciphertext.as_deref())? {
                     Some(k) => (Some(k), None),
                     None => (None, Some(KeyWithheld::NoKey)),
                 }
             };
             found.push(LookupUser {
+                models: serde_json::from_str(&row.models)
+                    .map_err(|e| corrupt("models", &row.id, e))?,
+                info: serde_json::from_str(&row.info).map_err(|e| corrupt("info", &row.id, e))?,
+                key_status: crate::api::types::KeyStatus::parse(&row.key_status)
+                    .unwrap_or(crate::api::types::KeyStatus::Failed),
                 id: row.id.clone(),
                 organization: row.organization.clone(),
-                models: row.model_set().map_err(ApiError::from)?.to_vec(),
-                services: services.to_vec(),
-                info: row.info_map().map_err(ApiError::from)?,
+                services,
                 key,
-                key_status: row.status(),
                 key_withheld: withheld,
             });
         }
@@ -119,6 +125,32 @@ impl Mama {
             users: found,
             missing,
         })
+    }
+
+    /// The rows of `ids` that exist: from the cache when it is current, else one query.
+    async fn lookup_rows(&self, ids: &[String]) -> OpResult<Vec<Arc<users::LookupRow>>> {
+        let Some(cache) = &self.lookup_cache else {
+            let wanted = ids.to_vec();
+            let rows = self
+                .db
+                .read(move |conn| users::find_for_lookup(conn, &wanted))
+                .await
+                .map_err(|e: DbError| ApiError::from(e))?;
+            return Ok(rows.into_iter().map(Arc::new).collect());
+        };
+        let generation = self.db.write_generation();
+        let (mut rows, misses) = cache.get(generation, ids);
+        if !misses.is_empty() {
+            let fetched = self
+                .db
+                .read(move |conn| users::find_for_lookup(conn, &misses))
+                .await
+                .map_err(|e: DbError| ApiError::from(e))?;
+            let fetched: Vec<Arc<users::LookupRow>> = fetched.into_iter().map(Arc::new).collect();
+            cache.put(&self.db, generation, &fetched);
+            rows.extend(fetched);
+        }
+        Ok(rows)
     }
 
     /// `GET /api/v1/users/{id}`: the same as a lookup of one id, 404 when missing.

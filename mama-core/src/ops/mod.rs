@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod context;
 pub mod events;
 pub mod lookup;
+mod lookup_cache;
 pub mod services;
 mod user_input;
 pub mod users;
@@ -49,13 +50,18 @@ pub struct Mama {
     pub config: Arc<CoreConfig>,
     /// LiteLLM sync state; empty until the daemon configures LiteLLM.
     pub sync: crate::sync::SyncHandle,
+    /// Rows of service lookups (SQLite only; see `lookup_cache`).
+    lookup_cache: Option<lookup_cache::LookupCache>,
 }
 
 impl Mama {
     /// Assembles the core and starts the audit writer (needs a tokio runtime).
     pub fn new(db: Db, jwt: JwtKeys, cipher: KeyCipher, config: CoreConfig) -> Mama {
         let audit = audit::AuditWriter::start(db.clone());
+        let lookup_cache =
+            (db.backend() == crate::db::Backend::Sqlite).then(lookup_cache::LookupCache::default);
         Mama {
+            lookup_cache,
             db,
             audit,
             jwt: Arc::new(jwt),

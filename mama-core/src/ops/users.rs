@@ -51,16 +51,19 @@ impl Mama {
     /// The user's plaintext key. A ciphertext that does not decrypt (tampered, or copied from
     /// another row) is an error, never silently "no key".
     pub fn decrypt_key(&self, row: &UserRow) -> OpResult<Option<String>> {
-        let Some(blob) = &row.key_ciphertext else {
-            return Ok(None);
-        };
-        match self.cipher.decrypt(blob, &user_key_aad(&row.id)) {
+        self.decrypt_for(&row.id, row.key_ciphertext.as_deref())
+    }
+
+    /// Decrypts the key stored for `user_id`; the ciphertext is bound to that id.
+    pub fn decrypt_for(&self, user_id: &str, blob: Option<&[u8]>) -> OpResult<Option<String>> {
+        let Some(blob) = blob else { return Ok(None) };
+        match self.cipher.decrypt(blob, &user_key_aad(user_id)) {
             Ok(secret) => Ok(Some(secret.expose().to_string())),
             Err(_) => {
-                tracing::error!(user = %row.id, "stored key does not decrypt (tampered or moved ciphertext)");
+                tracing::error!(user = %user_id, "stored key does not decrypt (tampered or moved ciphertext)");
                 Err(ApiError::new(
                     ErrorCode::Internal,
-                    format!("the stored key of {} cannot be decrypted", row.id),
+                    format!("the stored key of {user_id} cannot be decrypted"),
                 ))
             }
         }
