@@ -100,7 +100,7 @@ impl Mama {
             // Stored sets are canonical JSON arrays already: no re-sorting needed.
             let services: Vec<String> =
                 serde_json::from_str(&row.services).map_err(|e| corrupt("services", &row.id, e))?;
-            let (key, withheld) = if !services.iter().any(|s| *s == service) {
+            let (key, withheld) = if !services.contains(&service) {
                 (None, Some(KeyWithheld::ServiceNotAllowed))
             } else {
                 match self.decrypt_for(&row.id, row.key_ciphertext.as_deref())? {
