@@ -25,3 +25,30 @@ pub fn ready() {
 pub fn stopping() {
     send("STOPPING=1");
 }
+
+/// The watchdog interval systemd asked for (`WatchdogSec=` → `$WATCHDOG_USEC`), if it is meant
+/// for this process (`$WATCHDOG_PID`, when set, must be ours).
+pub fn watchdog_interval() -> Option<std::time::Duration> {
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.trim() != std::process::id().to_string() {
+            return None;
+        }
+    }
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.trim().parse().ok()?;
+    (usec > 0).then(|| std::time::Duration::from_micros(usec))
+}
+
+/// Pings the watchdog at half its interval from the async runtime: if the runtime stalls, the
+/// pings stop and systemd restarts the daemon.
+pub fn spawn_watchdog() {
+    let Some(interval) = watchdog_interval() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval / 2);
+        loop {
+            tick.tick().await;
+            send("WATCHDOG=1");
+        }
+    });
+}

@@ -101,6 +101,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
         "mama-daemon ready"
     );
     crate::notify::ready();
+    crate::notify::spawn_watchdog();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

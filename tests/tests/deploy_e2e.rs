@@ -15,18 +15,35 @@ async fn notifies_systemd_when_ready_and_stopping() {
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    let mut d = Daemon::start_with(&[], &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())]);
+    let mut d = Daemon::start_with(
+        &[],
+        &[
+            ("NOTIFY_SOCKET", sock_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "400000"),
+        ],
+    );
     let mut buf = [0u8; 256];
     let n = sock.recv(&mut buf).expect("a notification");
     let msg = String::from_utf8_lossy(&buf[..n]).to_string();
     assert!(msg.contains("READY=1"), "{msg}");
+    // The watchdog is fed (WatchdogSec= in the unit).
+    let n = sock.recv(&mut buf).expect("a watchdog ping");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]), "WATCHDOG=1");
     // READY=1 came after the listeners were bound: the socket answers now.
     let mut rpc = d.rpc();
     rpc.login("admin", "admin").await;
     let status = d.terminate().expect("exits on SIGTERM");
     assert!(status.success(), "exit status {status:?}");
-    let n = sock.recv(&mut buf).expect("a stopping notification");
-    assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
+    // After the pings, STOPPING=1 comes.
+    let mut stopping = false;
+    for _ in 0..20 {
+        let n = sock.recv(&mut buf).expect("a stopping notification");
+        if String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1") {
+            stopping = true;
+            break;
+        }
+    }
+    assert!(stopping);
 }
 
 #[tokio::test]
