@@ -80,6 +80,10 @@ impl Running {
 
 /// Reads the master key, without the trailing newline editors add. Never logged.
 fn read_master_key(path: &Path) -> Result<SecretString> {
+    if let Some(problem) = crate::commands::secret_file_problem("the LiteLLM master key file", path)
+    {
+        bail!("refusing to start: {problem}");
+    }
     let raw = std::fs::read_to_string(path)
         .with_context(|| format!("reading the LiteLLM master key file {}", path.display()))?;
     let key = raw.trim_end_matches(['\n', '\r']);

@@ -60,6 +60,10 @@ async fn health_readiness_and_metrics() {
     assert_eq!(ready.status(), 200);
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(ready["database"], "ok");
+    assert_eq!(
+        ready["litellm"]["configured"], false,
+        "LiteLLM is reported, not required"
+    );
 
     let mut rpc = d.rpc();
     assert_eq!(
@@ -364,4 +368,53 @@ async fn try_post(c: &mama_tests::harness::RpcClient, body: Value) -> Option<Val
     tokio::spawn(async move { c.post_raw(bytes).await.body })
         .await
         .ok()
+}
+
+#[tokio::test]
+async fn refuses_a_master_key_file_others_can_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("master.key");
+    std::fs::write(&key, "sk-master\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let db = mama_tests::harness::TestDatabase::create(dir.path());
+    let out = std::process::Command::new(mama_tests::harness::daemon::daemon_bin())
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--database-url", &db.url, "--listen", "127.0.0.1:0"])
+        .args([
+            "--litellm-url",
+            "http://127.0.0.1:9",
+            "--litellm-master-key-file",
+        ])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("others may read it"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn shell_completions_and_man_pages() {
+    let bin = mama_tests::harness::daemon::daemon_bin();
+    let out = std::process::Command::new(&bin)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("mama-daemon") && script.contains("check-config"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(&bin)
+        .arg("manpages")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let page =
+        std::fs::read_to_string(dir.path().join("mama-daemon.1")).expect("mama-daemon.1 written");
+    assert!(page.contains(".TH") && page.contains("database"), "{page}");
 }

@@ -21,10 +21,21 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unreachable"),
     };
+    // LiteLLM is reported, never fatal: reads and REST keep working while it is down.
+    let litellm = match state.mama.sync.engine() {
+        None => json!({"configured": false}),
+        Some(_) => {
+            let link = state.mama.sync.link();
+            json!({"configured": true, "reachable": link.reachable, "error": link.error})
+        }
+    };
+    let ready = if status == StatusCode::OK {
+        "ready"
+    } else {
+        "not ready"
+    };
     (
         status,
-        Json(
-            json!({"status": if status == StatusCode::OK { "ready" } else { "not ready" }, "database": db_state}),
-        ),
+        Json(json!({"status": ready, "database": db_state, "litellm": litellm})),
     )
 }
