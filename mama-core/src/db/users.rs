@@ -177,27 +177,36 @@ fn sorted(query: BoxedUsers<'_>, sort: UserSort) -> BoxedUsers<'_> {
     }
 }
 
-/// One page of users plus the total and matching counts.
-pub fn list_page(
+/// One page of users, filtered and sorted in the database.
+pub fn page(
     conn: &mut DbConn,
     filter: &UserFilter,
     available: Option<&[String]>,
     sort: UserSort,
     offset: u64,
     limit: u32,
-) -> Result<(Vec<UserRow>, u64, u64), DbError> {
+) -> Result<Vec<UserRow>, DbError> {
+    Ok(sorted(filtered(filter, available), sort)
+        .select(UserRow::as_select())
+        .limit(i64::from(limit))
+        .offset(i64::try_from(offset).unwrap_or(i64::MAX))
+        .load(conn)?)
+}
+
+/// All users and those matching `filter`. A separate query from [`page`], so the two can run
+/// on two connections at once (each is a scan when the filter is a substring).
+pub fn counts(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    available: Option<&[String]>,
+) -> Result<(u64, u64), DbError> {
     let total: i64 = users::table.count().get_result(conn)?;
     let matching: i64 = if filter.is_empty() {
         total
     } else {
         filtered(filter, available).count().get_result(conn)?
     };
-    let rows = sorted(filtered(filter, available), sort)
-        .select(UserRow::as_select())
-        .limit(i64::from(limit))
-        .offset(i64::try_from(offset).unwrap_or(i64::MAX))
-        .load(conn)?;
-    Ok((rows, total as u64, matching as u64))
+    Ok((total as u64, matching as u64))
 }
 
 /// The ids of every user matching `filter` (for bulk changes by filter).

@@ -102,13 +102,27 @@ impl Mama {
         }
         let available = self.catalog.get().map(|s| s.models);
         let (filter, sort) = (params.filter, params.sort);
-        let (rows, total, matching) = self
+        // The page and the counts run at once on two connections (two cores): a keystroke in
+        // the TUI's filter waits for the slower of the two, not for both.
+        let (page_filter, page_available) = (filter.clone(), available.clone());
+        let page = self.db.read(move |conn| {
+            users::page(
+                conn,
+                &page_filter,
+                page_available.as_deref(),
+                sort,
+                offset,
+                limit,
+            )
+        });
+        let counts = self
             .db
-            .read(move |conn| {
-                users::list_page(conn, &filter, available.as_deref(), sort, offset, limit)
-            })
-            .await
-            .map_err(ApiError::from)?;
+            .read(move |conn| users::counts(conn, &filter, available.as_deref()));
+        let (rows, counts) = tokio::join!(page, counts);
+        let (rows, (total, matching)) = (
+            rows.map_err(ApiError::from)?,
+            counts.map_err(ApiError::from)?,
+        );
         let users = rows
             .iter()
             .map(|r| self.user_view(r, false))
