@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::auth::{audit_or, AdminSession};
-use super::users::{check_id_list, dedup, info_json};
+use super::users::{check_id_list, dedup, info_json, missing_users};
 use super::{audit_failed, Ctx, Mama, OpResult};
 use crate::api::types::{BulkUpdateParams, BulkUpdateResult, Info, KeyStatus, SetChange};
 use crate::api::{ApiError, ErrorCode};
@@ -79,23 +79,12 @@ impl Mama {
                 let targets = match (&ids, &filter) {
                     (Some(ids), None) => {
                         let rows = users::find_many(conn, ids)?;
-                        if rows.len() != ids.len() {
-                            let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-                            let missing: Vec<String> = ids
-                                .iter()
-                                .filter(|i| !found.contains(i.as_str()))
-                                .cloned()
-                                .collect();
-                            return Ok(Err(ApiError {
-                                missing: missing.clone(),
-                                ..ApiError::new(
-                                    ErrorCode::NotFound,
-                                    format!(
-                                        "{} of the users do not exist; nothing was changed",
-                                        missing.len()
-                                    ),
-                                )
-                            }));
+                        if let Some(err) = missing_users(
+                            ids,
+                            rows.iter().map(|r| r.id.as_str()),
+                            "nothing was changed",
+                        ) {
+                            return Ok(Err(err));
                         }
                         rows
                     }

@@ -1,7 +1,7 @@
 //! Reading the event log (itself a view, and recorded as one).
 
 use super::auth::AdminSession;
-use super::{audit_failed, Ctx, Mama, OpResult};
+use super::{Ctx, Mama, OpResult};
 use crate::api::types::{EventList, EventView, ListEventsParams, Page};
 use crate::api::ApiError;
 use crate::db::events::{self, EventRow};
@@ -39,19 +39,9 @@ impl Mama {
         params: ListEventsParams,
     ) -> OpResult<EventList> {
         let event = ctx.event("events.list").filter(&params.filter);
-        match self.list_events_inner(params).await {
-            Ok(list) => {
-                self.audit
-                    .record(event.count(list.events.len() as u64).ok())
-                    .await
-                    .map_err(|_| audit_failed())?;
-                Ok(list)
-            }
-            Err(err) => {
-                self.audit.record_failure(event.failed(&err)).await;
-                Err(err)
-            }
-        }
+        let result = self.list_events_inner(params).await;
+        self.finish_read(event, result, |e, list| e.count(list.events.len() as u64))
+            .await
     }
 
     async fn list_events_inner(&self, params: ListEventsParams) -> OpResult<EventList> {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{audit_failed, Actor, Ctx, Mama, OpResult};
+use super::{Actor, Ctx, Mama, OpResult};
 use crate::api::rest::{KeyWithheld, LookupResponse, LookupUser, MAX_LOOKUP_IDS};
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::{constant_time_eq, hash_token, looks_like_service_token};
@@ -40,20 +40,15 @@ impl Mama {
     /// `POST /api/v1/users/lookup`. The caller's ctx must carry `Actor::Service`.
     pub async fn lookup_users(&self, ctx: &Ctx, ids: Vec<String>) -> OpResult<LookupResponse> {
         let event = ctx.event("rest.lookup").users(ids.clone());
-        match self.lookup_inner(ctx, ids).await {
-            Ok(resp) => {
-                let detail = format!("found {}, missing {}", resp.users.len(), resp.missing.len());
-                self.audit
-                    .record(event.detail(detail).ok())
-                    .await
-                    .map_err(|_| audit_failed())?;
-                Ok(resp)
-            }
-            Err(err) => {
-                self.audit.record_failure(event.failed(&err)).await;
-                Err(err)
-            }
-        }
+        let result = self.lookup_inner(ctx, ids).await;
+        self.finish_read(event, result, |e, resp| {
+            e.detail(format!(
+                "found {}, missing {}",
+                resp.users.len(),
+                resp.missing.len()
+            ))
+        })
+        .await
     }
 
     async fn lookup_inner(&self, ctx: &Ctx, ids: Vec<String>) -> OpResult<LookupResponse> {

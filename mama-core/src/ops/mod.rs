@@ -73,6 +73,29 @@ impl Mama {
     }
 }
 
+impl Mama {
+    /// Finishes a read: its data is returned only once its event is stored, and a failure is
+    /// recorded too. `describe` adds what the result says (a count, a detail) to the event.
+    pub(crate) async fn finish_read<T>(
+        &self,
+        event: context::EventBuilder,
+        result: OpResult<T>,
+        describe: impl FnOnce(context::EventBuilder, &T) -> context::EventBuilder,
+    ) -> OpResult<T> {
+        match result {
+            Ok(value) => {
+                let event = describe(event, &value).ok();
+                self.audit.record(event).await.map_err(|_| audit_failed())?;
+                Ok(value)
+            }
+            Err(err) => {
+                self.audit.record_failure(event.failed(&err)).await;
+                Err(err)
+            }
+        }
+    }
+}
+
 /// Maps a storage error to what a client may see. Internals are logged, never echoed.
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::OpResult;
 use crate::api::types::{Info, NewUser};
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorCode};
 use crate::domain::validate;
 
 /// Most users one create, get or delete call takes.
@@ -104,4 +104,27 @@ pub fn validate_new_users(users: &[NewUser]) -> OpResult<()> {
     } else {
         Err(ApiError::invalid_fields(problems.errors))
     }
+}
+
+/// The `not_found` error naming the ids that `found` lacks (nothing was done: `outcome` says
+/// what); None when every id exists.
+pub fn missing_users<'a>(
+    ids: &[String],
+    found: impl IntoIterator<Item = &'a str>,
+    outcome: &str,
+) -> Option<ApiError> {
+    let found: HashSet<&str> = found.into_iter().collect();
+    let missing: Vec<String> = ids
+        .iter()
+        .filter(|i| !found.contains(i.as_str()))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let message = format!("{} of the users do not exist; {outcome}", missing.len());
+    Some(ApiError {
+        missing,
+        ..ApiError::new(ErrorCode::NotFound, message)
+    })
 }

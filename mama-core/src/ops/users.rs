@@ -1,9 +1,9 @@
 //! Users: list, get, create many, update one (optimistic concurrency), delete many.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::auth::{audit_or, AdminSession};
-use super::{audit_failed, Ctx, Mama, OpResult};
+use super::{Ctx, Mama, OpResult};
 use crate::api::types::{
     CreateUsersParams, DeleteUsersParams, GetUsersParams, KeyStatus, ListIdsParams,
     ListUsersParams, Page, UpdateUserParams, UserIds, UserList, UserView, UsersCreated,
@@ -18,7 +18,7 @@ use crate::db::{self, events, DbError};
 use crate::domain::{validate, NameSet};
 
 use super::user_input::validate_new_users;
-pub(crate) use super::user_input::{check_id_list, dedup, info_json, key_hint};
+pub(crate) use super::user_input::{check_id_list, dedup, info_json, key_hint, missing_users};
 
 pub use super::user_input::MAX_USERS_PER_CALL;
 
@@ -77,19 +77,8 @@ impl Mama {
     ) -> OpResult<UserList> {
         let result = self.list_users_inner(params.clone()).await;
         let event = ctx.event("users.list").filter(&params.filter);
-        match result {
-            Ok(list) => {
-                self.audit
-                    .record(event.count(list.users.len() as u64).ok())
-                    .await
-                    .map_err(|_| audit_failed())?;
-                Ok(list)
-            }
-            Err(err) => {
-                self.audit.record_failure(event.failed(&err)).await;
-                Err(err)
-            }
-        }
+        self.finish_read(event, result, |e, list| e.count(list.users.len() as u64))
+            .await
     }
 
     async fn list_users_inner(&self, params: ListUsersParams) -> OpResult<UserList> {
@@ -151,19 +140,9 @@ impl Mama {
             .read(move |conn| users::matching_ids(conn, &filter, available.as_deref()))
             .await
             .map_err(ApiError::from);
-        match result {
-            Ok(ids) => {
-                self.audit
-                    .record(event.count(ids.len() as u64).ok())
-                    .await
-                    .map_err(|_| audit_failed())?;
-                Ok(UserIds { ids })
-            }
-            Err(err) => {
-                self.audit.record_failure(event.failed(&err)).await;
-                Err(err)
-            }
-        }
+        let result = result.map(|ids| UserIds { ids });
+        self.finish_read(event, result, |e, found| e.count(found.ids.len() as u64))
+            .await
     }
 
     pub async fn get_users(
@@ -174,19 +153,8 @@ impl Mama {
     ) -> OpResult<UsersFound> {
         let event = ctx.event("users.get").users(params.ids.clone());
         let result = self.get_users_inner(params).await;
-        match result {
-            Ok(found) => {
-                self.audit
-                    .record(event.detail("keys shown").ok())
-                    .await
-                    .map_err(|_| audit_failed())?;
-                Ok(found)
-            }
-            Err(err) => {
-                self.audit.record_failure(event.failed(&err)).await;
-                Err(err)
-            }
-        }
+        self.finish_read(event, result, |e, _| e.detail("keys shown"))
+            .await
     }
 
     async fn get_users_inner(&self, params: GetUsersParams) -> OpResult<UsersFound> {
@@ -446,23 +414,12 @@ impl Mama {
         self.db
             .write(move |conn| {
                 let rows = users::find_many(conn, &ids)?;
-                if rows.len() != ids.len() {
-                    let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-                    let missing: Vec<String> = ids
-                        .iter()
-                        .filter(|i| !found.contains(i.as_str()))
-                        .cloned()
-                        .collect();
-                    return Ok(Err(ApiError {
-                        missing: missing.clone(),
-                        ..ApiError::new(
-                            ErrorCode::NotFound,
-                            format!(
-                                "{} of the users do not exist; nothing was deleted",
-                                missing.len()
-                            ),
-                        )
-                    }));
+                if let Some(err) = missing_users(
+                    &ids,
+                    rows.iter().map(|r| r.id.as_str()),
+                    "nothing was deleted",
+                ) {
+                    return Ok(Err(err));
                 }
                 let ops: Vec<NewOp> = rows
                     .iter()

@@ -1,7 +1,7 @@
 //! The admin use cases of the sync: `models.list`, `sync.status`, `sync.reconcile` and
 //! `users.rotate_keys`. Each records its event like every other use case.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 
@@ -17,8 +17,8 @@ use crate::db::schema::users;
 use crate::db::users::{self as user_db, SENTINEL_MODELS};
 use crate::db::{self, events, outbox, DbError};
 use crate::ops::auth::AdminSession;
-use crate::ops::users::{check_id_list, dedup, key_hint, MAX_USERS_PER_CALL};
-use crate::ops::{audit_failed, Ctx, Mama, OpResult};
+use crate::ops::users::{check_id_list, dedup, key_hint, missing_users, MAX_USERS_PER_CALL};
+use crate::ops::{Ctx, Mama, OpResult};
 
 fn not_configured() -> ApiError {
     ApiError::new(
@@ -28,27 +28,6 @@ fn not_configured() -> ApiError {
 }
 
 impl Mama {
-    /// Records a read's event and returns its result (or records the failure).
-    async fn audited<T>(
-        &self,
-        event: crate::ops::context::EventBuilder,
-        r: OpResult<T>,
-    ) -> OpResult<T> {
-        match r {
-            Ok(v) => {
-                self.audit
-                    .record(event.ok())
-                    .await
-                    .map_err(|_| audit_failed())?;
-                Ok(v)
-            }
-            Err(err) => {
-                self.audit.record_failure(event.failed(&err)).await;
-                Err(err)
-            }
-        }
-    }
-
     /// `models.list`: the catalog (optionally re-read from LiteLLM now) next to how many users
     /// hold each model.
     pub async fn list_models(
@@ -58,7 +37,8 @@ impl Mama {
         params: ModelsListParams,
     ) -> OpResult<ModelList> {
         let result = self.list_models_inner(params).await;
-        self.audited(ctx.event("models.list"), result).await
+        self.finish_read(ctx.event("models.list"), result, |e, _| e)
+            .await
     }
 
     async fn list_models_inner(&self, params: ModelsListParams) -> OpResult<ModelList> {
@@ -145,7 +125,8 @@ impl Mama {
                     last_reconcile_at: self.sync.last_reconcile(),
                 }
             });
-        self.audited(ctx.event("sync.status"), result).await
+        self.finish_read(ctx.event("sync.status"), result, |e, _| e)
+            .await
     }
 
     /// `sync.reconcile`: runs the reconciler now and returns what it repaired.
@@ -192,23 +173,12 @@ impl Mama {
         self.db
             .write(move |conn| {
                 let rows = user_db::find_many(conn, &ids)?;
-                if rows.len() != ids.len() {
-                    let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-                    let missing: Vec<String> = ids
-                        .iter()
-                        .filter(|i| !found.contains(i.as_str()))
-                        .cloned()
-                        .collect();
-                    return Ok(Err(ApiError {
-                        missing: missing.clone(),
-                        ..ApiError::new(
-                            ErrorCode::NotFound,
-                            format!(
-                                "{} of the users do not exist; no key was rotated",
-                                missing.len()
-                            ),
-                        )
-                    }));
+                if let Some(err) = missing_users(
+                    &ids,
+                    rows.iter().map(|r| r.id.as_str()),
+                    "no key was rotated",
+                ) {
+                    return Ok(Err(err));
                 }
                 let now = db::now();
                 let mut ops = Vec::new();
