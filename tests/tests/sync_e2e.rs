@@ -212,6 +212,13 @@ async fn real_proxy_create_bulk_change_rotate_delete() {
             models_of(&u),
             "{id}"
         );
+        // A real chat call: mock-gpt answers only keys that allow it.
+        let status = chat_status(&url, plain, "mock-gpt").await;
+        if models_of(&u).contains("mock-gpt") {
+            assert_eq!(status, 200, "{id} may use mock-gpt");
+        } else {
+            assert_eq!(status, 403, "{id} may not use mock-gpt");
+        }
     }
 
     // A bulk models change reaches LiteLLM as the full final list.
@@ -565,4 +572,17 @@ async fn reconcile_recreates_lost_keys_repushes_drift_and_deletes_orphans() {
         "{actions:?}"
     );
     assert!(actions.contains("sync.reconcile.orphan"), "{actions:?}");
+}
+
+/// The HTTP status of a one-message chat call with a user's own key.
+async fn chat_status(url: &str, key: &str, model: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{url}/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("LiteLLM answers")
+        .status()
+        .as_u16()
 }
