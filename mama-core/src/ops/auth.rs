@@ -274,17 +274,20 @@ impl Mama {
         })
     }
 
-    /// `auth.refresh`: a new token for the same session; the old one is revoked.
-    pub async fn refresh(&self, ctx: &Ctx, session: &AdminSession) -> OpResult<Session> {
-        let name = session.username.clone();
+    /// The admin row of a session; deleted meanwhile means the session is over.
+    async fn session_admin(&self, username: &str) -> OpResult<AdminRow> {
+        let name = username.to_string();
         let admin = self
             .db
             .read(move |conn| admins::find(conn, &name))
             .await
             .map_err(ApiError::from)?;
-        let admin = admin.ok_or_else(|| {
-            ApiError::new(ErrorCode::SessionRevoked, "the admin no longer exists")
-        })?;
+        admin.ok_or_else(|| ApiError::new(ErrorCode::SessionRevoked, "the admin no longer exists"))
+    }
+
+    /// `auth.refresh`: a new token for the same session; the old one is revoked.
+    pub async fn refresh(&self, ctx: &Ctx, session: &AdminSession) -> OpResult<Session> {
+        let admin = self.session_admin(&session.username).await?;
         let new = self.issue_session(&admin)?;
         let (jti, exp) = (session.claims.jti.clone(), expiry(&session.claims));
         let event = ctx.event("auth.refresh").ok();
@@ -356,15 +359,7 @@ impl Mama {
             ));
         }
         self.check_throttle(&username, &ctx.client).await?;
-        let name = username.clone();
-        let admin = self
-            .db
-            .read(move |conn| admins::find(conn, &name))
-            .await
-            .map_err(ApiError::from)?;
-        let admin = admin.ok_or_else(|| {
-            ApiError::new(ErrorCode::SessionRevoked, "the admin no longer exists")
-        })?;
+        let admin = self.session_admin(&username).await?;
         let (old, new, phc) = (
             params.old_password,
             params.new_password,

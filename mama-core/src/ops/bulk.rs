@@ -95,22 +95,29 @@ impl Mama {
                     _ => return Ok(Err(ApiError::invalid("ids", "give either ids or a filter"))),
                 };
                 let plan = plan(&targets, &change)?;
-                if !dry_run {
-                    apply(conn, &plan)?;
-                    let ev = event.users(plan.changed_ids()).detail(describe).ok();
-                    events::insert(conn, &[ev])?;
+                let summary = plan.summary(targets.len() as u64, dry_run);
+                if dry_run {
+                    // A preview changes nothing; it is still a view, recorded after this read.
+                    let preview = event
+                        .count(summary.changed)
+                        .detail(format!("preview (dry run): {describe}"));
+                    return Ok(Ok((summary, Some(preview.ok()))));
                 }
-                Ok::<_, DbError>(Ok(plan.summary(targets.len() as u64, dry_run)))
+                apply(conn, &plan)?;
+                let ev = event.users(plan.changed_ids()).detail(describe).ok();
+                events::insert(conn, &[ev])?;
+                Ok::<_, DbError>(Ok((summary, None)))
             })
             .await
             .map_err(audit_or)??;
-        if dry_run {
+        let (summary, preview) = outcome;
+        if let Some(preview) = preview {
             self.audit
-                .record(event_preview(&outcome))
+                .record(preview)
                 .await
                 .map_err(|_| audit_failed())?;
         }
-        Ok(outcome)
+        Ok(summary)
     }
 
     fn validate_bulk(&self, params: &BulkUpdateParams) -> OpResult<Change> {
@@ -197,14 +204,6 @@ fn describe(change: &Change) -> String {
         parts.push("drop unavailable models".into());
     }
     parts.join("; ")
-}
-
-fn event_preview(result: &BulkUpdateResult) -> crate::db::events::NewEvent {
-    // A preview changes nothing; it is still a view and recorded as one.
-    Ctx::system("preview")
-        .event("users.bulk_update.preview")
-        .count(result.changed)
-        .ok()
 }
 
 /// What the change does, user by user.
