@@ -119,6 +119,8 @@ pub enum Tag {
         query: u64,
     },
     SyncStatus,
+    /// Users whose key failed to sync, after a watched change drained.
+    SyncFailures,
     Reconcile,
     Export,
     ImportFile,

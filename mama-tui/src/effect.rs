@@ -29,7 +29,8 @@ pub enum Effect {
         token: Option<String>,
         epoch: u64,
     },
-    /// Page through `users.list` and answer with every matching id (mark all).
+    /// Every id matching `filter` (mark all): `users.list_ids`, or paging through `users.list`
+    /// on a daemon without it.
     CollectIds {
         filter: UserFilter,
         sort: UserSort,

@@ -230,9 +230,10 @@ pub const EVENTS: &[Binding] = &[
         '/',
         Cmd::Filter,
         "/",
-        "filter: actor:X action:X user:X result:ok|error",
+        "filter: actor:X action:X user:ID result:ok|error since:15m until:2026-11-22T01:00",
         "filter",
     ),
+    special(KeyCode::Enter, Cmd::Open, "enter", "event details"),
     special(KeyCode::Esc, Cmd::Back, "esc", "clear the filter"),
 ];
 
@@ -294,8 +295,12 @@ impl Context {
                     EditField::Info => Field::Area,
                 }),
                 Popup::Bulk(d) => Context::Form(match d.focus {
-                    BulkField::ModelsOp | BulkField::ServicesOp => Field::Choice,
+                    BulkField::ModelsOp | BulkField::ServicesOp | BulkField::OrganizationOp => {
+                        Field::Choice
+                    }
                     BulkField::Models | BulkField::Services => Field::Button,
+                    BulkField::Organization | BulkField::InfoUnset => Field::Text,
+                    BulkField::InfoSet => Field::Area,
                 }),
                 Popup::Create(d) => Context::Form(match d.focus {
                     CreateField::Rows => Field::Area,
@@ -543,6 +548,54 @@ mod tests {
         assert_eq!(
             handle_key(Context::Picker, press(KeyCode::Char(' '))),
             Action::Cmd(Cmd::Toggle)
+        );
+    }
+
+    #[test]
+    fn events_screen_keys() {
+        let events = Context::Screen(Screen::Events);
+        let key = |code| handle_key(events, press(code));
+        assert_eq!(key(KeyCode::Enter), Action::Cmd(Cmd::Open));
+        assert_eq!(key(KeyCode::Char('/')), Action::Cmd(Cmd::Filter));
+        assert_eq!(key(KeyCode::Esc), Action::Cmd(Cmd::Back));
+        assert_eq!(key(KeyCode::PageDown), Action::Cmd(Cmd::PageDown));
+        // In the filter bar the time range is typed like any text.
+        for c in "since:15m".chars() {
+            assert_eq!(
+                handle_key(Context::FilterBar, press(KeyCode::Char(c))),
+                Action::Edit(Edit::Insert(c))
+            );
+        }
+    }
+
+    #[test]
+    fn bulk_dialog_fields_take_the_keys_of_their_kind() {
+        use crate::popup::BulkDialog;
+        let mut app = App::new("test".into(), false, 80, 24);
+        let cases = [
+            (BulkField::ModelsOp, Field::Choice),
+            (BulkField::Models, Field::Button),
+            (BulkField::OrganizationOp, Field::Choice),
+            (BulkField::Organization, Field::Text),
+            (BulkField::InfoSet, Field::Area),
+            (BulkField::InfoUnset, Field::Text),
+        ];
+        for (focus, kind) in cases {
+            let mut dialog = BulkDialog::new(2);
+            dialog.focus = focus;
+            app.popups = vec![Popup::Bulk(dialog)];
+            assert_eq!(Context::of(&app), Context::Form(kind), "{focus:?}");
+        }
+        // Typing an organization: `q` and space are text there, not quit or toggle.
+        let org = Context::Form(Field::Text);
+        assert_eq!(
+            handle_key(org, press(KeyCode::Char(' '))),
+            Action::Edit(Edit::Insert(' '))
+        );
+        let area = Context::Form(Field::Area);
+        assert_eq!(
+            handle_key(area, press(KeyCode::Char('='))),
+            Action::Edit(Edit::Insert('='))
         );
     }
 

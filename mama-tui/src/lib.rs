@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod csv;
 pub mod effect;
+pub mod event_filter;
 pub mod filter;
 pub mod keymap;
 pub mod popup;

@@ -127,18 +127,31 @@ pub enum BulkField {
     Models,
     ServicesOp,
     Services,
+    /// Whether the organization changes (unchanged / set to).
+    OrganizationOp,
+    Organization,
+    /// `key=value` lines set on every user (other keys are kept).
+    InfoSet,
+    /// Keys removed from every user, comma-separated.
+    InfoUnset,
 }
 
 impl BulkField {
-    pub const ALL: [BulkField; 4] = [
+    pub const ALL: [BulkField; 8] = [
         BulkField::ModelsOp,
         BulkField::Models,
         BulkField::ServicesOp,
         BulkField::Services,
+        BulkField::OrganizationOp,
+        BulkField::Organization,
+        BulkField::InfoSet,
+        BulkField::InfoUnset,
     ];
 }
 
-/// Bulk edit of the marked users: a set operation (or none) for models and for services.
+/// Bulk edit of the marked users: a set operation (or none) for models and for services, a new
+/// organization (or none), info keys to set and to remove. Everything maps onto one
+/// `users.bulk_update`, previewed with `dry_run` first.
 #[derive(Debug)]
 pub struct BulkDialog {
     pub targets: u64,
@@ -146,6 +159,11 @@ pub struct BulkDialog {
     pub models: BTreeSet<String>,
     pub services_op: Option<SetOp>,
     pub services: BTreeSet<String>,
+    /// Set the organization of every marked user to `organization` (empty clears it).
+    pub set_organization: bool,
+    pub organization: TextInput,
+    pub info_set: TextArea,
+    pub info_unset: TextInput,
     pub focus: BulkField,
     pub error: Option<String>,
     pub busy: bool,
@@ -159,11 +177,26 @@ impl BulkDialog {
             models: BTreeSet::new(),
             services_op: None,
             services: BTreeSet::new(),
+            set_organization: false,
+            organization: TextInput::default(),
+            info_set: TextArea::default(),
+            info_unset: TextInput::default(),
             focus: BulkField::ModelsOp,
             error: None,
             busy: false,
         }
     }
+}
+
+/// The info keys of a comma-separated list, trimmed, without blanks or repeats.
+pub fn parse_keys(text: &str) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for key in text.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        if !keys.iter().any(|k| k == key) {
+            keys.push(key.to_string());
+        }
+    }
+    keys
 }
 
 /// Cycles none → replace → add → remove → none.

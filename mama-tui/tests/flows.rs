@@ -516,3 +516,237 @@ fn events_filter_and_paging() {
     };
     assert_eq!(params["page"], json!({"offset": 100, "limit": 100}));
 }
+
+/// The params of the first call or batch among `effects`.
+fn first_params(effects: &[Effect]) -> serde_json::Value {
+    match effects.first() {
+        Some(Effect::Call { params, .. }) => params.clone(),
+        Some(Effect::Batch { params, .. }) => params[0].clone(),
+        other => panic!("no call: {other:?}"),
+    }
+}
+
+#[test]
+fn events_time_range_is_sent_in_utc_and_ages_count_back_from_now() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Events));
+    cmd(&mut app, Cmd::Filter);
+    typed(
+        &mut app,
+        "since:2026-03-02T09:00 until:30m user:김철수 result:error",
+    );
+    let effects = cmd(&mut app, Cmd::Open);
+    assert!(!app.events.filter_editing, "a good filter closes the bar");
+    assert_eq!(
+        first_params(&effects)["filter"],
+        json!({
+            "user_id": "김철수", "result": "error",
+            "since": "2026-03-02T09:00:00Z", "until": "2026-03-02T09:30:00Z"
+        })
+    );
+    // Reload later: the age is resolved again from the new time.
+    update(&mut app, Action::Tick(at(11, 0)));
+    let effects = cmd(&mut app, Cmd::Reload);
+    let params = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Call {
+                method: "events.list",
+                params,
+                ..
+            } => Some(params.clone()),
+            _ => None,
+        })
+        .expect("events.list on reload");
+    assert_eq!(params["filter"]["until"], json!("2026-03-02T10:30:00Z"));
+}
+
+#[test]
+fn a_bad_time_keeps_the_events_filter_open_and_sends_nothing() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Events));
+    cmd(&mut app, Cmd::Filter);
+    typed(&mut app, "since:yesterday");
+    let effects = cmd(&mut app, Cmd::Open);
+    assert!(methods(&effects).is_empty(), "{effects:?}");
+    assert!(app.events.filter_editing, "the bar stays open to fix it");
+    let problem = app.events.filter_error.clone().unwrap_or_default();
+    assert!(problem.contains("since:yesterday: not a time"), "{problem}");
+    // Fixing it applies it.
+    for _ in 0.."yesterday".len() {
+        update(&mut app, Action::Edit(mama_tui::text::Edit::Backspace));
+    }
+    typed(&mut app, "2h");
+    let effects = cmd(&mut app, Cmd::Open);
+    assert_eq!(
+        first_params(&effects)["filter"],
+        json!({"since": "2026-03-02T08:00:00Z"})
+    );
+    assert!(app.events.filter_error.is_none());
+    let effects = cmd(&mut app, Cmd::Filter);
+    assert!(effects.is_empty());
+    typed(&mut app, " until:3h");
+    cmd(&mut app, Cmd::Open);
+    let problem = app.events.filter_error.clone().unwrap_or_default();
+    assert!(problem.contains("must be before"), "{problem}");
+}
+
+#[test]
+fn enter_on_an_event_shows_all_it_recorded() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Events));
+    let query = app.events.query;
+    reply(
+        &mut app,
+        Tag::Events { query },
+        json!({"events": [
+            {"id": "e1", "at": "2026-03-02T09:30:00Z", "actor_kind": "anonymous", "actor": "admin",
+             "channel": "rpc", "action": "auth.login", "user_ids": [], "target_count": 0,
+             "target_filter": null, "result": "error", "error_code": "login_failed",
+             "error_message": "wrong username or password", "client": "unix:uid=0,pid=7",
+             "request_id": "r1", "duration_ms": 80, "detail": null}
+        ], "matching": 1, "offset": 0, "limit": 100}),
+    );
+    cmd(&mut app, Cmd::Open);
+    let text = screen(&app);
+    assert!(
+        text.contains("login_failed: wrong username or password"),
+        "{text}"
+    );
+    assert!(text.contains("unix:uid=0,pid=7"), "{text}");
+}
+
+/// Opens the bulk dialog on two marked users and fills organization and info (models unchanged).
+fn bulk_org_info_app() -> App {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::ToggleMark);
+    cmd(&mut app, Cmd::ToggleMark);
+    cmd(&mut app, Cmd::BulkEdit);
+    // models: add → remove → unchanged.
+    cmd(&mut app, Cmd::NextChoice);
+    cmd(&mut app, Cmd::NextChoice);
+    for _ in 0..5 {
+        cmd(&mut app, Cmd::NextField);
+    }
+    typed(&mut app, " 연구소 2팀 ");
+    cmd(&mut app, Cmd::NextField);
+    typed(&mut app, "team=검색");
+    update(&mut app, Action::Edit(mama_tui::text::Edit::Newline));
+    typed(&mut app, "floor = 3");
+    cmd(&mut app, Cmd::NextField);
+    typed(&mut app, "seat, old ,seat");
+    app
+}
+
+#[test]
+fn bulk_organization_and_info_are_previewed_then_applied() {
+    let mut app = bulk_org_info_app();
+    let effects = cmd(&mut app, Cmd::Save);
+    let dry = first_params(&effects);
+    assert_eq!(methods(&effects), vec!["users.bulk_update"]);
+    assert_eq!(dry["dry_run"], json!(true));
+    assert_eq!(dry["ids"], json!(["김철수", "박영희"]));
+    assert_eq!(dry["organization"], json!("연구소 2팀"), "trimmed");
+    assert_eq!(dry["info_set"], json!({"floor": "3", "team": "검색"}));
+    assert_eq!(dry["info_unset"], json!(["seat", "old"]));
+    assert!(dry.get("models").is_none() && dry.get("services").is_none());
+    reply(
+        &mut app,
+        Tag::BulkPreview,
+        json!([{"matched": 2, "changed": 2, "models_added": [], "models_removed": [],
+                "services_added": [], "services_removed": [], "dry_run": true}]),
+    );
+    let text = screen(&app);
+    assert!(text.contains("organization set to: 연구소 2팀"), "{text}");
+    assert!(text.contains("info set: floor=3, team=검색"), "{text}");
+    assert!(text.contains("info removed: seat, old"), "{text}");
+    let effects = cmd(&mut app, Cmd::Yes);
+    let applied = first_params(&effects);
+    assert!(applied.get("dry_run").is_none());
+    assert_eq!(applied["organization"], dry["organization"]);
+    assert_eq!(applied["info_set"], dry["info_set"]);
+    assert_eq!(applied["info_unset"], dry["info_unset"]);
+    reply(
+        &mut app,
+        Tag::BulkApply,
+        json!([{"matched": 2, "changed": 2, "models_added": [], "models_removed": [],
+                "services_added": [], "services_removed": [], "dry_run": false}]),
+    );
+    let text = screen(&app);
+    assert!(text.contains("Changed 2 of 2 selected user(s)."), "{text}");
+    assert!(text.contains("organization set to: 연구소 2팀"), "{text}");
+    assert!(app.pending_bulk.is_empty());
+}
+
+#[test]
+fn bulk_dialog_checks_organization_and_info_locally() {
+    let mut app = bulk_org_info_app();
+    typed(&mut app, ",floor");
+    let effects = cmd(&mut app, Cmd::Save);
+    assert!(effects.is_empty());
+    let error = match app.popups.last() {
+        Some(mama_tui::popup::Popup::Bulk(d)) => d.error.clone(),
+        _ => None,
+    };
+    assert_eq!(
+        error.as_deref(),
+        Some("info key `floor` is both set and removed")
+    );
+
+    // An organization chosen but left empty clears it; info lines must be key=value.
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::ToggleMark);
+    cmd(&mut app, Cmd::BulkEdit);
+    cmd(&mut app, Cmd::PrevChoice);
+    cmd(&mut app, Cmd::PrevChoice);
+    for _ in 0..4 {
+        cmd(&mut app, Cmd::NextField);
+    }
+    cmd(&mut app, Cmd::Toggle);
+    let effects = cmd(&mut app, Cmd::Save);
+    assert_eq!(first_params(&effects)["organization"], json!(""));
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::ToggleMark);
+    cmd(&mut app, Cmd::BulkEdit);
+    cmd(&mut app, Cmd::PrevChoice);
+    cmd(&mut app, Cmd::PrevChoice);
+    cmd(&mut app, Cmd::PrevField);
+    cmd(&mut app, Cmd::PrevField);
+    typed(&mut app, "no equals sign");
+    assert!(cmd(&mut app, Cmd::Save).is_empty());
+    let error = match app.popups.last() {
+        Some(mama_tui::popup::Popup::Bulk(d)) => d.error.clone(),
+        _ => None,
+    };
+    assert_eq!(
+        error.as_deref(),
+        Some("info to set: info line 1: expected key=value")
+    );
+}
+
+#[test]
+fn sync_failures_are_listed_with_reasons_once_a_change_has_synced() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    app.watching_sync = true;
+    let effects = reply(
+        &mut app,
+        Tag::SyncStatus,
+        json!({"configured": true, "litellm_reachable": true, "litellm_error": null,
+               "queue_depth": 0, "users_pending": 0, "users_failed": 1, "last_reconcile_at": null}),
+    );
+    assert!(!app.watching_sync);
+    let params = first_params(&effects);
+    assert_eq!(params["filter"], json!({"key_status": "failed"}));
+    let mut failed = user("박영희", "연구소 본부", &[], &[], KeyStatus::Failed);
+    failed.key_error = Some("LiteLLM answered 400: model not found".into());
+    reply(
+        &mut app,
+        Tag::SyncFailures,
+        json!({"users": [failed], "total": 5, "matching": 1, "offset": 0, "limit": 8}),
+    );
+    let text = screen(&app);
+    assert!(
+        text.contains("박영희: LiteLLM answered 400: model not found"),
+        "{text}"
+    );
+}

@@ -425,3 +425,128 @@ fn status_line_says_na_without_sync_status() {
     let text = screen(&app);
     assert!(text.contains("LiteLLM: n/a"), "{text}");
 }
+
+#[test]
+fn bulk_organization_and_info() {
+    let mut app = marked_app();
+    cmd(&mut app, Cmd::BulkEdit);
+    // models: add → remove → unchanged; then to the organization.
+    cmd(&mut app, Cmd::NextChoice);
+    cmd(&mut app, Cmd::NextChoice);
+    for _ in 0..5 {
+        cmd(&mut app, Cmd::NextField);
+    }
+    typed(&mut app, "연구소 2팀");
+    cmd(&mut app, Cmd::NextField);
+    typed(&mut app, "team=검색");
+    update(&mut app, Action::Edit(Edit::Newline));
+    typed(&mut app, "floor=3");
+    cmd(&mut app, Cmd::NextField);
+    typed(&mut app, "seat");
+    let text = screen(&app);
+    assert!(
+        text.contains("◂ set to ▸"),
+        "typing an organization sets it"
+    );
+    insta::assert_snapshot!("bulk_organization_and_info_dialog", text);
+    cmd(&mut app, Cmd::Save);
+    reply(
+        &mut app,
+        Tag::BulkPreview,
+        json!([{"matched": 2, "changed": 2, "models_added": [], "models_removed": [],
+                "services_added": [], "services_removed": [], "dry_run": true}]),
+    );
+    insta::assert_snapshot!("bulk_organization_and_info_preview", screen(&app));
+    cmd(&mut app, Cmd::Yes);
+    reply(
+        &mut app,
+        Tag::BulkApply,
+        json!([{"matched": 2, "changed": 1, "models_added": [], "models_removed": [],
+                "services_added": [], "services_removed": [], "dry_run": false}]),
+    );
+    insta::assert_snapshot!("bulk_organization_and_info_summary", screen(&app));
+}
+
+#[test]
+fn sync_failures_summary() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    app.watching_sync = true;
+    reply(
+        &mut app,
+        Tag::SyncStatus,
+        json!({"configured": true, "litellm_reachable": true, "litellm_error": null,
+               "queue_depth": 0, "users_pending": 0, "users_failed": 2, "last_reconcile_at": null}),
+    );
+    let mut park = user(
+        "박영희",
+        "연구소 본부",
+        &["claude-3-5-sonnet"],
+        &[],
+        mama_core::api::types::KeyStatus::Failed,
+    );
+    park.key_error = Some("LiteLLM answered 400: model claude-9 not found".into());
+    let mut bot = user(
+        "ops-bot",
+        "Ops",
+        &[],
+        &[],
+        mama_core::api::types::KeyStatus::Failed,
+    );
+    bot.key_error = Some("LiteLLM unreachable: connection refused".into());
+    reply(
+        &mut app,
+        Tag::SyncFailures,
+        json!({"users": [park, bot], "total": 5, "matching": 2, "offset": 0, "limit": 8}),
+    );
+    insta::assert_snapshot!(screen(&app));
+}
+
+fn events_reply(app: &mut App) {
+    let query = app.events.query;
+    reply(
+        app,
+        Tag::Events { query },
+        json!({
+            "events": [
+                {"id": "e3", "at": "2026-03-02T09:41:07Z", "actor_kind": "admin", "actor": "admin", "channel": "rpc",
+                 "action": "users.delete", "user_ids": ["u00017"], "target_count": 1,
+                 "target_filter": null, "result": "error", "error_code": "not_found",
+                 "error_message": "no such user(s)", "client": "unix:uid=1000,pid=4242",
+                 "request_id": "r3", "duration_ms": 3, "detail": null},
+            ],
+            "matching": 1, "offset": 0, "limit": 100
+        }),
+    );
+}
+
+#[test]
+fn events_time_range_filter() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Events));
+    cmd(&mut app, Cmd::Filter);
+    typed(&mut app, "since:2026-03-02T09:30 until:15m");
+    insta::assert_snapshot!("events_filter_typing", screen(&app));
+    cmd(&mut app, Cmd::Open);
+    events_reply(&mut app);
+    let text = screen(&app);
+    assert!(
+        text.contains("2026-03-02 09:30 → 09:45 UTC · 1 events"),
+        "{text}"
+    );
+    insta::assert_snapshot!("events_time_range_applied", text);
+    cmd(&mut app, Cmd::Open);
+    insta::assert_snapshot!("event_details", screen(&app));
+}
+
+#[test]
+fn events_filter_with_a_bad_time() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Events));
+    events_reply(&mut app);
+    cmd(&mut app, Cmd::Filter);
+    typed(&mut app, "actor:admin since:yesterday");
+    cmd(&mut app, Cmd::Open);
+    let text = screen(&app);
+    assert!(text.contains("since:yesterday: not a time"), "{text}");
+    insta::assert_snapshot!(text);
+}

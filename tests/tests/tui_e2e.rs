@@ -1,6 +1,7 @@
 //! The real `mama-tui` binary, driven in tmux against a real `mama-daemon`: log in as
 //! admin/admin, change the password, create users (Hangul included), filter, sort, mark, bulk add
-//! a model, delete. Each step is checked on the screen (polled with a bounded wait, never a
+//! a model, delete; then a bulk change of organization and info, and the events screen filtered
+//! by a time range. Each step is checked on the screen (polled with a bounded wait, never a
 //! timing assertion) and through the admin RPC.
 //!
 //! Binaries come from `MAMA_BIN_DIR`, else `<workspace>/target/debug` (see
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mama_tests::harness::daemon::bin_dir;
+use mama_tests::harness::daemon::{bin_dir, ADMIN_PASSWORD};
 use mama_tests::harness::{Daemon, RpcClient};
 use serde_json::{json, Value};
 
@@ -32,8 +33,9 @@ impl Tmux {
             .is_ok_and(|o| o.status.success())
     }
 
-    fn start(command: &[String]) -> Tmux {
-        let server = format!("mama-tui-e2e-{}", std::process::id());
+    /// `name` keeps the servers of tests running at the same time apart.
+    fn start(name: &str, command: &[String]) -> Tmux {
+        let server = format!("mama-tui-e2e-{name}-{}", std::process::id());
         let tmux = Tmux { server };
         let mut args: Vec<String> = ["new-session", "-d", "-s", "tui", "-x", "120", "-y", "40"]
             .iter()
@@ -126,6 +128,19 @@ fn tui_bin() -> PathBuf {
     bin
 }
 
+/// `mama-tui` on the daemon's socket, without colours or mouse.
+fn tui_command(daemon: &Daemon) -> Vec<String> {
+    vec![
+        "env".to_string(),
+        "NO_COLOR=1".into(),
+        "TERM=xterm-256color".into(),
+        tui_bin().display().to_string(),
+        "--socket".into(),
+        daemon.socket.display().to_string(),
+        "--no-mouse".into(),
+    ]
+}
+
 async fn users(rpc: &mut RpcClient) -> Vec<Value> {
     let reply = rpc
         .call("users.list", json!({"page": {"limit": 1000}}))
@@ -154,16 +169,7 @@ async fn operator_flow_in_tmux() {
         return;
     }
     let daemon = Daemon::start();
-    let command = vec![
-        "env".to_string(),
-        "NO_COLOR=1".into(),
-        "TERM=xterm-256color".into(),
-        tui_bin().display().to_string(),
-        "--socket".into(),
-        daemon.socket.display().to_string(),
-        "--no-mouse".into(),
-    ];
-    let tmux = Tmux::start(&command);
+    let tmux = Tmux::start("flow", &tui_command(&daemon));
 
     // Log in as the bootstrap admin: the username is prefilled, focus is on the password.
     tmux.wait_for("mama · log in").await;
@@ -311,5 +317,205 @@ async fn operator_flow_in_tmux() {
     tmux.keys(&["Escape"]);
     tmux.wait_for("total 1 · matching 1 · marked 0").await;
 
+    tmux.keys(&["q"]);
+}
+
+/// Actions of the events `filter` matches, through the RPC (newest first) and their count.
+async fn event_actions(rpc: &mut RpcClient, filter: Value) -> (Vec<String>, u64) {
+    let reply = rpc.call("events.list", json!({ "filter": filter })).await;
+    let list = reply.ok();
+    let actions = list["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e["action"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    (actions, list["matching"].as_u64().unwrap_or(0))
+}
+
+/// Types a filter into the events screen's bar (replacing the one there) and applies it.
+fn events_filter(tmux: &Tmux, filter: &str) {
+    tmux.keys(&["/", "C-u"]);
+    tmux.text(filter);
+    tmux.keys(&["Enter"]);
+}
+
+/// The body rows of the events table (below the header, above the filter bar).
+fn event_rows(screen: &str) -> Vec<&str> {
+    let lines: Vec<&str> = screen.lines().collect();
+    lines
+        .iter()
+        .skip(2)
+        .take(lines.len().saturating_sub(5))
+        .copied()
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn bulk_organization_and_info_then_events_by_time_range_in_tmux() {
+    if !Tmux::available() {
+        eprintln!("tmux is not installed: skipping the TUI end-to-end test");
+        return;
+    }
+    let daemon = Daemon::start();
+    let mut rpc = daemon.admin().await;
+    rpc.call(
+        "users.create",
+        json!({"users": [
+            {"id": "kim01", "organization": "연구소", "info": {"seat": "12", "team": "old"}},
+            {"id": "김철수", "organization": "연구소", "info": {"seat": "7"}},
+            {"id": "lee", "organization": "Sales", "info": {"seat": "3"}},
+        ]}),
+    )
+    .await
+    .ok();
+    let tmux = Tmux::start("bulk", &tui_command(&daemon));
+    tmux.wait_for("mama · log in").await;
+    tmux.text(ADMIN_PASSWORD);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("total 3 · matching 3").await;
+
+    // Mark the two users of 연구소.
+    tmux.keys(&["/"]);
+    tmux.text("org:연구소");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("matching 2").await;
+    tmux.keys(&["a"]);
+    tmux.wait_for("marked 2").await;
+
+    // Bulk edit: models unchanged (add → remove → unchanged), a new organization, one info key
+    // set and one removed.
+    tmux.keys(&["b"]);
+    tmux.wait_for("bulk edit 2 marked").await;
+    tmux.keys(&["Right", "Right"]);
+    tmux.wait_for("models       ◂ unchanged ▸").await;
+    tmux.keys(&["Tab", "Tab", "Tab", "Tab", "Tab"]);
+    tmux.text("연구소 2팀");
+    tmux.wait_for("organization ◂ set to ▸").await;
+    tmux.keys(&["Tab"]);
+    tmux.text("team=검색");
+    tmux.keys(&["Tab"]);
+    tmux.text("seat");
+    tmux.keys(&["C-s"]);
+    let preview = tmux.wait_for("Preview of the bulk change").await;
+    for line in [
+        "2 user(s) selected, 2 will change.",
+        "organization set to: 연구소 2팀",
+        "info set: team=검색",
+        "info removed: seat",
+    ] {
+        assert!(preview.contains(line), "{line:?} in\n{preview}");
+    }
+    let before = users(&mut rpc).await;
+    assert_eq!(
+        user(&before, "kim01").map(|u| u["organization"].clone()),
+        Some(json!("연구소")),
+        "the preview changed nothing"
+    );
+    tmux.keys(&["y"]);
+    let summary = tmux.wait_for("Bulk change applied").await;
+    assert!(
+        summary.contains("Changed 2 of 2 selected user(s).")
+            && summary.contains("organization set to: 연구소 2팀"),
+        "{summary}"
+    );
+    tmux.keys(&["Enter"]);
+    let after = users(&mut rpc).await;
+    for id in ["kim01", "김철수"] {
+        let u = user(&after, id).expect("the user is still there");
+        assert_eq!(u["organization"], json!("연구소 2팀"), "{id}");
+        assert_eq!(
+            u["info"],
+            json!({"team": "검색"}),
+            "{id}: seat removed, team set"
+        );
+    }
+    let lee = user(&after, "lee").expect("lee is there");
+    assert_eq!(
+        lee["organization"],
+        json!("Sales"),
+        "unmarked users are untouched"
+    );
+    assert_eq!(lee["info"], json!({"seat": "3"}));
+    tmux.wait_until("the table shows the new organization and info", |s| {
+        s.contains("연구소 2팀") && s.contains("team=검색")
+    })
+    .await;
+
+    // The events screen, filtered by a time range around the applied change: the moment of
+    // its event splits kim01's history into the creation before it and the change from it on.
+    let reply = rpc
+        .call(
+            "events.list",
+            json!({"filter": {"action": "users.bulk_update", "user_id": "kim01"}}),
+        )
+        .await;
+    let at = reply.ok()["events"][0]["at"]
+        .as_str()
+        .expect("the applied change is an event of kim01")
+        .to_string();
+    tmux.keys(&["5"]);
+    tmux.wait_for("mama ▸ Events").await;
+
+    events_filter(&tmux, &format!("user:kim01 since:{at}"));
+    let screen = tmux
+        .wait_until("only the bulk change since its time", |s| {
+            s.contains("UTC · 1 events") && s.contains("users.bulk_update")
+        })
+        .await;
+    assert!(
+        !event_rows(&screen)
+            .iter()
+            .any(|l| l.contains("users.create")),
+        "the creation is before the range:\n{screen}"
+    );
+    let (actions, matching) =
+        event_actions(&mut rpc, json!({"user_id": "kim01", "since": at})).await;
+    assert_eq!(
+        (actions, matching),
+        (vec!["users.bulk_update".to_string()], 1)
+    );
+
+    events_filter(&tmux, &format!("user:kim01 until:{at}"));
+    let screen = tmux
+        .wait_until("only the creation before the change", |s| {
+            s.contains("before ") && s.contains("UTC · 1 events") && s.contains("users.create")
+        })
+        .await;
+    assert!(
+        !event_rows(&screen)
+            .iter()
+            .any(|l| l.contains("users.bulk_update")),
+        "the change is not before its own time:\n{screen}"
+    );
+    let (actions, matching) =
+        event_actions(&mut rpc, json!({"user_id": "kim01", "until": at})).await;
+    assert_eq!((actions, matching), (vec!["users.create".to_string()], 1));
+
+    // An age: the last hour holds both.
+    events_filter(&tmux, "user:kim01 since:1h");
+    let screen = tmux
+        .wait_until("both events of the last hour", |s| {
+            s.contains("UTC · 2 events")
+                && s.contains("users.create")
+                && s.contains("users.bulk_update")
+        })
+        .await;
+    assert!(screen.contains("/user:kim01 since:1h"), "{screen}");
+
+    // A value that is not a time is refused with the accepted forms, and nothing is asked.
+    events_filter(&tmux, "user:kim01 since:yesterday");
+    let screen = tmux.wait_for("since:yesterday: not a time").await;
+    assert!(screen.contains("15m, 1h or 2d"), "{screen}");
+    assert!(
+        screen.contains("users.create"),
+        "the last good result stays:\n{screen}"
+    );
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("/ to filter").await;
     tmux.keys(&["q"]);
 }

@@ -321,57 +321,117 @@ fn edit_dialog(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
 }
 
 fn bulk_dialog(d: &BulkDialog, frame: &mut Frame, area: Rect, theme: Theme) {
-    let rect = centered(area, 72, 11);
+    let rect = centered(area, 72, 14);
     let inner = boxed(
         frame,
         rect,
         &format!(" bulk edit {} marked user(s) ", d.targets),
     );
     let room = usize::from(inner.width);
-    let choice = |name: &str, op, focused| {
+    let choice = |name: &str, op: &str, focused| {
         Line::from(vec![
             label(name, focused, theme),
-            Span::raw(format!("◂ {} ▸", op_name(op))),
+            Span::raw(format!("◂ {op} ▸")),
         ])
     };
-    frame.render_widget(
-        Paragraph::new(choice(
+    let sets = [
+        (
             "models",
             d.models_op,
-            d.focus == BulkField::ModelsOp,
-        )),
-        line(inner, 1),
-    );
-    frame.render_widget(
-        Paragraph::new(set_line(
-            "  values",
             &d.models,
-            &[],
-            d.focus == BulkField::Models,
-            room,
-            theme,
-        )),
-        line(inner, 2),
-    );
-    frame.render_widget(
-        Paragraph::new(choice(
+            BulkField::ModelsOp,
+            BulkField::Models,
+        ),
+        (
             "services",
             d.services_op,
-            d.focus == BulkField::ServicesOp,
-        )),
-        line(inner, 4),
+            &d.services,
+            BulkField::ServicesOp,
+            BulkField::Services,
+        ),
+    ];
+    for (i, (name, op, values, op_field, values_field)) in sets.into_iter().enumerate() {
+        let y = 2 * i as u16;
+        frame.render_widget(
+            Paragraph::new(choice(name, op_name(op), d.focus == op_field)),
+            line(inner, y),
+        );
+        frame.render_widget(
+            Paragraph::new(set_line(
+                "  values",
+                values,
+                &[],
+                d.focus == values_field,
+                room,
+                theme,
+            )),
+            line(inner, y + 1),
+        );
+    }
+    let mut org = choice(
+        "organization",
+        if d.set_organization {
+            "set to"
+        } else {
+            "unchanged"
+        },
+        d.focus == BulkField::OrganizationOp,
+    );
+    if d.set_organization && d.organization.is_empty() {
+        org.spans
+            .push(Span::styled("  (empty: clears it)", theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(org), line(inner, 4));
+    field_line(
+        frame,
+        line(inner, 5),
+        "  new value",
+        &d.organization,
+        false,
+        d.focus == BulkField::Organization,
+        theme,
     );
     frame.render_widget(
-        Paragraph::new(set_line(
-            "  values",
-            &d.services,
-            &[],
-            d.focus == BulkField::Services,
-            room,
-            theme,
-        )),
-        line(inner, 5),
+        Paragraph::new(Line::from(vec![
+            label("info set", d.focus == BulkField::InfoSet, theme),
+            Span::styled("key=value, one per line; other keys are kept", theme.dim()),
+        ])),
+        line(inner, 6),
     );
+    let info_rect = Rect {
+        x: inner.x + 3,
+        y: inner.y + 7,
+        width: inner.width.saturating_sub(4),
+        height: 2.min(inner.height.saturating_sub(7)),
+    };
+    text_area(
+        frame,
+        info_rect,
+        &d.info_set,
+        d.focus == BulkField::InfoSet,
+        theme,
+        &[],
+    );
+    let unset_focus = d.focus == BulkField::InfoUnset;
+    if d.info_unset.is_empty() && !unset_focus {
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                label("info remove", false, theme),
+                Span::styled("keys, comma-separated", theme.dim()),
+            ])),
+            line(inner, 9),
+        );
+    } else {
+        field_line(
+            frame,
+            line(inner, 9),
+            "info remove",
+            &d.info_unset,
+            false,
+            unset_focus,
+            theme,
+        );
+    }
     let at = line(inner, inner.height.saturating_sub(1));
     if d.busy {
         error_line(frame, at, None, "computing the preview…", theme);
@@ -380,7 +440,7 @@ fn bulk_dialog(d: &BulkDialog, frame: &mut Frame, area: Rect, theme: Theme) {
             frame,
             at,
             d.error.as_deref(),
-            "ctrl-s previews the change · ←→ change operation",
+            "ctrl-s previews the change · ←→ change operation · tab next",
             theme,
         );
     }

@@ -81,6 +81,11 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 .map(|b| (b.key, b.hint))
                 .collect()
         }
+        Context::FilterBar if app.screen == Screen::Events => vec![
+            ("enter", "apply"),
+            ("esc", "clear"),
+            ("actor: action: user: result: since: until:", ""),
+        ],
         Context::FilterBar => vec![
             ("enter", "apply"),
             ("esc", "clear"),

@@ -12,7 +12,10 @@ use super::{decode, describe, to_params, users};
 use crate::action::{Cmd, Tag};
 use crate::app::App;
 use crate::client::ClientError;
-use crate::popup::{cycle_op, BulkDialog, BulkField, Confirm, ConfirmAction, PickerTarget, Popup};
+use crate::popup::{
+    cycle_op, parse_info, parse_keys, BulkDialog, BulkField, Confirm, ConfirmAction, PickerTarget,
+    Popup,
+};
 
 pub fn command(app: &mut App, cmd: Cmd) {
     let Some(Popup::Bulk(d)) = app.popups.last_mut() else {
@@ -34,6 +37,9 @@ pub fn command(app: &mut App, cmd: Cmd) {
                 d.services_op = cycle_op(d.services_op, forward);
             }
         }
+        Cmd::NextChoice | Cmd::PrevChoice | Cmd::Toggle if d.focus == BulkField::OrganizationOp => {
+            d.set_organization = !d.set_organization;
+        }
         Cmd::Open | Cmd::Toggle if d.focus == BulkField::Models => {
             let chosen = d.models.clone();
             open_picker(app, PickerTarget::Models, chosen, &[]);
@@ -43,15 +49,15 @@ pub fn command(app: &mut App, cmd: Cmd) {
             open_picker(app, PickerTarget::Services, chosen, &[]);
         }
         Cmd::Open | Cmd::Save => match bulk_change(d) {
-            Ok((models, services)) => {
+            Ok(change) => {
                 d.error = None;
                 d.busy = true;
                 let batch: Vec<BulkUpdateParams> = users::bulk_targets(app)
                     .into_iter()
                     .map(|p| BulkUpdateParams {
-                        models: models.clone(),
-                        services: services.clone(),
-                        ..p
+                        ids: p.ids,
+                        filter: p.filter,
+                        ..change.clone()
                     })
                     .collect();
                 preview_bulk(app, batch);
@@ -62,10 +68,9 @@ pub fn command(app: &mut App, cmd: Cmd) {
     }
 }
 
-type Change = (Option<SetChange>, Option<SetChange>);
-
-/// The set changes a bulk dialog describes, or why it describes none.
-pub fn bulk_change(d: &BulkDialog) -> Result<Change, String> {
+/// The change a bulk dialog describes (every part of `users.bulk_update` but the selection),
+/// or why it describes none. Checked here so a typo never reaches the daemon as a wider change.
+pub fn bulk_change(d: &BulkDialog) -> Result<BulkUpdateParams, String> {
     let change = |op: Option<SetOp>,
                   values: &BTreeSet<String>,
                   what: &str|
@@ -83,10 +88,32 @@ pub fn bulk_change(d: &BulkDialog) -> Result<Change, String> {
     };
     let models = change(d.models_op, &d.models, "models")?;
     let services = change(d.services_op, &d.services, "services")?;
-    if models.is_none() && services.is_none() {
-        return Err("nothing to change: choose an operation (←/→) for models or services".into());
+    let organization = d
+        .set_organization
+        .then(|| d.organization.value().trim().to_string());
+    let info_set = parse_info(&d.info_set.text()).map_err(|e| format!("info to set: {e}"))?;
+    let info_unset = parse_keys(d.info_unset.value());
+    if let Some(key) = info_unset.iter().find(|k| info_set.contains_key(*k)) {
+        return Err(format!("info key `{key}` is both set and removed"));
     }
-    Ok((models, services))
+    if models.is_none()
+        && services.is_none()
+        && organization.is_none()
+        && info_set.is_empty()
+        && info_unset.is_empty()
+    {
+        return Err(
+            "nothing to change: choose an operation (←/→) or fill in organization or info".into(),
+        );
+    }
+    Ok(BulkUpdateParams {
+        models,
+        services,
+        organization,
+        info_set: (!info_set.is_empty()).then_some(info_set),
+        info_unset: (!info_unset.is_empty()).then_some(info_unset),
+        ..BulkUpdateParams::default()
+    })
 }
 
 /// Sends the dry run of a bulk change; the answer opens the confirm popup.
@@ -127,7 +154,9 @@ fn sum_bulk(results: Vec<BulkUpdateResult>) -> Option<BulkUpdateResult> {
     Some(total)
 }
 
-fn summary_lines(r: &BulkUpdateResult) -> Vec<String> {
+/// What the preview and the summary say: the daemon's counts and set differences, then the
+/// organization and info parts of the request (the daemon applies those to every changed user).
+fn summary_lines(r: &BulkUpdateResult, change: Option<&BulkUpdateParams>) -> Vec<String> {
     let mut lines = vec![format!(
         "{} user(s) selected, {} will change.",
         r.matched, r.changed
@@ -142,6 +171,22 @@ fn summary_lines(r: &BulkUpdateResult) -> Vec<String> {
             lines.push(format!("{label}: {}", list.join(", ")));
         }
     }
+    let Some(change) = change else { return lines };
+    match change.organization.as_deref() {
+        Some("") => lines.push("organization: cleared".into()),
+        Some(org) => lines.push(format!("organization set to: {org}")),
+        None => {}
+    }
+    if let Some(info) = change.info_set.as_ref().filter(|i| !i.is_empty()) {
+        let pairs: Vec<String> = info.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        lines.push(format!("info set: {}", pairs.join(", ")));
+    }
+    if let Some(keys) = change.info_unset.as_ref().filter(|k| !k.is_empty()) {
+        lines.push(format!("info removed: {}", keys.join(", ")));
+    }
+    if change.drop_unavailable_models && r.models_removed.is_empty() {
+        lines.push("no unavailable models to drop".into());
+    }
     lines
 }
 
@@ -151,10 +196,11 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             if let Some(Popup::Bulk(d)) = app.popups.last_mut() {
                 d.busy = false;
             }
+            let change = app.pending_bulk.first().cloned();
             match decode::<Vec<BulkUpdateResult>>(result).map(sum_bulk) {
                 Ok(Some(preview)) if preview.changed == 0 => {
                     app.pending_bulk.clear();
-                    let mut lines = summary_lines(&preview);
+                    let mut lines = summary_lines(&preview, change.as_ref());
                     lines.push("Nothing to apply.".into());
                     app.popups.push(Popup::Message {
                         title: "Preview".into(),
@@ -162,7 +208,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                     });
                 }
                 Ok(Some(preview)) => {
-                    let mut lines = summary_lines(&preview);
+                    let mut lines = summary_lines(&preview, change.as_ref());
                     lines.push(String::new());
                     lines.push("Apply? y: yes   n/esc: no".into());
                     let action = ConfirmAction::ApplyBulk(app.pending_bulk.clone());
@@ -183,29 +229,46 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 }
             }
         }
-        Tag::BulkApply => match decode::<Vec<BulkUpdateResult>>(result).map(sum_bulk) {
-            Ok(Some(done)) => {
-                let mut lines = vec![format!(
-                    "Changed {} of {} selected user(s).",
-                    done.changed, done.matched
-                )];
-                lines.extend(summary_lines(&done).into_iter().skip(1));
-                lines.push("LiteLLM sync progress is in the status line.".into());
-                app.popups.push(Popup::Message {
-                    title: "Bulk change applied".into(),
-                    lines,
-                });
-                app.info(format!("Bulk change applied to {} user(s).", done.changed));
-                app.watching_sync = true;
-                app.last_sync_poll = None;
-                refresh_table(app);
-            }
-            Ok(None) => {}
-            Err(err) => app.error(format!(
-                "bulk change failed, nothing was changed: {}",
-                describe(&err)
-            )),
-        },
+        Tag::BulkApply => {
+            let applied = std::mem::take(&mut app.pending_bulk);
+            applied_reply(app, &applied, result);
+        }
         _ => {}
+    }
+}
+
+/// The summary of an applied bulk change, or why it failed.
+fn applied_reply(app: &mut App, applied: &[BulkUpdateParams], result: Result<Value, ClientError>) {
+    match decode::<Vec<BulkUpdateResult>>(result).map(sum_bulk) {
+        Ok(Some(done)) => {
+            let mut lines = vec![format!(
+                "Changed {} of {} selected user(s).",
+                done.changed, done.matched
+            )];
+            lines.extend(summary_lines(&done, applied.first()).into_iter().skip(1));
+            lines.push("LiteLLM sync progress is in the status line.".into());
+            app.popups.push(Popup::Message {
+                title: "Bulk change applied".into(),
+                lines,
+            });
+            app.info(format!("Bulk change applied to {} user(s).", done.changed));
+            app.watching_sync = true;
+            app.last_sync_poll = None;
+            refresh_table(app);
+        }
+        Ok(None) => {}
+        // Each call is one transaction: a failed one changed nothing, but calls before it
+        // (more than ID_CHUNK marked users) did.
+        Err(err) if applied.len() > 1 => {
+            app.error(format!(
+                "bulk change stopped: {}; earlier batches were applied (r reloads).",
+                describe(&err)
+            ));
+            refresh_table(app);
+        }
+        Err(err) => app.error(format!(
+            "bulk change failed, nothing was changed: {}",
+            describe(&err)
+        )),
     }
 }

@@ -13,7 +13,9 @@ use super::{decode, describe, is_missing_method, to_params, users};
 use crate::action::{Cmd, Tag};
 use crate::app::App;
 use crate::client::ClientError;
-use crate::popup::{parse_info, CreateField, EditDialog, EditField, Picker, PickerTarget, Popup};
+use crate::popup::{
+    parse_info, BulkField, CreateField, EditDialog, EditField, Picker, PickerTarget, Popup,
+};
 use crate::text::Edit;
 
 /// LiteLLM's sentinels: always offered, always available.
@@ -52,6 +54,17 @@ pub fn edit(app: &mut App, edit: &Edit) {
                 CreateField::CsvPath => d.csv_path.apply(edit),
             };
         }
+        Some(Popup::Bulk(d)) => match d.focus {
+            // Typing an organization means setting it.
+            BulkField::Organization => d.set_organization |= d.organization.apply(edit),
+            BulkField::InfoSet => {
+                d.info_set.apply(edit);
+            }
+            BulkField::InfoUnset => {
+                d.info_unset.apply(edit);
+            }
+            _ => {}
+        },
         Some(Popup::Picker(p)) => {
             let changed = p.query.apply(edit);
             if changed {

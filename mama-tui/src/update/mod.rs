@@ -25,7 +25,7 @@ use crate::popup::Popup;
 pub use bulk::bulk_change;
 pub use create::parse_rows;
 pub use dialogs::SENTINELS;
-pub use screens::{parse_event_filter, service_rows};
+pub use screens::service_rows;
 pub use users::{bulk_targets, ID_CHUNK};
 
 /// How often the status line asks for `sync.status`.
@@ -125,7 +125,7 @@ pub(crate) fn go_to(app: &mut App, screen: Screen) {
         Screen::Models => screens::load_models(app),
         Screen::Admins => screens::load_admins(app),
         Screen::Services => screens::load_services(app),
-        Screen::Events => screens::load_events(app),
+        Screen::Events => screens::apply_events_filter(app),
         Screen::Login | Screen::ForcePassword => {}
     }
 }
@@ -237,7 +237,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
 }
 
 /// Whether the daemon lacks the method (an older daemon): features degrade instead of failing.
-pub(crate) fn is_missing_method(err: &ClientError) -> bool {
+pub fn is_missing_method(err: &ClientError) -> bool {
     err.api()
         .is_some_and(|e| e.code == ErrorCode::MethodNotFound)
 }

@@ -39,8 +39,10 @@ pub fn edit(app: &mut App, edit: &Edit) {
             }
             _ => {}
         },
-        Popup::Edit(_) | Popup::Create(_) | Popup::Picker(_) => dialogs::edit(app, edit),
-        Popup::Help | Popup::Message { .. } | Popup::Confirm(_) | Popup::Bulk(_) => {}
+        Popup::Edit(_) | Popup::Create(_) | Popup::Picker(_) | Popup::Bulk(_) => {
+            dialogs::edit(app, edit)
+        }
+        Popup::Help | Popup::Message { .. } | Popup::Confirm(_) => {}
     }
 }
 
@@ -167,7 +169,8 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
         ConfirmAction::ApplyBulk(batch_params) => {
             app.popups.retain(|p| !matches!(p, Popup::Bulk(_)));
             let params: Vec<Value> = batch_params.iter().map(to_params).collect();
-            app.pending_bulk.clear();
+            // Kept until the answer, for the summary.
+            app.pending_bulk = batch_params;
             batch(app, method::USERS_BULK_UPDATE, params, Tag::BulkApply);
             app.info("Applying the bulk change…");
         }

@@ -2,8 +2,9 @@
 
 use mama_core::api::rpc::method;
 use mama_core::api::types::{
-    AdminList, EventFilter, EventList, IssueTokenParams, IssuedToken, ListEventsParams, ModelList,
-    ModelsListParams, Page, ReconcileSummary, ServiceList, ServiceView, SyncStatus,
+    AdminList, EventList, EventView, IssueTokenParams, IssuedToken, KeyStatus, ListEventsParams,
+    ListUsersParams, ModelList, ModelsListParams, Page, ReconcileSummary, ServiceList, ServiceView,
+    SyncStatus, UserFilter, UserList, UserSort,
 };
 use mama_core::api::ErrorCode;
 use serde_json::Value;
@@ -12,6 +13,7 @@ use super::{decode, describe, is_missing_method, to_params, users};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::{App, SyncState, EVENTS_PAGE};
 use crate::client::ClientError;
+use crate::event_filter;
 use crate::popup::{AdminForm, Confirm, ConfirmAction, Popup, Prompt, PromptPurpose};
 use crate::text::Edit;
 
@@ -54,6 +56,58 @@ pub fn load_events(app: &mut App) {
         to_params(&params),
         Tag::Events { query },
     );
+}
+
+/// Users whose key failed to sync, shown with the reasons once a watched change has synced.
+const FAILURES_SHOWN: u32 = 8;
+
+fn load_sync_failures(app: &mut App) {
+    let params = ListUsersParams {
+        filter: UserFilter {
+            key_status: Some(KeyStatus::Failed),
+            ..UserFilter::default()
+        },
+        sort: UserSort::default(),
+        page: Page {
+            offset: 0,
+            limit: FAILURES_SHOWN,
+        },
+    };
+    app.call(method::USERS_LIST, to_params(&params), Tag::SyncFailures);
+}
+
+/// The end of the summary of a bulk change or a key rotation: who failed in LiteLLM, and why.
+/// Stacked only over nothing or another message, never over a dialog being typed in.
+fn show_sync_failures(app: &mut App, list: UserList) {
+    if list.users.is_empty() {
+        return;
+    }
+    let mut lines = vec![format!(
+        "{} user(s) could not be synced to LiteLLM:",
+        list.matching
+    )];
+    for user in &list.users {
+        let reason = user.key_error.as_deref().unwrap_or("no reason given");
+        lines.push(format!("  {}: {reason}", user.id));
+    }
+    if list.matching > list.users.len() as u64 {
+        lines.push(format!(
+            "  … and {} more",
+            list.matching - list.users.len() as u64
+        ));
+    }
+    lines.push(String::new());
+    lines.push("The sync retries them; filter status:failed lists them all.".into());
+    if app
+        .popups
+        .last()
+        .is_none_or(|p| matches!(p, Popup::Message { .. }))
+    {
+        app.popups.push(Popup::Message {
+            title: "LiteLLM sync finished with failures".into(),
+            lines,
+        });
+    }
 }
 
 pub fn reconcile(app: &mut App) {
@@ -178,6 +232,12 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
             app.popups.push(Popup::Confirm(confirm));
         }
         (Screen::Events, Cmd::Filter) => app.events.filter_editing = true,
+        (Screen::Events, Cmd::Open) => {
+            if let Some(event) = app.events.list.current() {
+                let popup = event_details(event);
+                app.popups.push(popup);
+            }
+        }
         (Screen::Events, Cmd::Back) => {
             app.events.filter_input.clear();
             apply_events_filter(app);
@@ -198,6 +258,51 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
     }
 }
 
+/// Everything an event records, for the row the table can only abbreviate.
+fn event_details(e: &EventView) -> Popup {
+    let mut lines = vec![
+        format!("at       {} UTC", e.at.format("%Y-%m-%d %H:%M:%S%.3f")),
+        format!("actor    {} ({}) via {}", e.actor, e.actor_kind, e.channel),
+        format!("action   {}", e.action),
+    ];
+    let result = match (&e.error_code, &e.error_message) {
+        (Some(code), Some(message)) => format!("{} {code}: {message}", e.result),
+        (Some(code), None) => format!("{} {code}", e.result),
+        _ => e.result.clone(),
+    };
+    lines.push(format!("result   {result}"));
+    if e.target_count > 0 {
+        let mut users = e
+            .user_ids
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if e.target_count > 5 {
+            users.push_str(&format!(" … ({} in all)", e.target_count));
+        }
+        lines.push(format!("users    {users}"));
+    }
+    for (label, value) in [
+        ("filter", &e.target_filter),
+        ("detail", &e.detail),
+        ("client", &e.client),
+        ("request", &e.request_id),
+    ] {
+        if let Some(value) = value {
+            lines.push(format!("{label:<8} {value}"));
+        }
+    }
+    if let Some(ms) = e.duration_ms {
+        lines.push(format!("took     {ms} ms"));
+    }
+    Popup::Message {
+        title: format!("event {}", e.id),
+        lines,
+    }
+}
+
 pub fn edit_events_filter(app: &mut App, edit: &Edit) {
     if app.events.filter_editing {
         app.events.filter_input.apply(edit);
@@ -206,9 +311,10 @@ pub fn edit_events_filter(app: &mut App, edit: &Edit) {
 
 pub fn events_filter_command(app: &mut App, cmd: Cmd) {
     match cmd {
+        // A filter that does not parse keeps the bar open, with the problem beside it.
         Cmd::Open => {
-            app.events.filter_editing = false;
             apply_events_filter(app);
+            app.events.filter_editing = app.events.filter_error.is_some();
         }
         Cmd::Back => {
             app.events.filter_editing = false;
@@ -220,28 +326,10 @@ pub fn events_filter_command(app: &mut App, cmd: Cmd) {
     }
 }
 
-/// `actor:X action:X user:X result:ok|error`; a bare word is an action prefix.
-pub fn parse_event_filter(text: &str) -> Result<EventFilter, String> {
-    let mut filter = EventFilter::default();
-    for term in text.split_whitespace() {
-        match term.split_once(':') {
-            Some(("actor", v)) => filter.actor = Some(v.to_string()),
-            Some(("action", v)) => filter.action = Some(v.to_string()),
-            Some(("user", v)) => filter.user_id = Some(v.to_string()),
-            Some(("result", v)) if v == "ok" || v == "error" => filter.result = Some(v.to_string()),
-            Some((key, _)) => {
-                return Err(format!(
-                    "unknown term `{key}:` (actor:, action:, user:, result:ok|error)"
-                ))
-            }
-            None => filter.action = Some(term.to_string()),
-        }
-    }
-    Ok(filter)
-}
-
-fn apply_events_filter(app: &mut App) {
-    match parse_event_filter(app.events.filter_input.value()) {
+/// Parses the filter bar at the current time and loads the first page. Also used on reload
+/// and when the screen opens, so an age (`since:15m`) always counts back from now.
+pub(super) fn apply_events_filter(app: &mut App) {
+    match event_filter::parse(app.events.filter_input.value(), app.now) {
         Ok(filter) => {
             app.events.filter_error = None;
             app.events.filter = filter;
@@ -359,6 +447,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                     app.watching_sync = false;
                     if status.users_failed > 0 {
                         app.error(format!("LiteLLM sync done; {} user(s) failed (filter status:failed).", status.users_failed));
+                        load_sync_failures(app);
                     } else {
                         app.info("LiteLLM sync done.");
                     }
@@ -368,6 +457,10 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             Err(err) if is_missing_method(&err) => app.sync = SyncState::NotAvailable,
             // A transient failure keeps the last known state; the next poll tries again.
             Err(_) => {}
+        },
+        Tag::SyncFailures => match decode::<UserList>(result) {
+            Ok(list) => show_sync_failures(app, list),
+            Err(err) => app.error(format!("failed users: {}", describe(&err))),
         },
         Tag::Reconcile => match decode::<ReconcileSummary>(result) {
             Ok(s) => app.info(format!(
