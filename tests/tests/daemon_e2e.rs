@@ -798,6 +798,16 @@ async fn rest_lookup_for_services() {
     assert!(key.starts_with("sk-"));
     assert_eq!(body["users"][1]["info"], json!({"team": "연구소"}));
 
+    // An id asked for twice is answered once, found or missing.
+    let (_, twice) = rest(
+        &d,
+        Some(&token),
+        r#"{"user_ids": ["bob", "nobody", "bob", "nobody"]}"#,
+    )
+    .await;
+    assert_eq!(twice["users"].as_array().unwrap().len(), 1, "{twice}");
+    assert_eq!(twice["missing"], json!(["nobody"]));
+
     // A change is seen by the very next lookup (no stale answer from any cache).
     rpc.call("users.bulk_update", json!({"ids": ["bob"], "services": {"op": "add", "values": ["chat"]}, "organization": "ops-2"}))
         .await
@@ -1073,4 +1083,91 @@ async fn when_the_event_cannot_be_stored_nothing_changes() {
         json!(["gpt-4o"]),
         "the failed bulk change left nothing"
     );
+}
+
+/// Lookups are answered from a cache of rendered users; with two daemons on one PostgreSQL a
+/// change made through one must be what the other answers with at once.
+#[tokio::test]
+async fn two_daemons_on_one_postgres_never_answer_lookups_from_stale_data() {
+    let a = Daemon::start();
+    if a.db.kind != mama_tests::harness::database::Kind::Postgres {
+        eprintln!("one daemon owns a SQLite file: this test needs MAMA_TEST_DATABASE=postgres");
+        return;
+    }
+    let mut rpc_a = a.admin().await;
+    rpc_a
+        .call(
+            "users.create",
+            json!({"users": [user("bob", "ops", &["gpt-4o"], &["chat"])]}),
+        )
+        .await
+        .ok();
+    rpc_a
+        .call("services.create", json!({"name": "chat"}))
+        .await
+        .ok();
+    let issued = rpc_a
+        .call("services.issue_token", json!({"service": "chat"}))
+        .await;
+    let token = issued.ok()["token"].as_str().unwrap().to_string();
+
+    // The second daemon shares the database and the first one's key files, as deployed.
+    let data = a.dir.path().join("data");
+    let key_files = [
+        "--encryption-key-file".to_string(),
+        data.join("encryption.key").to_string_lossy().into_owned(),
+        "--jwt-key-file".to_string(),
+        data.join("jwt.key").to_string_lossy().into_owned(),
+    ];
+    let args: Vec<&str> = key_files.iter().map(String::as_str).collect();
+    let b = Daemon::start_on(tempfile::tempdir().unwrap(), a.db.shared(), &args, &[]);
+
+    let body = r#"{"user_ids": ["bob"]}"#;
+    let (status, first) = rest(&b, Some(&token), body).await;
+    assert_eq!(status, 200, "{first}");
+    let key = first["users"][0]["key"].as_str().expect("key through B").to_string();
+    // Twice, so B surely answers the second from its cache.
+    assert_eq!(rest(&b, Some(&token), body).await.1, first);
+
+    rpc_a
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["bob"], "services": {"op": "remove", "values": ["chat"]}, "organization": "ops-2"}),
+        )
+        .await
+        .ok();
+    let (_, after) = rest(&b, Some(&token), body).await;
+    assert_eq!(after["users"][0]["organization"], "ops-2", "{after}");
+    assert_eq!(after["users"][0]["key"], Value::Null);
+    assert_eq!(after["users"][0]["key_withheld"], "service_not_allowed");
+
+    rpc_a
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["bob"], "services": {"op": "add", "values": ["chat"]}}),
+        )
+        .await
+        .ok();
+    rpc_a
+        .call("users.rotate_keys", json!({"ids": ["bob"]}))
+        .await
+        .ok();
+    let (_, back) = rest(&b, Some(&token), body).await;
+    let new_key = back["users"][0]["key"].as_str().expect("key again");
+    assert_ne!(new_key, key, "B answers with the rotated key");
+    assert_eq!(
+        new_key,
+        rpc_a.call("users.get", json!({"ids": ["bob"]})).await.ok()["users"][0]["key"]
+            .as_str()
+            .unwrap(),
+        "both daemons answer with the same key"
+    );
+
+    // A token revoked through A is refused by B at once.
+    let token_id = issued.ok()["id"].as_str().unwrap().to_string();
+    rpc_a
+        .call("services.revoke_token", json!({"id": token_id}))
+        .await
+        .ok();
+    assert_eq!(rest(&b, Some(&token), body).await.0, 401);
 }

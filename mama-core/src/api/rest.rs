@@ -21,6 +21,9 @@ pub enum KeyWithheld {
     ServiceNotAllowed,
     /// The user has no key (yet).
     NoKey,
+    /// The stored key does not decrypt (tampered, or copied from another user's row); the
+    /// daemon's log says which user. Rotating the key repairs it.
+    KeyUnreadable,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -274,7 +274,9 @@ impl Db {
                     .bind::<diesel::sql_types::BigInt, _>(PG_WRITE_LOCK)
                     .execute(pg)?;
             }
-            f(conn)
+            let value = f(conn)?;
+            bump_data_version(conn).map_err(E::from)?;
+            Ok(value)
         });
         // After the commit: a reader that saw the old generation before its query and the same
         // one after it cannot have read anything this transaction changed.
@@ -282,6 +284,25 @@ impl Db {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         result
     }
+}
+
+/// Counts a write transaction in the shared data version (`data_version`), inside it: caches
+/// of rows read at a version stay current while it is unchanged, whichever daemon writes.
+fn bump_data_version(conn: &mut DbConn) -> Result<(), DbError> {
+    use diesel::ExpressionMethods;
+    use schema::data_version::dsl::{data_version, version};
+    diesel::update(data_version)
+        .set(version.eq(version + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The shared data version (see [`bump_data_version`]).
+pub fn data_version(conn: &mut DbConn) -> Result<u64, DbError> {
+    use diesel::QueryDsl;
+    use schema::data_version::dsl::{data_version, version};
+    let value: i64 = data_version.select(version).first(conn)?;
+    Ok(value as u64)
 }
 
 /// Runs `$body` with `$c` bound to the concrete backend connection. Diesel's `MultiBackend` has

@@ -139,6 +139,13 @@ diesel::joinable!(user_services -> users (user_id));
 diesel::joinable!(user_info -> users (user_id));
 diesel::joinable!(service_tokens -> services (service));
 
+diesel::table! {
+    data_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_models,
@@ -152,4 +159,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     event_users,
     outbox,
+    data_version,
 );

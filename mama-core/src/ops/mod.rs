@@ -50,18 +50,16 @@ pub struct Mama {
     pub config: Arc<CoreConfig>,
     /// LiteLLM sync state; empty until the daemon configures LiteLLM.
     pub sync: crate::sync::SyncHandle,
-    /// Rows of service lookups (SQLite only; see `lookup_cache`).
-    lookup_cache: Option<lookup_cache::LookupCache>,
+    /// Rendered lookup answers and token resolutions (see `lookup_cache`).
+    lookup_caches: lookup::LookupCaches,
 }
 
 impl Mama {
     /// Assembles the core and starts the audit writer (needs a tokio runtime).
     pub fn new(db: Db, jwt: JwtKeys, cipher: KeyCipher, config: CoreConfig) -> Mama {
         let audit = audit::AuditWriter::start(db.clone());
-        let lookup_cache =
-            (db.backend() == crate::db::Backend::Sqlite).then(lookup_cache::LookupCache::default);
         Mama {
-            lookup_cache,
+            lookup_caches: lookup::LookupCaches::default(),
             db,
             audit,
             jwt: Arc::new(jwt),

@@ -60,7 +60,7 @@ pub fn document() -> Value {
                         "info": {"type": "object", "additionalProperties": {"type": "string"}},
                         "key": {"type": "string", "nullable": true, "description": "The LiteLLM virtual key, or null (see key_withheld)"},
                         "key_status": {"type": "string", "enum": ["none", "pending", "active", "failed"]},
-                        "key_withheld": {"type": "string", "enum": ["service_not_allowed", "no_key"]}
+                        "key_withheld": {"type": "string", "enum": ["service_not_allowed", "no_key", "key_unreadable"]}
                     }},
                 "LookupResponse": {"type": "object", "required": ["users", "missing"],
                     "properties": {"users": {"type": "array", "items": {"$ref": "#/components/schemas/LookupUser"}},

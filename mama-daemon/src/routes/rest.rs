@@ -5,15 +5,17 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
-use mama_core::api::rest::{LookupRequest, LookupResponse, LookupUser};
+use axum::response::{IntoResponse, Response};
+use mama_core::api::rest::LookupRequest;
 use mama_core::api::{ApiError, ErrorCode};
 use mama_core::ops::{Actor, Channel, Ctx, Mama};
 
 use super::{bearer, request_id, Peer, MAX_BODY_BYTES};
 use crate::error::{sanitize_serde_message, RestError};
 use crate::state::AppState;
+use zeroize::Zeroizing;
 
 /// Authenticates the calling service, recording a refusal.
 async fn service_ctx(
@@ -38,7 +40,7 @@ pub async fn lookup_users(
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<LookupResponse>, RestError> {
+) -> Result<Response, RestError> {
     let mama = &state.mama;
     let ctx = Ctx::new(
         Actor::Anonymous(None),
@@ -56,7 +58,15 @@ pub async fn lookup_users(
             return Err(RestError(err));
         }
     };
-    Ok(Json(mama.lookup_users(&ctx, request.user_ids).await?))
+    let answer = mama.lookup_users(&ctx, request.user_ids).await?;
+    Ok(json_body(answer.json))
+}
+
+/// A rendered JSON answer as a response. The body is moved, not copied; its buffer still holds
+/// keys, so it is not kept longer than the response.
+fn json_body(mut json: Zeroizing<String>) -> Response {
+    let body: String = std::mem::take(&mut json);
+    ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn parse_lookup(body: Result<Bytes, BytesRejection>) -> Result<LookupRequest, ApiError> {
@@ -94,7 +104,7 @@ pub async fn get_user(
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<LookupUser>, RestError> {
+) -> Result<Response, RestError> {
     let mama = &state.mama;
     let ctx = Ctx::new(
         Actor::Anonymous(None),
@@ -103,5 +113,5 @@ pub async fn get_user(
         request_id(&headers),
     );
     let ctx = service_ctx(mama, &ctx, &headers, "rest.get_user").await?;
-    Ok(Json(mama.lookup_user(&ctx, id).await?))
+    Ok(json_body(mama.lookup_user(&ctx, id).await?))
 }
