@@ -9,6 +9,10 @@ use super::{DbConn, DbError, MultiBackend, CHUNK};
 use crate::api::types::{Info, KeyStatus, UserColumn, UserFilter, UserSort};
 use crate::domain::NameSet;
 
+pub mod plan;
+
+use plan::Plan;
+
 /// A user row as stored (the key stays encrypted here).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -92,61 +96,11 @@ pub const SENTINEL_MODELS: &[&str] = &["all-team-models", "all-proxy-models"];
 
 pub type BoxedUsers<'a> = users::BoxedQuery<'a, MultiBackend>;
 
-/// Users matching `filter`. `available` is the current model catalog, needed only for the
-/// `unavailable_models` term (without a catalog nothing counts as unavailable).
+/// Users matching `filter`, as portable SQL each backend plans by itself. `available` is the
+/// current model catalog, needed only for the `unavailable_models` term (without a catalog
+/// nothing counts as unavailable).
 pub fn filtered<'a>(filter: &UserFilter, available: Option<&[String]>) -> BoxedUsers<'a> {
-    let mut query = users::table.into_boxed();
-    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = format!("%{}%", like_escape(text));
-        query = query.filter(
-            users::search_id
-                .like(pattern.clone())
-                .escape('\\')
-                .or(users::search_org.like(pattern).escape('\\')),
-        );
-    }
-    if let Some(org) = filter.organization.as_deref().filter(|t| !t.is_empty()) {
-        query = query.filter(
-            users::search_org
-                .like(format!("%{}%", like_escape(org)))
-                .escape('\\'),
-        );
-    }
-    if let Some(model) = &filter.model {
-        let ids = user_models::table
-            .filter(user_models::model.eq(model.clone()))
-            .select(user_models::user_id);
-        query = query.filter(users::id.eq_any(ids));
-    }
-    if let Some(service) = &filter.service {
-        let ids = user_services::table
-            .filter(user_services::service.eq(service.clone()))
-            .select(user_services::user_id);
-        query = query.filter(users::id.eq_any(ids));
-    }
-    if let Some(key) = &filter.info_key {
-        let ids = user_info::table
-            .filter(user_info::key.eq(key.clone()))
-            .select(user_info::user_id);
-        query = query.filter(users::id.eq_any(ids));
-    }
-    if let Some(status) = filter.key_status {
-        query = query.filter(users::key_status.eq(status.as_str()));
-    }
-    if filter.unavailable_models {
-        match available {
-            Some(catalog) => {
-                let mut known: Vec<String> = catalog.to_vec();
-                known.extend(SENTINEL_MODELS.iter().map(|s| s.to_string()));
-                let ids = user_models::table
-                    .filter(user_models::model.ne_all(known))
-                    .select(user_models::user_id);
-                query = query.filter(users::id.eq_any(ids));
-            }
-            None => query = query.filter(users::id.ne(users::id)),
-        }
-    }
-    query
+    plan::build(filter, available, Plan::Portable)
 }
 
 fn sorted(query: BoxedUsers<'_>, sort: UserSort) -> BoxedUsers<'_> {
@@ -177,7 +131,8 @@ fn sorted(query: BoxedUsers<'_>, sort: UserSort) -> BoxedUsers<'_> {
     }
 }
 
-/// One page of users, filtered and sorted in the database.
+/// One page of users, filtered and sorted in the database (on SQLite in the shape that reads the
+/// fewest rows, see [`plan`]).
 pub fn page(
     conn: &mut DbConn,
     filter: &UserFilter,
@@ -186,7 +141,14 @@ pub fn page(
     offset: u64,
     limit: u32,
 ) -> Result<Vec<UserRow>, DbError> {
-    Ok(sorted(filtered(filter, available), sort)
+    let plan = match conn {
+        DbConn::Sqlite(c) => {
+            let reach = offset.saturating_add(u64::from(limit));
+            plan::for_page(c, filter, sort.column, reach)?
+        }
+        DbConn::Pg(_) => Plan::Portable,
+    };
+    Ok(sorted(plan::build(filter, available, plan), sort)
         .select(UserRow::as_select())
         .limit(i64::from(limit))
         .offset(i64::try_from(offset).unwrap_or(i64::MAX))
@@ -194,19 +156,39 @@ pub fn page(
 }
 
 /// All users and those matching `filter`. A separate query from [`page`], so the two can run
-/// on two connections at once (each is a scan when the filter is a substring).
+/// on two connections at once. Both counts are exact. A filter of one indexed term (or of
+/// substrings only, on SQLite) is counted from its index alone; on PostgreSQL, where COUNT(*)
+/// reads every index entry, the total is the row the `user_count` triggers keep.
 pub fn counts(
     conn: &mut DbConn,
     filter: &UserFilter,
     available: Option<&[String]>,
 ) -> Result<(u64, u64), DbError> {
-    let total: i64 = users::table.count().get_result(conn)?;
-    let matching: i64 = if filter.is_empty() {
-        total
-    } else {
-        filtered(filter, available).count().get_result(conn)?
+    let total = match conn {
+        DbConn::Pg(c) => plan::pg_total(c)?,
+        DbConn::Sqlite(_) => None,
     };
-    Ok((total as u64, matching as u64))
+    let total = match total {
+        Some(n) => n,
+        None => users::table.count().get_result::<i64>(conn)? as u64,
+    };
+    if filter.is_empty() {
+        return Ok((total, total));
+    }
+    let plan = match conn {
+        DbConn::Sqlite(c) => match plan::for_count(c, filter)? {
+            plan::Counting::Done(n) => return Ok((total, n)),
+            plan::Counting::Query(plan) => plan,
+        },
+        DbConn::Pg(_) => match plan::single_set_count(conn, filter)? {
+            Some(n) => return Ok((total, n)),
+            None => Plan::Portable,
+        },
+    };
+    let matching: i64 = plan::build(filter, available, plan)
+        .count()
+        .get_result(conn)?;
+    Ok((total, matching as u64))
 }
 
 /// The ids of every user matching `filter` (for bulk changes by filter).
@@ -215,7 +197,11 @@ pub fn matching_ids(
     filter: &UserFilter,
     available: Option<&[String]>,
 ) -> Result<Vec<String>, DbError> {
-    Ok(filtered(filter, available)
+    let plan = match conn {
+        DbConn::Sqlite(c) if !filter.is_empty() => plan::for_all(c, filter)?,
+        _ => Plan::Portable,
+    };
+    Ok(plan::build(filter, available, plan)
         .select(users::id)
         .order_by(users::id.asc())
         .load(conn)?)
