@@ -1125,7 +1125,10 @@ async fn two_daemons_on_one_postgres_never_answer_lookups_from_stale_data() {
     let body = r#"{"user_ids": ["bob"]}"#;
     let (status, first) = rest(&b, Some(&token), body).await;
     assert_eq!(status, 200, "{first}");
-    let key = first["users"][0]["key"].as_str().expect("key through B").to_string();
+    let key = first["users"][0]["key"]
+        .as_str()
+        .expect("key through B")
+        .to_string();
     // Twice, so B surely answers the second from its cache.
     assert_eq!(rest(&b, Some(&token), body).await.1, first);
 

@@ -5,156 +5,19 @@
 //! Waits are bounded polls of the RPC, never timing assertions.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::time::Duration;
 
-use mama_core::litellm::{
-    key_hash, KeyStatus, LiteLlm, LiteLlmConfig, ReqwestLiteLlm, SecretString,
+use mama_core::litellm::{key_hash, KeyStatus, LiteLlm, SecretString};
+use mama_tests::harness::database::Kind;
+use mama_tests::harness::sync::{
+    admin_again, admin_client, chat_status, create, envs, get_users, ids, key_file, models_of,
+    real_proxy, set, start, start_synced, sync_args, unique_prefix, user, wait_active,
+    wait_all_synced, wait_key_gone, wait_status, CONVERGE,
 };
-use mama_tests::harness::{Daemon, RpcClient};
 use mama_tests::standin::{Fault, FaultRule, StandIn};
 use serde_json::{json, Value};
 
-/// Longest a test waits for the sync to converge before failing with the state it saw.
-const CONVERGE: Duration = Duration::from_secs(90);
-
-/// A master key file that outlives the daemon using it.
-struct KeyFile {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-fn key_file(master_key: &str) -> KeyFile {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("litellm-master-key");
-    std::fs::write(&path, format!("{master_key}\n")).expect("write key file");
-    // As an operator must: the daemon refuses a key file that others may read.
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .expect("chmod 600");
-    KeyFile { _dir: dir, path }
-}
-
-fn unique_prefix() -> String {
-    format!("mama-t{}-", &uuid::Uuid::new_v4().simple().to_string()[..8])
-}
-
-/// Flags and environment for a daemon synced to `url`; short timeouts keep fault tests brief.
-fn sync_args(url: &str, key: &KeyFile) -> Vec<String> {
-    vec![
-        "--litellm-url".into(),
-        url.into(),
-        "--litellm-master-key-file".into(),
-        key.path.to_string_lossy().into_owned(),
-    ]
-}
-
-fn start(url: &str, key: &KeyFile, prefix: &str) -> Daemon {
-    let args = sync_args(url, key);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Daemon::start_with(&args, &envs(prefix))
-}
-
-fn envs(prefix: &str) -> [(&'static str, &str); 3] {
-    [
-        ("MAMA_SYNC_ALIAS_PREFIX", prefix),
-        ("MAMA_LITELLM_TIMEOUT_SECS", "2"),
-        ("MAMA_SYNC_MAX_BACKOFF_SECS", "2"),
-    ]
-}
-
-fn user(id: &str, models: &[&str]) -> Value {
-    json!({"id": id, "organization": "lab", "models": models, "services": ["chat"], "info": {}})
-}
-
-async fn get_users(rpc: &mut RpcClient, ids: &[String]) -> Vec<Value> {
-    let mut all = Vec::new();
-    for chunk in ids.chunks(500) {
-        let reply = rpc.call("users.get", json!({"ids": chunk})).await;
-        all.extend(
-            reply.ok()["users"]
-                .as_array()
-                .expect("users")
-                .iter()
-                .cloned(),
-        );
-    }
-    all
-}
-
-/// Polls `users.get` until every user is `active` with exactly `models` synced; returns the rows.
-async fn wait_active(rpc: &mut RpcClient, ids: &[String]) -> Vec<Value> {
-    let started = std::time::Instant::now();
-    loop {
-        let users = get_users(rpc, ids).await;
-        let waiting: Vec<(String, String)> = users
-            .iter()
-            .filter(|u| u["key_status"] != "active")
-            .map(|u| (u["id"].to_string(), u["key_status"].to_string()))
-            .collect();
-        let status = rpc.call("sync.status", json!({})).await;
-        if waiting.is_empty() && users.len() == ids.len() && status.ok()["queue_depth"] == 0 {
-            return users;
-        }
-        assert!(
-            started.elapsed() < CONVERGE,
-            "not converged: {} users waiting, e.g. {:?}; sync.status {}",
-            waiting.len(),
-            waiting.iter().take(3).collect::<Vec<_>>(),
-            status.body
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-fn models_of(u: &Value) -> BTreeSet<String> {
-    u["models"]
-        .as_array()
-        .expect("models")
-        .iter()
-        .map(|m| m.as_str().unwrap_or("").to_string())
-        .collect()
-}
-
-fn set(models: &[&str]) -> BTreeSet<String> {
-    models.iter().map(|m| m.to_string()).collect()
-}
-
 // ------------------------------------------------------------------ real proxy
-
-/// The real proxy's URL and master key, or `None` (and a printed reason) to skip.
-fn real_proxy() -> Option<(String, String)> {
-    match (
-        std::env::var("LITELLM_BASE_URL"),
-        std::env::var("LITELLM_MASTER_KEY"),
-    ) {
-        (Ok(url), Ok(key)) if !url.is_empty() && !key.is_empty() => Some((url, key)),
-        _ => {
-            eprintln!("skipped: LITELLM_BASE_URL and LITELLM_MASTER_KEY are not set (start shared/litellm/real/setup.sh)");
-            None
-        }
-    }
-}
-
-fn admin_client(url: &str, key: &str) -> ReqwestLiteLlm {
-    ReqwestLiteLlm::new(LiteLlmConfig::new(url, SecretString::new(key))).expect("client")
-}
-
-/// Polls LiteLLM until the key is gone (deleted or never known).
-async fn wait_key_gone(litellm: &ReqwestLiteLlm, hash: &str) {
-    let started = std::time::Instant::now();
-    loop {
-        match litellm.key_info(hash).await.expect("key info") {
-            None => return,
-            Some(info) if info.status == KeyStatus::Deleted => return,
-            Some(_) => {}
-        }
-        // A bounded wait, not a speed check: give up with a clear message.
-        if started.elapsed() >= CONVERGE {
-            panic!("key still live in LiteLLM after {CONVERGE:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 #[tokio::test]
 async fn real_proxy_create_bulk_change_rotate_delete() {
@@ -317,18 +180,6 @@ fn assert_one_key_each(standin: &StandIn, prefix: &str, users: &[Value]) {
     assert_eq!(mine, users.len(), "no orphans");
 }
 
-fn ids(prefix: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{prefix}{i:04}")).collect()
-}
-
-async fn create(rpc: &mut RpcClient, ids: &[String], models: &[&str]) {
-    for chunk in ids.chunks(1000) {
-        let users: Vec<Value> = chunk.iter().map(|id| user(id, models)).collect();
-        let reply = rpc.call("users.create", json!({"users": users})).await;
-        assert_eq!(reply.ok()["created"], chunk.len() as u64);
-    }
-}
-
 #[tokio::test]
 async fn litellm_down_then_back_converges_without_duplicates() {
     let standin = StandIn::start().await.expect("stand-in");
@@ -423,32 +274,36 @@ async fn faults_converge_without_duplicates_or_orphans() {
     }
 }
 
+/// Bound for syncing thousands of keys with the stand-in.
+const CONVERGE_BULK: Duration = Duration::from_secs(300);
+
 #[tokio::test]
-async fn bulk_change_of_200_users_is_one_update_per_key() {
+async fn bulk_change_of_2000_users_is_one_update_per_key() {
     let standin = StandIn::start().await.expect("stand-in");
     let key = key_file(standin.master_key());
     let prefix = unique_prefix();
     let d = start(&standin.base_url(), &key, &prefix);
     let mut rpc = d.admin().await;
 
-    let users = ids("bulk-", 200);
+    let users = ids("bulk-", 2000);
     create(&mut rpc, &users, &["gpt-4o"]).await;
-    let rows = wait_active(&mut rpc, &users).await;
+    let rows = wait_all_synced(&mut rpc, &users, CONVERGE_BULK).await;
     assert_one_key_each(&standin, &prefix, &rows);
-    assert_eq!(standin.call_count("/key/generate"), 200);
+    assert_eq!(standin.call_count("/key/generate"), 2000);
 
     standin.clear_calls();
-    // 150 of the 200 change; the other 50 must see no call at all.
+    // 1,500 of the 2,000 change; the other 500 must see no call at all.
     let bulk = rpc
         .call(
             "users.bulk_update",
-            json!({"ids": users[..150], "models": {"op": "add", "values": ["llama3"]}}),
+            json!({"ids": users[..1500], "models": {"op": "add", "values": ["llama3"]}}),
         )
         .await;
-    assert_eq!(bulk.ok()["changed"], 150);
-    let rows = wait_active(&mut rpc, &users).await;
+    assert_eq!(bulk.ok()["changed"], 1500);
+    let rows = wait_all_synced(&mut rpc, &users, CONVERGE_BULK).await;
     let updates = standin.calls("/key/update");
-    assert_eq!(updates.len(), 150, "one /key/update per affected key");
+    assert_eq!(updates.len(), 1500, "one /key/update per affected key");
+    assert_eq!(standin.call_count("/key/generate"), 0);
     let hashes: HashMap<String, &Value> = rows
         .iter()
         .map(|u| (key_hash(u["key"].as_str().unwrap()), u))
@@ -484,8 +339,7 @@ async fn kill_9_mid_sync_then_restart_converges() {
     let key = key_file(standin.master_key());
     let prefix = unique_prefix();
     let args = sync_args(&standin.base_url(), &key);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let d = Daemon::start_with(&args, &envs(&prefix));
+    let d = start_synced(&args, &envs(&prefix), None);
     let mut rpc = d.admin().await;
 
     let users = ids("kill-", 120);
@@ -506,10 +360,8 @@ async fn kill_9_mid_sync_then_restart_converges() {
     );
 
     standin.faults().clear();
-    let d = Daemon::start_on(dir, db, &args, &envs(&prefix));
-    let mut rpc = d.rpc();
-    rpc.login("admin", mama_tests::harness::daemon::ADMIN_PASSWORD)
-        .await;
+    let d = start_synced(&args, &envs(&prefix), Some((dir, db)));
+    let mut rpc = admin_again(&d).await;
     let rows = wait_active(&mut rpc, &users).await;
     assert_one_key_each(&standin, &prefix, &rows);
 }
@@ -519,11 +371,9 @@ async fn reconcile_recreates_lost_keys_repushes_drift_and_deletes_orphans() {
     let standin = StandIn::start().await.expect("stand-in");
     let key = key_file(standin.master_key());
     let prefix = unique_prefix();
-    let args = sync_args(&standin.base_url(), &key);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut env = envs(&prefix).to_vec();
-    env.push(("MAMA_ORPHAN_MIN_AGE_SECS", "0"));
-    let d = Daemon::start_with(&args, &env);
+    let mut env = envs(&prefix);
+    env.push(("MAMA_ORPHAN_MIN_AGE_SECS", "0".into()));
+    let d = start_synced(&sync_args(&standin.base_url(), &key), &env, None);
     let mut rpc = d.admin().await;
 
     let users = ids("rec-", 3);
@@ -574,15 +424,481 @@ async fn reconcile_recreates_lost_keys_repushes_drift_and_deletes_orphans() {
     assert!(actions.contains("sync.reconcile.orphan"), "{actions:?}");
 }
 
-/// The HTTP status of a one-message chat call with a user's own key.
-async fn chat_status(url: &str, key: &str, model: &str) -> u16 {
-    reqwest::Client::new()
-        .post(format!("{url}/chat/completions"))
-        .bearer_auth(key)
-        .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+// ------------------------------------------------------------------ real proxy: the rest of the list
+
+/// A raw admin call to the real proxy (for what mama's client does not need, e.g. team edits).
+async fn proxy_post(url: &str, master: &str, path: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}{path}"))
+        .bearer_auth(master)
+        .json(&body)
         .send()
         .await
-        .expect("LiteLLM answers")
-        .status()
-        .as_u16()
+        .expect("LiteLLM answers");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn real_proxy_all_team_models_key_joins_the_configured_team() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let litellm = admin_client(&url, &master);
+    let key = key_file(&master);
+    let prefix = unique_prefix();
+    let team_alias = format!("{prefix}team");
+    let teams = litellm.list_teams().await.expect("teams");
+    assert!(
+        !teams
+            .iter()
+            .any(|t| t.team_alias.as_deref() == Some(team_alias.as_str())),
+        "the team must not exist yet"
+    );
+    let mut env = envs(&prefix);
+    env.push(("MAMA_LITELLM_TEAM", team_alias.clone()));
+    let d = start_synced(&sync_args(&url, &key), &env, None);
+    let mut rpc = d.admin().await;
+
+    let created = rpc
+        .call(
+            "users.create",
+            json!({"users": [user("teamer", &["all-team-models"]), user("solo", &["gpt-4o"])]}),
+        )
+        .await;
+    assert_eq!(created.ok()["created"], 2);
+    let ids = vec!["teamer".to_string(), "solo".to_string()];
+    let rows = wait_active(&mut rpc, &ids).await;
+    let plain = |i: usize| rows[i]["key"].as_str().unwrap().to_string();
+
+    // The team was created in LiteLLM with the configured alias, and only the key holding
+    // `all-team-models` is attached to it.
+    let info = litellm
+        .key_info(&key_hash(&plain(0)))
+        .await
+        .unwrap()
+        .expect("key in LiteLLM");
+    let team_id = info.team_id.clone().expect("the key is attached to a team");
+    assert_eq!(info.models, vec!["all-team-models".to_string()]);
+    let team = litellm
+        .team_info(&team_id)
+        .await
+        .unwrap()
+        .expect("team in LiteLLM");
+    assert_eq!(team.team_alias.as_deref(), Some(team_alias.as_str()));
+    let solo = litellm
+        .key_info(&key_hash(&plain(1)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        solo.team_id, None,
+        "a key without all-team-models has no team"
+    );
+
+    // The key opens exactly the team's models: narrow the team in LiteLLM and ask with the key.
+    let (status, body) = proxy_post(
+        &url,
+        &master,
+        "/team/update",
+        json!({"team_id": team_id, "models": ["mock-gpt", "llama3"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let visible = litellm
+        .models_visible_to(&SecretString::new(plain(0)))
+        .await
+        .expect("models");
+    assert_eq!(
+        visible.into_iter().collect::<BTreeSet<_>>(),
+        set(&["mock-gpt", "llama3"])
+    );
+    assert_eq!(chat_status(&url, &plain(0), "mock-gpt").await, 200);
+    assert_eq!(chat_status(&url, &plain(0), "gpt-4o").await, 403);
+
+    // A user who gains all-team-models joins the same team (found by alias, not created again).
+    let update = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["solo"], "models": {"op": "replace", "values": ["all-team-models"]}}),
+        )
+        .await;
+    assert_eq!(update.ok()["changed"], 1);
+    wait_active(&mut rpc, &ids[1..]).await;
+    let solo = litellm
+        .key_info(&key_hash(&plain(1)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(solo.team_id.as_deref(), Some(team_id.as_str()));
+    let same_alias = litellm
+        .list_teams()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.team_alias.as_deref() == Some(team_alias.as_str()))
+        .count();
+    assert_eq!(same_alias, 1, "one team with the configured alias");
+
+    // A user who loses all-team-models leaves the team, keeps the key, and gets its own list.
+    let update = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["teamer"], "models": {"op": "replace", "values": ["mock-gpt"]}}),
+        )
+        .await;
+    assert_eq!(update.ok()["changed"], 1);
+    let row = wait_active(&mut rpc, &ids[..1]).await.remove(0);
+    assert_eq!(row["key"].as_str(), Some(plain(0).as_str()), "same key");
+    let left = litellm
+        .key_info(&key_hash(&plain(0)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(left.team_id, None, "off the team");
+    assert_eq!(
+        left.key_alias.as_deref(),
+        Some(format!("{prefix}teamer").as_str())
+    );
+    let visible = litellm
+        .models_visible_to(&SecretString::new(plain(0)))
+        .await
+        .expect("models");
+    assert_eq!(visible, vec!["mock-gpt".to_string()]);
+    assert_eq!(chat_status(&url, &plain(0), "mock-gpt").await, 200);
+
+    rpc.call("users.delete", json!({"ids": ids})).await.ok();
+    for i in 0..2 {
+        wait_key_gone(&litellm, &key_hash(&plain(i))).await;
+    }
+    proxy_post(
+        &url,
+        &master,
+        "/team/delete",
+        json!({"team_ids": [team_id]}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn real_proxy_alias_held_by_a_foreign_key_fails_then_recovers() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let litellm = admin_client(&url, &master);
+    let prefix = unique_prefix();
+    // Someone made a key by hand in LiteLLM with the alias mama will want for "dup".
+    let foreign = litellm
+        .generate_key(
+            "mama-tests",
+            &mama_core::litellm::GenerateKey {
+                key: SecretString::new(format!("sk-hand-{}", uuid::Uuid::new_v4().simple())),
+                key_alias: Some(format!("{prefix}dup")),
+                models: vec!["llama3".into()],
+                user_id: None,
+                team_id: None,
+                metadata: Default::default(),
+            },
+        )
+        .await
+        .expect("hand-made key");
+    let key = key_file(&master);
+    let d = start(&url, &key, &prefix);
+    let mut rpc = d.admin().await;
+    create(&mut rpc, &["dup".to_string()], &["gpt-4o"]).await;
+
+    // mama refuses to take the alias over: the user is failed, with mama's own reason.
+    let row = wait_status(&mut rpc, "dup", "failed").await;
+    let reason = row["key_error"].as_str().expect("a reason");
+    assert!(
+        reason.contains("already uses the alias") && reason.contains(&format!("{prefix}dup")),
+        "{reason}"
+    );
+    let status = rpc.call("sync.status", json!({})).await;
+    assert_eq!(status.ok()["users_failed"], 1);
+    assert_eq!(
+        status.ok()["queue_depth"],
+        0,
+        "a permanent failure is not retried"
+    );
+    let hand = litellm.key_info(&foreign.token).await.unwrap().unwrap();
+    assert_eq!(
+        hand.status,
+        KeyStatus::Active,
+        "the foreign key is untouched"
+    );
+    assert_eq!(
+        hand.key_alias.as_deref(),
+        Some(format!("{prefix}dup").as_str())
+    );
+    assert_eq!(hand.models, vec!["llama3".to_string()]);
+    let mine = key_hash(row["key"].as_str().unwrap());
+    assert!(
+        litellm.key_info(&mine).await.unwrap().is_none(),
+        "no key of mama's with a stolen alias"
+    );
+    let failed = mama_tests::harness::sync::events(&mut rpc, "sync.update").await;
+    assert!(
+        failed.iter().any(|e| e["result"] == "error"),
+        "the failure is an event"
+    );
+
+    // The operator removes the hand-made key; the next change of the user goes through.
+    litellm
+        .delete_keys("mama-tests", std::slice::from_ref(&foreign.token))
+        .await
+        .expect("delete hand-made key");
+    let update = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["dup"], "models": {"op": "add", "values": ["mock-gpt"]}}),
+        )
+        .await;
+    assert_eq!(update.ok()["changed"], 1);
+    let row = wait_active(&mut rpc, &["dup".to_string()]).await.remove(0);
+    assert_eq!(row["key_error"], Value::Null);
+    let info = litellm.key_info(&mine).await.unwrap().expect("created");
+    assert_eq!(
+        info.key_alias.as_deref(),
+        Some(format!("{prefix}dup").as_str())
+    );
+    assert_eq!(
+        info.models.iter().cloned().collect::<BTreeSet<_>>(),
+        set(&["gpt-4o", "mock-gpt"])
+    );
+    rpc.call("users.delete", json!({"ids": ["dup"]})).await.ok();
+    wait_key_gone(&litellm, &mine).await;
+}
+
+#[tokio::test]
+async fn real_proxy_update_of_a_key_litellm_lost_recreates_it() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let litellm = admin_client(&url, &master);
+    let key = key_file(&master);
+    let prefix = unique_prefix();
+    // The periodic reconciler stays out of the way: the worker's update path must repair it.
+    let mut env = envs(&prefix);
+    env.push(("MAMA_RECONCILE_INTERVAL_SECS", "3600".into()));
+    let d = start_synced(&sync_args(&url, &key), &env, None);
+    let mut rpc = d.admin().await;
+    let users = vec!["lost".to_string(), "kept".to_string()];
+    create(&mut rpc, &users, &["gpt-4o"]).await;
+    let rows = wait_active(&mut rpc, &users).await;
+    let plain: Vec<String> = rows
+        .iter()
+        .map(|u| u["key"].as_str().unwrap().to_string())
+        .collect();
+
+    // LiteLLM loses "lost"'s key (deleted behind mama's back); mama still thinks it active.
+    litellm
+        .delete_keys("mama-tests", &[key_hash(&plain[0])])
+        .await
+        .expect("delete behind mama's back");
+    assert_eq!(chat_status(&url, &plain[0], "gpt-4o").await, 401);
+
+    let bulk = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": users, "models": {"op": "add", "values": ["mock-gpt"]}}),
+        )
+        .await;
+    assert_eq!(bulk.ok()["changed"], 2);
+    let rows = wait_active(&mut rpc, &users).await;
+    for (u, plain) in rows.iter().zip(&plain) {
+        assert_eq!(
+            u["key"].as_str(),
+            Some(plain.as_str()),
+            "same key, no rotation"
+        );
+        let info = litellm.key_info(&key_hash(plain)).await.unwrap().unwrap();
+        assert_eq!(info.status, KeyStatus::Active, "{}", u["id"]);
+        assert_eq!(
+            info.key_alias.as_deref(),
+            Some(format!("{prefix}{}", u["id"].as_str().unwrap()).as_str())
+        );
+        assert_eq!(
+            info.models.iter().cloned().collect::<BTreeSet<_>>(),
+            set(&["gpt-4o", "mock-gpt"])
+        );
+    }
+    // The key works again, with the final list.
+    assert_eq!(chat_status(&url, &plain[0], "mock-gpt").await, 200);
+    let creates = mama_tests::harness::sync::events(&mut rpc, "sync.create").await;
+    let recreated = creates
+        .iter()
+        .filter(|e| e["result"] == "ok" && e["user_ids"] == json!(["lost"]))
+        .count();
+    assert_eq!(recreated, 2, "created, then re-created by the update");
+    let repairs = mama_tests::harness::sync::events(&mut rpc, "sync.reconcile.recreate").await;
+    assert!(
+        repairs.is_empty(),
+        "the worker repaired it, not the reconciler"
+    );
+
+    rpc.call("users.delete", json!({"ids": users})).await.ok();
+    for p in &plain {
+        wait_key_gone(&litellm, &key_hash(p)).await;
+    }
+}
+
+// ------------------------------------------------------------------ keys at rest
+
+/// The user's stored ciphertext, hex.
+fn ciphertext_hex(db: &mama_tests::harness::TestDatabase, id: &str) -> String {
+    let expr = match db.kind {
+        Kind::Sqlite => "hex(key_ciphertext)",
+        Kind::Postgres => "encode(key_ciphertext, 'hex')",
+    };
+    db.query(&format!("SELECT {expr} FROM users WHERE id = '{id}'"))
+        .to_lowercase()
+}
+
+fn set_ciphertext_hex(db: &mama_tests::harness::TestDatabase, id: &str, hex: &str) {
+    let value = match db.kind {
+        Kind::Sqlite => format!("X'{hex}'"),
+        Kind::Postgres => format!("decode('{hex}', 'hex')"),
+    };
+    db.execute(&format!(
+        "UPDATE users SET key_ciphertext = {value} WHERE id = '{id}'"
+    ));
+}
+
+/// Every byte the database holds for mama, as far as a reader of its files or tables sees it.
+fn stored_bytes(d: &mama_tests::harness::Daemon) -> Vec<u8> {
+    match d.db.kind {
+        Kind::Sqlite => {
+            // The database file and its write-ahead log.
+            let path = d.db.sqlite_path().expect("sqlite file");
+            let mut all = Vec::new();
+            for suffix in ["", "-wal", "-journal"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                if let Ok(bytes) = std::fs::read(&p) {
+                    all.extend(bytes);
+                }
+            }
+            assert!(!all.is_empty(), "read the SQLite file");
+            all
+        }
+        Kind::Postgres => {
+            let mut all = Vec::new();
+            for table in ["users", "outbox", "events", "event_users"] {
+                all.extend(
+                    d.db.query(&format!("SELECT t::text FROM {table} t"))
+                        .into_bytes(),
+                );
+            }
+            all
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn key_at_rest_is_encrypted_and_bound_to_its_user() {
+    // No LiteLLM needed: keys are minted and stored at creation.
+    let d = mama_tests::harness::Daemon::start();
+    let mut rpc = d.admin().await;
+    let users: Vec<String> = ["alice", "bob", "carol"].map(String::from).to_vec();
+    create(&mut rpc, &users, &["gpt-4o"]).await;
+    let keys: Vec<String> = get_users(&mut rpc, &users)
+        .await
+        .iter()
+        .map(|u| u["key"].as_str().expect("a key").to_string())
+        .collect();
+
+    let stored = stored_bytes(&d);
+    for k in &keys {
+        assert!(k.starts_with("sk-"));
+        assert!(!contains(&stored, k.as_bytes()), "plaintext key at rest");
+        assert!(
+            !contains(&stored, hex(k.as_bytes()).as_bytes()),
+            "hex key at rest"
+        );
+    }
+
+    // Offline tampering: flip a byte of alice's ciphertext, copy bob's onto carol's row.
+    let (dir, db) = d.kill();
+    let mut alice = ciphertext_hex(&db, "alice");
+    let flipped = if alice.ends_with('0') { '1' } else { '0' };
+    alice.pop();
+    alice.push(flipped);
+    set_ciphertext_hex(&db, "alice", &alice);
+    db.execute("UPDATE users SET key_ciphertext = (SELECT key_ciphertext FROM users WHERE id = 'bob') WHERE id = 'carol'");
+    let d = mama_tests::harness::Daemon::start_on(dir, db, &[], &[]);
+    let mut rpc = admin_again(&d).await;
+
+    // The admin sees which keys are unreadable; bob's key is intact; nothing fails wholesale.
+    let reply = rpc.call("users.get", json!({"ids": users})).await;
+    let got = reply.ok()["users"].as_array().expect("users").clone();
+    assert_eq!(
+        got[1]["key"].as_str(),
+        Some(keys[1].as_str()),
+        "bob unharmed"
+    );
+    for i in [0, 2] {
+        assert_eq!(got[i]["key"], Value::Null, "{}", got[i]["id"]);
+        assert_eq!(got[i]["key_status"], "failed", "{}", got[i]);
+        let why = got[i]["key_error"].as_str().unwrap_or_default();
+        assert!(why.contains("decrypt"), "{why}");
+        assert!(!why.contains(&keys[1]), "never the key itself");
+    }
+
+    // A service asking for the keys gets the good one and a clear reason for the others.
+    rpc.call("services.create", json!({"name": "chat"}))
+        .await
+        .ok();
+    let token = rpc
+        .call("services.issue_token", json!({"service": "chat"}))
+        .await
+        .ok()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resp = reqwest::Client::new()
+        .post(d.rest_url("/api/v1/users/lookup"))
+        .bearer_auth(&token)
+        .json(&json!({"user_ids": users}))
+        .send()
+        .await
+        .expect("REST answers");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["users"][1]["key"].as_str(), Some(keys[1].as_str()));
+    for i in [0, 2] {
+        assert_eq!(body["users"][i]["key"], Value::Null);
+        assert_eq!(body["users"][i]["key_withheld"], "key_unreadable", "{body}");
+    }
+    let one = reqwest::Client::new()
+        .get(d.rest_url("/api/v1/users/carol"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status().as_u16(), 200);
+    assert_eq!(
+        one.json::<Value>().await.unwrap()["key_withheld"],
+        "key_unreadable"
+    );
+
+    // Rotation repairs them.
+    let rotated = rpc
+        .call("users.rotate_keys", json!({"ids": ["alice", "carol"]}))
+        .await;
+    assert_eq!(rotated.ok()["rotated"], 2);
+    for u in get_users(&mut rpc, &users).await {
+        assert!(
+            u["key"].as_str().is_some_and(|k| k.starts_with("sk-")),
+            "{u}"
+        );
+    }
 }

@@ -26,10 +26,17 @@ impl Mama {
     /// The admin view of a row; `with_key` decrypts the key (users.get only).
     pub fn user_view(&self, row: &UserRow, with_key: bool) -> OpResult<UserView> {
         let models = row.model_set().map_err(ApiError::from)?;
-        let key = if with_key {
-            self.decrypt_key(row)?
-        } else {
-            None
+        let (mut key_status, mut key_error) = (row.status(), row.key_error.clone());
+        // A key that does not decrypt (tampered, or copied from another row) fails only its own
+        // user, visibly, instead of the whole call; the log says which user.
+        let key = match with_key.then(|| self.decrypt_key(row)).transpose() {
+            Ok(key) => key.flatten(),
+            Err(_) => {
+                key_status = KeyStatus::Failed;
+                key_error =
+                    Some("the stored key cannot be decrypted; rotate the user's key".into());
+                None
+            }
         };
         Ok(UserView {
             id: row.id.clone(),
@@ -39,8 +46,8 @@ impl Mama {
             services: row.service_set().map_err(ApiError::from)?.to_vec(),
             info: row.info_map().map_err(ApiError::from)?,
             key_hint: row.key_hint.clone(),
-            key_status: row.status(),
-            key_error: row.key_error.clone(),
+            key_status,
+            key_error,
             key,
             version: row.version,
             created_at: row.created_at.and_utc(),

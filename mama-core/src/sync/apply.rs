@@ -17,7 +17,7 @@ use crate::ops::Mama;
 /// Who LiteLLM records as the author of mama's changes (`litellm-changed-by`).
 pub const CHANGED_BY: &str = "mama-sync";
 /// The sentinel that needs a team to mean anything.
-const ALL_TEAM_MODELS: &str = "all-team-models";
+pub(super) const ALL_TEAM_MODELS: &str = "all-team-models";
 
 /// What a finished job did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +103,7 @@ fn permanent(err: &LiteLlmError) -> bool {
 }
 
 /// Splits a LiteLLM error into retry or a permanent failure of this user's key.
-fn classify(err: LiteLlmError, key_hash: &str) -> JobError {
+pub(super) fn classify(err: LiteLlmError, key_hash: &str) -> JobError {
     if permanent(&err) {
         JobError::Permanent {
             key_hash: Some(key_hash.to_string()),
@@ -116,6 +116,9 @@ fn classify(err: LiteLlmError, key_hash: &str) -> JobError {
 
 pub async fn run(mama: &Mama, engine: &Engine, job: &Job) -> Result<Applied, JobError> {
     if job.is_sync() {
+        if let Some(applied) = super::push::models_only(mama, engine, job).await? {
+            return Ok(applied);
+        }
         sync_user(mama, engine, &job.user_id).await
     } else {
         delete_key(engine, job).await
@@ -153,13 +156,17 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
     let user = row.id.clone();
 
     let existing = engine.client.key_info(&hash).await?;
+    // With a team configured, mama decides each key's team: the configured one for keys holding
+    // `all-team-models`, none for the others.
+    let team_differs =
+        |team: &Option<String>| engine.config.team_alias.is_some() && *team != team_id;
     match existing {
-        Some(info) if info.status == KeyStatus::Active => {
+        Some(info) if info.status == KeyStatus::Active && !team_differs(&info.team_id) => {
             let change = UpdateKey {
                 models: (!same_models(&info.models, &models)).then(|| models.clone()),
                 key_alias: (info.key_alias.as_deref() != Some(alias.as_str()))
                     .then(|| alias.clone()),
-                team_id: team_id.clone().filter(|t| info.team_id.as_ref() != Some(t)),
+                team_id: None,
                 metadata: None,
             };
             if change == UpdateKey::default() {
@@ -185,7 +192,25 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
                 models_json,
             })
         }
-        _ => {
+        existing => {
+            let moving = existing
+                .as_ref()
+                .is_some_and(|i| i.status == KeyStatus::Active);
+            if moving {
+                // The key changes team. LiteLLM 1.103.7 refuses `/key/update` into a team the
+                // key's user is not a member of (403), and cannot take a team off a key through
+                // mama's client; generate has neither limit. So the key is deleted and generated
+                // again, same value, alias and user, in its new team: for the moment in between
+                // the key does not work. A retry after a cut finds it deleted and generates it.
+                match engine
+                    .client
+                    .delete_keys(CHANGED_BY, std::slice::from_ref(&hash))
+                    .await
+                {
+                    Ok(()) | Err(LiteLlmError::NotFound { .. }) => {}
+                    Err(err) => return Err(classify(err, &hash)),
+                }
+            }
             let plain = mama.decrypt_key(&row).map_err(|_| JobError::Permanent {
                 key_hash: Some(hash.clone()),
                 reason: "the stored key cannot be decrypted; rotate the user's key".into(),
@@ -204,6 +229,13 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
                 metadata,
             };
             create(engine, &req, &hash, &row.id).await?;
+            if moving {
+                return Ok(Applied::Updated {
+                    user,
+                    key_hash: hash,
+                    models_json,
+                });
+            }
             Ok(Applied::Created {
                 user,
                 key_hash: hash,

@@ -8,6 +8,7 @@
 
 mod apply;
 pub mod breaker;
+mod push;
 pub mod reconcile;
 mod rpc;
 mod store;

@@ -23,6 +23,9 @@ pub struct Job {
     pub ids: Vec<i64>,
     /// Failed attempts so far (of the oldest operation).
     pub attempts: i32,
+    /// A worker claimed it before and never settled it (it died, or could not record the
+    /// result): what it did in LiteLLM is unknown.
+    pub interrupted: bool,
 }
 
 impl Job {
@@ -89,21 +92,18 @@ pub fn claim(
         if first.available_at > now {
             continue;
         }
-        let mut ids = vec![first.id];
+        let mut taken = vec![*first];
         if first.kind == KIND_SYNC {
-            ids.extend(
-                ops.iter()
-                    .skip(1)
-                    .take_while(|op| op.kind == KIND_SYNC)
-                    .map(|op| op.id),
-            );
+            taken.extend(ops.iter().skip(1).take_while(|op| op.kind == KIND_SYNC));
         }
+        let ids = taken.iter().map(|op| op.id).collect();
         jobs.push(Job {
             user_id: first.user_id.clone(),
             kind: first.kind.clone(),
             key_hash: first.key_hash.clone(),
             ids,
             attempts: first.attempts,
+            interrupted: taken.iter().any(|op| op.claimed_by.is_some()),
         });
     }
     let all: Vec<i64> = jobs.iter().flat_map(|j| j.ids.iter().copied()).collect();
@@ -154,13 +154,11 @@ pub fn retry_later(
 }
 
 /// After a restart on SQLite (one daemon per file), leases held by the previous process are void.
+/// `claimed_by` stays: it tells the next claim that the operation may have been half done.
 pub fn release_all(conn: &mut DbConn) -> Result<usize, DbError> {
     Ok(
-        diesel::update(outbox::table.filter(outbox::claimed_by.is_not_null()))
-            .set((
-                outbox::claimed_by.eq(None::<String>),
-                outbox::claimed_until.eq(None::<NaiveDateTime>),
-            ))
+        diesel::update(outbox::table.filter(outbox::claimed_until.is_not_null()))
+            .set(outbox::claimed_until.eq(None::<NaiveDateTime>))
             .execute(conn)?,
     )
 }
@@ -171,7 +169,11 @@ pub fn retry_now(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, DbError
         outbox::table
             .filter(outbox::attempts.gt(0))
             .filter(outbox::available_at.gt(now))
-            .filter(outbox::claimed_by.is_null()),
+            .filter(
+                outbox::claimed_until
+                    .is_null()
+                    .or(outbox::claimed_until.le(now)),
+            ),
     )
     .set(outbox::available_at.eq(now))
     .execute(conn)?)

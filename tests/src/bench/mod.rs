@@ -5,6 +5,7 @@
 pub mod cpu;
 pub mod load;
 pub mod static_server;
+pub mod sync;
 
 /// A small, fast, seedable PRNG (xorshift64*): random ids for requests without a `rand`
 /// dependency, and reproducible from a seed.

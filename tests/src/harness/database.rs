@@ -101,6 +101,15 @@ impl TestDatabase {
         }
     }
 
+    /// The same database for a second daemon: this copy does not drop it.
+    pub fn shared(&self) -> TestDatabase {
+        TestDatabase {
+            kind: self.kind,
+            url: self.url.clone(),
+            pg_name: None,
+        }
+    }
+
     /// The SQLite file, if this is SQLite.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         (self.kind == Kind::Sqlite).then(|| PathBuf::from(&self.url))

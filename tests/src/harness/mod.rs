@@ -5,6 +5,7 @@
 pub mod daemon;
 pub mod database;
 pub mod rpc;
+pub mod sync;
 
 pub use daemon::Daemon;
 pub use database::TestDatabase;

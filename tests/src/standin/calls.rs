@@ -18,6 +18,9 @@ pub struct Call {
     pub body: Option<Value>,
     /// The `litellm-changed-by` header.
     pub changed_by: Option<String>,
+    /// The `Host` header: tells apart clients given different spellings of the same address
+    /// (e.g. two daemons, one told `127.0.0.1`, the other `localhost`).
+    pub host: Option<String>,
     /// Whether the master key authenticated the call.
     pub by_master_key: bool,
     /// The fault injected into this call, if any.

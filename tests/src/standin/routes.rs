@@ -90,6 +90,11 @@ async fn record_and_inject(
             .get("litellm-changed-by")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        host: parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         by_master_key: bearer(&parts.headers).as_deref() == Some(shared.master_key.as_str()),
         fault: fault.as_ref().map(|(f, _)| f.clone()),
         status: None,

@@ -263,6 +263,22 @@ impl State {
                 return Err(duplicate_alias(alias));
             }
         }
+        // LiteLLM 1.103.7 refuses to move a key with a user into a team that user is not a member
+        // of (generate does not check). Teams made by `/team/new` have no members but LiteLLM's
+        // default admin.
+        if let (Some(Some(team)), Some(stored)) = (&changes.team_id, self.keys.get(&token)) {
+            let user = changes.user_id.clone().unwrap_or(stored.user_id.clone());
+            if let Some(user) = user.filter(|u| u != "default_user_id") {
+                if stored.team_id.as_ref() != Some(team) {
+                    return Err(ApiError::new(
+                        403,
+                        format!("User={user} is not a member of the team={team}. Check team members via `/team/info`."),
+                        "auth_error",
+                        Some("None"),
+                    ));
+                }
+            }
+        }
         let key = self
             .keys
             .get_mut(&token)

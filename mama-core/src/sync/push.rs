@@ -1,0 +1,63 @@
+//! The common case in one LiteLLM call: a models change of a key LiteLLM is known to hold.
+//!
+//! The full path ([`super::apply`]) reads the key (`/key/info`) before acting, which settles
+//! whatever an earlier, unclear attempt did. On the real proxy a `/key/info` costs about as much
+//! as the `/key/update` itself, so reading first halves the sync rate of a bulk change. When the
+//! database already proves what LiteLLM holds, the read adds nothing: the user's key was
+//! confirmed in LiteLLM with `synced_models` (set only by a settled create or update of that
+//! key), and the operation was never attempted before. Then the final list is pushed directly
+//! (`models` replaces LiteLLM's list, so the push is idempotent). Everything else falls back to
+//! the full path: a retry or an operation whose worker died mid-way (its result is unknown), a key
+//! LiteLLM no longer has (404: the full path recreates it), a rotated key not created yet (404
+//! too), a change of the key's team, and a sync with no models change (a reconciler's repair, which
+//! must look at LiteLLM to know what to repair). Not looked at here: an alias or metadata changed
+//! behind mama's back (the full path renames such a key when it next reads it).
+
+use super::apply::{classify, Applied, JobError, ALL_TEAM_MODELS, CHANGED_BY};
+use super::store::Job;
+use super::Engine;
+use crate::db::users;
+use crate::domain::NameSet;
+use crate::litellm::{LiteLlmError, UpdateKey};
+use crate::ops::Mama;
+
+/// Pushes the user's models when that alone brings LiteLLM in line; `None` when the full path
+/// must decide.
+pub(super) async fn models_only(
+    mama: &Mama,
+    engine: &Engine,
+    job: &Job,
+) -> Result<Option<Applied>, JobError> {
+    if !job.is_sync() || job.attempts > 0 || job.interrupted {
+        return Ok(None);
+    }
+    let uid = job.user_id.clone();
+    let Some(row) = mama.db.read(move |c| users::find(c, &uid)).await? else {
+        return Ok(None);
+    };
+    let (Some(hash), Some(synced)) = (row.key_hash.clone(), row.synced_models.as_deref()) else {
+        return Ok(None);
+    };
+    let Ok(synced) = NameSet::from_json(synced) else {
+        return Ok(None);
+    };
+    let models = row.model_set()?;
+    let team_changes = engine.config.team_alias.is_some()
+        && models.contains(ALL_TEAM_MODELS) != synced.contains(ALL_TEAM_MODELS);
+    if models == synced || team_changes {
+        return Ok(None);
+    }
+    let change = UpdateKey {
+        models: Some(models.to_vec()),
+        ..UpdateKey::default()
+    };
+    match engine.client.update_key(CHANGED_BY, &hash, &change).await {
+        Ok(_) => Ok(Some(Applied::Updated {
+            user: row.id,
+            key_hash: hash,
+            models_json: row.models,
+        })),
+        Err(LiteLlmError::NotFound { .. }) => Ok(None),
+        Err(err) => Err(classify(err, &hash)),
+    }
+}
