@@ -64,6 +64,25 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// CPU model, core count and load average, for the record of a benchmark run.
+pub fn machine_summary() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown CPU")
+        .trim()
+        .to_string();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!(
+        "{model}, {cores} cores, load average {}",
+        sync::load_average()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -150,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     };
     println!("# mama-bench");
-    println!("machine: {}", machine_summary());
+    println!("machine: {}", mama_tests::bench::machine_summary());
     println!(
         "daemon: {}",
         mama_tests::harness::daemon::bin_dir()
@@ -449,22 +449,4 @@ fn print_summary(opts: &Options, reports: &[Report]) {
             r.bulk_seconds.iter().map(|s| (s * 1000.0).round() / 1000.0).collect::<Vec<_>>()
         );
     }
-}
-
-/// CPU model, core count and load, for the record.
-fn machine_summary() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("unknown CPU")
-        .trim()
-        .to_string();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    format!("{model}, {cores} cores, load average {}", load.join(" "))
 }

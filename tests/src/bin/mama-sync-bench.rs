@@ -176,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
         },
     );
     println!("# mama-sync-bench");
-    println!("machine: {}", machine_summary());
+    println!("machine: {}", mama_tests::bench::machine_summary());
     println!(
         "daemon: {}",
         mama_tests::harness::daemon::bin_dir()
@@ -536,23 +536,4 @@ fn print_summary(opts: &Options, reports: &[PeerReport]) {
             100.0 * mama / raw.max(1e-9)
         );
     }
-}
-
-/// CPU model, core count and load, for the record.
-fn machine_summary() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("unknown CPU")
-        .trim()
-        .to_string();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    format!(
-        "{model}, {cores} cores, load average {}",
-        bench::load_average()
-    )
 }
