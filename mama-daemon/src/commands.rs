@@ -36,7 +36,7 @@ pub fn check_config(settings: &Settings) -> Vec<String> {
             if location.backend() == mama_core::db::Backend::Postgres
                 || matches!(&location, Location::Sqlite(p) if p.exists())
             {
-                match mama_core::db::Db::open(&location, 2).and_then(|db| {
+                match mama_core::db::Db::open_for_command(&location).and_then(|db| {
                     let mut conn = db.conn()?;
                     mama_core::db::migrate::is_current(&mut conn)
                 }) {
@@ -133,7 +133,7 @@ pub fn backup(settings: &Settings, file: &Path) -> Result<()> {
     if file.exists() {
         bail!("{} exists; refusing to overwrite it", file.display());
     }
-    let db = mama_core::db::Db::open(&location, 2)?;
+    let db = mama_core::db::Db::open_for_command(&location)?;
     let mut conn = db.conn()?;
     mama_core::db::backup::vacuum_into(&mut conn, file)
         .with_context(|| format!("writing {}", file.display()))?;

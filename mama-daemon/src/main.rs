@@ -83,7 +83,7 @@ fn main() -> Result<()> {
         Command::Serve => runtime.block_on(serve::serve(settings)),
         Command::Migrate => {
             serve::ensure_private_dir(&settings.data_dir)?;
-            serve::open_database(&settings)?;
+            serve::open_database(&settings, serve::Use::Command)?;
             eprintln!("migrations applied");
             Ok(())
         }
@@ -109,7 +109,7 @@ fn main() -> Result<()> {
         Command::Admin {
             command: AdminCommand::ResetPassword { username },
         } => {
-            let db = serve::open_database(&settings)?;
+            let db = serve::open_database(&settings, serve::Use::Command)?;
             let password = mama_core::ops::admins::reset_password_offline(&db, &username)
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             println!("one-time password for {username}: {password}");

@@ -15,8 +15,17 @@ use crate::config::Settings;
 use crate::routes::{self, Peer};
 use crate::state::AppState;
 
+/// How long the opened database is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// The daemon: a pool of connections, one kept ready.
+    Serve,
+    /// A short command that exits right after (see [`Db::open_for_command`]).
+    Command,
+}
+
 /// Opens the database named by the settings and applies pending migrations.
-pub fn open_database(settings: &Settings) -> Result<Db> {
+pub fn open_database(settings: &Settings, purpose: Use) -> Result<Db> {
     let location = Location::parse(&settings.database_url).map_err(anyhow::Error::msg)?;
     if let Location::Sqlite(path) = &location {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -26,8 +35,11 @@ pub fn open_database(settings: &Settings) -> Result<Db> {
             bail!("refusing to start: {problem}");
         }
     }
-    let db = Db::open(&location, 16)
-        .with_context(|| format!("opening database {}", location.display()))?;
+    let db = match purpose {
+        Use::Serve => Db::open(&location, 16),
+        Use::Command => Db::open_for_command(&location),
+    }
+    .with_context(|| format!("opening database {}", location.display()))?;
     let mut conn = db.conn().context("connecting to the database")?;
     let applied = db::migrate::run(&mut conn).context("running migrations")?;
     if applied > 0 {
@@ -52,7 +64,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
     }
     let db = {
         let s = settings.clone();
-        tokio::task::spawn_blocking(move || open_database(&s)).await??
+        tokio::task::spawn_blocking(move || open_database(&s, Use::Serve)).await??
     };
     let jwt_secret = load_or_create_secret_file(&settings.jwt_key_file, 32)
         .with_context(|| format!("session signing key {}", settings.jwt_key_file.display()))?;

@@ -160,8 +160,21 @@ pub struct Db {
 const PG_WRITE_LOCK: i64 = 0x6d_61_6d_61;
 
 impl Db {
-    /// Opens (and for SQLite creates) the database. Does not migrate: see [`migrate::run`].
+    /// Opens (and for SQLite creates) the database for a server: the pool keeps one idle
+    /// connection ready. Does not migrate: see [`migrate::run`].
     pub fn open(location: &Location, max_connections: u32) -> Result<Db, DbError> {
+        Db::open_with(location, max_connections, 1)
+    }
+
+    /// Opens the database for a short command (`check-config`, `backup`, …): no connection is
+    /// made in the background. (A pool keeping a connection idle opens a new one on a pool
+    /// thread as soon as one is checked out; when the command then exits, libpq could be in the
+    /// middle of connecting while the process tears down its TLS library, and crash.)
+    pub fn open_for_command(location: &Location) -> Result<Db, DbError> {
+        Db::open_with(location, 2, 0)
+    }
+
+    fn open_with(location: &Location, max_connections: u32, min_idle: u32) -> Result<Db, DbError> {
         let url = match location {
             Location::Sqlite(path) => path.to_string_lossy().into_owned(),
             Location::Postgres(url) => url.clone(),
@@ -169,7 +182,7 @@ impl Db {
         let manager = ConnectionManager::<DbConn>::new(url);
         let pool = Pool::builder()
             .max_size(max_connections.max(2))
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle))
             .connection_timeout(Duration::from_secs(10))
             // A broken connection fails its query and is replaced; a validation query on every
             // checkout would cost a round trip per request.
