@@ -15,6 +15,12 @@ mod worker;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc's allocator: a REST lookup allocates and frees hundreds of small
+/// buffers across worker threads, and glibc's arena consolidation was a quarter of the daemon's
+/// CPU under load (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// mama's daemon: keeps users and their LiteLLM virtual keys, serves the admin RPC (for
 /// mama-tui) on a Unix socket and the REST API for services on TCP.
 #[derive(Debug, Parser)]

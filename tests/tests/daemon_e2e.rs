@@ -829,6 +829,23 @@ async fn rest_lookup_for_services() {
     let (_, back) = rest(&d, Some(&token), r#"{"user_ids": ["bob"]}"#).await;
     assert_eq!(back["users"][0]["key_withheld"], "service_not_allowed");
 
+    // An id answered "missing" a moment ago is found as soon as that user exists, also when
+    // the request spells it with JSON escapes.
+    rpc.call(
+        "users.create",
+        json!({"users": [user("nobody", "ops", &["llama3"], &["chat"])]}),
+    )
+    .await
+    .ok();
+    let (_, created) = rest(&d, Some(&token), r#"{"user_ids": ["n\u006fbody", "bob"]}"#).await;
+    assert_eq!(created["missing"], json!([]), "{created}");
+    assert_eq!(created["users"][0]["id"], "nobody");
+    rpc.call("users.delete", json!({"ids": ["nobody"]}))
+        .await
+        .ok();
+    let (_, deleted) = rest(&d, Some(&token), r#"{"user_ids": ["nobody"]}"#).await;
+    assert_eq!(deleted["missing"], json!(["nobody"]), "{deleted}");
+
     // The same key through GET, and through users.get for the admin.
     let one: Value = reqwest::Client::new()
         .get(d.rest_url("/api/v1/users/%EA%B9%80%EC%B2%A0%EC%88%98"))

@@ -1,5 +1,7 @@
 //! REST bodies for services (`/api/v1`).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::types::{Info, KeyStatus};
@@ -7,10 +9,24 @@ use super::types::{Info, KeyStatus};
 /// Most ids one lookup accepts.
 pub const MAX_LOOKUP_IDS: usize = 1000;
 
+/// `{"user_ids": [...]}`. The ids borrow from the request body (an id that JSON-escapes a
+/// character is the rare copy): a lookup of 100 ids parses without 100 allocations.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LookupRequest {
-    pub user_ids: Vec<String>,
+pub struct LookupRequest<'a> {
+    #[serde(borrow)]
+    pub user_ids: Vec<IdRef<'a>>,
+}
+
+/// A user id as found in a request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IdRef<'a>(#[serde(borrow)] pub Cow<'a, str>);
+
+impl AsRef<str> for IdRef<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Why a user's key is not in the answer.
@@ -45,4 +61,19 @@ pub struct LookupResponse {
     pub users: Vec<LookupUser>,
     /// Requested ids that do not exist, in request order.
     pub missing: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_ids_borrow_from_the_body_unless_escaped() {
+        let body = r#"{"user_ids": ["alice", "b\u006fb"]}"#;
+        let request: LookupRequest = serde_json::from_str(body).unwrap();
+        assert!(matches!(request.user_ids[0].0, Cow::Borrowed("alice")));
+        assert_eq!(request.user_ids[1].as_ref(), "bob");
+        let unknown = serde_json::from_str::<LookupRequest>(r#"{"user_ids": [], "x": 1}"#);
+        assert!(unknown.is_err(), "unknown fields are refused");
+    }
 }

@@ -44,27 +44,42 @@ pub struct EventRow {
     pub detail: Option<String>,
 }
 
-/// An event with the full list of affected users.
+/// An event, with every affected user when they are more than the row holds.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub row: EventRow,
-    pub all_user_ids: Vec<String>,
+    /// Empty unless the event names more than [`INLINE_USER_IDS`] users.
+    pub linked_user_ids: Vec<String>,
 }
 
 /// Writes events and their user links. Call inside a transaction.
 pub fn insert(conn: &mut DbConn, batch: &[NewEvent]) -> Result<(), DbError> {
-    let rows: Vec<&EventRow> = batch.iter().map(|e| &e.row).collect();
-    for chunk in rows.chunks(super::rows_per_insert(17)) {
-        let chunk: Vec<EventRow> = chunk.iter().map(|r| (*r).clone()).collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(events::table)
-            .values(&chunk)
-            .execute(c))?;
+    match conn {
+        // SQLite runs in-process: one row per statement, prepared once per connection and
+        // reused, is cheaper than parsing a multi-row insert anew for every batch size.
+        DbConn::Sqlite(c) => {
+            for event in batch {
+                diesel::insert_into(events::table)
+                    .values(&event.row)
+                    .execute(c)?;
+            }
+        }
+        // PostgreSQL: one round trip per chunk of rows.
+        DbConn::Pg(c) => {
+            let rows: Vec<&EventRow> = batch.iter().map(|e| &e.row).collect();
+            for chunk in rows.chunks(super::rows_per_insert(17)) {
+                let chunk: Vec<EventRow> = chunk.iter().map(|r| (*r).clone()).collect();
+                diesel::insert_into(events::table)
+                    .values(&chunk)
+                    .execute(c)?;
+            }
+        }
     }
     let links: Vec<(&str, &str)> = batch
         .iter()
-        .filter(|e| e.all_user_ids.len() > INLINE_USER_IDS)
+        .filter(|e| !e.linked_user_ids.is_empty())
         .flat_map(|e| {
-            let mut ids: Vec<&str> = e.all_user_ids.iter().map(String::as_str).collect();
+            let mut ids: Vec<&str> = e.linked_user_ids.iter().map(String::as_str).collect();
             ids.sort_unstable();
             ids.dedup();
             ids.into_iter().map(move |u| (e.row.id.as_str(), u))

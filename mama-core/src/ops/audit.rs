@@ -5,7 +5,7 @@
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::events::{self, NewEvent};
-use crate::db::{Db, DbError};
+use crate::db::Db;
 
 /// Most events written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -19,10 +19,15 @@ pub struct AuditWriter {
 }
 
 impl AuditWriter {
-    /// Starts the writer task on the current tokio runtime.
+    /// Starts the writer on a thread of its own: it blocks on the database anyway, and a
+    /// dedicated thread saves a hand-off to tokio's blocking pool per batch. It ends when the
+    /// last handle is dropped.
     pub fn start(db: Db) -> AuditWriter {
         let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(run(db, rx));
+        std::thread::Builder::new()
+            .name("mama-events".into())
+            .spawn(move || run(db, rx))
+            .expect("the event writer thread could not be started");
         AuditWriter { tx }
     }
 
@@ -45,8 +50,8 @@ impl AuditWriter {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<(NewEvent, Reply)>) {
-    while let Some(first) = rx.recv().await {
+fn run(db: Db, mut rx: mpsc::Receiver<(NewEvent, Reply)>) {
+    while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -55,16 +60,12 @@ async fn run(db: Db, mut rx: mpsc::Receiver<(NewEvent, Reply)>) {
             }
         }
         let (events, replies): (Vec<NewEvent>, Vec<Reply>) = batch.into_iter().unzip();
-        let db2 = db.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            db2.append_blocking(|conn| events::insert(conn, &events))
-        })
-        .await
-        .unwrap_or_else(|e| Err(DbError::Unavailable(e.to_string())));
-        let outcome = result.map_err(|e| {
-            tracing::error!(error = %e, "event batch could not be stored");
-            "the event log could not be written".to_string()
-        });
+        let outcome = db
+            .append_blocking(|conn| events::insert(conn, &events))
+            .map_err(|e| {
+                tracing::error!(error = %e, "event batch could not be stored");
+                "the event log could not be written".to_string()
+            });
         for reply in replies {
             let _ = reply.send(outcome.clone());
         }

@@ -96,7 +96,9 @@ impl Ctx {
         EventBuilder {
             ctx: self.clone(),
             action: action.to_string(),
-            user_ids: Vec::new(),
+            user_ids_json: String::from("[]"),
+            user_count: 0,
+            linked_user_ids: Vec::new(),
             target_count: None,
             filter: None,
             detail: None,
@@ -109,15 +111,48 @@ impl Ctx {
 pub struct EventBuilder {
     ctx: Ctx,
     action: String,
-    user_ids: Vec<String>,
+    /// The affected users as the row shows them: a JSON array of all of them, or of the first
+    /// [`LISTED_USER_IDS`] when there are more than [`INLINE_USER_IDS`]. Rendered once, when
+    /// they are named: an audited lookup of 100 ids costs one buffer, not 100 strings.
+    user_ids_json: String,
+    user_count: usize,
+    /// Every affected user, only when they are too many for the row (see [`INLINE_USER_IDS`]).
+    linked_user_ids: Vec<String>,
     target_count: Option<i64>,
     filter: Option<String>,
     detail: Option<String>,
 }
 
 impl EventBuilder {
-    pub fn users(mut self, ids: impl IntoIterator<Item = String>) -> Self {
-        self.user_ids = ids.into_iter().collect();
+    pub fn users<I>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let ids = ids.into_iter();
+        let count = ids.len();
+        let linked = count > INLINE_USER_IDS;
+        let listed = if linked { LISTED_USER_IDS } else { count };
+        let mut json = String::with_capacity(2 + listed * 16);
+        json.push('[');
+        let mut all = Vec::with_capacity(if linked { count } else { 0 });
+        for (i, id) in ids.enumerate() {
+            let id = id.as_ref();
+            if i < listed {
+                if i > 0 {
+                    json.push(',');
+                }
+                push_json_string(&mut json, id);
+            }
+            if linked {
+                all.push(id.to_string());
+            }
+        }
+        json.push(']');
+        self.user_ids_json = json;
+        self.user_count = count;
+        self.linked_user_ids = all;
         self
     }
 
@@ -150,12 +185,6 @@ impl EventBuilder {
     }
 
     fn finish(self, result: &str, code: Option<String>, message: Option<String>) -> NewEvent {
-        let keep = if self.user_ids.len() <= INLINE_USER_IDS {
-            INLINE_USER_IDS
-        } else {
-            LISTED_USER_IDS
-        };
-        let listed: Vec<&String> = self.user_ids.iter().take(keep).collect();
         let row = EventRow {
             id: uuid::Uuid::now_v7().to_string(),
             at: crate::db::now(),
@@ -163,8 +192,8 @@ impl EventBuilder {
             actor: self.ctx.actor.name(),
             channel: self.ctx.channel.as_str().into(),
             action: self.action,
-            user_ids: serde_json::to_string(&listed).unwrap_or_else(|_| "[]".into()),
-            target_count: self.target_count.unwrap_or(self.user_ids.len() as i64),
+            user_ids: self.user_ids_json,
+            target_count: self.target_count.unwrap_or(self.user_count as i64),
             target_filter: self.filter,
             result: result.into(),
             error_code: code,
@@ -176,7 +205,20 @@ impl EventBuilder {
         };
         NewEvent {
             row,
-            all_user_ids: self.user_ids,
+            linked_user_ids: self.linked_user_ids,
         }
+    }
+}
+
+/// Appends `s` as a JSON string. Valid ids need no escaping (the common case, copied as is);
+/// anything else goes through serde_json.
+fn push_json_string(out: &mut String, s: &str) {
+    let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
     }
 }

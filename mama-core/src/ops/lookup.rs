@@ -7,7 +7,6 @@
 //! id and a copy of its bytes.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use zeroize::{Zeroize, Zeroizing};
 
@@ -41,21 +40,21 @@ impl Keyed for TokenService {
     }
 }
 
-/// One user's entry in a lookup answer, as JSON, for both kinds of caller: one block of memory
-/// holding the id, the allowed services (`\n`-delimited) and both entries, so answering for
-/// a user touches one place (see `lookup_cache` on why that matters). Wiped when dropped, as it
-/// holds the key.
+/// One user's entry in a lookup answer, as JSON, for both kinds of caller, or the mark that no
+/// such user exists: one block of memory holding the id, the allowed services (`\n`-delimited)
+/// and both entries, so answering for a user touches one place (see `lookup_cache` on why that
+/// matters). Wiped when dropped, as it holds the key.
 pub struct RenderedUser {
-    buf: String,
+    buf: Box<str>,
     /// Ends of the id, the services and the entry for allowed services within `buf`.
-    id_end: usize,
-    services_end: usize,
-    allowed_end: usize,
+    id_end: u32,
+    services_end: u32,
+    allowed_end: u32,
 }
 
 impl Keyed for RenderedUser {
     fn key(&self) -> &str {
-        &self.buf[..self.id_end]
+        &self.buf[..self.id_end as usize]
     }
 }
 
@@ -66,8 +65,25 @@ impl Drop for RenderedUser {
 }
 
 impl RenderedUser {
+    /// The entry for an id no user has (cached like any other answer of this generation).
+    fn missing(id: &str) -> RenderedUser {
+        let end = id.len() as u32;
+        RenderedUser {
+            buf: id.into(),
+            id_end: end,
+            services_end: end,
+            allowed_end: end,
+        }
+    }
+
+    fn exists(&self) -> bool {
+        self.buf.len() > self.id_end as usize
+    }
+
     /// Decodes a stored row and renders both entries. A key that does not decrypt (tampered or
     /// moved ciphertext) is withheld as `key_unreadable` instead of failing the whole lookup.
+    /// Buffers that hold the key are sized up front, so none is reallocated (leaving an unwiped
+    /// copy behind).
     fn render(row: &users::LookupRow, cipher: &KeyCipher) -> Result<RenderedUser, DbError> {
         let corrupt = |what: &str, e: serde_json::Error| {
             DbError::Corrupt(format!("{what} of {}: {e}", row.id))
@@ -84,15 +100,6 @@ impl RenderedUser {
             key_status: KeyStatus::parse(&row.key_status).unwrap_or(KeyStatus::Failed),
             key_withheld: Some(KeyWithheld::ServiceNotAllowed),
         };
-        let mut buf = String::with_capacity(2 * (row.models.len() + row.info.len()) + 512);
-        buf.push_str(&row.id);
-        let id_end = buf.len();
-        buf.push('\n');
-        for service in &user.services {
-            buf.push_str(service);
-            buf.push('\n');
-        }
-        let services_end = buf.len();
         let for_others = serde_json::to_string(&user).map_err(|e| corrupt("answer", e))?;
         (user.key, user.key_withheld) = match row.key_ciphertext.as_deref() {
             None => (None, Some(KeyWithheld::NoKey)),
@@ -106,32 +113,53 @@ impl RenderedUser {
                 }
             },
         };
-        let rendered = serde_json::to_string(&user).map(Zeroizing::new);
+        let key_len = user.key.as_ref().map_or(0, |k| 2 * k.len());
+        let mut for_allowed = Zeroizing::new(Vec::with_capacity(for_others.len() + key_len + 64));
+        let rendered = serde_json::to_writer(&mut *for_allowed, &user);
         if let Some(key) = user.key.as_mut() {
             key.zeroize();
         }
-        buf.push_str(&rendered.map_err(|e| corrupt("answer", e))?);
+        rendered.map_err(|e| corrupt("answer", e))?;
+        let for_allowed = std::str::from_utf8(&for_allowed)
+            .map_err(|e| DbError::Corrupt(format!("answer of {}: {e}", row.id)))?;
+        let services_len: usize = user.services.iter().map(|s| s.len() + 1).sum();
+        let total = row.id.len() + 1 + services_len + for_allowed.len() + for_others.len();
+        let mut buf = String::with_capacity(total);
+        buf.push_str(&row.id);
+        let id_end = buf.len();
+        buf.push('\n');
+        for service in &user.services {
+            buf.push_str(service);
+            buf.push('\n');
+        }
+        let services_end = buf.len();
+        buf.push_str(for_allowed);
         let allowed_end = buf.len();
         buf.push_str(&for_others);
+        let offset = |n: usize| {
+            u32::try_from(n)
+                .map_err(|_| DbError::Corrupt(format!("answer of {} is too large", row.id)))
+        };
         Ok(RenderedUser {
-            buf,
-            id_end,
-            services_end,
-            allowed_end,
+            id_end: offset(id_end)?,
+            services_end: offset(services_end)?,
+            allowed_end: offset(allowed_end)?,
+            // Exactly sized, so this does not reallocate.
+            buf: buf.into_boxed_str(),
         })
     }
 
     /// Whether `needle` (`"\n" + service + "\n"`) is among the user's services.
     fn allows(&self, needle: &str) -> bool {
-        self.buf[self.id_end..self.services_end].contains(needle)
+        self.buf[self.id_end as usize..self.services_end as usize].contains(needle)
     }
 
     /// This user's entry as a service may see it; `needle` is `"\n" + service + "\n"`.
     fn json_for(&self, needle: &str) -> &str {
         if self.allows(needle) {
-            &self.buf[self.services_end..self.allowed_end]
+            &self.buf[self.services_end as usize..self.allowed_end as usize]
         } else {
-            &self.buf[self.allowed_end..]
+            &self.buf[self.allowed_end as usize..]
         }
     }
 }
@@ -149,20 +177,66 @@ pub struct RenderedLookup {
     pub missing: usize,
 }
 
-/// Fills the gaps of `entries` (aligned with `ids`) from freshly read users.
-fn align(
-    ids: &[String],
-    mut entries: Vec<Option<Arc<RenderedUser>>>,
-    fetched: &[(String, Arc<RenderedUser>)],
-) -> Vec<Option<Arc<RenderedUser>>> {
-    let by_id: HashMap<&str, &Arc<RenderedUser>> =
-        fetched.iter().map(|(id, u)| (id.as_str(), u)).collect();
-    for (id, entry) in ids.iter().zip(entries.iter_mut()) {
-        if entry.is_none() {
-            *entry = by_id.get(id.as_str()).map(|u| Arc::clone(u));
+/// How many times a lookup tries to answer from the cache before it reads every id afresh
+/// (only when writes keep committing between its reads).
+const CACHED_ATTEMPTS: usize = 3;
+
+/// The answer to a lookup of `ids` (each one's rendering, aligned) for the service of `needle`.
+fn assemble(ids: &[&str], users: &[&RenderedUser], needle: &str) -> RenderedLookup {
+    // A duplicate id in the request is answered once, where it first appears.
+    let mut seen = HashSet::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    // Sized up front: growing would leave copies of keys behind in freed memory. Sizing also
+    // reads one byte of every cache line the copy will read: those loads are independent, so
+    // their misses overlap, and the copy below finds the lines in cache.
+    let mut touched = 0u8;
+    let capacity = 32
+        + ids
+            .iter()
+            .zip(users)
+            .map(|(id, u)| match u.exists() {
+                true => {
+                    let entry = u.json_for(needle).as_bytes();
+                    touched ^= entry.iter().step_by(64).fold(0, |acc, b| acc ^ b);
+                    entry.len() + 1
+                }
+                false => id.len() + 3,
+            })
+            .sum::<usize>();
+    std::hint::black_box(touched);
+    let mut json = Zeroizing::new(String::with_capacity(capacity));
+    json.push_str(r#"{"users":["#);
+    let mut found = 0;
+    for (id, user) in ids.iter().zip(users) {
+        if !seen.insert(*id) {
+            continue;
+        }
+        if user.exists() {
+            if found > 0 {
+                json.push(',');
+            }
+            json.push_str(user.json_for(needle));
+            found += 1;
+        } else {
+            missing.push(*id);
         }
     }
-    entries
+    json.push_str(r#"],"missing":["#);
+    for (i, id) in missing.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        // Ids are validated before a lookup: none needs JSON escaping.
+        json.push('"');
+        json.push_str(id);
+        json.push('"');
+    }
+    json.push_str("]}");
+    RenderedLookup {
+        json,
+        found,
+        missing: missing.len(),
+    }
 }
 
 impl Mama {
@@ -184,8 +258,11 @@ impl Mama {
         let token_cache =
             (self.db.backend() == Backend::Sqlite).then_some(&self.lookup_caches.tokens);
         if let Some(cache) = token_cache {
-            if let Some(Some(token)) = cache.get_many(generation, &[hash.as_str()]).pop() {
-                return Ok(token.service.clone());
+            let cached = cache.with(generation, |view| {
+                view.get(&hash).map(|token| token.service.clone())
+            });
+            if let Some(service) = cached {
+                return Ok(service);
             }
         }
         // Found by its hash (a unique index), then compared in constant time, so neither the
@@ -206,14 +283,14 @@ impl Mama {
                 hash,
                 service: service.clone(),
             };
-            cache.put_many(generation, current, [Arc::new(token)]);
+            cache.put_many(generation, current, [token]);
         }
         Ok(service)
     }
 
     /// `POST /api/v1/users/lookup`. The caller's ctx must carry `Actor::Service`.
-    pub async fn lookup_users(&self, ctx: &Ctx, ids: Vec<String>) -> OpResult<RenderedLookup> {
-        let result = self.lookup_inner(ctx, &ids).await;
+    pub async fn lookup_users(&self, ctx: &Ctx, ids: &[&str]) -> OpResult<RenderedLookup> {
+        let result = self.lookup_inner(ctx, ids).await;
         let event = ctx.event("rest.lookup").users(ids);
         self.finish_read(event, result, |e, answer| {
             e.detail(format!(
@@ -224,7 +301,7 @@ impl Mama {
         .await
     }
 
-    async fn lookup_inner(&self, ctx: &Ctx, ids: &[String]) -> OpResult<RenderedLookup> {
+    async fn lookup_inner(&self, ctx: &Ctx, ids: &[&str]) -> OpResult<RenderedLookup> {
         if ids.is_empty() || ids.len() > MAX_LOOKUP_IDS {
             return Err(ApiError::invalid(
                 "user_ids",
@@ -240,70 +317,70 @@ impl Mama {
         if !problems.is_empty() {
             return Err(ApiError::invalid_fields(problems.errors));
         }
-        let Actor::Service(service) = &ctx.actor else {
-            return Err(ApiError::new(
-                ErrorCode::Unauthenticated,
-                "a service token is required",
-            ));
-        };
-        let entries = self.rendered_users(ids).await?;
-        // A duplicate id in the request is answered once, where it first appears.
-        let mut seen = HashSet::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        let needle = service_needle(service);
-        let mut json = Zeroizing::new(String::with_capacity(64 + ids.len() * 320));
-        json.push_str(r#"{"users":["#);
-        let mut found = 0;
-        for (id, entry) in ids.iter().zip(&entries) {
-            if !seen.insert(id.as_str()) {
-                continue;
-            }
-            match entry {
-                Some(user) => {
-                    if found > 0 {
-                        json.push(',');
-                    }
-                    json.push_str(user.json_for(&needle));
-                    found += 1;
-                }
-                None => missing.push(id),
-            }
-        }
-        json.push_str(r#"],"missing":"#);
-        json.push_str(
-            &serde_json::to_string(&missing)
-                .map_err(|e| ApiError::from(DbError::Corrupt(format!("missing ids: {e}"))))?,
-        );
-        json.push('}');
-        Ok(RenderedLookup {
-            json,
-            found,
-            missing: missing.len(),
-        })
+        let needle = service_needle(self.calling_service(ctx)?);
+        self.answer_from_rendered(ids, |users| assemble(ids, users, &needle))
+            .await
     }
 
-    /// Each of `ids` rendered (`None` where no such user), in the order of `ids`: from the cache
-    /// where it is current, the rest in one query per chunk of ids.
-    async fn rendered_users(&self, ids: &[String]) -> OpResult<Vec<Option<Arc<RenderedUser>>>> {
-        let caches = &self.lookup_caches;
-        let generation = self.cache_generation().await?;
-        let keys: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let cached = caches.users.get_many(generation, &keys);
-        let misses: Vec<String> = ids
-            .iter()
-            .zip(&cached)
-            .filter(|(_, e)| e.is_none())
-            .map(|(id, _)| id.clone())
-            .collect();
-        if misses.is_empty() {
-            return Ok(cached);
+    fn calling_service<'c>(&self, ctx: &'c Ctx) -> OpResult<&'c str> {
+        match &ctx.actor {
+            Actor::Service(service) => Ok(service),
+            _ => Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "a service token is required",
+            )),
         }
-        let (fetched, current) = self.render_from_db(misses).await?;
-        let entries = align(ids, cached, &fetched);
-        caches
-            .users
-            .put_many(generation, current, fetched.into_iter().map(|(_, u)| u));
-        Ok(entries)
+    }
+
+    /// Runs `answer` on the rendering of each of `ids` (aligned with them): from the cache
+    /// while it is current (in place, under its read lock), after reading what it lacks in one
+    /// query per chunk of ids.
+    async fn answer_from_rendered<R>(
+        &self,
+        ids: &[&str],
+        answer: impl Fn(&[&RenderedUser]) -> R,
+    ) -> OpResult<R> {
+        let cache = &self.lookup_caches.users;
+        for _ in 0..CACHED_ATTEMPTS {
+            let generation = self.cache_generation().await?;
+            let outcome = cache.with(generation, |view| {
+                let found = view.get_all(ids);
+                let misses: Vec<String> = ids
+                    .iter()
+                    .zip(&found)
+                    .filter(|(_, user)| user.is_none())
+                    .map(|(id, _)| id.to_string())
+                    .collect();
+                if !misses.is_empty() {
+                    return Err(misses);
+                }
+                let users: Vec<&RenderedUser> = found.into_iter().flatten().collect();
+                Ok(answer(&users))
+            });
+            let misses = match outcome {
+                Ok(done) => return Ok(done),
+                Err(misses) => misses,
+            };
+            let (fetched, current) = self.render_from_db(misses).await?;
+            if current != generation {
+                // A write committed meanwhile: what was read cannot be cached.
+                break;
+            }
+            cache.put_many(generation, current, fetched);
+        }
+        // Writes keep committing between this lookup's reads: answer from one read of every id.
+        let (fetched, _) = self
+            .render_from_db(ids.iter().map(|id| id.to_string()).collect())
+            .await?;
+        let by_id: HashMap<&str, &RenderedUser> = fetched.iter().map(|u| (u.key(), u)).collect();
+        let users: Vec<&RenderedUser> =
+            ids.iter().filter_map(|id| by_id.get(id).copied()).collect();
+        if users.len() != ids.len() {
+            return Err(ApiError::from(DbError::Corrupt(
+                "a lookup read lost an id".into(),
+            )));
+        }
+        Ok(answer(&users))
     }
 
     /// The generation cached entries are valid for (see `lookup_cache`).
@@ -314,25 +391,27 @@ impl Mama {
         }
     }
 
-    /// Reads and renders the users among `ids` that exist, with the generation as of just after
-    /// the read.
-    async fn render_from_db(
-        &self,
-        ids: Vec<String>,
-    ) -> OpResult<(Vec<(String, Arc<RenderedUser>)>, u64)> {
+    /// Reads and renders each of `ids` (a "missing" entry for those no user has), with the
+    /// generation as of just after the read.
+    async fn render_from_db(&self, ids: Vec<String>) -> OpResult<(Vec<RenderedUser>, u64)> {
         let cipher = self.cipher.clone();
         let db = self.db.clone();
         self.db
             .read(move |conn| {
-                let rendered = users::find_for_lookup(conn, &ids)?
+                let rows = users::find_for_lookup(conn, &ids)?;
+                let mut rendered = rows
                     .iter()
-                    .map(|row| {
-                        Ok((
-                            row.id.clone(),
-                            Arc::new(RenderedUser::render(row, &cipher)?),
-                        ))
-                    })
+                    .map(|row| RenderedUser::render(row, &cipher))
                     .collect::<Result<Vec<_>, DbError>>()?;
+                let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                let mut absent: Vec<&str> = ids
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|id| !found.contains(id))
+                    .collect();
+                absent.sort_unstable();
+                absent.dedup();
+                rendered.extend(absent.into_iter().map(RenderedUser::missing));
                 let current = match db.backend() {
                     Backend::Sqlite => db.write_generation(),
                     Backend::Postgres => db::data_version(conn)?,
@@ -346,7 +425,7 @@ impl Mama {
     /// `GET /api/v1/users/{id}`: the same as a lookup of one id (its entry as JSON), 404 when
     /// missing.
     pub async fn lookup_user(&self, ctx: &Ctx, id: String) -> OpResult<Zeroizing<String>> {
-        let event = ctx.event("rest.get_user").users(vec![id.clone()]);
+        let event = ctx.event("rest.get_user").users([id.as_str()]);
         let result = self.lookup_one(ctx, &id).await;
         self.finish_read(event, result, |e, _| e.detail("found"))
             .await
@@ -354,21 +433,17 @@ impl Mama {
 
     async fn lookup_one(&self, ctx: &Ctx, id: &str) -> OpResult<Zeroizing<String>> {
         validate::user_id(id).map_err(|msg| ApiError::invalid("id", msg))?;
-        let Actor::Service(service) = &ctx.actor else {
-            return Err(ApiError::new(
-                ErrorCode::Unauthenticated,
-                "a service token is required",
-            ));
-        };
-        let ids = [id.to_string()];
-        match self.rendered_users(&ids).await?.pop().flatten() {
-            Some(user) => Ok(Zeroizing::new(
-                user.json_for(&service_needle(service)).to_string(),
-            )),
-            None => Err(ApiError {
-                missing: vec![id.to_string()],
-                ..ApiError::new(ErrorCode::NotFound, format!("no user {id}"))
-            }),
-        }
+        let needle = service_needle(self.calling_service(ctx)?);
+        let entry = self
+            .answer_from_rendered(&[id], |users| {
+                let user = users[0];
+                user.exists()
+                    .then(|| Zeroizing::new(user.json_for(&needle).to_string()))
+            })
+            .await?;
+        entry.ok_or_else(|| ApiError {
+            missing: vec![id.to_string()],
+            ..ApiError::new(ErrorCode::NotFound, format!("no user {id}"))
+        })
     }
 }

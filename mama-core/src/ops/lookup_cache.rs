@@ -15,13 +15,16 @@
 //! write.
 //!
 //! Layout: with 100,000 users the cache is far larger than the CPU's caches, so a lookup's cost
-//! is its memory misses. The map holds a 64-bit keyed hash of each key inline (no pointer to
-//! chase to compare keys) and each value is one block of memory; the value's own key is checked
-//! on a hit, so a hash collision is a miss, never another user's answer.
+//! is its memory misses. The map holds a 64-bit keyed hash of each key and the value itself
+//! inline (no pointer to chase to compare hashes), and a value keeps its key and its answers in
+//! one block, so a hit costs about one miss. Callers read values in place under a read lock
+//! ([`GenerationCache::with`]) instead of taking shared handles: no reference counts to touch,
+//! and the cache alone owns (and wipes) what it holds. The value's own key is checked on a hit,
+//! so a hash collision is a miss, never another user's answer.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 /// Most entries kept; past it the cache starts over (bounded memory, no eviction bookkeeping).
 const MAX_ENTRIES: usize = 250_000;
@@ -50,16 +53,18 @@ impl Hasher for PassThrough {
     }
 }
 
+type Entries<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+
 struct Inner<V> {
     generation: u64,
-    entries: HashMap<u64, Arc<V>, BuildHasherDefault<PassThrough>>,
+    entries: Entries<V>,
 }
 
 /// Values found by their key, valid for one data generation.
 pub struct GenerationCache<V> {
     /// Random per process, so nobody can choose keys that collide.
     hasher: RandomState,
-    inner: Arc<Mutex<Inner<V>>>,
+    inner: Arc<RwLock<Inner<V>>>,
 }
 
 impl<V> Clone for GenerationCache<V> {
@@ -75,11 +80,43 @@ impl<V> Default for GenerationCache<V> {
     fn default() -> Self {
         GenerationCache {
             hasher: RandomState::new(),
-            inner: Arc::new(Mutex::new(Inner {
+            inner: Arc::new(RwLock::new(Inner {
                 generation: 0,
                 entries: HashMap::default(),
             })),
         }
+    }
+}
+
+/// The cache as of one generation, read in place (see [`GenerationCache::with`]).
+pub struct View<'a, V> {
+    hasher: &'a RandomState,
+    /// `None`: the caller's generation is older than the cache's; nothing is current for it.
+    entries: Option<&'a Entries<V>>,
+}
+
+impl<'a, V: Keyed> View<'a, V> {
+    /// The cached value for each of `keys` (aligned with them). In passes (hash all, probe
+    /// all, check all) rather than key by key: each pass's memory misses are independent of
+    /// one another, so the CPU overlaps them instead of waiting for each in turn.
+    pub fn get_all(&self, keys: &[&str]) -> Vec<Option<&'a V>> {
+        let Some(entries) = self.entries else {
+            return vec![None; keys.len()];
+        };
+        let slots: Vec<u64> = keys.iter().map(|k| self.hasher.hash_one(k)).collect();
+        let probed: Vec<Option<&'a V>> = slots.iter().map(|slot| entries.get(slot)).collect();
+        probed
+            .into_iter()
+            .zip(keys)
+            .map(|(value, key)| value.filter(|v| v.key() == *key))
+            .collect()
+    }
+
+    /// The cached value for `key`, if current.
+    pub fn get(&self, key: &str) -> Option<&'a V> {
+        self.entries?
+            .get(&self.hasher.hash_one(key))
+            .filter(|v| v.key() == key)
     }
 }
 
@@ -88,43 +125,53 @@ impl<V: Keyed> GenerationCache<V> {
         self.hasher.hash_one(key)
     }
 
-    /// The cached value of each of `keys` as of `generation` (`None` where it is not cached),
-    /// in the order of `keys`.
-    pub fn get_many(&self, generation: u64, keys: &[&str]) -> Vec<Option<Arc<V>>> {
-        let slots: Vec<u64> = keys.iter().map(|k| self.slot(k)).collect();
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if inner.generation != generation {
-            inner.entries.clear();
-            inner.generation = generation;
+    /// Runs `f` on the cache as of `generation`, under a read lock (keep `f` short: writers
+    /// wait for it). A newer generation than the cache's empties the cache first; an older one
+    /// sees nothing.
+    pub fn with<R>(&self, generation: u64, f: impl FnOnce(View<'_, V>) -> R) -> R {
+        {
+            let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+            if inner.generation >= generation {
+                let entries = (inner.generation == generation).then_some(&inner.entries);
+                return f(View {
+                    hasher: &self.hasher,
+                    entries,
+                });
+            }
         }
-        keys.iter()
-            .zip(slots)
-            .map(|(key, slot)| {
-                inner
-                    .entries
-                    .get(&slot)
-                    .filter(|v| v.key() == *key)
-                    .cloned()
-            })
-            .collect()
+        {
+            let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+            if inner.generation < generation {
+                inner.entries.clear();
+                inner.generation = generation;
+            }
+        }
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let entries = (inner.generation == generation).then_some(&inner.entries);
+        f(View {
+            hasher: &self.hasher,
+            entries,
+        })
     }
 
     /// Keeps values read at `generation`, unless a write has committed since (`current`, read
     /// after the values, differs: then they may be stale and only serve the one request that
     /// read them).
-    pub fn put_many(
-        &self,
-        generation: u64,
-        current: u64,
-        values: impl IntoIterator<Item = Arc<V>>,
-    ) {
-        let values: Vec<(u64, Arc<V>)> = values
+    pub fn put_many(&self, generation: u64, current: u64, values: impl IntoIterator<Item = V>) {
+        if current != generation {
+            return;
+        }
+        let values: Vec<(u64, V)> = values
             .into_iter()
             .map(|v| (self.slot(v.key()), v))
             .collect();
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if inner.generation != generation || current != generation {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if inner.generation > generation {
             return;
+        }
+        if inner.generation < generation {
+            inner.entries.clear();
+            inner.generation = generation;
         }
         for (slot, value) in values {
             if inner.entries.len() >= MAX_ENTRIES {
@@ -146,43 +193,50 @@ mod tests {
         }
     }
 
-    fn entry(key: &str, n: u32) -> Arc<Entry> {
-        Arc::new(Entry(key.into(), n))
+    fn entry(key: &str, n: u32) -> Entry {
+        Entry(key.into(), n)
+    }
+
+    fn get(cache: &GenerationCache<Entry>, generation: u64, key: &str) -> Option<u32> {
+        cache.with(generation, |view| view.get(key).map(|e| e.1))
     }
 
     #[test]
     fn hits_only_within_the_generation_it_was_read_at() {
         let cache = GenerationCache::default();
-        // As a lookup does: a read (here of nothing) at generation 1, then what it fetched.
-        cache.get_many(1, &[]);
         cache.put_many(1, 1, [entry("a", 1), entry("b", 2)]);
-        let got = cache.get_many(1, &["b", "x", "a"]);
-        assert_eq!(got[0].as_ref().map(|e| e.1), Some(2));
-        assert!(got[1].is_none());
-        assert_eq!(got[2].as_ref().map(|e| e.1), Some(1));
-        assert!(cache.get_many(2, &["a"])[0].is_none(), "a write clears it");
+        assert_eq!(get(&cache, 1, "b"), Some(2));
+        assert_eq!(get(&cache, 1, "x"), None);
+        assert_eq!(get(&cache, 1, "a"), Some(1));
+        assert_eq!(get(&cache, 2, "a"), None, "a write clears it");
+        assert_eq!(get(&cache, 1, "b"), None, "an older reader sees nothing");
     }
 
     #[test]
     fn values_read_across_a_write_are_not_kept() {
         let cache = GenerationCache::default();
-        cache.get_many(3, &[]);
         cache.put_many(3, 4, [entry("a", 1)]);
-        assert!(cache.get_many(3, &["a"])[0].is_none());
+        assert_eq!(get(&cache, 3, "a"), None);
+        assert_eq!(get(&cache, 4, "a"), None);
+        // Nor values read before a newer reader moved the cache on.
+        get(&cache, 6, "a");
+        cache.put_many(5, 5, [entry("a", 1)]);
+        assert_eq!(get(&cache, 5, "a"), None);
+        assert_eq!(get(&cache, 6, "a"), None);
     }
 
     #[test]
     fn a_slot_holding_another_key_is_a_miss() {
         let cache = GenerationCache::default();
-        cache.get_many(0, &[]);
+        cache.put_many(0, 0, []);
         // As if "a" and "b" had the same hash: the slot of "b" holds the answer for "a".
         let slot_of_b = cache.slot("b");
         cache
             .inner
-            .lock()
+            .write()
             .unwrap()
             .entries
             .insert(slot_of_b, entry("a", 1));
-        assert!(cache.get_many(0, &["b"])[0].is_none());
+        assert_eq!(get(&cache, 0, "b"), None);
     }
 }

@@ -49,7 +49,11 @@ pub async fn lookup_users(
         request_id(&headers),
     );
     let ctx = service_ctx(mama, &ctx, &headers, "rest.lookup").await?;
-    let request = match parse_lookup(body) {
+    let parsed = match &body {
+        Ok(bytes) => parse_lookup(bytes),
+        Err(rejection) => Err(body_unreadable(rejection)),
+    };
+    let request = match parsed {
         Ok(r) => r,
         Err(err) => {
             mama.audit
@@ -58,7 +62,8 @@ pub async fn lookup_users(
             return Err(RestError(err));
         }
     };
-    let answer = mama.lookup_users(&ctx, request.user_ids).await?;
+    let ids: Vec<&str> = request.user_ids.iter().map(AsRef::as_ref).collect();
+    let answer = mama.lookup_users(&ctx, &ids).await?;
     Ok(json_body(answer.json))
 }
 
@@ -69,21 +74,22 @@ fn json_body(mut json: Zeroizing<String>) -> Response {
     ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn parse_lookup(body: Result<Bytes, BytesRejection>) -> Result<LookupRequest, ApiError> {
-    let bytes = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        } else {
-            ApiError::new(
-                ErrorCode::InvalidRequest,
-                "the request body could not be read",
-            )
-        }
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+fn body_unreadable(rejection: &BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+    } else {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "the request body could not be read",
+        )
+    }
+}
+
+fn parse_lookup(bytes: &[u8]) -> Result<LookupRequest<'_>, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
         let msg = sanitize_serde_message(&e.to_string());
         if e.is_syntax() || e.is_eof() {
             ApiError::new(
