@@ -61,6 +61,10 @@ pub struct Ctx {
     pub client: String,
     pub request_id: String,
     pub started: Instant,
+    /// The data generation read while authenticating this request, when that came for free
+    /// (PostgreSQL reads it with the service token): its lookup starts from it instead of
+    /// reading it again (see `lookup_cache`).
+    pub data_generation: Option<u64>,
 }
 
 impl Ctx {
@@ -76,6 +80,7 @@ impl Ctx {
             client: client.into(),
             request_id: request_id.into(),
             started: Instant::now(),
+            data_generation: None,
         }
     }
 

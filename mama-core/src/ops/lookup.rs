@@ -17,7 +17,7 @@ use crate::api::types::KeyStatus;
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::{constant_time_eq, hash_token, looks_like_service_token};
 use crate::crypto::{user_key_aad, KeyCipher};
-use crate::db::{self, services, users, Backend, DbError};
+use crate::db::{self, services, users, Backend, DbConn, DbError};
 use crate::domain::validate;
 
 /// The caches a daemon keeps for lookups (see `lookup_cache`).
@@ -240,8 +240,9 @@ fn assemble(ids: &[&str], users: &[&RenderedUser], needle: &str) -> RenderedLook
 }
 
 impl Mama {
-    /// Resolves a bearer token to its service name. Every refusal looks the same to the caller.
-    pub async fn authenticate_service(&self, token: Option<&str>) -> OpResult<String> {
+    /// Resolves a bearer token to its service: `ctx` as that service. Every refusal looks the
+    /// same to the caller.
+    pub async fn authenticate_service(&self, ctx: &Ctx, token: Option<&str>) -> OpResult<Ctx> {
         let refused = || {
             ApiError::new(
                 ErrorCode::Unauthenticated,
@@ -252,40 +253,62 @@ impl Mama {
             .filter(|t| looks_like_service_token(t))
             .ok_or_else(refused)?;
         let hash = hash_token(token);
-        // Tokens are cached on SQLite only: on PostgreSQL, checking the cache's generation would
-        // cost the same round trip as reading the token.
-        let generation = self.db.write_generation();
-        let token_cache =
-            (self.db.backend() == Backend::Sqlite).then_some(&self.lookup_caches.tokens);
-        if let Some(cache) = token_cache {
-            let cached = cache.with(generation, |view| {
-                view.get(&hash).map(|token| token.service.clone())
-            });
-            if let Some(service) = cached {
-                return Ok(service);
+        let (service, data_generation) = match self.db.backend() {
+            Backend::Sqlite => (self.sqlite_token_service(&hash).await?, None),
+            Backend::Postgres => {
+                // The token and the data version in one round trip; no cache (a revocation by
+                // another daemon must count at once).
+                let wanted = hash.clone();
+                let (row, version) = self
+                    .db
+                    .read(move |conn| match conn {
+                        DbConn::Pg(pg) => services::find_live_token_at_version(pg, &wanted),
+                        DbConn::Sqlite(_) => Err(DbError::Unavailable("not PostgreSQL".into())),
+                    })
+                    .await
+                    .map_err(ApiError::from)?;
+                (row, Some(version))
             }
-        }
+        };
         // Found by its hash (a unique index), then compared in constant time, so neither the
         // lookup nor the comparison tells an attacker how close a guess was.
-        let wanted = hash.clone();
+        let service = service
+            .filter(|(_, stored)| constant_time_eq(stored.as_bytes(), hash.as_bytes()))
+            .map(|(service, _)| service)
+            .ok_or_else(refused)?;
+        let mut ctx = ctx.with_actor(Actor::Service(service));
+        ctx.data_generation = data_generation;
+        Ok(ctx)
+    }
+
+    /// SQLite: the live token with this hash as `(service, stored hash)`, cached per write
+    /// generation (one daemon owns the file, so its own write counter is the generation).
+    async fn sqlite_token_service(&self, hash: &str) -> OpResult<Option<(String, String)>> {
+        let cache = &self.lookup_caches.tokens;
+        let generation = self.db.write_generation();
+        let cached = cache.with(generation, |view| {
+            view.get(hash)
+                .map(|token| (token.service.clone(), token.hash.clone()))
+        });
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let wanted = hash.to_string();
         let row = self
             .db
             .read(move |conn| services::find_live_token(conn, &wanted))
             .await
             .map_err(ApiError::from)?;
-        let service = row
-            .filter(|t| constant_time_eq(t.token_hash.as_bytes(), hash.as_bytes()))
-            .map(|t| t.service)
-            .ok_or_else(refused)?;
-        if let Some(cache) = token_cache {
-            let current = self.db.write_generation();
-            let token = TokenService {
-                hash,
-                service: service.clone(),
-            };
-            cache.put_many(generation, current, [token]);
-        }
-        Ok(service)
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let current = self.db.write_generation();
+        let token = TokenService {
+            hash: row.token_hash.clone(),
+            service: row.service.clone(),
+        };
+        cache.put_many(generation, current, [token]);
+        Ok(Some((row.service, row.token_hash)))
     }
 
     /// `POST /api/v1/users/lookup`. The caller's ctx must carry `Actor::Service`.
@@ -318,7 +341,7 @@ impl Mama {
             return Err(ApiError::invalid_fields(problems.errors));
         }
         let needle = service_needle(self.calling_service(ctx)?);
-        self.answer_from_rendered(ids, |users| assemble(ids, users, &needle))
+        self.answer_from_rendered(ctx, ids, |users| assemble(ids, users, &needle))
             .await
     }
 
@@ -337,12 +360,16 @@ impl Mama {
     /// query per chunk of ids.
     async fn answer_from_rendered<R>(
         &self,
+        ctx: &Ctx,
         ids: &[&str],
         answer: impl Fn(&[&RenderedUser]) -> R,
     ) -> OpResult<R> {
         let cache = &self.lookup_caches.users;
-        for _ in 0..CACHED_ATTEMPTS {
-            let generation = self.cache_generation().await?;
+        for attempt in 0..CACHED_ATTEMPTS {
+            let generation = match ctx.data_generation {
+                Some(read_at_authentication) if attempt == 0 => read_at_authentication,
+                _ => self.cache_generation().await?,
+            };
             let outcome = cache.with(generation, |view| {
                 let found = view.get_all(ids);
                 let misses: Vec<String> = ids
@@ -362,10 +389,8 @@ impl Mama {
                 Err(misses) => misses,
             };
             let (fetched, current) = self.render_from_db(misses).await?;
-            if current != generation {
-                // A write committed meanwhile: what was read cannot be cached.
-                break;
-            }
+            // Kept unless a write committed meanwhile (then the next attempt starts from the
+            // newer generation).
             cache.put_many(generation, current, fetched);
         }
         // Writes keep committing between this lookup's reads: answer from one read of every id.
@@ -435,7 +460,7 @@ impl Mama {
         validate::user_id(id).map_err(|msg| ApiError::invalid("id", msg))?;
         let needle = service_needle(self.calling_service(ctx)?);
         let entry = self
-            .answer_from_rendered(&[id], |users| {
+            .answer_from_rendered(ctx, &[id], |users| {
                 let user = users[0];
                 user.exists()
                     .then(|| Zeroizing::new(user.json_for(&needle).to_string()))

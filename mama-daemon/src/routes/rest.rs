@@ -24,8 +24,8 @@ async fn service_ctx(
     headers: &HeaderMap,
     action: &str,
 ) -> Result<Ctx, RestError> {
-    match mama.authenticate_service(bearer(headers)).await {
-        Ok(service) => Ok(ctx.with_actor(Actor::Service(service))),
+    match mama.authenticate_service(ctx, bearer(headers)).await {
+        Ok(ctx) => Ok(ctx),
         Err(err) => {
             mama.audit
                 .record_failure(ctx.event(action).failed(&err))
