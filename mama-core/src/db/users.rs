@@ -9,8 +9,10 @@ use super::{DbConn, DbError, MultiBackend, CHUNK};
 use crate::api::types::{Info, KeyStatus, UserColumn, UserFilter, UserSort};
 use crate::domain::NameSet;
 
+pub mod cursor;
 pub mod plan;
 
+use cursor::{Cursor, Window};
 use plan::Plan;
 
 /// A user row as stored (the key stays encrypted here).
@@ -132,27 +134,55 @@ fn sorted(query: BoxedUsers<'_>, sort: UserSort) -> BoxedUsers<'_> {
 }
 
 /// One page of users, filtered and sorted in the database (on SQLite in the shape that reads the
-/// fewest rows, see [`plan`]).
+/// fewest rows, see [`plan`]), starting where `window` says. Rows come in sort order, also for
+/// [`Window::Before`] (read in the reversed order, then turned around).
 pub fn page(
     conn: &mut DbConn,
     filter: &UserFilter,
     available: Option<&[String]>,
     sort: UserSort,
-    offset: u64,
+    window: &Window,
     limit: u32,
 ) -> Result<Vec<UserRow>, DbError> {
     let plan = match conn {
         DbConn::Sqlite(c) => {
-            let reach = offset.saturating_add(u64::from(limit));
+            let skipped = match window {
+                Window::Offset(offset) => *offset,
+                Window::After(_) | Window::Before(_) => 0,
+            };
+            let reach = skipped.saturating_add(u64::from(limit));
             plan::for_page(c, filter, sort.column, reach)?
         }
         DbConn::Pg(_) => Plan::Portable,
     };
-    Ok(sorted(plan::build(filter, available, plan), sort)
+    let query = plan::build(filter, available, plan);
+    let forward = !sort.descending;
+    let (query, sort, offset) = match window {
+        Window::Offset(offset) => (query, sort, *offset),
+        Window::After(cursor) => (query.filter(cursor.past(forward)), sort, 0),
+        Window::Before(cursor) => {
+            let reversed = UserSort {
+                descending: !sort.descending,
+                ..sort
+            };
+            (query.filter(cursor.past(!forward)), reversed, 0)
+        }
+    };
+    let mut rows = sorted(query, sort)
         .select(UserRow::as_select())
         .limit(i64::from(limit))
         .offset(i64::try_from(offset).unwrap_or(i64::MAX))
-        .load(conn)?)
+        .load(conn)?;
+    if matches!(window, Window::Before(_)) {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+/// The cursors of a page's first and last row (for the pages before and after it).
+pub fn page_cursors(rows: &[UserRow], column: UserColumn) -> (Option<String>, Option<String>) {
+    let cursor = |row: Option<&UserRow>| row.map(|r| Cursor::of(r, column).encode());
+    (cursor(rows.first()), cursor(rows.last()))
 }
 
 /// All users and those matching `filter`. A separate query from [`page`], so the two can run

@@ -43,7 +43,8 @@ pub enum Plan {
     Sqlite { driver: Option<Term> },
 }
 
-type Cond<'a> = Box<dyn BoxableExpression<users::table, MultiBackend, SqlType = Bool> + 'a>;
+/// A boxed condition on `users`.
+pub type Cond<'a> = Box<dyn BoxableExpression<users::table, MultiBackend, SqlType = Bool> + 'a>;
 
 /// The term, if set and not empty.
 fn text_term(term: &Option<String>) -> Option<&str> {
