@@ -11,6 +11,7 @@ use crate::domain::NameSet;
 
 pub mod cursor;
 pub mod plan;
+pub mod skip;
 
 use cursor::{Cursor, Window};
 use plan::Plan;
@@ -144,6 +145,9 @@ pub fn page(
     window: &Window,
     limit: u32,
 ) -> Result<Vec<UserRow>, DbError> {
+    let forward = !sort.descending;
+    // The order rows are read in: reversed for the rows before a cursor.
+    let read_descending = sort.descending != matches!(window, Window::Before(_));
     let plan = match conn {
         DbConn::Sqlite(c) => {
             let skipped = match window {
@@ -155,8 +159,31 @@ pub fn page(
         }
         DbConn::Pg(_) => Plan::Portable,
     };
-    let query = plan::build(filter, available, plan);
-    let forward = !sort.descending;
+    let mut skip_to = None;
+    let org = filter.organization.as_deref().filter(|o| !o.is_empty());
+    let walks = matches!(plan, Plan::Portable | Plan::Sqlite { driver: None });
+    if let (Some(org), UserColumn::Organization, true) = (org, sort.column, walks) {
+        let start = match window {
+            Window::After(cur) | Window::Before(cur) => match &cur.value {
+                cursor::SortValue::Text(v) => Some(v.as_str()),
+                _ => None,
+            },
+            Window::Offset(_) => None,
+        };
+        match skip::first_match(conn, org, read_descending, start)? {
+            skip::Skip::From(v) => skip_to = Some(v),
+            skip::Skip::Nothing => return Ok(Vec::new()),
+            skip::Skip::Unknown => {}
+        }
+    }
+    let mut query = plan::build(filter, available, plan);
+    if let Some(v) = skip_to {
+        query = if read_descending {
+            query.filter(users::organization.le(v))
+        } else {
+            query.filter(users::organization.ge(v))
+        };
+    }
     let (query, sort, offset) = match window {
         Window::Offset(offset) => (query, sort, *offset),
         Window::After(cursor) => (query.filter(cursor.past(forward)), sort, 0),
