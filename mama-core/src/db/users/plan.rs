@@ -107,6 +107,30 @@ fn search_drive<'a>(term: &str, org_only: bool) -> Cond<'a> {
     }
 }
 
+/// A substring test (`org_only`: of the organization) as an SQL literal. A query holding a
+/// literal is never kept as a prepared statement, so PostgreSQL plans it with the actual pattern
+/// every time: a kept statement switches to a generic plan after five executions, and the
+/// generic plan of `LIKE $1` reads both trigram indexes whole (49 ms instead of 17 to count a
+/// two-character term, whose pattern has no trigram).
+fn planned_each_time<'a>(term: &str, org_only: bool) -> Cond<'a> {
+    let pattern = format!("%{}%", like_escape(term));
+    if org_only {
+        Box::new(
+            sql::<Bool>("users.search_org LIKE ")
+                .bind::<Text, _>(pattern)
+                .sql(" ESCAPE '\\'"),
+        )
+    } else {
+        Box::new(
+            sql::<Bool>("(users.search_id LIKE ")
+                .bind::<Text, _>(pattern.clone())
+                .sql(" ESCAPE '\\' OR users.search_org LIKE ")
+                .bind::<Text, _>(pattern)
+                .sql(" ESCAPE '\\')"),
+        )
+    }
+}
+
 /// A correlated membership test in a set table, which SQLite evaluates row by row.
 fn exists_in<'a>(table: &'static str, column: &'static str, value: &str) -> Cond<'a> {
     Box::new(
@@ -127,6 +151,8 @@ pub fn build<'a>(filter: &UserFilter, available: Option<&[String]>, plan: Plan) 
     if let Some(text) = text_term(&filter.text) {
         query = if drives(Term::Text) {
             query.filter(search_drive(text, false))
+        } else if plan == Plan::Portable {
+            query.filter(planned_each_time(text, false))
         } else {
             let pattern = format!("%{}%", like_escape(text));
             query.filter(
@@ -140,6 +166,8 @@ pub fn build<'a>(filter: &UserFilter, available: Option<&[String]>, plan: Plan) 
     if let Some(org) = text_term(&filter.organization) {
         query = if drives(Term::Org) {
             query.filter(search_drive(org, true))
+        } else if plan == Plan::Portable {
+            query.filter(planned_each_time(org, true))
         } else {
             query.filter(
                 users::search_org
