@@ -86,6 +86,9 @@ pub struct UsersState {
     pub counted: bool,
     /// A count was asked for the current query and has not answered.
     pub counting: bool,
+    /// The count of the current query failed (the status line said why); the next query asks
+    /// again.
+    pub count_failed: bool,
     /// `G` was pressed before the count arrived: go to the end when it does.
     pub bottom_pending: bool,
     pub total: u64,
@@ -136,6 +139,7 @@ impl UsersState {
         self.requested.clear();
         self.counted = false;
         self.counting = false;
+        self.count_failed = false;
         self.bottom_pending = false;
     }
 
@@ -154,6 +158,11 @@ impl UsersState {
             .iter()
             .next_back()
             .map_or(0, |(start, s)| start + s.rows.len() as u64)
+    }
+
+    /// Whether the counts of the current query should be asked for now.
+    pub fn wants_count(&self) -> bool {
+        !self.counted && !self.counting && !self.count_failed
     }
 
     /// Stores the counts of the current query.
@@ -330,6 +339,7 @@ impl UsersState {
 
     /// Moves the selection by `delta` rows and keeps it inside a viewport of `viewport` rows.
     pub fn move_by(&mut self, delta: i64, viewport: u64) {
+        self.bottom_pending = false;
         let max = self.matching.saturating_sub(1) as i64;
         let target = (self.selected as i64 + delta).clamp(0, max.max(0));
         self.select(target as u64, viewport);

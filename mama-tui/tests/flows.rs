@@ -802,3 +802,47 @@ fn sync_failures_are_listed_with_reasons_once_a_change_has_synced() {
         "{text}"
     );
 }
+
+#[test]
+fn a_new_filter_shows_its_page_before_its_count() {
+    let mut app = users_app(100, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Filter);
+    let asked = update(&mut app, Action::Edit(mama_tui::text::Edit::Insert('k')));
+    assert_eq!(methods(&asked), vec!["users.list", "users.count"]);
+    let query = app.users.query;
+    reply(
+        &mut app,
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
+        json!({"users": sample_users()[..2], "total": null, "matching": null, "offset": 0,
+               "limit": 200, "start_cursor": "a", "end_cursor": "b"}),
+    );
+    let shown = screen(&app);
+    assert!(shown.contains("counting… · marked 0 · rows 1–2"), "{shown}");
+    assert!(shown.contains(&sample_users()[1].id), "{shown}");
+    reply(
+        &mut app,
+        Tag::UsersCount { query },
+        json!({"total": 5, "matching": 2}),
+    );
+    assert!(screen(&app).contains("total 5 · matching 2 · marked 0 · rows 1–2"));
+
+    // A count that fails says so once and is not asked again until the next query.
+    let asked = update(&mut app, Action::Edit(mama_tui::text::Edit::Insert('i')));
+    assert_eq!(methods(&asked), vec!["users.list", "users.count"]);
+    let query = app.users.query;
+    fail(&mut app, Tag::UsersCount { query }, ErrorCode::Unavailable);
+    let again = reply(
+        &mut app,
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
+        json!({"users": sample_users()[..1], "total": null, "matching": null, "offset": 0,
+               "limit": 200, "start_cursor": "a", "end_cursor": "a"}),
+    );
+    assert!(!methods(&again).contains(&"users.count"));
+    assert!(screen(&app).contains("count failed"));
+}

@@ -93,6 +93,8 @@ fn title_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
         let u = &app.users;
         if u.counted {
             left.push_str(&format!("  total {} · matching {}", u.total, u.matching));
+        } else if u.count_failed {
+            left.push_str("  count failed");
         } else {
             left.push_str("  counting…");
         }

@@ -70,7 +70,7 @@ pub fn fetch_pages(app: &mut App) {
             Tag::UsersPage { query, at },
         );
     }
-    if !app.users.counted && !app.users.counting {
+    if app.users.wants_count() {
         app.users.counting = true;
         let params = CountUsersParams {
             filter: app.users.filter.clone(),
@@ -391,6 +391,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 }
                 Err(err) => {
                     app.users.counting = false;
+                    app.users.count_failed = true;
                     app.error(format!("users.count: {}", describe(&err)));
                 }
             }
