@@ -6,14 +6,15 @@ use diesel::prelude::*;
 
 use super::schema::{user_info, user_models, user_services, users};
 use super::{DbConn, DbError, MultiBackend, CHUNK};
-use crate::api::types::{Info, KeyStatus, UserColumn, UserFilter, UserSort};
+use crate::api::types::{Info, KeyStatus, UserFilter};
 use crate::domain::NameSet;
 
 pub mod cursor;
+mod paging;
 pub mod plan;
 pub mod skip;
 
-use cursor::{Cursor, Window};
+pub use paging::{page, page_cursors};
 use plan::Plan;
 
 /// A user row as stored (the key stays encrypted here).
@@ -104,112 +105,6 @@ pub type BoxedUsers<'a> = users::BoxedQuery<'a, MultiBackend>;
 /// nothing counts as unavailable).
 pub fn filtered<'a>(filter: &UserFilter, available: Option<&[String]>) -> BoxedUsers<'a> {
     plan::build(filter, available, Plan::Portable)
-}
-
-fn sorted(query: BoxedUsers<'_>, sort: UserSort) -> BoxedUsers<'_> {
-    macro_rules! by {
-        ($col:expr) => {
-            if sort.descending {
-                query.order_by(($col.desc(), users::id.desc()))
-            } else {
-                query.order_by(($col.asc(), users::id.asc()))
-            }
-        };
-    }
-    match sort.column {
-        UserColumn::Id => {
-            if sort.descending {
-                query.order_by(users::id.desc())
-            } else {
-                query.order_by(users::id.asc())
-            }
-        }
-        UserColumn::Organization => by!(users::organization),
-        UserColumn::Models => by!(users::models),
-        UserColumn::Services => by!(users::services),
-        UserColumn::KeyStatus => by!(users::key_status),
-        UserColumn::Info => by!(users::info),
-        UserColumn::CreatedAt => by!(users::created_at),
-        UserColumn::UpdatedAt => by!(users::updated_at),
-    }
-}
-
-/// One page of users, filtered and sorted in the database (on SQLite in the shape that reads the
-/// fewest rows, see [`plan`]), starting where `window` says. Rows come in sort order, also for
-/// [`Window::Before`] (read in the reversed order, then turned around).
-pub fn page(
-    conn: &mut DbConn,
-    filter: &UserFilter,
-    available: Option<&[String]>,
-    sort: UserSort,
-    window: &Window,
-    limit: u32,
-) -> Result<Vec<UserRow>, DbError> {
-    let forward = !sort.descending;
-    // The order rows are read in: reversed for the rows before a cursor.
-    let read_descending = sort.descending != matches!(window, Window::Before(_));
-    let plan = match conn {
-        DbConn::Sqlite(c) => {
-            let skipped = match window {
-                Window::Offset(offset) => *offset,
-                Window::After(_) | Window::Before(_) => 0,
-            };
-            let reach = skipped.saturating_add(u64::from(limit));
-            plan::for_page(c, filter, sort.column, reach)?
-        }
-        DbConn::Pg(_) => Plan::Portable,
-    };
-    let mut skip_to = None;
-    let org = filter.organization.as_deref().filter(|o| !o.is_empty());
-    let walks = matches!(plan, Plan::Portable | Plan::Sqlite { driver: None });
-    if let (Some(org), UserColumn::Organization, true) = (org, sort.column, walks) {
-        let start = match window {
-            Window::After(cur) | Window::Before(cur) => match &cur.value {
-                cursor::SortValue::Text(v) => Some(v.as_str()),
-                _ => None,
-            },
-            Window::Offset(_) => None,
-        };
-        match skip::first_match(conn, org, read_descending, start)? {
-            skip::Skip::From(v) => skip_to = Some(v),
-            skip::Skip::Nothing => return Ok(Vec::new()),
-            skip::Skip::Unknown => {}
-        }
-    }
-    let mut query = plan::build(filter, available, plan);
-    if let Some(v) = skip_to {
-        query = if read_descending {
-            query.filter(users::organization.le(v))
-        } else {
-            query.filter(users::organization.ge(v))
-        };
-    }
-    let (query, sort, offset) = match window {
-        Window::Offset(offset) => (query, sort, *offset),
-        Window::After(cursor) => (query.filter(cursor.past(forward)), sort, 0),
-        Window::Before(cursor) => {
-            let reversed = UserSort {
-                descending: !sort.descending,
-                ..sort
-            };
-            (query.filter(cursor.past(!forward)), reversed, 0)
-        }
-    };
-    let mut rows = sorted(query, sort)
-        .select(UserRow::as_select())
-        .limit(i64::from(limit))
-        .offset(i64::try_from(offset).unwrap_or(i64::MAX))
-        .load(conn)?;
-    if matches!(window, Window::Before(_)) {
-        rows.reverse();
-    }
-    Ok(rows)
-}
-
-/// The cursors of a page's first and last row (for the pages before and after it).
-pub fn page_cursors(rows: &[UserRow], column: UserColumn) -> (Option<String>, Option<String>) {
-    let cursor = |row: Option<&UserRow>| row.map(|r| Cursor::of(r, column).encode());
-    (cursor(rows.first()), cursor(rows.last()))
 }
 
 /// All users and those matching `filter`. A separate query from [`page`], so the two can run
