@@ -12,6 +12,7 @@ use crate::domain::NameSet;
 pub mod cursor;
 mod paging;
 pub mod plan;
+mod side_count;
 pub mod skip;
 
 pub use paging::{page, page_cursors};

@@ -47,14 +47,14 @@ pub enum Plan {
 pub type Cond<'a> = Box<dyn BoxableExpression<users::table, MultiBackend, SqlType = Bool> + 'a>;
 
 /// The term, if set and not empty.
-fn text_term(term: &Option<String>) -> Option<&str> {
+pub(super) fn text_term(term: &Option<String>) -> Option<&str> {
     term.as_deref().filter(|t| !t.is_empty())
 }
 
 /// The FTS5 query for a substring, or `None` when it is shorter than a trigram (three
 /// characters), which the trigram index cannot answer. Terms are lowercased like the indexed
 /// columns; a quoted FTS5 string is one phrase of consecutive trigrams, that is a substring.
-fn trigram_query(term: &str, column: Option<&str>) -> Option<String> {
+pub(super) fn trigram_query(term: &str, column: Option<&str>) -> Option<String> {
     let lower = term.to_lowercase();
     if lower.chars().count() < 3 {
         return None;
@@ -525,7 +525,14 @@ pub fn for_count(c: &mut SqliteConnection, filter: &UserFilter) -> Result<Counti
     .count();
     Ok(match estimates.as_slice() {
         [e] if terms == 1 && e.exact => Counting::Done(e.rows),
-        _ => Counting::Query(drive_all(&estimates)),
+        _ => match drive_all(&estimates) {
+            Plan::Sqlite {
+                driver: Some(driver),
+            } if super::side_count::applies(filter) => {
+                Counting::Done(super::side_count::count(c, filter, driver)?)
+            }
+            plan => Counting::Query(plan),
+        },
     })
 }
 
