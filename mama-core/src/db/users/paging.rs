@@ -3,9 +3,10 @@
 
 use diesel::prelude::*;
 
-use super::cursor::{self, Cursor, Window};
+use super::cursor::{Cursor, SortValue, Window};
 use super::plan::{self, Plan};
-use super::{skip, BoxedUsers, UserRow};
+use super::skip::{self, Skip};
+use super::{BoxedUsers, UserRow};
 use crate::api::types::{UserColumn, UserFilter, UserSort};
 use crate::db::schema::users;
 use crate::db::{DbConn, DbError};
@@ -63,30 +64,12 @@ pub fn page(
         }
         DbConn::Pg(_) => Plan::Portable,
     };
-    let mut skip_to = None;
-    let org = filter.organization.as_deref().filter(|o| !o.is_empty());
-    let walks = matches!(plan, Plan::Portable | Plan::Sqlite { driver: None });
-    if let (Some(org), UserColumn::Organization, true) = (org, sort.column, walks) {
-        let start = match window {
-            Window::After(cur) | Window::Before(cur) => match &cur.value {
-                cursor::SortValue::Text(v) => Some(v.as_str()),
-                _ => None,
-            },
-            Window::Offset(_) => None,
-        };
-        match skip::first_match(conn, org, read_descending, start)? {
-            skip::Skip::From(v) => skip_to = Some(v),
-            skip::Skip::Nothing => return Ok(Vec::new()),
-            skip::Skip::Unknown => {}
-        }
-    }
     let mut query = plan::build(filter, available, plan);
-    if let Some(v) = skip_to {
-        query = if read_descending {
-            query.filter(users::organization.le(v))
-        } else {
-            query.filter(users::organization.ge(v))
-        };
+    match organization_skip(conn, filter, sort.column, plan, window, read_descending)? {
+        Skip::From(v) if read_descending => query = query.filter(users::organization.le(v)),
+        Skip::From(v) => query = query.filter(users::organization.ge(v)),
+        Skip::Nothing => return Ok(Vec::new()),
+        Skip::Unknown => {}
     }
     let (query, sort, offset) = match window {
         Window::Offset(offset) => (query, sort, *offset),
@@ -108,6 +91,31 @@ pub fn page(
         rows.reverse();
     }
     Ok(rows)
+}
+
+/// Where the matches of an `org:` term start when the page walks the organization order (see
+/// [`skip`]); `Unknown` when the page does not walk that order.
+fn organization_skip(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    column: UserColumn,
+    plan: Plan,
+    window: &Window,
+    descending: bool,
+) -> Result<Skip, DbError> {
+    let org = filter.organization.as_deref().filter(|o| !o.is_empty());
+    let walks = matches!(plan, Plan::Portable | Plan::Sqlite { driver: None });
+    let (Some(org), UserColumn::Organization, true) = (org, column, walks) else {
+        return Ok(Skip::Unknown);
+    };
+    let start = match window {
+        Window::After(cur) | Window::Before(cur) => match &cur.value {
+            SortValue::Text(v) => Some(v.as_str()),
+            SortValue::None | SortValue::Time(_) => None,
+        },
+        Window::Offset(_) => None,
+    };
+    skip::first_match(conn, org, descending, start)
 }
 
 /// The cursors of a page's first and last row (for the pages before and after it).
