@@ -1,6 +1,13 @@
 #!/usr/bin/env python3
 """Times users.list as the TUI issues it (first page of 200) over the admin socket, 100,000 users.
 
+Each request is timed three ways: `list` is users.list with its counts (what a client waits for
+when it needs both), `page` the same without counts (`counts: false`: what the TUI waits for
+before it shows the page) and `count` users.count alone (the TUI's "counting…" until it answers).
+A daemon without cursors or users.count (before issue 4's keyset pagination) shows "-" there.
+Cursor rows page from row 90,000 the way the TUI pages (PgDn / PgUp next to loaded rows), and the
+last page is the first page of the reversed sort (the TUI's `G`).
+
 Usage: bench-tui-latency.py ADMIN_SOCKET [REPEATS] [PID,PID,...]
 
 The daemon's database is whatever it was started on (`--data-dir DIR` for SQLite,
@@ -91,19 +98,58 @@ cases = [
     ("filter org:sales + model:mock-gpt", {"filter": {"organization": "sales", "model": "mock-gpt"}, "page": {"limit": 200}}),
     ("filter text 'emp-0123' + info:team", {"filter": {"text": "emp-0123", "info_key": "team"}, "page": {"limit": 200}}),
 ]
-print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-cpu_column = " CPU ms |" if PIDS else ""
-print(f"| request (first page of 200, 100,000 users) | median ms | p95 ms |{cpu_column} matching |")
-print("|---|---|---|---|" + ("---|" if PIDS else ""))
-for name, params in cases:
+def cursor_at(row, sort):
+    """The cursor of row `row` (0-based) in `sort`, or None on a daemon without cursors."""
+    body = call("users.list", {"sort": sort, "page": {"offset": row, "limit": 1}, "counts": False})
+    return body.get("result", {}).get("end_cursor")
+
+by_id = {"column": "id"}
+by_org = {"column": "organization"}
+after_90k = cursor_at(89_999, by_id)
+before_90k = cursor_at(90_000, by_id)
+org_after = cursor_at(89_999, by_org)
+if after_90k:
+    cases += [
+        ("page after row 90,000 by cursor (PgDn)", {"cursor": {"after": after_90k}, "page": {"limit": 200}}),
+        ("page before row 90,001 by cursor (PgUp)", {"cursor": {"before": before_90k}, "page": {"limit": 200}}),
+        ("sort org: page after row 90,000 by cursor", {"sort": by_org, "cursor": {"after": org_after}, "page": {"limit": 200}}),
+    ]
+cases += [
+    ("last page (G): reversed sort by id", {"sort": {"column": "id", "descending": True}, "page": {"limit": 200}}),
+    ("last page (G) of org:연구소 sorted by org", {"filter": {"organization": "연구소"}, "sort": {"column": "organization", "descending": True}, "page": {"limit": 200}}),
+]
+
+def timed(method, params):
+    """(median ms, p95 ms, CPU ms per request, result) or None if the daemon refuses it."""
+    if "error" in call(method, params):
+        return None
     times = []
     cpu0 = cpu_ms()
     for _ in range(REPEATS):
         t = time.perf_counter()
-        res = rpc("users.list", params)
+        res = rpc(method, params)
         times.append((time.perf_counter() - t) * 1000)
-    cpu = f" {(cpu_ms() - cpu0) / REPEATS:.1f} |" if PIDS else ""
+    cpu = (cpu_ms() - cpu0) / REPEATS
     times.sort()
-    p95 = times[max(0, int(len(times) * 0.95) - 1)]
-    print(f"| {name} | {statistics.median(times):.1f} | {p95:.1f} |{cpu} {res['matching']:,} |", flush=True)
+    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)], cpu, res
+
+def cell(t):
+    if t is None:
+        return " - |" + (" - |" if PIDS else "")
+    return f" {t[0]:.1f} / {t[1]:.1f} |" + (f" {t[2]:.1f} |" if PIDS else "")
+
+print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+cols = ["list", "page (counts: false)", "users.count"]
+head = "".join(f" {c} median / p95 ms |" + (f" {c} CPU ms |" if PIDS else "") for c in cols)
+print(f"| request (first page of 200, 100,000 users) |{head} matching |")
+print("|---|" + "---|" * (len(cols) * (2 if PIDS else 1) + 1))
+for name, params in cases:
+    listed = timed("users.list", params)
+    page = timed("users.list", {**params, "counts": False})
+    count = timed("users.count", {"filter": params["filter"]} if "filter" in params else {})
+    matching = listed[3]["matching"] if listed else None
+    if "cursor" in params:
+        count = None
+    shown = f"{matching:,}" if matching is not None else "-"
+    print(f"| {name} |{cell(listed)}{cell(page)}{cell(count)} {shown} |", flush=True)
 print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::client::ClientError;
 use crate::text::Edit;
+use crate::users::RowsAt;
 
 /// Top-level screens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,7 +93,10 @@ pub enum Tag {
     ChangePassword,
     UsersPage {
         query: u64,
-        offset: u64,
+        at: RowsAt,
+    },
+    UsersCount {
+        query: u64,
     },
     MarkAll {
         query: u64,

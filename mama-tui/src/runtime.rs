@@ -11,7 +11,7 @@ use crossterm::event::{Event, EventStream, MouseButton, MouseEventKind};
 use futures::StreamExt;
 use mama_core::api::rpc::method;
 use mama_core::api::types::{
-    ListIdsParams, ListUsersParams, Page, UserFilter, UserIds, UserList, UserSort,
+    ListIdsParams, ListUsersParams, Page, PageCursor, UserFilter, UserIds, UserList, UserSort,
 };
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -286,8 +286,9 @@ async fn list_ids(
     Ok(ids.ids)
 }
 
-/// Pages through every user matching `filter` (in `sort` order), handing each page to `each`;
-/// returns all their ids. Export uses it, and mark all on a daemon without `users.list_ids`.
+/// Pages through every user matching `filter` (in `sort` order, page after page by cursor),
+/// handing each page to `each`; returns all their ids. Export uses it, and mark all on a daemon
+/// without `users.list_ids`.
 async fn for_each_user(
     client: &Caller,
     filter: UserFilter,
@@ -296,27 +297,36 @@ async fn for_each_user(
     mut each: impl FnMut(&[mama_core::api::types::UserView], u64, u64),
 ) -> Result<Vec<String>, ClientError> {
     let mut ids = Vec::new();
-    let mut offset = 0;
+    let mut after = None;
+    let mut matching = 0;
     loop {
+        let first = after.is_none();
         let params = ListUsersParams {
             filter: filter.clone(),
             sort,
             page: Page {
-                offset,
+                offset: 0,
                 limit: BULK_PAGE,
             },
+            cursor: PageCursor {
+                after: after.take(),
+                before: None,
+            },
+            // The count once, for the progress shown.
+            counts: first,
         };
         let value = client
             .call(method::USERS_LIST, update::to_params(&params), token)
             .await?;
         let page: UserList =
             serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        matching = page.matching.unwrap_or(matching);
         let count = page.users.len() as u64;
-        each(&page.users, offset + count, page.matching);
+        each(&page.users, ids.len() as u64 + count, matching);
         ids.extend(page.users.into_iter().map(|u| u.id));
-        offset += count;
-        if count == 0 || offset >= page.matching {
-            return Ok(ids);
+        match page.end_cursor {
+            Some(cursor) if count == u64::from(BULK_PAGE) => after = Some(cursor),
+            _ => return Ok(ids),
         }
     }
 }

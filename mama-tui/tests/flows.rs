@@ -12,6 +12,7 @@ use mama_tui::app::{App, SyncState};
 use mama_tui::client::ClientError;
 use mama_tui::effect::Effect;
 use mama_tui::update::{update, ID_CHUNK};
+use mama_tui::users::RowsAt;
 use serde_json::json;
 
 fn fail(app: &mut App, tag: Tag, code: ErrorCode) -> Vec<Effect> {
@@ -40,7 +41,7 @@ fn login_then_users_are_fetched() {
     assert_eq!(methods(&effects), vec!["auth.login"]);
     let effects = reply(&mut app, Tag::Login, session(false));
     assert_eq!(app.screen, Screen::Users);
-    assert_eq!(methods(&effects), vec!["users.list"]);
+    assert_eq!(methods(&effects), vec!["users.list", "users.count"]);
     assert!(
         app.login.password.is_empty(),
         "the password is not kept after login"
@@ -74,7 +75,7 @@ fn forced_password_change_then_users() {
     assert_eq!(methods(&effects), vec!["auth.change_password"]);
     let effects = reply(&mut app, Tag::ChangePassword, session(false));
     assert_eq!(app.screen, Screen::Users);
-    assert_eq!(methods(&effects), vec!["users.list"]);
+    assert_eq!(methods(&effects), vec!["users.list", "users.count"]);
 }
 
 #[test]
@@ -95,7 +96,14 @@ fn session_expiry_returns_to_login_and_forgets_everything() {
         cmd(&mut app, Cmd::ToggleMark);
         cmd(&mut app, Cmd::Open);
         let query = app.users.query;
-        fail(&mut app, Tag::UsersPage { query, offset: 200 }, code);
+        fail(
+            &mut app,
+            Tag::UsersPage {
+                query,
+                at: RowsAt::Start(200),
+            },
+            code,
+        );
         assert_eq!(app.screen, Screen::Login);
         assert!(app.session.is_none());
         assert!(
@@ -105,7 +113,10 @@ fn session_expiry_returns_to_login_and_forgets_everything() {
         // A late answer from the old session is dropped.
         reply(
             &mut app,
-            Tag::UsersPage { query, offset: 0 },
+            Tag::UsersPage {
+                query,
+                at: RowsAt::Start(0),
+            },
             json!({"users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200}),
         );
         assert_eq!(app.users.loaded_rows(), 0);
@@ -149,19 +160,29 @@ fn sync_status_not_available_stops_polling() {
 #[test]
 fn scrolling_100k_users_fetches_only_pages_near_the_viewport() {
     let mut app = users_app(80, 24, many(200), 100_000);
-    app.users.matching = 100_000;
+    app.users.store_counts(100_000, 100_000);
     let effects = cmd(&mut app, Cmd::Bottom);
-    let offsets: Vec<u64> = effects
+    let pages: Vec<(RowsAt, serde_json::Value)> = effects
         .iter()
         .filter_map(|e| match e {
             Effect::Call {
-                tag: Tag::UsersPage { offset, .. },
+                tag: Tag::UsersPage { at, .. },
+                params,
                 ..
-            } => Some(*offset),
+            } => Some((*at, params.clone())),
             _ => None,
         })
         .collect();
-    assert_eq!(offsets, vec![99_800]);
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    assert_eq!(pages[0].0, RowsAt::Last);
+    assert_eq!(
+        (
+            &pages[0].1["sort"]["descending"],
+            &pages[0].1["page"]["offset"]
+        ),
+        (&json!(true), &json!(0)),
+        "the last page is the first page of the reversed sort"
+    );
     assert_eq!(app.users.selected, 99_999);
     let effects = cmd(&mut app, Cmd::Top);
     assert!(methods(&effects).is_empty() || methods(&effects) == vec!["users.list"]);
@@ -172,13 +193,38 @@ fn scrolling_100k_users_fetches_only_pages_near_the_viewport() {
 }
 
 #[test]
+fn paging_down_asks_for_the_rows_after_the_last_one_by_cursor() {
+    let mut app = users_app(80, 24, many(200), 100_000);
+    app.users.store_counts(100_000, 100_000);
+    let mut asked = Vec::new();
+    for _ in 0..10 {
+        asked.extend(cmd(&mut app, Cmd::PageDown));
+    }
+    let params: Vec<_> = asked
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Call {
+                method: "users.list",
+                params,
+                ..
+            } => Some(params.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(params.len(), 1, "{params:?}");
+    assert_eq!(params[0]["page"]["offset"], json!(0));
+    assert!(params[0]["cursor"]["after"].is_string(), "{params:?}");
+    assert_eq!(params[0]["counts"], json!(false));
+}
+
+#[test]
 fn typing_a_filter_asks_at_once_then_coalesces_keystrokes() {
     let mut app = users_app(80, 24, sample_users(), 5);
     cmd(&mut app, Cmd::Filter);
     let first = update(&mut app, Action::Edit(mama_tui::text::Edit::Insert('김')));
     assert_eq!(
         methods(&first),
-        vec!["users.list"],
+        vec!["users.list", "users.count"],
         "the first keystroke asks at once"
     );
     // While that query is out, further keystrokes send nothing...
@@ -196,7 +242,10 @@ fn typing_a_filter_asks_at_once_then_coalesces_keystrokes() {
     let query = app.users.query;
     let effects = reply(
         &mut app,
-        Tag::UsersPage { query, offset: 0 },
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
         json!({
             "users": [], "total": 5, "matching": 0, "offset": 0, "limit": 200
         }),
@@ -222,7 +271,7 @@ fn marks_survive_sorting_filtering_and_scrolling() {
     cmd(&mut app, Cmd::ToggleMark);
     cmd(&mut app, Cmd::ToggleMark);
     let effects = cmd(&mut app, Cmd::Sort(UserColumn::Organization));
-    assert_eq!(methods(&effects), vec!["users.list"]);
+    assert_eq!(methods(&effects), vec!["users.list", "users.count"]);
     cmd(&mut app, Cmd::Filter);
     typed(&mut app, "lee");
     cmd(&mut app, Cmd::Open);
@@ -412,11 +461,14 @@ fn clicking_a_header_sorts_and_clicking_a_row_selects_it() {
     };
     let effects = update(&mut app, Action::Click { x, y: header });
     assert_eq!(app.users.sort.column, UserColumn::Organization);
-    assert_eq!(methods(&effects), vec!["users.list"]);
+    assert_eq!(methods(&effects), vec!["users.list", "users.count"]);
     let query = app.users.query;
     reply(
         &mut app,
-        Tag::UsersPage { query, offset: 0 },
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
         json!({"users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200}),
     );
     update(
@@ -749,4 +801,48 @@ fn sync_failures_are_listed_with_reasons_once_a_change_has_synced() {
         text.contains("박영희: LiteLLM answered 400: model not found"),
         "{text}"
     );
+}
+
+#[test]
+fn a_new_filter_shows_its_page_before_its_count() {
+    let mut app = users_app(100, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Filter);
+    let asked = update(&mut app, Action::Edit(mama_tui::text::Edit::Insert('k')));
+    assert_eq!(methods(&asked), vec!["users.list", "users.count"]);
+    let query = app.users.query;
+    reply(
+        &mut app,
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
+        json!({"users": sample_users()[..2], "total": null, "matching": null, "offset": 0,
+               "limit": 200, "start_cursor": "a", "end_cursor": "b"}),
+    );
+    let shown = screen(&app);
+    assert!(shown.contains("counting… · marked 0 · rows 1–2"), "{shown}");
+    assert!(shown.contains(&sample_users()[1].id), "{shown}");
+    reply(
+        &mut app,
+        Tag::UsersCount { query },
+        json!({"total": 5, "matching": 2}),
+    );
+    assert!(screen(&app).contains("total 5 · matching 2 · marked 0 · rows 1–2"));
+
+    // A count that fails says so once and is not asked again until the next query.
+    let asked = update(&mut app, Action::Edit(mama_tui::text::Edit::Insert('i')));
+    assert_eq!(methods(&asked), vec!["users.list", "users.count"]);
+    let query = app.users.query;
+    fail(&mut app, Tag::UsersCount { query }, ErrorCode::Unavailable);
+    let again = reply(
+        &mut app,
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
+        json!({"users": sample_users()[..1], "total": null, "matching": null, "offset": 0,
+               "limit": 200, "start_cursor": "a", "end_cursor": "a"}),
+    );
+    assert!(!methods(&again).contains(&"users.count"));
+    assert!(screen(&app).contains("count failed"));
 }

@@ -9,6 +9,7 @@ use mama_tui::action::{Action, Cmd, Screen, Tag};
 use mama_tui::app::App;
 use mama_tui::text::Edit;
 use mama_tui::update::update;
+use mama_tui::users::RowsAt;
 use ratatui::style::Color;
 use serde_json::json;
 
@@ -87,10 +88,18 @@ fn users_table_wide() {
     let query = app.users.query;
     reply(
         &mut app,
-        Tag::UsersPage { query, offset: 0 },
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
         json!({
             "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
         }),
+    );
+    reply(
+        &mut app,
+        Tag::UsersCount { query },
+        json!({"total": 5, "matching": 5}),
     );
     update(
         &mut app,
@@ -99,10 +108,18 @@ fn users_table_wide() {
     let query = app.users.query;
     reply(
         &mut app,
-        Tag::UsersPage { query, offset: 0 },
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
         json!({
             "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
         }),
+    );
+    reply(
+        &mut app,
+        Tag::UsersCount { query },
+        json!({"total": 5, "matching": 5}),
     );
     let text = screen(&app);
     assert!(text.contains("organization ▼"));
@@ -151,10 +168,18 @@ fn users_filter_bar_with_error() {
     let query = app.users.query;
     reply(
         &mut app,
-        Tag::UsersPage { query, offset: 0 },
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
         json!({
             "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
         }),
+    );
+    reply(
+        &mut app,
+        Tag::UsersCount { query },
+        json!({"total": 5, "matching": 5}),
     );
     cmd(&mut app, Cmd::Filter);
     insta::assert_snapshot!(screen(&app));

@@ -519,3 +519,99 @@ async fn bulk_organization_and_info_then_events_by_time_range_in_tmux() {
     tmux.wait_for("/ to filter").await;
     tmux.keys(&["q"]);
 }
+
+/// 1,234 users, sorted by organization (ties broken by id): `G` shows the last rows (the
+/// reversed sort's first page, turned around) with their position, PgUp/PgDn page by cursor
+/// next to them, and `g` is back at the first row; every row shown is the one the offset
+/// listing has at that position.
+#[tokio::test]
+async fn paging_a_long_list_by_cursor_in_tmux() {
+    if !Tmux::available() {
+        eprintln!("tmux is not installed: skipping the TUI end-to-end test");
+        return;
+    }
+    const N: usize = 1234;
+    let daemon = Daemon::start();
+    let mut rpc = daemon.admin().await;
+    let users: Vec<Value> = (0..N)
+        .map(|i| json!({"id": format!("p{i:04}"), "organization": format!("org-{}", i % 7)}))
+        .collect();
+    rpc.call("users.create", json!({"users": users})).await.ok();
+    let listing = rpc
+        .call(
+            "users.list",
+            json!({"sort": {"column": "organization"}, "page": {"limit": 1000}}),
+        )
+        .await;
+    let mut ids: Vec<String> = listing.ok()["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["id"].as_str().expect("id").to_string())
+        .collect();
+    let rest = rpc
+        .call(
+            "users.list",
+            json!({"sort": {"column": "organization"}, "page": {"offset": 1000, "limit": 1000}}),
+        )
+        .await;
+    ids.extend(
+        rest.ok()["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .map(|u| u["id"].as_str().expect("id").to_string()),
+    );
+    assert_eq!(ids.len(), N);
+
+    let tmux = Tmux::start("paging", &tui_command(&daemon));
+    tmux.wait_for("mama · log in").await;
+    tmux.text(ADMIN_PASSWORD);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&format!("total {N} · matching {N}")).await;
+    tmux.keys(&["O"]);
+    tmux.wait_for("organization ▲").await;
+    // The screen shows rows a–b of the list, each the row the offset listing has there.
+    let position = |screen: &str| -> Option<(usize, usize)> {
+        let rows = screen.split(" · rows ").nth(1)?.split_whitespace().next()?;
+        let (first, last) = rows.split_once('–')?;
+        let (first, last): (usize, usize) = (first.parse().ok()?, last.parse().ok()?);
+        let shown: Vec<&str> = screen
+            .lines()
+            .skip_while(|l| !l.contains("organization ▲"))
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with('p')))
+            .take(last + 1 - first)
+            .collect();
+        (first >= 1 && last <= N && shown == ids[first - 1..last]).then_some((first, last))
+    };
+    // Waits until the screen shows the right rows at a position `ok` accepts.
+    let wait = |what: &'static str, ok: Box<dyn Fn(usize, usize) -> bool>| {
+        let tmux = &tmux;
+        async move {
+            let screen = tmux
+                .wait_until(what, |s| position(s).is_some_and(|(a, b)| ok(a, b)))
+                .await;
+            position(&screen).expect("checked")
+        }
+    };
+
+    let rows = wait("the first rows", Box::new(|first, _| first == 1)).await;
+    tmux.keys(&["G"]);
+    wait("the last rows", Box::new(|_, last| last == N)).await;
+    let page = rows.1 - rows.0 + 1;
+    for _ in 0..12 {
+        tmux.keys(&["PageUp"]);
+    }
+    // PgUp moves the selection a screen up and the view keeps it on its first line.
+    let want = N - 12 * page;
+    let (up, _) = wait("12 pages up", Box::new(move |a, _| a == want)).await;
+    for _ in 0..5 {
+        tmux.keys(&["PageDown"]);
+    }
+    // PgDn moves it a screen down and the view keeps it on its last line.
+    let want = up + 5 * page;
+    wait("5 pages down", Box::new(move |_, b| b == want)).await;
+    tmux.keys(&["g"]);
+    wait("the first rows again", Box::new(|first, _| first == 1)).await;
+}

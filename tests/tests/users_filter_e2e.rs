@@ -238,3 +238,258 @@ async fn every_filter_sort_and_page_agrees_with_the_definition() {
         .await;
     assert_eq!(old.ok()["matching"], 0, "the old organization is not");
 }
+
+fn ids_of(reply: &Value) -> Vec<String> {
+    reply["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// The daemon's offset listing of `filter` in `sort`, all of it.
+async fn listing(rpc: &mut RpcClient, filter: &Value, sort: &Value) -> Vec<String> {
+    let all = rpc
+        .call(
+            "users.list",
+            json!({"filter": filter, "sort": sort, "page": {"limit": 1000}}),
+        )
+        .await;
+    ids_of(all.ok())
+}
+
+/// Pages of `limit` chained by `cursor.after` from the first page, until a short page.
+async fn forward_by_cursor(
+    rpc: &mut RpcClient,
+    filter: &Value,
+    sort: &Value,
+    limit: usize,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after: Option<Value> = None;
+    loop {
+        let mut params = json!({"filter": filter, "sort": sort, "page": {"limit": limit},
+                                "counts": false});
+        if let Some(cursor) = after.take() {
+            params["cursor"] = json!({"after": cursor});
+        }
+        let reply = rpc.call("users.list", params).await;
+        let page = reply.ok();
+        assert_eq!(page["matching"], Value::Null, "no counts asked");
+        let got = ids_of(page);
+        let n = got.len();
+        ids.extend(got);
+        if n < limit {
+            return ids;
+        }
+        after = Some(page["end_cursor"].clone());
+    }
+}
+
+/// The last page as the first page of the reversed sort, then pages chained by
+/// `cursor.before` back to the first row.
+async fn backward_by_cursor(
+    rpc: &mut RpcClient,
+    filter: &Value,
+    sort: &Value,
+    limit: usize,
+) -> Vec<String> {
+    let mut reversed = sort.clone();
+    reversed["descending"] = json!(!sort["descending"].as_bool().unwrap_or(false));
+    let last = rpc
+        .call(
+            "users.list",
+            json!({"filter": filter, "sort": reversed, "page": {"limit": limit}}),
+        )
+        .await;
+    let mut ids = ids_of(last.ok());
+    ids.reverse();
+    // The reversed page's last row is the first row in `sort`.
+    let mut before = last.ok()["end_cursor"].clone();
+    while !before.is_null() {
+        let reply = rpc
+            .call(
+                "users.list",
+                json!({"filter": filter, "sort": sort, "page": {"limit": limit},
+                       "cursor": {"before": before}}),
+            )
+            .await;
+        let page = reply.ok();
+        let mut got = ids_of(page);
+        assert!(got.len() <= limit);
+        before = if got.len() < limit {
+            Value::Null
+        } else {
+            page["start_cursor"].clone()
+        };
+        got.extend(ids);
+        ids = got;
+    }
+    ids
+}
+
+const COLUMNS: [&str; 8] = [
+    "id",
+    "organization",
+    "models",
+    "services",
+    "key_status",
+    "info",
+    "created_at",
+    "updated_at",
+];
+
+#[tokio::test]
+async fn cursor_pages_stitch_into_the_offset_listing() {
+    let d = Daemon::start();
+    let mut rpc = d.admin().await;
+    let created = rpc.call("users.create", json!({"users": seed()})).await;
+    assert_eq!(created.ok()["created"], USERS);
+    // A second batch: other creation times, ties within each batch.
+    let later: Vec<Value> = (0..30)
+        .map(|i| json!({"id": format!("v{i:02}"), "organization": "Sales Team", "models": ["common"]}))
+        .collect();
+    rpc.call("users.create", json!({"users": later})).await.ok();
+
+    for filter in [
+        json!({}),
+        json!({"organization": "sales"}),
+        json!({"model": "common"}),
+        json!({"text": "연", "service": "chat"}),
+        json!({"text": "zzz"}),
+    ] {
+        for column in COLUMNS {
+            for descending in [false, true] {
+                let sort = json!({"column": column, "descending": descending});
+                let want = listing(&mut rpc, &filter, &sort).await;
+                let context = format!("filter {filter} sort {sort}");
+                for limit in [7, 50] {
+                    let forward = forward_by_cursor(&mut rpc, &filter, &sort, limit).await;
+                    assert_eq!(forward, want, "forward by {limit}, {context}");
+                    let backward = backward_by_cursor(&mut rpc, &filter, &sort, limit).await;
+                    assert_eq!(backward, want, "backward by {limit}, {context}");
+                }
+            }
+        }
+    }
+
+    // The counts on their own are those of the listing.
+    let filter = json!({"organization": "sales"});
+    let listed = rpc
+        .call(
+            "users.list",
+            json!({"filter": filter, "page": {"limit": 1}}),
+        )
+        .await;
+    let counted = rpc.call("users.count", json!({"filter": filter})).await;
+    assert_eq!(counted.ok()["matching"], listed.ok()["matching"]);
+    assert_eq!(counted.ok()["total"], USERS + 30);
+
+    // A cursor is refused with an offset, with another sort column, or garbled.
+    let first = rpc
+        .call(
+            "users.list",
+            json!({"sort": {"column": "organization"}, "page": {"limit": 5}}),
+        )
+        .await;
+    let cursor = first.ok()["end_cursor"].clone();
+    for params in [
+        json!({"sort": {"column": "organization"}, "page": {"offset": 5}, "cursor": {"after": cursor}}),
+        json!({"sort": {"column": "models"}, "cursor": {"after": cursor}}),
+        json!({"sort": {"column": "organization"}, "cursor": {"after": cursor, "before": cursor}}),
+        json!({"sort": {"column": "organization"}, "cursor": {"before": "bm90IGEgY3Vyc29y"}}),
+    ] {
+        let reply = rpc.call("users.list", params.clone()).await;
+        assert_eq!(reply.code(), "invalid_params", "{params}");
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_page_after_inserts_and_deletes_continues_from_its_row() {
+    let d = Daemon::start();
+    let mut rpc = d.admin().await;
+    rpc.call("users.create", json!({"users": seed()}))
+        .await
+        .ok();
+    let filter = json!({});
+    for column in ["organization", "id", "models"] {
+        for descending in [false, true] {
+            let sort = json!({"column": column, "descending": descending});
+            let context = format!("sort {sort}");
+            let first = rpc
+                .call("users.list", json!({"sort": sort, "page": {"limit": 20}}))
+                .await;
+            let page1 = ids_of(first.ok());
+            let (start, end) = (
+                first.ok()["start_cursor"].clone(),
+                first.ok()["end_cursor"].clone(),
+            );
+            let old = listing(&mut rpc, &filter, &sort).await;
+
+            // Between two pages, rows on both sides of the cursors go and new ones come.
+            let gone = vec![page1[3].clone(), old[25].clone(), old[120].clone()];
+            rpc.call("users.delete", json!({"ids": gone})).await.ok();
+            let added: Vec<Value> = ["a", "u019b", "zz", "Sales", "0"]
+                .iter()
+                .map(|id| {
+                    json!({"id": format!("{id}-{column}-{descending}"),
+                           "organization": "Sales Team", "models": ["common"]})
+                })
+                .collect();
+            rpc.call("users.create", json!({"users": added})).await.ok();
+            let now = listing(&mut rpc, &filter, &sort).await;
+            let at = |id: &str| now.iter().position(|x| x == id).expect("listed");
+            let after = forward_from(&mut rpc, &sort, end.clone()).await;
+            assert_eq!(
+                after,
+                now[at(&page1[19]) + 1..].to_vec(),
+                "after, {context}"
+            );
+            let before = before_all(&mut rpc, &sort, start.clone()).await;
+            assert_eq!(before, now[..at(&page1[0])].to_vec(), "before, {context}");
+
+            // The cursors' own rows go: the pages still continue right past where they were.
+            let cut = [page1[0].clone(), page1[19].clone()];
+            rpc.call("users.delete", json!({"ids": cut})).await.ok();
+            let want_after: Vec<String> = now[at(&page1[19]) + 1..].to_vec();
+            let want_before: Vec<String> = now[..at(&page1[0])].to_vec();
+            let after = forward_from(&mut rpc, &sort, end).await;
+            assert_eq!(after, want_after, "after a deleted row, {context}");
+            let before = before_all(&mut rpc, &sort, start).await;
+            assert_eq!(before, want_before, "before a deleted row, {context}");
+        }
+    }
+}
+
+/// Every row before `cursor` in `sort`, in one page.
+async fn before_all(rpc: &mut RpcClient, sort: &Value, cursor: Value) -> Vec<String> {
+    let reply = rpc
+        .call(
+            "users.list",
+            json!({"sort": sort, "page": {"limit": 1000}, "cursor": {"before": cursor}}),
+        )
+        .await;
+    ids_of(reply.ok())
+}
+
+/// Every row after `cursor` in `sort`, chained by 9.
+async fn forward_from(rpc: &mut RpcClient, sort: &Value, cursor: Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = cursor;
+    loop {
+        let reply = rpc
+            .call(
+                "users.list",
+                json!({"sort": sort, "page": {"limit": 9}, "cursor": {"after": after}}),
+            )
+            .await;
+        let got = ids_of(reply.ok());
+        let n = got.len();
+        ids.extend(got);
+        if n < 9 {
+            return ids;
+        }
+        after = reply.ok()["end_cursor"].clone();
+    }
+}

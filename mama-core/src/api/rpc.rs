@@ -21,6 +21,7 @@ pub mod method {
     pub const ADMINS_DELETE: &str = "admins.delete";
     pub const USERS_LIST: &str = "users.list";
     pub const USERS_LIST_IDS: &str = "users.list_ids";
+    pub const USERS_COUNT: &str = "users.count";
     pub const USERS_GET: &str = "users.get";
     pub const USERS_CREATE: &str = "users.create";
     pub const USERS_UPDATE: &str = "users.update";

@@ -6,11 +6,16 @@ use diesel::prelude::*;
 
 use super::schema::{user_info, user_models, user_services, users};
 use super::{DbConn, DbError, MultiBackend, CHUNK};
-use crate::api::types::{Info, KeyStatus, UserColumn, UserFilter, UserSort};
+use crate::api::types::{Info, KeyStatus, UserFilter};
 use crate::domain::NameSet;
 
+pub mod cursor;
+mod paging;
 pub mod plan;
+mod side_count;
+pub mod skip;
 
+pub use paging::{page, page_cursors};
 use plan::Plan;
 
 /// A user row as stored (the key stays encrypted here).
@@ -101,58 +106,6 @@ pub type BoxedUsers<'a> = users::BoxedQuery<'a, MultiBackend>;
 /// nothing counts as unavailable).
 pub fn filtered<'a>(filter: &UserFilter, available: Option<&[String]>) -> BoxedUsers<'a> {
     plan::build(filter, available, Plan::Portable)
-}
-
-fn sorted(query: BoxedUsers<'_>, sort: UserSort) -> BoxedUsers<'_> {
-    macro_rules! by {
-        ($col:expr) => {
-            if sort.descending {
-                query.order_by(($col.desc(), users::id.desc()))
-            } else {
-                query.order_by(($col.asc(), users::id.asc()))
-            }
-        };
-    }
-    match sort.column {
-        UserColumn::Id => {
-            if sort.descending {
-                query.order_by(users::id.desc())
-            } else {
-                query.order_by(users::id.asc())
-            }
-        }
-        UserColumn::Organization => by!(users::organization),
-        UserColumn::Models => by!(users::models),
-        UserColumn::Services => by!(users::services),
-        UserColumn::KeyStatus => by!(users::key_status),
-        UserColumn::Info => by!(users::info),
-        UserColumn::CreatedAt => by!(users::created_at),
-        UserColumn::UpdatedAt => by!(users::updated_at),
-    }
-}
-
-/// One page of users, filtered and sorted in the database (on SQLite in the shape that reads the
-/// fewest rows, see [`plan`]).
-pub fn page(
-    conn: &mut DbConn,
-    filter: &UserFilter,
-    available: Option<&[String]>,
-    sort: UserSort,
-    offset: u64,
-    limit: u32,
-) -> Result<Vec<UserRow>, DbError> {
-    let plan = match conn {
-        DbConn::Sqlite(c) => {
-            let reach = offset.saturating_add(u64::from(limit));
-            plan::for_page(c, filter, sort.column, reach)?
-        }
-        DbConn::Pg(_) => Plan::Portable,
-    };
-    Ok(sorted(plan::build(filter, available, plan), sort)
-        .select(UserRow::as_select())
-        .limit(i64::from(limit))
-        .offset(i64::try_from(offset).unwrap_or(i64::MAX))
-        .load(conn)?)
 }
 
 /// All users and those matching `filter`. A separate query from [`page`], so the two can run

@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use super::auth::{audit_or, AdminSession};
 use super::{Ctx, Mama, OpResult};
 use crate::api::types::{
-    CreateUsersParams, DeleteUsersParams, GetUsersParams, KeyStatus, ListIdsParams,
-    ListUsersParams, Page, UpdateUserParams, UserIds, UserList, UserView, UsersCreated,
-    UsersDeleted, UsersFound,
+    CountUsersParams, CreateUsersParams, DeleteUsersParams, GetUsersParams, KeyStatus,
+    ListIdsParams, ListUsersParams, Page, PageCursor, UpdateUserParams, UserCounts, UserIds,
+    UserList, UserSort, UserView, UsersCreated, UsersDeleted, UsersFound,
 };
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::hash_token;
 use crate::crypto::{mint_virtual_key, user_key_aad};
 use crate::db::outbox::{self, NewOp};
+use crate::db::users::cursor::{Cursor, Window};
 use crate::db::users::{self, NewUserRow, UserChanges, UserRow};
 use crate::db::{self, events, DbError};
 use crate::domain::{validate, NameSet};
@@ -21,6 +22,23 @@ use super::user_input::validate_new_users;
 pub(crate) use super::user_input::{check_id_list, dedup, info_json, key_hint, missing_users};
 
 pub use super::user_input::MAX_USERS_PER_CALL;
+
+/// Where a `users.list` page starts: at `offset`, or after / before a cursor (offset 0).
+fn page_window(cursor: &PageCursor, sort: UserSort, offset: u64) -> OpResult<Window> {
+    let decode = |field: &str, c: &str| {
+        Cursor::decode(c, sort.column).map_err(|e| ApiError::invalid(field, e.to_string()))
+    };
+    match (&cursor.after, &cursor.before) {
+        (None, None) => Ok(Window::Offset(offset)),
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            "cursor",
+            "give after or before, not both",
+        )),
+        _ if offset != 0 => Err(ApiError::invalid("page.offset", "must be 0 with a cursor")),
+        (Some(after), None) => Ok(Window::After(decode("cursor.after", after)?)),
+        (None, Some(before)) => Ok(Window::Before(decode("cursor.before", before)?)),
+    }
+}
 
 impl Mama {
     /// The admin view of a row; `with_key` decrypts the key (users.get only).
@@ -96,10 +114,12 @@ impl Mama {
                 format!("must be 1 to {}", Page::MAX_LIMIT),
             ));
         }
-        let available = self.catalog.get().map(|s| s.models);
         let (filter, sort) = (params.filter, params.sort);
+        let window = page_window(&params.cursor, sort, offset)?;
+        let available = self.catalog.get().map(|s| s.models);
         // The page and the counts run at once on two connections (two cores): a keystroke in
-        // the TUI's filter waits for the slower of the two, not for both.
+        // the TUI's filter waits for the slower of the two, not for both (and for neither
+        // count when it asks for them separately, with `users.count`).
         let (page_filter, page_available) = (filter.clone(), available.clone());
         let page = self.db.read(move |conn| {
             users::page(
@@ -107,29 +127,55 @@ impl Mama {
                 &page_filter,
                 page_available.as_deref(),
                 sort,
-                offset,
+                &window,
                 limit,
             )
         });
-        let counts = self
-            .db
-            .read(move |conn| users::counts(conn, &filter, available.as_deref()));
-        let (rows, counts) = tokio::join!(page, counts);
-        let (rows, (total, matching)) = (
-            rows.map_err(ApiError::from)?,
-            counts.map_err(ApiError::from)?,
-        );
+        let (rows, counts) = if params.counts {
+            let counts = self
+                .db
+                .read(move |conn| users::counts(conn, &filter, available.as_deref()));
+            let (rows, counts) = tokio::join!(page, counts);
+            (rows, Some(counts.map_err(ApiError::from)?))
+        } else {
+            (page.await, None)
+        };
+        let rows = rows.map_err(ApiError::from)?;
         let users = rows
             .iter()
             .map(|r| self.user_view(r, false))
             .collect::<OpResult<Vec<_>>>()?;
+        let (start_cursor, end_cursor) = users::page_cursors(&rows, sort.column);
         Ok(UserList {
             users,
-            total,
-            matching,
+            total: counts.map(|(total, _)| total),
+            matching: counts.map(|(_, matching)| matching),
             offset,
             limit,
+            start_cursor,
+            end_cursor,
         })
+    }
+
+    /// `users.count`: the counts of `users.list` alone, for a client that showed the page
+    /// without waiting for them.
+    pub async fn count_users(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: CountUsersParams,
+    ) -> OpResult<UserCounts> {
+        let available = self.catalog.get().map(|s| s.models);
+        let filter = params.filter.clone();
+        let event = ctx.event("users.count").filter(&params.filter);
+        let result = self
+            .db
+            .read(move |conn| users::counts(conn, &filter, available.as_deref()))
+            .await
+            .map_err(ApiError::from)
+            .map(|(total, matching)| UserCounts { total, matching });
+        self.finish_read(event, result, |e, counts| e.count(counts.matching))
+            .await
     }
 
     /// `users.list_ids`: all matching ids at once, so marking every match is one call.

@@ -91,12 +91,17 @@ fn title_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
     let mut left = format!(" mama ▸ {}", app.screen.title());
     if app.screen == Screen::Users {
         let u = &app.users;
-        left.push_str(&format!(
-            "  total {} · matching {} · marked {}",
-            u.total,
-            u.matching,
-            u.marks.len()
-        ));
+        if u.counted {
+            left.push_str(&format!("  total {} · matching {}", u.total, u.matching));
+        } else if u.count_failed {
+            left.push_str("  count failed");
+        } else {
+            left.push_str("  counting…");
+        }
+        left.push_str(&format!(" · marked {}", u.marks.len()));
+        if let Some((first, last)) = u.shown_rows(app.table_rows()) {
+            left.push_str(&format!(" · rows {first}–{last}"));
+        }
     }
     let tabs = " 1 users 2 models 3 admins 4 services 5 events ";
     let right = format!("{} ", spinner(app));

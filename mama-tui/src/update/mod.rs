@@ -184,7 +184,7 @@ fn handle_reply(app: &mut App, reply: Reply) {
         Tag::Login | Tag::Refresh | Tag::Logout | Tag::ChangePassword => {
             auth::reply(app, reply.tag, reply.result)
         }
-        Tag::UsersPage { .. } | Tag::MarkAll { .. } | Tag::Export => {
+        Tag::UsersPage { .. } | Tag::UsersCount { .. } | Tag::MarkAll { .. } | Tag::Export => {
             users::reply(app, reply.tag, reply.result)
         }
         Tag::EditLoad | Tag::UpdateUser | Tag::DeleteUsers | Tag::RotateKeys => {

@@ -72,6 +72,7 @@ fn load_sync_failures(app: &mut App) {
             offset: 0,
             limit: FAILURES_SHOWN,
         },
+        ..ListUsersParams::default()
     };
     app.call(method::USERS_LIST, to_params(&params), Tag::SyncFailures);
 }
@@ -82,18 +83,18 @@ fn show_sync_failures(app: &mut App, list: UserList) {
     if list.users.is_empty() {
         return;
     }
+    let matching = list.matching.unwrap_or(list.users.len() as u64);
     let mut lines = vec![format!(
-        "{} user(s) could not be synced to LiteLLM:",
-        list.matching
+        "{matching} user(s) could not be synced to LiteLLM:"
     )];
     for user in &list.users {
         let reason = user.key_error.as_deref().unwrap_or("no reason given");
         lines.push(format!("  {}: {reason}", user.id));
     }
-    if list.matching > list.users.len() as u64 {
+    if matching > list.users.len() as u64 {
         lines.push(format!(
             "  … and {} more",
-            list.matching - list.users.len() as u64
+            matching - list.users.len() as u64
         ));
     }
     lines.push(String::new());

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use mama_core::api::rpc::method;
-use mama_core::api::types::{BulkUpdateParams, ListUsersParams, Page, UserColumn, UserList};
+use mama_core::api::types::{
+    BulkUpdateParams, CountUsersParams, ListUsersParams, Page, PageCursor, UserColumn, UserCounts,
+    UserList,
+};
 use serde_json::Value;
 
 use super::{decode, describe, dialogs, to_params};
@@ -15,31 +18,67 @@ use crate::filter;
 use crate::popup::{BulkDialog, Confirm, ConfirmAction, CreateDialog, EditDialog, Popup};
 use crate::text::Edit;
 use crate::ui::table;
-use crate::users::PAGE;
+use crate::users::{PageAsk, PageRequest, PageRows, RowsAt, PAGE};
 
 /// Ids per call when a list of ids is sent: keeps bodies well under the daemon's 1 MiB limit.
 pub const ID_CHUNK: usize = 5000;
 
-/// Asks for the pages the viewport needs.
+/// Asks for the pages the viewport needs, and for the counts of a new query (in their own
+/// call, so the first page does not wait for them).
 pub fn fetch_pages(app: &mut App) {
     if app.session.is_none() || app.screen != Screen::Users {
         return;
     }
     let viewport = app.table_rows();
-    for offset in app.users.pages_to_fetch(viewport) {
+    let query = app.users.query;
+    for PageRequest { ask, at } in app.users.pages_to_fetch(viewport) {
+        let mut sort = app.users.sort;
+        let (offset, cursor) = match ask {
+            PageAsk::Offset(offset) => (offset, PageCursor::default()),
+            PageAsk::After(after) => (
+                0,
+                PageCursor {
+                    after: Some(after),
+                    before: None,
+                },
+            ),
+            PageAsk::Before(before) => (
+                0,
+                PageCursor {
+                    after: None,
+                    before: Some(before),
+                },
+            ),
+            PageAsk::Reversed => {
+                sort.descending = !sort.descending;
+                (0, PageCursor::default())
+            }
+        };
         let params = ListUsersParams {
             filter: app.users.filter.clone(),
-            sort: app.users.sort,
+            sort,
             page: Page {
                 offset,
                 limit: PAGE as u32,
             },
+            cursor,
+            counts: false,
         };
-        let query = app.users.query;
         app.call(
             method::USERS_LIST,
             to_params(&params),
-            Tag::UsersPage { query, offset },
+            Tag::UsersPage { query, at },
+        );
+    }
+    if app.users.wants_count() {
+        app.users.counting = true;
+        let params = CountUsersParams {
+            filter: app.users.filter.clone(),
+        };
+        app.call(
+            method::USERS_COUNT,
+            to_params(&params),
+            Tag::UsersCount { query },
         );
     }
 }
@@ -99,7 +138,11 @@ pub fn command(app: &mut App, cmd: Cmd) {
         Cmd::PageDown => move_by(app, rows),
         Cmd::PageUp => move_by(app, -rows),
         Cmd::Top => move_by(app, i64::MIN / 2),
-        Cmd::Bottom => move_by(app, i64::MAX / 2),
+        Cmd::Bottom => {
+            let rows = app.table_rows();
+            app.users.bottom(rows);
+            fetch_pages(app);
+        }
         Cmd::Sort(column) => sort(app, column),
         Cmd::Filter => app.users.filter_editing = true,
         Cmd::Reload => {
@@ -300,23 +343,57 @@ pub fn click(app: &mut App, x: u16, y: u16) {
 
 pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
     match tag {
-        Tag::UsersPage { query, offset } => {
+        Tag::UsersPage { query, at } => {
             if query != app.users.query {
                 return;
             }
             match decode::<UserList>(result) {
                 Ok(list) => {
-                    app.users
-                        .store_page(offset, list.users, list.total, list.matching);
+                    if let (Some(total), Some(matching)) = (list.total, list.matching) {
+                        app.users.store_counts(total, matching);
+                    }
+                    let mut users = list.users;
+                    let (mut start_cursor, mut end_cursor) = (list.start_cursor, list.end_cursor);
+                    if at == RowsAt::Last {
+                        // Asked in the reversed sort: turn it around.
+                        users.reverse();
+                        std::mem::swap(&mut start_cursor, &mut end_cursor);
+                    }
+                    let page = PageRows {
+                        users,
+                        start_cursor,
+                        end_cursor,
+                    };
+                    app.users.store_page(at, page);
                     fetch_pages(app);
                 }
                 Err(err) => {
-                    app.users.page_failed(offset);
+                    app.users.page_failed(at);
                     app.error(format!("users.list: {}", describe(&err)));
                 }
             }
             if app.users.filter_pending.is_some() {
                 apply_filter(app);
+            }
+        }
+        Tag::UsersCount { query } => {
+            if query != app.users.query {
+                return;
+            }
+            match decode::<UserCounts>(result) {
+                Ok(counts) => {
+                    app.users.store_counts(counts.total, counts.matching);
+                    if app.users.bottom_pending {
+                        let rows = app.table_rows();
+                        app.users.bottom(rows);
+                    }
+                    fetch_pages(app);
+                }
+                Err(err) => {
+                    app.users.counting = false;
+                    app.users.count_failed = true;
+                    app.error(format!("users.count: {}", describe(&err)));
+                }
             }
         }
         Tag::MarkAll { query } => {

@@ -8,6 +8,7 @@ use mama_tui::action::{Action, Reply, Tag};
 use mama_tui::app::App;
 use mama_tui::effect::Effect;
 use mama_tui::update::update;
+use mama_tui::users::RowsAt;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use serde_json::{json, Value};
@@ -117,10 +118,19 @@ pub fn users_app(width: u16, height: u16, users: Vec<UserView>, total: u64) -> A
     let matching = users.len() as u64;
     reply(
         &mut app,
-        Tag::UsersPage { query, offset: 0 },
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
         json!({
-            "users": users, "total": total, "matching": matching, "offset": 0, "limit": 200
+            "users": users, "total": total, "matching": matching, "offset": 0, "limit": 200,
+            "start_cursor": "first", "end_cursor": "last"
         }),
+    );
+    reply(
+        &mut app,
+        Tag::UsersCount { query },
+        json!({"total": total, "matching": matching}),
     );
     reply(
         &mut app,

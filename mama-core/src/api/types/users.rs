@@ -131,6 +131,26 @@ pub struct Page {
     pub limit: u32,
 }
 
+/// Where a `users.list` page starts: keyset pagination, whose cost does not grow with the
+/// position (an offset of 90,000 reads 90,000 index entries first; a cursor reads none).
+/// Cursors are the `start_cursor` / `end_cursor` of an earlier page, opaque to the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageCursor {
+    /// The `limit` rows right after this row, in sort order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// The `limit` rows right before this row (still returned in sort order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+}
+
+impl PageCursor {
+    pub fn is_empty(&self) -> bool {
+        self.after.is_none() && self.before.is_none()
+    }
+}
+
 impl Page {
     pub const MAX_LIMIT: u32 = 1000;
     fn default_limit() -> u32 {
@@ -147,7 +167,7 @@ impl Default for Page {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsersParams {
     #[serde(default)]
@@ -156,17 +176,62 @@ pub struct ListUsersParams {
     pub sort: UserSort,
     #[serde(default)]
     pub page: Page,
+    /// Start after / before a row instead of at `page.offset` (which must then be 0).
+    #[serde(default, skip_serializing_if = "PageCursor::is_empty")]
+    pub cursor: PageCursor,
+    /// `false`: leave `total` and `matching` out (null), so the page does not wait for counting;
+    /// `users.count` gives them separately.
+    #[serde(default = "yes")]
+    pub counts: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ListUsersParams {
+    fn default() -> Self {
+        ListUsersParams {
+            filter: UserFilter::default(),
+            sort: UserSort::default(),
+            page: Page::default(),
+            cursor: PageCursor::default(),
+            counts: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserList {
     pub users: Vec<UserView>,
+    /// All users in the database (null when `counts` was false).
+    pub total: Option<u64>,
+    /// Users matching the filter (null when `counts` was false).
+    pub matching: Option<u64>,
+    pub offset: u64,
+    pub limit: u32,
+    /// Cursors of the first and last row of this page (null when it is empty), for
+    /// `cursor.before` / `cursor.after` of the neighbouring pages in the same sort.
+    #[serde(default)]
+    pub start_cursor: Option<String>,
+    #[serde(default)]
+    pub end_cursor: Option<String>,
+}
+
+/// `users.count`: the counts of `users.list` on their own.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountUsersParams {
+    #[serde(default)]
+    pub filter: UserFilter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCounts {
     /// All users in the database.
     pub total: u64,
     /// Users matching the filter.
     pub matching: u64,
-    pub offset: u64,
-    pub limit: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

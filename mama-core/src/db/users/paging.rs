@@ -1,0 +1,125 @@
+//! One page of users: sorted in SQL, starting at an offset or next to a cursor's row, on SQLite
+//! in the shape that reads the fewest rows (see [`super::plan`] and [`super::skip`]).
+
+use diesel::prelude::*;
+
+use super::cursor::{Cursor, SortValue, Window};
+use super::plan::{self, Plan};
+use super::skip::{self, Skip};
+use super::{BoxedUsers, UserRow};
+use crate::api::types::{UserColumn, UserFilter, UserSort};
+use crate::db::schema::users;
+use crate::db::{DbConn, DbError};
+
+fn sorted(query: BoxedUsers<'_>, sort: UserSort) -> BoxedUsers<'_> {
+    macro_rules! by {
+        ($col:expr) => {
+            if sort.descending {
+                query.order_by(($col.desc(), users::id.desc()))
+            } else {
+                query.order_by(($col.asc(), users::id.asc()))
+            }
+        };
+    }
+    match sort.column {
+        UserColumn::Id => {
+            if sort.descending {
+                query.order_by(users::id.desc())
+            } else {
+                query.order_by(users::id.asc())
+            }
+        }
+        UserColumn::Organization => by!(users::organization),
+        UserColumn::Models => by!(users::models),
+        UserColumn::Services => by!(users::services),
+        UserColumn::KeyStatus => by!(users::key_status),
+        UserColumn::Info => by!(users::info),
+        UserColumn::CreatedAt => by!(users::created_at),
+        UserColumn::UpdatedAt => by!(users::updated_at),
+    }
+}
+
+/// One page of users, filtered and sorted in the database (on SQLite in the shape that reads the
+/// fewest rows, see [`plan`]), starting where `window` says. Rows come in sort order, also for
+/// [`Window::Before`] (read in the reversed order, then turned around).
+pub fn page(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    available: Option<&[String]>,
+    sort: UserSort,
+    window: &Window,
+    limit: u32,
+) -> Result<Vec<UserRow>, DbError> {
+    let forward = !sort.descending;
+    // The order rows are read in: reversed for the rows before a cursor.
+    let read_descending = sort.descending != matches!(window, Window::Before(_));
+    let plan = match conn {
+        DbConn::Sqlite(c) => {
+            let skipped = match window {
+                Window::Offset(offset) => *offset,
+                Window::After(_) | Window::Before(_) => 0,
+            };
+            let reach = skipped.saturating_add(u64::from(limit));
+            plan::for_page(c, filter, sort.column, reach)?
+        }
+        DbConn::Pg(_) => Plan::Portable,
+    };
+    let mut query = plan::build(filter, available, plan);
+    match organization_skip(conn, filter, sort.column, plan, window, read_descending)? {
+        Skip::From(v) if read_descending => query = query.filter(users::organization.le(v)),
+        Skip::From(v) => query = query.filter(users::organization.ge(v)),
+        Skip::Nothing => return Ok(Vec::new()),
+        Skip::Unknown => {}
+    }
+    let (query, sort, offset) = match window {
+        Window::Offset(offset) => (query, sort, *offset),
+        Window::After(cursor) => (query.filter(cursor.past(forward)), sort, 0),
+        Window::Before(cursor) => {
+            let reversed = UserSort {
+                descending: !sort.descending,
+                ..sort
+            };
+            (query.filter(cursor.past(!forward)), reversed, 0)
+        }
+    };
+    let mut rows = sorted(query, sort)
+        .select(UserRow::as_select())
+        .limit(i64::from(limit))
+        .offset(i64::try_from(offset).unwrap_or(i64::MAX))
+        .load(conn)?;
+    if matches!(window, Window::Before(_)) {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+/// Where the matches of an `org:` term start when the page walks the organization order (see
+/// [`skip`]); `Unknown` when the page does not walk that order.
+fn organization_skip(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    column: UserColumn,
+    plan: Plan,
+    window: &Window,
+    descending: bool,
+) -> Result<Skip, DbError> {
+    let org = filter.organization.as_deref().filter(|o| !o.is_empty());
+    let walks = matches!(plan, Plan::Portable | Plan::Sqlite { driver: None });
+    let (Some(org), UserColumn::Organization, true) = (org, column, walks) else {
+        return Ok(Skip::Unknown);
+    };
+    let start = match window {
+        Window::After(cur) | Window::Before(cur) => match &cur.value {
+            SortValue::Text(v) => Some(v.as_str()),
+            SortValue::None | SortValue::Time(_) => None,
+        },
+        Window::Offset(_) => None,
+    };
+    skip::first_match(conn, org, descending, start)
+}
+
+/// The cursors of a page's first and last row (for the pages before and after it).
+pub fn page_cursors(rows: &[UserRow], column: UserColumn) -> (Option<String>, Option<String>) {
+    let cursor = |row: Option<&UserRow>| row.map(|r| Cursor::of(r, column).encode());
+    (cursor(rows.first()), cursor(rows.last()))
+}
