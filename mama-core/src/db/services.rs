@@ -77,32 +77,28 @@ pub fn revoke_token(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> Result<bo
     Ok(n == 1)
 }
 
-/// A live token's service and hash, with the shared data version read in the same statement.
-#[derive(Debug, QueryableByName)]
-struct TokenAtVersion {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    version: i64,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    service: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    token_hash: Option<String>,
-}
-
-/// On PostgreSQL: the live token with this hash (its service and hash) and the shared data
+/// On PostgreSQL: the live token with this hash (its service and stored hash) and the shared data
 /// version (see `db::data_version`), in one round trip instead of two: a REST lookup needs both
-/// before it can answer from the cache.
+/// before it can answer from the cache. Written with the query builder (not as SQL text) so the
+/// connection keeps it prepared.
 pub fn find_live_token_at_version(
     conn: &mut diesel::PgConnection,
     token_hash: &str,
 ) -> Result<(Option<(String, String)>, u64), DbError> {
-    let row: TokenAtVersion = diesel::sql_query(
-        "SELECT v.version, t.service, t.token_hash FROM data_version v \
-         LEFT JOIN service_tokens t ON t.token_hash = $1 AND t.revoked_at IS NULL",
-    )
-    .bind::<diesel::sql_types::Text, _>(token_hash)
-    .get_result(conn)?;
-    let token = row.service.zip(row.token_hash);
-    Ok((token, row.version as u64))
+    use super::schema::data_version;
+    let live = || {
+        service_tokens::table
+            .filter(service_tokens::token_hash.eq(token_hash))
+            .filter(service_tokens::revoked_at.is_null())
+    };
+    let (version, service, stored): (i64, Option<String>, Option<String>) = data_version::table
+        .select((
+            data_version::version,
+            live().select(service_tokens::service).single_value(),
+            live().select(service_tokens::token_hash).single_value(),
+        ))
+        .first(conn)?;
+    Ok((service.zip(stored), version as u64))
 }
 
 /// The live token with this hash (one indexed lookup: the hash is UNIQUE).

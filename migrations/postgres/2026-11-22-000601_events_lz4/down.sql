@@ -1,0 +1,9 @@
+DO $$
+BEGIN
+    ALTER TABLE events ALTER COLUMN user_ids SET COMPRESSION DEFAULT;
+    ALTER TABLE events ALTER COLUMN error_message SET COMPRESSION DEFAULT;
+    ALTER TABLE events ALTER COLUMN detail SET COMPRESSION DEFAULT;
+EXCEPTION WHEN others THEN
+    RAISE NOTICE 'compression settings left as they are';
+END
+$$;
