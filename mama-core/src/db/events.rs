@@ -70,9 +70,9 @@ pub fn insert(conn: &mut DbConn, batch: &[NewEvent]) -> Result<(), DbError> {
         // PostgreSQL: one COPY per batch, which PostgreSQL neither parses nor plans per row
         // count the way it does a multi-row INSERT.
         DbConn::Pg(c) => {
-            let rows: Vec<EventRow> = batch.iter().map(|e| e.row.clone()).collect();
+            let rows: Vec<&EventRow> = batch.iter().map(|e| &e.row).collect();
             diesel::copy_from(events::table)
-                .from_insertable(&rows)
+                .from_insertable(rows)
                 .execute(c)?;
         }
     }
