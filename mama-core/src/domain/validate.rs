@@ -42,6 +42,14 @@ impl Problems {
 
 /// User ids: 1 to 128 characters; letters and digits of any script and `. _ - @ +`.
 pub fn user_id(id: &str) -> Result<(), String> {
+    // Most ids are ASCII: one pass over the bytes settles them (a lookup checks up to 1000).
+    if (1..=MAX_ID_CHARS).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || ID_PUNCTUATION.contains(&char::from(b)))
+    {
+        return Ok(());
+    }
     let chars = id.chars().count();
     if chars == 0 {
         return Err("must not be empty".into());
@@ -188,6 +196,11 @@ mod tests {
         assert!(user_id("a/b").is_err());
         assert!(user_id(&"가".repeat(128)).is_ok());
         assert!(user_id(&"가".repeat(129)).is_err());
+        // The ASCII fast path and the general rule agree at the length limit.
+        assert!(user_id(&"a".repeat(128)).is_ok());
+        assert!(user_id(&"a".repeat(129)).unwrap_err().contains("got 129"));
+        assert!(user_id(&format!("{}가", "a".repeat(127))).is_ok());
+        assert!(user_id("tab	here").is_err());
     }
 
     #[test]

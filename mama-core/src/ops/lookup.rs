@@ -149,24 +149,23 @@ impl RenderedUser {
         })
     }
 
-    /// Whether `needle` (`"\n" + service + "\n"`) is among the user's services.
-    fn allows(&self, needle: &str) -> bool {
-        self.buf[self.id_end as usize..self.services_end as usize].contains(needle)
+    /// Whether `service` is among the user's services: a compare per service (users have a
+    /// few), where a substring search would first build a searcher for every user answered.
+    fn allows(&self, service: &str) -> bool {
+        !service.is_empty()
+            && self.buf[self.id_end as usize..self.services_end as usize]
+                .split('\n')
+                .any(|allowed| allowed == service)
     }
 
-    /// This user's entry as a service may see it; `needle` is `"\n" + service + "\n"`.
-    fn json_for(&self, needle: &str) -> &str {
-        if self.allows(needle) {
+    /// This user's entry as `service` may see it.
+    fn json_for(&self, service: &str) -> &str {
+        if self.allows(service) {
             &self.buf[self.services_end as usize..self.allowed_end as usize]
         } else {
             &self.buf[self.allowed_end as usize..]
         }
     }
-}
-
-/// The `needle` of [`RenderedUser::json_for`] for `service`.
-fn service_needle(service: &str) -> String {
-    format!("\n{service}\n")
 }
 
 /// A lookup's answer, rendered: `{"users": [...], "missing": [...]}` (see `LookupResponse`).
@@ -181,44 +180,53 @@ pub struct RenderedLookup {
 /// (only when writes keep committing between its reads).
 const CACHED_ATTEMPTS: usize = 3;
 
-/// The answer to a lookup of `ids` (each one's rendering, aligned) for the service of `needle`.
-fn assemble(ids: &[&str], users: &[&RenderedUser], needle: &str) -> RenderedLookup {
-    // A duplicate id in the request is answered once, where it first appears.
-    let mut seen = HashSet::with_capacity(ids.len());
-    let mut missing = Vec::new();
-    // Sized up front: growing would leave copies of keys behind in freed memory. Sizing also
-    // reads one byte of every cache line the copy will read: those loads are independent, so
-    // their misses overlap, and the copy below finds the lines in cache.
+/// The answer to a lookup of `ids` (each one's rendering, aligned) for `service`.
+fn assemble(ids: &[&str], users: &[&RenderedUser], service: &str) -> RenderedLookup {
+    // Each user's entry, chosen once. Sized up front: growing would leave copies of keys
+    // behind in freed memory. Sizing also reads one byte of every cache line the copy will
+    // read: those loads are independent, so their misses overlap, and the copy below finds the
+    // lines in cache.
     let mut touched = 0u8;
-    let capacity = 32
-        + ids
-            .iter()
-            .zip(users)
-            .map(|(id, u)| match u.exists() {
-                true => {
-                    let entry = u.json_for(needle).as_bytes();
-                    touched ^= entry.iter().step_by(64).fold(0, |acc, b| acc ^ b);
-                    entry.len() + 1
-                }
-                false => id.len() + 3,
+    let entries: Vec<Option<&str>> = users
+        .iter()
+        .map(|user| {
+            user.exists().then(|| {
+                let entry = user.json_for(service);
+                touched ^= entry.bytes().step_by(64).fold(0, |acc, b| acc ^ b);
+                entry
             })
-            .sum::<usize>();
+        })
+        .collect();
     std::hint::black_box(touched);
+    let capacity = 32
+        + entries
+            .iter()
+            .zip(ids)
+            .map(|(entry, id)| entry.map_or(id.len() + 3, |e| e.len() + 1))
+            .sum::<usize>();
+    // A duplicate id in the request is answered once, where it first appears. Equal ids are
+    // the same cache entry, so duplicates are found by address; requests rarely hold any, and
+    // then one sort tells so without hashing every id.
+    let mut seen = repeated_entries(users).then(HashSet::new);
     let mut json = Zeroizing::new(String::with_capacity(capacity));
     json.push_str(r#"{"users":["#);
     let mut found = 0;
-    for (id, user) in ids.iter().zip(users) {
-        if !seen.insert(*id) {
-            continue;
-        }
-        if user.exists() {
-            if found > 0 {
-                json.push(',');
+    let mut missing = Vec::new();
+    for ((id, user), entry) in ids.iter().zip(users).zip(&entries) {
+        if let Some(seen) = seen.as_mut() {
+            if !seen.insert(std::ptr::from_ref(*user)) {
+                continue;
             }
-            json.push_str(user.json_for(needle));
-            found += 1;
-        } else {
-            missing.push(*id);
+        }
+        match entry {
+            Some(entry) => {
+                if found > 0 {
+                    json.push(',');
+                }
+                json.push_str(entry);
+                found += 1;
+            }
+            None => missing.push(*id),
         }
     }
     json.push_str(r#"],"missing":["#);
@@ -237,6 +245,14 @@ fn assemble(ids: &[&str], users: &[&RenderedUser], needle: &str) -> RenderedLook
         found,
         missing: missing.len(),
     }
+}
+
+/// Whether any entry appears more than once (by address: one entry per distinct id).
+fn repeated_entries(users: &[&RenderedUser]) -> bool {
+    let mut addresses: Vec<*const RenderedUser> =
+        users.iter().map(|user| std::ptr::from_ref(*user)).collect();
+    addresses.sort_unstable();
+    addresses.windows(2).any(|pair| pair[0] == pair[1])
 }
 
 impl Mama {
@@ -340,8 +356,8 @@ impl Mama {
         if !problems.is_empty() {
             return Err(ApiError::invalid_fields(problems.errors));
         }
-        let needle = service_needle(self.calling_service(ctx)?);
-        self.answer_from_rendered(ctx, ids, |users| assemble(ids, users, &needle))
+        let service = self.calling_service(ctx)?;
+        self.answer_from_rendered(ctx, ids, |users| assemble(ids, users, service))
             .await
     }
 
@@ -458,17 +474,78 @@ impl Mama {
 
     async fn lookup_one(&self, ctx: &Ctx, id: &str) -> OpResult<Zeroizing<String>> {
         validate::user_id(id).map_err(|msg| ApiError::invalid("id", msg))?;
-        let needle = service_needle(self.calling_service(ctx)?);
+        let service = self.calling_service(ctx)?;
         let entry = self
             .answer_from_rendered(ctx, &[id], |users| {
                 let user = users[0];
                 user.exists()
-                    .then(|| Zeroizing::new(user.json_for(&needle).to_string()))
+                    .then(|| Zeroizing::new(user.json_for(service).to_string()))
             })
             .await?;
         entry.ok_or_else(|| ApiError {
             missing: vec![id.to_string()],
             ..ApiError::new(ErrorCode::NotFound, format!("no user {id}"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rendering as `RenderedUser::render` lays it out, with short stand-in answers.
+    fn user(id: &str, services: &[&str]) -> RenderedUser {
+        let mut buf = format!("{id}\n");
+        for service in services {
+            buf.push_str(service);
+            buf.push('\n');
+        }
+        let services_end = buf.len() as u32;
+        buf.push_str(&format!(r#"{{"id":"{id}","key":"k"}}"#));
+        let allowed_end = buf.len() as u32;
+        buf.push_str(&format!(r#"{{"id":"{id}","key":null}}"#));
+        RenderedUser {
+            buf: buf.into_boxed_str(),
+            id_end: id.len() as u32,
+            services_end,
+            allowed_end,
+        }
+    }
+
+    #[test]
+    fn a_key_goes_only_to_a_service_named_exactly() {
+        let alice = user("alice", &["billing", "search"]);
+        assert_eq!(alice.json_for("billing"), r#"{"id":"alice","key":"k"}"#);
+        assert_eq!(alice.json_for("search"), r#"{"id":"alice","key":"k"}"#);
+        // Prefixes, extensions and the empty name are other services.
+        for other in ["bill", "billing2", "searc", "", "billing\nsearch"] {
+            assert_eq!(
+                alice.json_for(other),
+                r#"{"id":"alice","key":null}"#,
+                "{other:?}"
+            );
+        }
+        let nobody = user("bob", &[]);
+        assert_eq!(nobody.json_for("billing"), r#"{"id":"bob","key":null}"#);
+    }
+
+    #[test]
+    fn repeated_ids_are_answered_once_where_they_first_appear() {
+        let (a, b) = (user("a", &["s"]), user("b", &[]));
+        let gone = RenderedUser::missing("gone");
+        let ids = ["b", "gone", "a", "b", "gone", "a"];
+        let users = [&b, &gone, &a, &b, &gone, &a];
+        let answer = assemble(&ids, &users, "s");
+        assert_eq!(
+            answer.json.as_str(),
+            r#"{"users":[{"id":"b","key":null},{"id":"a","key":"k"}],"missing":["gone"]}"#
+        );
+        assert_eq!((answer.found, answer.missing), (2, 1));
+
+        let unique = assemble(&["a", "gone"], &[&a, &gone], "s");
+        assert_eq!(
+            unique.json.as_str(),
+            r#"{"users":[{"id":"a","key":"k"}],"missing":["gone"]}"#
+        );
     }
 }
