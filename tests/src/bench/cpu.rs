@@ -1,5 +1,6 @@
 //! Where the CPU went during a measurement: per-process user+system time from `/proc/<pid>/stat`
-//! and the whole machine's busy share from `/proc/stat`. Linux only, read-only.
+//! (or per named thread, from `/proc/<pid>/task/<tid>/stat`) and the whole machine's busy share
+//! from `/proc/stat`. Linux only, read-only.
 
 use std::collections::HashMap;
 use std::fs;
@@ -11,11 +12,18 @@ type Matcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
 /// Which processes to account for, by a predicate on their command line (NUL-separated args
 /// joined with spaces). `/proc/self` is always accounted separately.
 pub struct CpuWatch {
-    groups: Vec<(String, Matcher)>,
+    groups: Vec<Group>,
     ticks_per_second: f64,
 }
 
-/// One reading: ticks per group (per pid, so processes that start later still count), the bench
+struct Group {
+    name: String,
+    matches: Matcher,
+    /// Only the threads of that name (`comm`), not the whole process.
+    thread: Option<String>,
+}
+
+/// One reading: ticks per group (per pid or tid, so processes that start later still count), the bench
 /// process's own ticks, and the machine's busy and total ticks.
 #[derive(Debug, Clone, Default)]
 pub struct CpuSnapshot {
@@ -56,7 +64,27 @@ impl CpuWatch {
         name: &str,
         matches: impl Fn(&str) -> bool + Send + Sync + 'static,
     ) -> CpuWatch {
-        self.groups.push((name.to_string(), Box::new(matches)));
+        self.groups.push(Group {
+            name: name.to_string(),
+            matches: Box::new(matches),
+            thread: None,
+        });
+        self
+    }
+
+    /// Accounts, under `name`, only the threads called `thread` of the processes `matches`
+    /// selects: how much of a process one of its threads spends (e.g. the daemon's event writer).
+    pub fn thread_group(
+        mut self,
+        name: &str,
+        thread: &str,
+        matches: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> CpuWatch {
+        self.groups.push(Group {
+            name: name.to_string(),
+            matches: Box::new(matches),
+            thread: Some(thread.to_string()),
+        });
         self
     }
 
@@ -75,11 +103,17 @@ impl CpuWatch {
                     continue;
                 };
                 let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
-                for (i, (_, matches)) in self.groups.iter().enumerate() {
-                    if matches(&cmdline) {
-                        if let Some(ticks) = process_ticks(&format!("/proc/{pid}/stat")) {
-                            per_group[i].insert(pid, ticks);
+                for (i, group) in self.groups.iter().enumerate() {
+                    if !(group.matches)(&cmdline) {
+                        continue;
+                    }
+                    match &group.thread {
+                        None => {
+                            if let Some(ticks) = process_ticks(&format!("/proc/{pid}/stat")) {
+                                per_group[i].insert(pid, ticks);
+                            }
                         }
+                        Some(name) => per_group[i].extend(thread_ticks(pid, name)),
                     }
                 }
             }
@@ -100,14 +134,14 @@ impl CpuWatch {
             .groups
             .iter()
             .enumerate()
-            .map(|(i, (name, _))| {
+            .map(|(i, group)| {
                 let spent: u64 = after.per_group[i]
                     .iter()
                     .map(|(pid, t)| {
                         t.saturating_sub(before.per_group[i].get(pid).copied().unwrap_or(0))
                     })
                     .sum();
-                (name.clone(), seconds(spent))
+                (group.name.clone(), seconds(spent))
             })
             .collect();
         let total = after.machine_total.saturating_sub(before.machine_total);
@@ -140,6 +174,24 @@ fn process_ticks(stat_path: &str) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// `(tid, ticks)` of each thread of `pid` whose name is `name`.
+fn thread_ticks(pid: u32, name: &str) -> Vec<(u32, u64)> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let tid: u32 = task.file_name().to_str()?.parse().ok()?;
+            let comm = fs::read_to_string(task.path().join("comm")).ok()?;
+            if comm.trim_end() != name {
+                return None;
+            }
+            Some((tid, process_ticks(task.path().join("stat").to_str()?)?))
+        })
+        .collect()
 }
 
 /// `(busy, total)` ticks over all cores since boot.
