@@ -127,9 +127,9 @@ pub fn redact_url(url: &str) -> String {
 ///
 /// `cache_size`: SQLite's default page cache (2 MiB) is far smaller than the pages one bulk
 /// change of 10,000 users touches (rows and five indexes): past it, SQLite spills dirty pages to
-/// the WAL in the middle of the transaction and reads the same pages again. The cache only
-/// grows to what one transaction touches (a commit by another connection empties it), so the
-/// limit costs memory only while such a change runs.
+/// the WAL in the middle of the transaction and reads the same pages again. It is a limit, not
+/// an allocation: a connection's cache grows only with the pages its transactions touch, and
+/// another connection's commit empties it.
 #[derive(Debug)]
 struct SqlitePragmas;
 

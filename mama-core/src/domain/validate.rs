@@ -200,7 +200,7 @@ mod tests {
         assert!(user_id(&"a".repeat(128)).is_ok());
         assert!(user_id(&"a".repeat(129)).unwrap_err().contains("got 129"));
         assert!(user_id(&format!("{}가", "a".repeat(127))).is_ok());
-        assert!(user_id("tab	here").is_err());
+        assert!(user_id("tab\there").is_err());
     }
 
     #[test]
