@@ -239,13 +239,8 @@ fn typing_a_filter_asks_at_once_then_coalesces_keystrokes() {
     later.extend(update(&mut app, Action::Tick(now)));
     assert!(!methods(&later).contains(&"users.list"), "{later:?}");
     // ...until it answers: then one query with everything typed meanwhile.
-    let query = app.users.query;
-    let effects = reply(
+    let effects = reply_first_page(
         &mut app,
-        Tag::UsersPage {
-            query,
-            at: RowsAt::Start(0),
-        },
         json!({
             "users": [], "total": 5, "matching": 0, "offset": 0, "limit": 200
         }),
@@ -462,13 +457,8 @@ fn clicking_a_header_sorts_and_clicking_a_row_selects_it() {
     let effects = update(&mut app, Action::Click { x, y: header });
     assert_eq!(app.users.sort.column, UserColumn::Organization);
     assert_eq!(methods(&effects), vec!["users.list", "users.count"]);
-    let query = app.users.query;
-    reply(
+    reply_first_page(
         &mut app,
-        Tag::UsersPage {
-            query,
-            at: RowsAt::Start(0),
-        },
         json!({"users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200}),
     );
     update(
@@ -810,12 +800,8 @@ fn a_new_filter_shows_its_page_before_its_count() {
     let asked = update(&mut app, Action::Edit(mama_tui::text::Edit::Insert('k')));
     assert_eq!(methods(&asked), vec!["users.list", "users.count"]);
     let query = app.users.query;
-    reply(
+    reply_first_page(
         &mut app,
-        Tag::UsersPage {
-            query,
-            at: RowsAt::Start(0),
-        },
         json!({"users": sample_users()[..2], "total": null, "matching": null, "offset": 0,
                "limit": 200, "start_cursor": "a", "end_cursor": "b"}),
     );

@@ -9,7 +9,6 @@ use mama_tui::action::{Action, Cmd, Screen, Tag};
 use mama_tui::app::App;
 use mama_tui::text::Edit;
 use mama_tui::update::update;
-use mama_tui::users::RowsAt;
 use ratatui::style::Color;
 use serde_json::json;
 
@@ -86,12 +85,8 @@ fn users_table_wide() {
         Action::Cmd(Cmd::Sort(mama_core::api::types::UserColumn::Organization)),
     );
     let query = app.users.query;
-    reply(
+    reply_first_page(
         &mut app,
-        Tag::UsersPage {
-            query,
-            at: RowsAt::Start(0),
-        },
         json!({
             "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
         }),
@@ -106,12 +101,8 @@ fn users_table_wide() {
         Action::Cmd(Cmd::Sort(mama_core::api::types::UserColumn::Organization)),
     );
     let query = app.users.query;
-    reply(
+    reply_first_page(
         &mut app,
-        Tag::UsersPage {
-            query,
-            at: RowsAt::Start(0),
-        },
         json!({
             "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
         }),
@@ -166,12 +157,8 @@ fn users_filter_bar_with_error() {
     cmd(&mut app, Cmd::Open);
     // The daemon answers the query the first keystroke sent; the rest does not parse.
     let query = app.users.query;
-    reply(
+    reply_first_page(
         &mut app,
-        Tag::UsersPage {
-            query,
-            at: RowsAt::Start(0),
-        },
         json!({
             "users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200
         }),

@@ -109,6 +109,19 @@ pub fn reply(app: &mut App, tag: Tag, result: Value) -> Vec<Effect> {
     )
 }
 
+/// Answers the first page of the users list for the query the app asked last.
+pub fn reply_first_page(app: &mut App, result: Value) -> Vec<Effect> {
+    let query = app.users.query;
+    reply(
+        app,
+        Tag::UsersPage {
+            query,
+            at: RowsAt::Start(0),
+        },
+        result,
+    )
+}
+
 /// Logged in as the super admin; `Users` screen with `users` as the first page.
 pub fn users_app(width: u16, height: u16, users: Vec<UserView>, total: u64) -> App {
     let mut app = App::new(SERVER.into(), true, width, height);
