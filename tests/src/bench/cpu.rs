@@ -60,30 +60,29 @@ impl CpuWatch {
 
     /// Accounts every process whose command line satisfies `matches` under `name`.
     pub fn group(
-        mut self,
+        self,
         name: &str,
         matches: impl Fn(&str) -> bool + Send + Sync + 'static,
     ) -> CpuWatch {
-        self.groups.push(Group {
-            name: name.to_string(),
-            matches: Box::new(matches),
-            thread: None,
-        });
-        self
+        self.with_group(name, None, Box::new(matches))
     }
 
     /// Accounts, under `name`, only the threads called `thread` of the processes `matches`
     /// selects: how much of a process one of its threads spends (e.g. the daemon's event writer).
     pub fn thread_group(
-        mut self,
+        self,
         name: &str,
         thread: &str,
         matches: impl Fn(&str) -> bool + Send + Sync + 'static,
     ) -> CpuWatch {
+        self.with_group(name, Some(thread.to_string()), Box::new(matches))
+    }
+
+    fn with_group(mut self, name: &str, thread: Option<String>, matches: Matcher) -> CpuWatch {
         self.groups.push(Group {
             name: name.to_string(),
-            matches: Box::new(matches),
-            thread: Some(thread.to_string()),
+            matches,
+            thread,
         });
         self
     }
