@@ -65,7 +65,7 @@ impl Metrics {
         }
     }
 
-    fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
+    fn render(&self, counters: &[(&str, &str, u64)], gauges: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -119,7 +119,7 @@ impl Metrics {
                 );
             }
         }
-        for (name, help, value) in [
+        let own = [
             (
                 "mama_login_failures_total",
                 "Failed admin logins.",
@@ -130,7 +130,8 @@ impl Metrics {
                 "Requests refused because their event could not be stored.",
                 self.event_write_failures.load(Ordering::Relaxed),
             ),
-        ] {
+        ];
+        for (name, help, value) in own.iter().chain(counters) {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
@@ -205,7 +206,20 @@ pub async fn render(State(state): State<AppState>) -> Response {
         ],
         Err(_) => vec![("mama_database_up", "1 when the database answers.", 0)],
     };
-    let body = state.metrics.render(&gauges);
+    let audit = state.mama.audit.stats();
+    let counters = [
+        (
+            "mama_audit_events_total",
+            "Events stored by the group-commit writer (reads, rejected requests, logins).",
+            audit.events.load(Ordering::Relaxed),
+        ),
+        (
+            "mama_audit_commits_total",
+            "Transactions the group-commit writer committed (events per commit shows how many requests shared one).",
+            audit.commits.load(Ordering::Relaxed),
+        ),
+    ];
+    let body = state.metrics.render(&counters, &gauges);
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -296,6 +296,7 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
         warmup: opts.warmup,
         duration: opts.duration,
     };
+    let metrics_url = daemon.rest_url("/metrics");
     let events_before = count_lookup_events(&daemon).await?;
     let mut levels = Vec::with_capacity(opts.concurrency.len());
     for &concurrency in &opts.concurrency {
@@ -304,12 +305,18 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
         for round in 1..=opts.rounds {
             let stat = load::run(&spec(server.url(), None, concurrency), &watch).await?;
             print_load(&format!("round {round}, static axum endpoint"), &stat);
+            let before = audit_counters(&metrics_url).await?;
             let lookup = load::run(
                 &spec(lookup_url.clone(), Some(token.clone()), concurrency),
                 &watch,
             )
             .await?;
+            let after = audit_counters(&metrics_url).await?;
             print_load(&format!("round {round}, REST lookup"), &lookup);
+            println!(
+                "round {round}, events per commit (warm-up included): {:.1}",
+                (after.0 - before.0) as f64 / (after.1 - before.1).max(1) as f64
+            );
             anyhow::ensure!(
                 lookup.requests > 0,
                 "no lookup succeeded: {:?}",
@@ -439,6 +446,31 @@ async fn sample_lookup(url: &str, token: &str, body: &Bytes, ids: usize) -> anyh
         users.len()
     );
     Ok(bytes)
+}
+
+/// The daemon's group-commit writer counters: (events, commits) stored so far.
+async fn audit_counters(metrics_url: &str) -> anyhow::Result<(u64, u64)> {
+    let text = reqwest::get(metrics_url)
+        .await
+        .context("GET /metrics")?
+        .text()
+        .await
+        .context("reading /metrics")?;
+    let counter = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .with_context(|| format!("{name} missing from /metrics"))
+    };
+    Ok((
+        counter("mama_audit_events_total")?,
+        counter("mama_audit_commits_total")?,
+    ))
 }
 
 async fn count_lookup_events(daemon: &Daemon) -> anyhow::Result<u64> {
