@@ -991,6 +991,89 @@ async fn rest_lookup_for_services() {
     }
 }
 
+/// A lookup's event names every id asked for, in request order, found or not, and is found by
+/// any one of them. On SQLite such a long list is stored compressed (most of what an audited
+/// lookup writes); PostgreSQL compresses it itself.
+#[tokio::test]
+async fn a_lookups_event_names_every_id_and_is_found_by_any_of_them() {
+    let d = Daemon::start();
+    let mut rpc = d.admin().await;
+    let mut people: Vec<Value> = (0..98)
+        .map(|i| user(&format!("emp-{i:05}"), "ops", &["gpt-4o"], &["chat"]))
+        .collect();
+    people.push(user("김철수", "연구소", &["gpt-4o"], &["chat"]));
+    rpc.call("users.create", json!({"users": people}))
+        .await
+        .ok();
+    rpc.call("services.create", json!({"name": "chat"}))
+        .await
+        .ok();
+    let token = rpc
+        .call("services.issue_token", json!({"service": "chat"}))
+        .await
+        .ok()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut asked: Vec<String> = (0..98).rev().map(|i| format!("emp-{i:05}")).collect();
+    asked.insert(40, "김철수".into());
+    asked.insert(70, "gone-1".into());
+    assert_eq!(asked.len(), 100);
+    let (status, body) = rest(&d, Some(&token), &json!({ "user_ids": asked }).to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["missing"], json!(["gone-1"]));
+
+    for id in ["emp-00050", "김철수", "gone-1", "emp-00097", "emp-00000"] {
+        let evs = events(&mut rpc, json!({"user_id": id, "action": "rest.lookup"})).await;
+        assert_eq!(evs.len(), 1, "{id}");
+        assert_eq!(
+            evs[0]["user_ids"],
+            json!(asked),
+            "every id, in request order"
+        );
+        assert_eq!(evs[0]["target_count"], 100);
+        assert_eq!(evs[0]["detail"], "found 99, missing 1");
+    }
+    // Only whole ids match, case and all, in long lists and in short ones.
+    rest(&d, Some(&token), r#"{"user_ids": ["emp-00050"]}"#).await;
+    let evs = events(
+        &mut rpc,
+        json!({"user_id": "emp-00050", "action": "rest.lookup"}),
+    )
+    .await;
+    assert_eq!(evs.len(), 2);
+    assert_eq!(evs[0]["user_ids"], json!(["emp-00050"]));
+    for other in ["emp-0005", "mp-00050", "EMP-00050", "김철", "emp"] {
+        let evs = events(&mut rpc, json!({"user_id": other, "action": "rest.lookup"})).await;
+        assert!(evs.is_empty(), "{other} matched {evs:?}");
+    }
+    let bad = rpc
+        .call("events.list", json!({"filter": {"user_id": "a b%"}}))
+        .await;
+    assert_eq!(bad.code(), "invalid_params");
+
+    // The harness's query shows one column: the two lengths are joined in SQL.
+    let stored = d.db.query(
+        "SELECT length(user_ids) || ' ' || coalesce(length(user_ids_packed), 0) FROM events WHERE action = 'rest.lookup' AND target_count = 100",
+    );
+    let lengths: Vec<usize> = stored
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    // Characters for text, bytes for the packed blob.
+    let json_chars = json!(asked).to_string().chars().count();
+    if d.db.sqlite_path().is_some() {
+        assert_eq!(lengths[0], 0, "the list is not also kept as JSON");
+        assert!(
+            lengths[1] > 0 && lengths[1] * 2 < json_chars,
+            "{} bytes packed of {json_chars}",
+            lengths[1]
+        );
+    } else {
+        assert_eq!(lengths, [json_chars, 0]);
+    }
+}
+
 #[tokio::test]
 async fn rpc_bad_input_gets_clear_errors() {
     let d = Daemon::start();

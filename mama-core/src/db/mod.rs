@@ -144,6 +144,7 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
                  PRAGMA cache_size = -65536;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
+            events::register_sqlite_functions(c).map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
     }

@@ -109,6 +109,7 @@ diesel::table! {
         request_id -> Nullable<Text>,
         duration_ms -> Nullable<BigInt>,
         detail -> Nullable<Text>,
+        user_ids_packed -> Nullable<Binary>,
     }
 }
 

@@ -207,6 +207,7 @@ impl EventBuilder {
             request_id: Some(self.ctx.request_id.clone()),
             duration_ms: Some(self.ctx.started.elapsed().as_millis() as i64),
             detail: self.detail,
+            user_ids_packed: None,
         };
         NewEvent {
             row,

@@ -7,9 +7,16 @@ use crate::api::ApiError;
 use crate::db::events::{self, EventRow};
 
 fn view(row: EventRow) -> EventView {
+    let user_ids = match row.user_ids_json() {
+        Ok(json) => serde_json::from_str::<Vec<String>>(&json).unwrap_or_default(),
+        Err(e) => {
+            // Shown without its ids rather than failing the whole page.
+            tracing::error!(event = %row.id, error = %e, "event user ids unreadable");
+            Vec::new()
+        }
+    };
     EventView {
-        user_ids: serde_json::from_str::<Vec<String>>(&row.user_ids)
-            .unwrap_or_default()
+        user_ids: user_ids
             .into_iter()
             .take(crate::db::events::LISTED_USER_IDS)
             .collect(),
@@ -59,6 +66,10 @@ impl Mama {
                     "must be \"ok\" or \"error\"",
                 ));
             }
+        }
+        if let Some(user) = &params.filter.user_id {
+            crate::domain::validate::user_id(user)
+                .map_err(|msg| ApiError::invalid("filter.user_id", msg))?;
         }
         let filter = params.filter;
         let (rows, matching) = self

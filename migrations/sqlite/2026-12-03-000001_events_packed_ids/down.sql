@@ -1,0 +1,1 @@
+ALTER TABLE events DROP COLUMN user_ids_packed;
