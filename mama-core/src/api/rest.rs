@@ -14,8 +14,35 @@ pub const MAX_LOOKUP_IDS: usize = 1000;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LookupRequest<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "ids_with_room")]
     pub user_ids: Vec<IdRef<'a>>,
+}
+
+/// A typical lookup's ids without growing the list seven times on the way (JSON does not say
+/// how many elements follow).
+fn ids_with_room<'de: 'a, 'a, D>(deserializer: D) -> Result<Vec<IdRef<'a>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Ids<'a>(std::marker::PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> serde::de::Visitor<'de> for Ids<'a> {
+        type Value = Vec<IdRef<'a>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of user ids")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut ids =
+                Vec::with_capacity(seq.size_hint().unwrap_or(128).min(MAX_LOOKUP_IDS + 1));
+            while let Some(id) = seq.next_element()? {
+                ids.push(id);
+            }
+            Ok(ids)
+        }
+    }
+    deserializer.deserialize_seq(Ids(std::marker::PhantomData))
 }
 
 /// A user id as found in a request body.

@@ -43,10 +43,14 @@ impl Actor {
     }
 
     pub fn name(&self) -> String {
+        self.clone().into_name()
+    }
+
+    /// The name, without copying it.
+    fn into_name(self) -> String {
         match self {
-            Actor::Admin(n) | Actor::Service(n) => n.clone(),
+            Actor::Admin(n) | Actor::Service(n) | Actor::Anonymous(Some(n)) => n,
             Actor::System => "mama".into(),
-            Actor::Anonymous(Some(n)) => n.clone(),
             Actor::Anonymous(None) => "-".into(),
         }
     }
@@ -190,12 +194,15 @@ impl EventBuilder {
     }
 
     fn finish(self, result: &str, code: Option<String>, message: Option<String>) -> NewEvent {
+        // The builder owns its copy of the context: its strings move into the row.
+        let ctx = self.ctx;
         let row = EventRow {
             id: uuid::Uuid::now_v7().to_string(),
             at: crate::db::now(),
-            actor_kind: self.ctx.actor.kind().into(),
-            actor: self.ctx.actor.name(),
-            channel: self.ctx.channel.as_str().into(),
+            actor_kind: ctx.actor.kind().into(),
+            duration_ms: Some(ctx.started.elapsed().as_millis() as i64),
+            actor: ctx.actor.into_name(),
+            channel: ctx.channel.as_str().into(),
             action: self.action,
             user_ids: self.user_ids_json,
             target_count: self.target_count.unwrap_or(self.user_count as i64),
@@ -203,9 +210,8 @@ impl EventBuilder {
             result: result.into(),
             error_code: code,
             error_message: message,
-            client: Some(self.ctx.client.clone()),
-            request_id: Some(self.ctx.request_id.clone()),
-            duration_ms: Some(self.ctx.started.elapsed().as_millis() as i64),
+            client: Some(ctx.client),
+            request_id: Some(ctx.request_id),
             detail: self.detail,
             user_ids_packed: None,
         };

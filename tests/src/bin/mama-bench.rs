@@ -313,10 +313,12 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
             .await?;
             let after = audit_counters(&metrics_url).await?;
             print_load(&format!("round {round}, REST lookup"), &lookup);
-            println!(
-                "round {round}, events per commit (warm-up included): {:.1}",
-                (after.0 - before.0) as f64 / (after.1 - before.1).max(1) as f64
-            );
+            if let (Some(before), Some(after)) = (before, after) {
+                println!(
+                    "round {round}, events per commit (warm-up included): {:.1}",
+                    (after.0 - before.0) as f64 / (after.1 - before.1).max(1) as f64
+                );
+            }
             anyhow::ensure!(
                 lookup.requests > 0,
                 "no lookup succeeded: {:?}",
@@ -340,6 +342,12 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
         .sum();
     println!(
         "rest.lookup events stored during the lookup windows (warm-ups included): {lookup_events}"
+    );
+    let (stored, bytes) = event_log_size(&daemon)?;
+    println!(
+        "event log: {stored} events in {:.1} MB (table and indexes), {:.0} bytes per event",
+        bytes as f64 / 1e6,
+        bytes as f64 / stored.max(1) as f64
     );
     // Every lookup is audited: at least one event per counted lookup must be in the database.
     anyhow::ensure!(
@@ -448,8 +456,9 @@ async fn sample_lookup(url: &str, token: &str, body: &Bytes, ids: usize) -> anyh
     Ok(bytes)
 }
 
-/// The daemon's group-commit writer counters: (events, commits) stored so far.
-async fn audit_counters(metrics_url: &str) -> anyhow::Result<(u64, u64)> {
+/// The daemon's group-commit writer counters: (events, commits) stored so far; `None` from a
+/// daemon too old to report them.
+async fn audit_counters(metrics_url: &str) -> anyhow::Result<Option<(u64, u64)>> {
     let text = reqwest::get(metrics_url)
         .await
         .context("GET /metrics")?
@@ -457,20 +466,33 @@ async fn audit_counters(metrics_url: &str) -> anyhow::Result<(u64, u64)> {
         .await
         .context("reading /metrics")?;
     let counter = |name: &str| {
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(name)?
-                    .strip_prefix(' ')?
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .with_context(|| format!("{name} missing from /metrics"))
+        text.lines().find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
     };
-    Ok((
-        counter("mama_audit_events_total")?,
-        counter("mama_audit_commits_total")?,
-    ))
+    Ok(counter("mama_audit_events_total").zip(counter("mama_audit_commits_total")))
+}
+
+/// How many events the database holds and the bytes their table and its indexes take.
+fn event_log_size(daemon: &Daemon) -> anyhow::Result<(u64, u64)> {
+    let size_sql = match daemon.db.kind {
+        Kind::Sqlite => {
+            "SELECT sum(pgsize) FROM dbstat WHERE name IN \
+             (SELECT name FROM sqlite_master WHERE tbl_name = 'events')"
+        }
+        Kind::Postgres => "SELECT pg_total_relation_size('events')",
+    };
+    let number = |sql: &str| {
+        let text = tokio::task::block_in_place(|| daemon.db.query(sql));
+        text.trim()
+            .parse::<u64>()
+            .with_context(|| format!("{sql}: {text:?}"))
+    };
+    Ok((number("SELECT count(*) FROM events")?, number(size_sql)?))
 }
 
 async fn count_lookup_events(daemon: &Daemon) -> anyhow::Result<u64> {
