@@ -23,7 +23,7 @@ pub const INLINE_USER_IDS: usize = 1000;
 /// On SQLite, a `user_ids` list longer than this (in bytes of JSON) is stored lz4-compressed in
 /// `user_ids_packed` (see the migration `events_packed_ids`). A lookup of 100 ids is about 2 KB
 /// of JSON and ~700 bytes packed, and its event is most of what an audited lookup writes;
-/// shorter lists stay readable (and filterable with LIKE) in `user_ids`.
+/// shorter lists stay readable in `user_ids`.
 pub const PACK_ABOVE: usize = 256;
 
 /// Largest unpacked list accepted when reading (a corrupt size header must not make a reader
