@@ -11,6 +11,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use mama_core::ops::audit::WriterStats;
 
 use crate::state::AppState;
 
@@ -65,7 +66,7 @@ impl Metrics {
         }
     }
 
-    fn render(&self, counters: &[(&str, &str, u64)], gauges: &[(&str, &str, u64)]) -> String {
+    fn render(&self, audit: &WriterStats, gauges: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -119,7 +120,7 @@ impl Metrics {
                 );
             }
         }
-        let own = [
+        let counters = [
             (
                 "mama_login_failures_total",
                 "Failed admin logins.",
@@ -130,8 +131,18 @@ impl Metrics {
                 "Requests refused because their event could not be stored.",
                 self.event_write_failures.load(Ordering::Relaxed),
             ),
+            (
+                "mama_audit_events_total",
+                "Events stored by the group-commit writer (reads, rejected requests, logins).",
+                audit.events.load(Ordering::Relaxed),
+            ),
+            (
+                "mama_audit_commits_total",
+                "Transactions the group-commit writer committed (events per commit shows how many requests shared one).",
+                audit.commits.load(Ordering::Relaxed),
+            ),
         ];
-        for (name, help, value) in own.iter().chain(counters) {
+        for (name, help, value) in counters {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
@@ -206,20 +217,7 @@ pub async fn render(State(state): State<AppState>) -> Response {
         ],
         Err(_) => vec![("mama_database_up", "1 when the database answers.", 0)],
     };
-    let audit = state.mama.audit.stats();
-    let counters = [
-        (
-            "mama_audit_events_total",
-            "Events stored by the group-commit writer (reads, rejected requests, logins).",
-            audit.events.load(Ordering::Relaxed),
-        ),
-        (
-            "mama_audit_commits_total",
-            "Transactions the group-commit writer committed (events per commit shows how many requests shared one).",
-            audit.commits.load(Ordering::Relaxed),
-        ),
-    ];
-    let body = state.metrics.render(&counters, &gauges);
+    let body = state.metrics.render(state.mama.audit.stats(), &gauges);
     (
         [(
             axum::http::header::CONTENT_TYPE,

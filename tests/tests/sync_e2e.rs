@@ -854,16 +854,7 @@ async fn key_at_rest_is_encrypted_and_bound_to_its_user() {
     }
 
     // A service asking for the keys gets the good one and a clear reason for the others.
-    rpc.call("services.create", json!({"name": "chat"}))
-        .await
-        .ok();
-    let token = rpc
-        .call("services.issue_token", json!({"service": "chat"}))
-        .await
-        .ok()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = rpc.service_token("chat").await;
     let resp = reqwest::Client::new()
         .post(d.rest_url("/api/v1/users/lookup"))
         .bearer_auth(&token)

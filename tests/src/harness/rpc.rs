@@ -84,6 +84,20 @@ impl RpcClient {
         result
     }
 
+    /// Creates the service `name` and returns a fresh token for it (for REST calls).
+    pub async fn service_token(&mut self, name: &str) -> String {
+        self.call("services.create", json!({ "name": name }))
+            .await
+            .ok();
+        let issued = self
+            .call("services.issue_token", json!({ "service": name }))
+            .await;
+        issued.ok()["token"]
+            .as_str()
+            .expect("services.issue_token returns the token")
+            .to_string()
+    }
+
     pub async fn call(&mut self, method: &str, params: Value) -> RpcReply {
         let id = self.next_id;
         self.next_id += 1;
