@@ -99,6 +99,21 @@ async fn health_readiness_and_metrics() {
     assert!(metrics.contains("mama_outbox_depth 0"));
     assert!(metrics.contains("mama_database_up 1"));
     assert!(metrics.contains("mama_event_write_failures_total 0"));
+    // The refused lookup's event went through the group-commit writer.
+    let counter = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {metrics}"))
+    };
+    let (events, commits) = (
+        counter("mama_audit_events_total"),
+        counter("mama_audit_commits_total"),
+    );
+    assert!(
+        events >= commits && commits >= 1,
+        "{events} events in {commits} commits"
+    );
 }
 
 #[tokio::test]
