@@ -33,6 +33,16 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// `n` and its noun, singular or plural ("1 user", "3 users"): status lines are read in a hurry,
+/// and "user(s)" makes the reader stop. For nouns that take an "s" (user, key, event).
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `s` truncated and padded with spaces to exactly `cells` cells.
 pub fn fit(s: &str, cells: usize) -> String {
     let mut out = truncate(s, cells);
@@ -287,6 +297,15 @@ mod tests {
         // A wide char never straddles the limit.
         assert_eq!(truncate("김철수연구소", 6), "김철…");
         assert_eq!(width(&fit("김철수연구소", 5)), 5);
+    }
+
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(count(0, "user"), "0 users");
+        assert_eq!(count(1, "user"), "1 user");
+        assert_eq!(count(2, "key"), "2 keys");
+        assert_eq!(count(1, "marked user"), "1 marked user");
+        assert_eq!(count(10_000, "selected user"), "10000 selected users");
     }
 
     #[test]

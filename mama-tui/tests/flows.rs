@@ -715,7 +715,7 @@ fn bulk_organization_and_info_are_previewed_then_applied() {
                 "services_added": [], "services_removed": [], "dry_run": false}]),
     );
     let text = screen(&app);
-    assert!(text.contains("Changed 2 of 2 selected user(s)."), "{text}");
+    assert!(text.contains("Changed 2 of 2 selected users."), "{text}");
     assert!(text.contains("organization set to: 연구소 2팀"), "{text}");
     assert!(app.pending_bulk.is_empty());
 }

@@ -262,7 +262,7 @@ fn delete_confirm_shows_count_and_ids() {
     let mut app = marked_app();
     cmd(&mut app, Cmd::DeleteMarked);
     let text = screen(&app);
-    assert!(text.contains("Delete 2 user(s)?"));
+    assert!(text.contains("Delete 2 users?"));
     insta::assert_snapshot!(text);
 }
 

@@ -209,7 +209,7 @@ async fn operator_flow_in_tmux() {
     tmux.keys(&["Enter"]);
     tmux.text("lee,Sales,,billing");
     tmux.keys(&["C-s"]);
-    tmux.wait_for("Created 3 user(s).").await;
+    tmux.wait_for("Created 3 users.").await;
     let screen = tmux.wait_for("total 3 · matching 3").await;
     assert!(
         screen.contains("김철수") && screen.contains("lee"),
@@ -300,13 +300,13 @@ async fn operator_flow_in_tmux() {
 
     // Delete the marked users through the confirm popup.
     tmux.keys(&["C-d"]);
-    let confirm = tmux.wait_for("Delete 2 user(s)?").await;
+    let confirm = tmux.wait_for("Delete 2 users?").await;
     assert!(
         confirm.contains("kim01") && confirm.contains("김철수"),
         "{confirm}"
     );
     tmux.keys(&["y"]);
-    tmux.wait_for("Deleted 2 user(s).").await;
+    tmux.wait_for("Deleted 2 users.").await;
     let left = users(&mut rpc).await;
     assert_eq!(
         left.iter().map(|u| u["id"].clone()).collect::<Vec<_>>(),
@@ -403,7 +403,7 @@ async fn bulk_organization_and_info_then_events_by_time_range_in_tmux() {
     tmux.keys(&["C-s"]);
     let preview = tmux.wait_for("Preview of the bulk change").await;
     for line in [
-        "2 user(s) selected, 2 will change.",
+        "2 users selected, 2 will change.",
         "organization set to: 연구소 2팀",
         "info set: team=검색",
         "info removed: seat",
@@ -419,7 +419,7 @@ async fn bulk_organization_and_info_then_events_by_time_range_in_tmux() {
     tmux.keys(&["y"]);
     let summary = tmux.wait_for("Bulk change applied").await;
     assert!(
-        summary.contains("Changed 2 of 2 selected user(s).")
+        summary.contains("Changed 2 of 2 selected users.")
             && summary.contains("organization set to: 연구소 2팀"),
         "{summary}"
     );

@@ -3,7 +3,7 @@
 use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::help;
@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::popup::{
     op_name, BulkDialog, BulkField, CreateDialog, CreateField, EditDialog, EditField, Picker, Popup,
 };
-use crate::text::{fit, truncate, width, TextArea};
+use crate::text::{count, fit, truncate, width, TextArea};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     for popup in &app.popups {
@@ -108,7 +108,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
 fn boxed(frame: &mut Frame, rect: Rect, title: &str) -> Rect {
     let block = Block::bordered().title(title.to_string());
     let inner = block.inner(rect);
-    frame.render_widget(Clear, rect);
+    super::clear_popup(frame, rect);
     frame.render_widget(block, rect);
     inner
 }
@@ -325,7 +325,7 @@ fn bulk_dialog(d: &BulkDialog, frame: &mut Frame, area: Rect, theme: Theme) {
     let inner = boxed(
         frame,
         rect,
-        &format!(" bulk edit {} marked user(s) ", d.targets),
+        &format!(" bulk edit {} ", count(d.targets, "marked user")),
     );
     let room = usize::from(inner.width);
     let choice = |name: &str, op: &str, focused| {

@@ -2,7 +2,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::theme::Theme;
@@ -58,7 +58,7 @@ pub fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         lines.push(Line::from(spans));
     }
     let title = format!(" {} keys · esc closes ", screen.title());
-    frame.render_widget(Clear, rect);
+    super::clear_popup(frame, rect);
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(title)),
         rect,

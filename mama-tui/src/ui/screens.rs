@@ -9,7 +9,7 @@ use ratatui::Frame;
 use super::theme::Theme;
 use crate::app::{App, ListState};
 use crate::popup::{PasswordForm, MIN_PASSWORD};
-use crate::text::{fit, truncate, TextInput};
+use crate::text::{count, fit, truncate, TextInput};
 use crate::update::service_rows;
 
 /// A centred box of at most `w`×`h` cells.
@@ -258,9 +258,11 @@ pub fn models_bar(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         let fetched = m.fetched_at.map_or("never".to_string(), |t| {
             t.format("%Y-%m-%d %H:%M").to_string()
         });
+        let holders = m.users_with_unavailable;
+        let verb = if holders == 1 { "holds" } else { "hold" };
         format!(
-            "{} user(s) hold unavailable models (u shows them) · catalog read {fetched}",
-            m.users_with_unavailable
+            "{} {verb} unavailable models (u shows them) · catalog read {fetched}",
+            count(holders, "user")
         )
     });
     frame.render_widget(

@@ -16,6 +16,7 @@ use crate::popup::{
     cycle_op, parse_info, parse_keys, BulkDialog, BulkField, Confirm, ConfirmAction, PickerTarget,
     Popup,
 };
+use crate::text::count;
 
 pub fn command(app: &mut App, cmd: Cmd) {
     let Some(Popup::Bulk(d)) = app.popups.last_mut() else {
@@ -158,8 +159,9 @@ fn sum_bulk(results: Vec<BulkUpdateResult>) -> Option<BulkUpdateResult> {
 /// organization and info parts of the request (the daemon applies those to every changed user).
 fn summary_lines(r: &BulkUpdateResult, change: Option<&BulkUpdateParams>) -> Vec<String> {
     let mut lines = vec![format!(
-        "{} user(s) selected, {} will change.",
-        r.matched, r.changed
+        "{} selected, {} will change.",
+        count(r.matched, "user"),
+        r.changed
     )];
     for (label, list) in [
         ("models added", &r.models_added),
@@ -242,8 +244,9 @@ fn applied_reply(app: &mut App, applied: &[BulkUpdateParams], result: Result<Val
     match decode::<Vec<BulkUpdateResult>>(result).map(sum_bulk) {
         Ok(Some(done)) => {
             let mut lines = vec![format!(
-                "Changed {} of {} selected user(s).",
-                done.changed, done.matched
+                "Changed {} of {}.",
+                done.changed,
+                count(done.matched, "selected user")
             )];
             lines.extend(summary_lines(&done, applied.first()).into_iter().skip(1));
             lines.push("LiteLLM sync progress is in the status line.".into());
@@ -251,7 +254,10 @@ fn applied_reply(app: &mut App, applied: &[BulkUpdateParams], result: Result<Val
                 title: "Bulk change applied".into(),
                 lines,
             });
-            app.info(format!("Bulk change applied to {} user(s).", done.changed));
+            app.info(format!(
+                "Bulk change applied to {}.",
+                count(done.changed, "user")
+            ));
             app.watching_sync = true;
             app.last_sync_poll = None;
             refresh_table(app);

@@ -14,7 +14,7 @@ use crate::client::ClientError;
 use crate::csv;
 use crate::effect::Effect;
 use crate::popup::{parse_info, CreateField, Popup};
-use crate::text::TextArea;
+use crate::text::{count, TextArea};
 
 pub fn command(app: &mut App, cmd: Cmd) {
     let Some(Popup::Create(d)) = app.popups.last_mut() else {
@@ -130,7 +130,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             match decode::<UsersCreated>(result) {
                 Ok(created) => {
                     app.popups.retain(|p| !matches!(p, Popup::Create(_)));
-                    app.info(format!("Created {} user(s).", created.created));
+                    app.info(format!("Created {}.", count(created.created, "user")));
                     refresh_table(app);
                 }
                 Err(ClientError::Api(api)) => {

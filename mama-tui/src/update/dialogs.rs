@@ -16,7 +16,7 @@ use crate::client::ClientError;
 use crate::popup::{
     parse_info, BulkField, CreateField, EditDialog, EditField, Picker, PickerTarget, Popup,
 };
-use crate::text::Edit;
+use crate::text::{count, Edit};
 
 /// LiteLLM's sentinels: always offered, always available.
 pub const SENTINELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
@@ -336,7 +336,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 let deleted: u64 = parts.iter().map(|p| p.deleted).sum();
                 app.users.marks.clear();
                 app.users.marks_filter = None;
-                app.info(format!("Deleted {deleted} user(s)."));
+                app.info(format!("Deleted {}.", count(deleted, "user")));
                 refresh_table(app);
             }
             Err(err) => app.error(format!("delete: {}", describe(&err))),
@@ -344,7 +344,10 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
         Tag::RotateKeys => match decode::<Vec<KeysRotated>>(result) {
             Ok(parts) => {
                 let rotated: u64 = parts.iter().map(|p| p.rotated).sum();
-                app.info(format!("Rotated {rotated} key(s); LiteLLM sync follows."));
+                app.info(format!(
+                    "Rotated {}; LiteLLM sync follows.",
+                    count(rotated, "key")
+                ));
                 app.watching_sync = true;
                 app.last_sync_poll = None;
                 refresh_table(app);

@@ -14,7 +14,7 @@ use crate::action::{Cmd, Screen, Tag};
 use crate::app::App;
 use crate::effect::Effect;
 use crate::popup::{ConfirmAction, Popup, PromptPurpose};
-use crate::text::Edit;
+use crate::text::{count, Edit};
 
 pub fn edit(app: &mut App, edit: &Edit) {
     let Some(popup) = app.popups.last_mut() else {
@@ -156,7 +156,7 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
                 .map(|c| to_params(&DeleteUsersParams { ids: c.to_vec() }))
                 .collect();
             batch(app, method::USERS_DELETE, params, Tag::DeleteUsers);
-            app.info(format!("Deleting {} user(s)…", ids.len()));
+            app.info(format!("Deleting {}…", count(ids.len() as u64, "user")));
         }
         ConfirmAction::RotateKeys(ids) => {
             let params: Vec<Value> = ids
@@ -164,7 +164,7 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
                 .map(|c| to_params(&RotateKeysParams { ids: c.to_vec() }))
                 .collect();
             batch(app, method::USERS_ROTATE_KEYS, params, Tag::RotateKeys);
-            app.info(format!("Rotating {} key(s)…", ids.len()));
+            app.info(format!("Rotating {}…", count(ids.len() as u64, "key")));
         }
         ConfirmAction::ApplyBulk(batch_params) => {
             app.popups.retain(|p| !matches!(p, Popup::Bulk(_)));

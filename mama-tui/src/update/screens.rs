@@ -15,7 +15,7 @@ use crate::app::{App, SyncState, EVENTS_PAGE};
 use crate::client::ClientError;
 use crate::event_filter;
 use crate::popup::{AdminForm, Confirm, ConfirmAction, Popup, Prompt, PromptPurpose};
-use crate::text::Edit;
+use crate::text::{count, Edit};
 
 pub fn load_models(app: &mut App) {
     app.call(
@@ -85,7 +85,8 @@ fn show_sync_failures(app: &mut App, list: UserList) {
     }
     let matching = list.matching.unwrap_or(list.users.len() as u64);
     let mut lines = vec![format!(
-        "{matching} user(s) could not be synced to LiteLLM:"
+        "{} could not be synced to LiteLLM:",
+        count(matching, "user")
     )];
     for user in &list.users {
         let reason = user.key_error.as_deref().unwrap_or("no reason given");
@@ -221,8 +222,14 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
                     title: "Delete service".into(),
                     lines: vec![
                         format!(
-                            "Delete service {}? ({} user(s) allow it)",
-                            service.name, service.users
+                            "Delete service {}? ({} {} it)",
+                            service.name,
+                            count(service.users, "user"),
+                            if service.users == 1 {
+                                "allows"
+                            } else {
+                                "allow"
+                            }
                         ),
                         String::new(),
                         "y: yes   n/esc: no".into(),
@@ -447,7 +454,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 if app.watching_sync && status.users_pending == 0 && status.queue_depth == 0 {
                     app.watching_sync = false;
                     if status.users_failed > 0 {
-                        app.error(format!("LiteLLM sync done; {} user(s) failed (filter status:failed).", status.users_failed));
+                        app.error(format!("LiteLLM sync done; {} failed (filter status:failed).", count(status.users_failed, "user")));
                         load_sync_failures(app);
                     } else {
                         app.info("LiteLLM sync done.");

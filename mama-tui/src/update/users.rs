@@ -16,7 +16,7 @@ use crate::client::ClientError;
 use crate::effect::Effect;
 use crate::filter;
 use crate::popup::{BulkDialog, Confirm, ConfirmAction, CreateDialog, EditDialog, Popup};
-use crate::text::Edit;
+use crate::text::{count, Edit};
 use crate::ui::table;
 use crate::users::{PageAsk, PageRequest, PageRows, RowsAt, PAGE};
 
@@ -200,7 +200,7 @@ fn confirm_ids(app: &mut App, title: &str, verb: &str, action: fn(Vec<String>) -
         app.error("Nothing to act on: mark users first.");
         return;
     }
-    let mut lines = vec![format!("{verb} {} user(s)?", ids.len())];
+    let mut lines = vec![format!("{verb} {}?", count(ids.len() as u64, "user"))];
     lines.extend(id_preview(&ids, 8));
     lines.push(String::new());
     lines.push("y: yes   n/esc: no".into());
