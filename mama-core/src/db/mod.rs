@@ -8,6 +8,7 @@
 
 pub mod admins;
 pub mod backup;
+pub mod checkpoint;
 pub mod events;
 pub mod migrate;
 pub mod outbox;
@@ -130,8 +131,13 @@ pub fn redact_url(url: &str) -> String {
 /// the WAL in the middle of the transaction and reads the same pages again. It is a limit, not
 /// an allocation: a connection's cache grows only with the pages its transactions touch, and
 /// another connection's commit empties it.
+///
+/// `wal_autocheckpoint = 0` on a server's connections: its [`checkpoint::Checkpointer`] does
+/// that work in the background instead of inside whichever commit crossed the threshold.
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    background_checkpoints: bool,
+}
 
 impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
@@ -144,6 +150,10 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
                  PRAGMA cache_size = -65536;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
+            if self.background_checkpoints {
+                c.batch_execute("PRAGMA wal_autocheckpoint = 0;")
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+            }
             events::register_sqlite_functions(c).map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
@@ -162,6 +172,8 @@ pub struct Db {
     /// Bumped after every write transaction (not event appends), so in-process caches of rows
     /// can tell whether what they hold may be stale.
     write_generation: Arc<std::sync::atomic::AtomicU64>,
+    /// SQLite servers only: checkpoints the WAL after commits, off the request path.
+    checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 /// The advisory lock key that serializes writes to users on PostgreSQL ("mama" in ASCII).
@@ -171,7 +183,7 @@ impl Db {
     /// Opens (and for SQLite creates) the database for a server: the pool keeps one idle
     /// connection ready. Does not migrate: see [`migrate::run`].
     pub fn open(location: &Location, max_connections: u32) -> Result<Db, DbError> {
-        Db::open_with(location, max_connections, 1)
+        Db::open_with(location, max_connections, 1, true)
     }
 
     /// Opens the database for a short command (`check-config`, `backup`, …): no connection is
@@ -179,10 +191,22 @@ impl Db {
     /// thread as soon as one is checked out; when the command then exits, libpq could be in the
     /// middle of connecting while the process tears down its TLS library, and crash.)
     pub fn open_for_command(location: &Location) -> Result<Db, DbError> {
-        Db::open_with(location, 2, 0)
+        Db::open_with(location, 2, 0, false)
     }
 
-    fn open_with(location: &Location, max_connections: u32, min_idle: u32) -> Result<Db, DbError> {
+    fn open_with(
+        location: &Location,
+        max_connections: u32,
+        min_idle: u32,
+        server: bool,
+    ) -> Result<Db, DbError> {
+        let checkpointer = match location {
+            Location::Sqlite(path) if server => Some(Arc::new(
+                checkpoint::Checkpointer::start(path)
+                    .map_err(|e| DbError::Unavailable(format!("WAL checkpointer: {e}")))?,
+            )),
+            _ => None,
+        };
         let url = match location {
             Location::Sqlite(path) => path.to_string_lossy().into_owned(),
             Location::Postgres(url) => url.clone(),
@@ -195,7 +219,9 @@ impl Db {
             // A broken connection fails its query and is replaced; a validation query on every
             // checkout would cost a round trip per request.
             .test_on_check_out(false)
-            .connection_customizer(Box::new(SqlitePragmas))
+            .connection_customizer(Box::new(SqlitePragmas {
+                background_checkpoints: checkpointer.is_some(),
+            }))
             .build(manager)
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
         Ok(Db {
@@ -203,7 +229,19 @@ impl Db {
             backend: location.backend(),
             sqlite_writer: Arc::new(std::sync::Mutex::new(())),
             write_generation: Arc::default(),
+            checkpointer,
         })
+    }
+
+    /// The background checkpointer, on a SQLite server.
+    pub fn checkpointer(&self) -> Option<&checkpoint::Checkpointer> {
+        self.checkpointer.as_deref()
+    }
+
+    fn committed(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed();
+        }
     }
 
     /// Changes after every write transaction this process ran (committed or not).
@@ -273,7 +311,11 @@ impl Db {
             Backend::Postgres => None,
         };
         let conn: &mut DbConn = &mut conn;
-        conn.transaction(f)
+        let result = conn.transaction(f);
+        if result.is_ok() {
+            self.committed();
+        }
+        result
     }
 
     /// The blocking form of [`Db::write`].
@@ -303,6 +345,9 @@ impl Db {
         // one after it cannot have read anything this transaction changed.
         self.write_generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if result.is_ok() {
+            self.committed();
+        }
         result
     }
 }
