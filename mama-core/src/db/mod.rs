@@ -183,7 +183,7 @@ impl Db {
     /// Opens (and for SQLite creates) the database for a server: the pool keeps one idle
     /// connection ready. Does not migrate: see [`migrate::run`].
     pub fn open(location: &Location, max_connections: u32) -> Result<Db, DbError> {
-        Db::open_with(location, max_connections, 1, true)
+        Db::open_with(location, max_connections, true)
     }
 
     /// Opens the database for a short command (`check-config`, `backup`, …): no connection is
@@ -191,15 +191,12 @@ impl Db {
     /// thread as soon as one is checked out; when the command then exits, libpq could be in the
     /// middle of connecting while the process tears down its TLS library, and crash.)
     pub fn open_for_command(location: &Location) -> Result<Db, DbError> {
-        Db::open_with(location, 2, 0, false)
+        Db::open_with(location, 2, false)
     }
 
-    fn open_with(
-        location: &Location,
-        max_connections: u32,
-        min_idle: u32,
-        server: bool,
-    ) -> Result<Db, DbError> {
+    /// A server keeps one connection idle and checkpoints SQLite's WAL in the background; a
+    /// command does neither.
+    fn open_with(location: &Location, max_connections: u32, server: bool) -> Result<Db, DbError> {
         let checkpointer = match location {
             Location::Sqlite(path) if server => Some(Arc::new(
                 checkpoint::Checkpointer::start(path)
@@ -214,7 +211,7 @@ impl Db {
         let manager = ConnectionManager::<DbConn>::new(url);
         let pool = Pool::builder()
             .max_size(max_connections.max(2))
-            .min_idle(Some(min_idle))
+            .min_idle(Some(u32::from(server)))
             .connection_timeout(Duration::from_secs(10))
             // A broken connection fails its query and is replaced; a validation query on every
             // checkout would cost a round trip per request.
