@@ -2,6 +2,8 @@
 //! and restore, local password recovery, graceful shutdown. Through the real daemon binary.
 
 use std::os::unix::fs::PermissionsExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mama_tests::harness::database::Kind;
@@ -333,10 +335,12 @@ async fn sigterm_finishes_requests_in_flight_and_loses_nothing() {
         .ok();
     // Writers keep creating users while SIGTERM arrives; every acknowledged create must survive.
     let socket = d.socket.clone();
+    let acked_so_far = Arc::new(AtomicUsize::new(0));
     let mut writers = Vec::new();
     for w in 0..4 {
         let socket = socket.clone();
         let token = token.clone();
+        let acked_so_far = acked_so_far.clone();
         writers.push(tokio::spawn(async move {
             let mut acked = Vec::new();
             for i in 0..200 {
@@ -345,14 +349,25 @@ async fn sigterm_finishes_requests_in_flight_and_loses_nothing() {
                 let id = format!("w{w}-{i}");
                 let body = json!({"jsonrpc": "2.0", "id": 1, "method": "users.create", "params": {"users": [{"id": id}]}});
                 match tokio::time::timeout(Duration::from_secs(30), try_post(&c, body)).await {
-                    Ok(Some(reply)) if reply.get("result").is_some() => acked.push(id),
+                    Ok(Some(reply)) if reply.get("result").is_some() => {
+                        acked.push(id);
+                        acked_so_far.fetch_add(1, Ordering::Relaxed);
+                    }
                     _ => break,
                 }
             }
             acked
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SIGTERM once the writers are under way (however slow the machine), while they still are.
+    let started = std::time::Instant::now();
+    while acked_so_far.load(Ordering::Relaxed) < 20 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no create was acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let status = tokio::task::spawn_blocking(move || {
         let status = d.terminate();
         (status, d)
