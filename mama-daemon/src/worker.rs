@@ -120,7 +120,11 @@ async fn refresh_catalog(mama: &Mama, client: &dyn LiteLlm) {
         Ok(models) => {
             tracing::debug!(models = models.len(), "model catalog refreshed");
             mama.catalog.set(models);
+            mama.sync.observed(Ok(()));
         }
-        Err(e) => tracing::warn!(error = %e, "could not refresh the model catalog"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not refresh the model catalog");
+            mama.sync.observed(Err(&e));
+        }
     }
 }

@@ -12,7 +12,7 @@ use mama_tests::harness::database::Kind;
 use mama_tests::harness::sync::{
     admin_again, admin_client, chat_status, create, envs, get_users, ids, key_file, models_of,
     real_proxy, set, start, start_synced, sync_args, unique_prefix, user, wait_active,
-    wait_all_synced, wait_key_gone, wait_status, CONVERGE,
+    wait_all_synced, wait_key_gone, wait_reachable, wait_status, CONVERGE,
 };
 use mama_tests::standin::{Fault, FaultRule, StandIn};
 use serde_json::{json, Value};
@@ -29,6 +29,16 @@ async fn real_proxy_create_bulk_change_rotate_delete() {
     let prefix = unique_prefix();
     let d = start(&url, &key, &prefix);
     let mut rpc = d.admin().await;
+    // Known before any key changes: the start-up catalog read tells the operator LiteLLM is up.
+    let idle = wait_reachable(&mut rpc, true).await;
+    assert_eq!(idle["queue_depth"], 0, "{idle}");
+    let ready: Value = reqwest::get(d.rest_url("/readyz"))
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["litellm"]["reachable"], true, "{ready}");
 
     let created = rpc
         .call(
@@ -188,6 +198,9 @@ async fn litellm_down_then_back_converges_without_duplicates() {
     let prefix = unique_prefix();
     let d = start(&standin.base_url(), &key, &prefix);
     let mut rpc = d.admin().await;
+    // Reported down before anything waits on it: the operator sees why keys will stay pending.
+    let down = wait_reachable(&mut rpc, false).await;
+    assert_eq!(down["users_pending"], 0, "{down}");
 
     // LiteLLM down: creates still work and wait, visibly, as pending.
     let users = ids("down-", 5);

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::litellm::LiteLlm;
+use crate::litellm::{LiteLlm, LiteLlmError};
 
 /// Settings of the worker and reconciler (from the daemon's configuration).
 #[derive(Debug, Clone)]
@@ -116,6 +116,18 @@ impl SyncHandle {
         };
     }
 
+    /// Records what any call to LiteLLM showed of its reachability, not only the worker's: an
+    /// idle daemon learns it from the catalog refresh, so operators never see "unknown" while
+    /// LiteLLM answers (or is down) and no key is being changed. Refusals that are not outages
+    /// (a 404, a 400) say nothing about the link and leave it as it was.
+    pub fn observed(&self, outcome: Result<(), &LiteLlmError>) {
+        match outcome {
+            Ok(()) => self.set_link(true, None),
+            Err(err) if breaker::is_outage(err) => self.set_link(false, Some(err.to_string())),
+            Err(_) => {}
+        }
+    }
+
     pub fn last_reconcile(&self) -> Option<DateTime<Utc>> {
         *lock(&self.shared.last_reconcile)
     }
@@ -131,4 +143,37 @@ impl SyncHandle {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::litellm::UpstreamDetail;
+
+    #[test]
+    fn reachability_follows_outages_and_ignores_refusals() {
+        let sync = SyncHandle::default();
+        assert_eq!(
+            sync.link().reachable,
+            None,
+            "unknown until LiteLLM was asked"
+        );
+        sync.observed(Ok(()));
+        assert_eq!(sync.link().reachable, Some(true));
+
+        let refused = LiteLlmError::NotFound {
+            detail: UpstreamDetail::default(),
+        };
+        sync.observed(Err(&refused));
+        assert_eq!(sync.link().reachable, Some(true), "a 404 is an answer");
+
+        let down = LiteLlmError::Connect {
+            detail: UpstreamDetail::new("connection refused by 10.0.0.7"),
+        };
+        sync.observed(Err(&down));
+        let link = sync.link();
+        assert_eq!(link.reachable, Some(false));
+        let said = link.error.expect("why it is down");
+        assert!(!said.contains("10.0.0.7"), "mama's words only: {said}");
+    }
 }

@@ -44,7 +44,9 @@ impl Mama {
     async fn list_models_inner(&self, params: ModelsListParams) -> OpResult<ModelList> {
         if params.refresh {
             let engine = self.sync.engine().ok_or_else(not_configured)?;
-            let models = engine.client.list_models().await.map_err(|e| {
+            let listed = engine.client.list_models().await;
+            self.sync.observed(listed.as_ref().map(|_| ()));
+            let models = listed.map_err(|e| {
                 ApiError::new(
                     ErrorCode::Unavailable,
                     format!("LiteLLM could not be read: {e}"),

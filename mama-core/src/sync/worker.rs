@@ -154,9 +154,7 @@ async fn run_job(mama: &Mama, engine: &Engine, breaker: &Breaker, worker_id: &st
             if breaker.failure(err) {
                 tracing::warn!(error = %err, "LiteLLM looks down; pausing sync");
             }
-            if super::breaker::is_outage(err) {
-                mama.sync.set_link(false, Some(err.to_string()));
-            }
+            mama.sync.observed(Err(err));
         }
         Err(JobError::Retry(_)) => {}
     }

@@ -168,6 +168,23 @@ pub async fn wait_all_synced(rpc: &mut RpcClient, ids: &[String], bound: Duratio
     users
 }
 
+/// Polls `sync.status` until it reports LiteLLM as `reachable`; returns the last status.
+pub async fn wait_reachable(rpc: &mut RpcClient, reachable: bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let status = rpc.call("sync.status", json!({})).await;
+        if status.ok()["litellm_reachable"] == reachable {
+            return status.ok().clone();
+        }
+        assert!(
+            started.elapsed() < CONVERGE,
+            "LiteLLM never reported as reachable={reachable}: {}",
+            status.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Polls `users.get` until the user's key status is `status`; returns the row.
 pub async fn wait_status(rpc: &mut RpcClient, id: &str, status: &str) -> Value {
     let started = Instant::now();
