@@ -832,3 +832,56 @@ fn a_new_filter_shows_its_page_before_its_count() {
     assert!(!methods(&again).contains(&"users.count"));
     assert!(screen(&app).contains("count failed"));
 }
+
+#[test]
+fn created_users_turn_active_on_screen_once_their_keys_are_synced() {
+    let mut app = users_app(100, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::CreateUsers);
+    typed(&mut app, "최신입,연구소,gpt-4o,");
+    assert_eq!(methods(&cmd(&mut app, Cmd::Save)), vec!["users.create"]);
+    let effects = reply(
+        &mut app,
+        Tag::CreateUsers,
+        json!({"created": 1, "users": []}),
+    );
+    assert!(methods(&effects).contains(&"users.list"));
+    let mut rows = sample_users();
+    rows.push(user(
+        "최신입",
+        "연구소",
+        &["gpt-4o"],
+        &[],
+        KeyStatus::Pending,
+    ));
+    reply_first_page(
+        &mut app,
+        json!({"users": rows, "total": 6, "matching": 6, "offset": 0, "limit": 100}),
+    );
+    let row = |app: &App| {
+        screen(app)
+            .lines()
+            .find(|l| l.contains("최신입"))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    assert!(row(&app).contains("pending"), "{}", screen(&app));
+
+    // The next status poll says the sync is done: the rows are read again and show it.
+    let later = app.now + Duration::seconds(1);
+    let effects = update(&mut app, Action::Tick(later));
+    assert!(methods(&effects).contains(&"sync.status"));
+    let effects = reply(
+        &mut app,
+        Tag::SyncStatus,
+        json!({"configured": true, "litellm_reachable": true, "litellm_error": null,
+               "queue_depth": 0, "users_pending": 0, "users_failed": 0, "last_reconcile_at": null}),
+    );
+    assert!(methods(&effects).contains(&"users.list"), "{effects:?}");
+    rows.last_mut().unwrap().key_status = KeyStatus::Active;
+    reply_first_page(
+        &mut app,
+        json!({"users": rows, "total": 6, "matching": 6, "offset": 0, "limit": 100}),
+    );
+    assert!(row(&app).contains("active"), "{}", screen(&app));
+    assert!(screen(&app).contains("LiteLLM sync done."));
+}

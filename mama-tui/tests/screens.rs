@@ -489,6 +489,17 @@ fn sync_failures_summary() {
         json!({"configured": true, "litellm_reachable": true, "litellm_error": null,
                "queue_depth": 0, "users_pending": 0, "users_failed": 2, "last_reconcile_at": null}),
     );
+    // The table is read again to show the synced keys.
+    let query = app.users.query;
+    reply_first_page(
+        &mut app,
+        json!({"users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200}),
+    );
+    reply(
+        &mut app,
+        Tag::UsersCount { query },
+        json!({"total": 5, "matching": 5}),
+    );
     let mut park = user(
         "박영희",
         "연구소 본부",

@@ -131,6 +131,9 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 Ok(created) => {
                     app.popups.retain(|p| !matches!(p, Popup::Create(_)));
                     app.info(format!("Created {}.", count(created.created, "user")));
+                    // Their keys are minted in LiteLLM next; the rows turn active when done.
+                    app.watching_sync = true;
+                    app.last_sync_poll = None;
                     refresh_table(app);
                 }
                 Err(ClientError::Api(api)) => {

@@ -459,6 +459,8 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                     } else {
                         app.info("LiteLLM sync done.");
                     }
+                    // The rows on screen still show the keys as they were before the sync.
+                    super::dialogs::refresh_table(app);
                 }
                 app.sync = SyncState::Known(status);
             }
