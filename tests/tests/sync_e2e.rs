@@ -683,6 +683,93 @@ async fn real_proxy_alias_held_by_a_foreign_key_fails_then_recovers() {
     wait_key_gone(&litellm, &mine).await;
 }
 
+/// Two mamas on one LiteLLM: the reconciler deletes its own orphans only, never the keys of an
+/// installation whose prefix starts with its own or is another altogether (seen for real: a
+/// `mama-` daemon deleted a `mama-t…-` daemon's keys ten minutes after they were made).
+#[tokio::test]
+async fn real_proxy_reconcile_leaves_other_installations_keys_alone() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let litellm = admin_client(&url, &master);
+    let prefix = unique_prefix();
+    let key = key_file(&master);
+    let mut env = envs(&prefix);
+    env.push(("MAMA_ORPHAN_MIN_AGE_SECS", "0".into()));
+    let d = start_synced(&sync_args(&url, &key), &env, None);
+    let mut rpc = d.admin().await;
+    create(&mut rpc, &["ann".to_string()], &["gpt-4o"]).await;
+    let ann = wait_active(&mut rpc, &["ann".to_string()]).await.remove(0);
+    let info = litellm
+        .key_info(&key_hash(ann["key"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .expect("ann's key");
+    assert_eq!(info.metadata.get("managed_by"), Some(&json!("mama")));
+    assert_eq!(
+        info.metadata.get("mama_alias_prefix"),
+        Some(&json!(prefix)),
+        "keys say which installation made them"
+    );
+
+    let hand_made = |alias: String, marked_prefix: Option<String>| {
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("managed_by".into(), json!("mama"));
+        if let Some(p) = marked_prefix {
+            metadata.insert("mama_alias_prefix".into(), json!(p));
+        }
+        mama_core::litellm::GenerateKey {
+            key: SecretString::new(format!("sk-other-{}", uuid::Uuid::new_v4().simple())),
+            key_alias: Some(alias),
+            models: vec!["llama3".into()],
+            user_id: Some("someone".into()),
+            team_id: None,
+            metadata,
+        }
+    };
+    let staging_prefix = format!("{prefix}staging-");
+    let other_prefix = format!("other-{prefix}");
+    let mut others = Vec::new();
+    for req in [
+        hand_made(format!("{staging_prefix}bob"), Some(staging_prefix.clone())),
+        hand_made(format!("{other_prefix}carol"), Some(other_prefix.clone())),
+        hand_made(format!("{other_prefix}dave"), None),
+    ] {
+        others.push(
+            litellm
+                .generate_key("mama-tests", &req)
+                .await
+                .expect("key")
+                .token,
+        );
+    }
+    let orphan = litellm
+        .generate_key(
+            "mama-tests",
+            &hand_made(format!("{prefix}gone"), Some(prefix.clone())),
+        )
+        .await
+        .expect("orphan")
+        .token;
+
+    let summary = rpc.call("sync.reconcile", json!({})).await;
+    assert_eq!(summary.ok()["orphans_deleted"], 1, "{}", summary.body);
+    wait_key_gone(&litellm, &orphan).await;
+    for token in &others {
+        let kept = litellm.key_info(token).await.unwrap();
+        assert!(
+            kept.is_some_and(|k| k.status == KeyStatus::Active),
+            "another installation's key was deleted"
+        );
+    }
+    litellm
+        .delete_keys("mama-tests", &others)
+        .await
+        .expect("clean up");
+    rpc.call("users.delete", json!({"ids": ["ann"]})).await.ok();
+    wait_key_gone(&litellm, &key_hash(ann["key"].as_str().unwrap())).await;
+}
+
 #[tokio::test]
 async fn real_proxy_update_of_a_key_litellm_lost_recreates_it() {
     let Some((url, master)) = real_proxy() else {

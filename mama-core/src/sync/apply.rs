@@ -218,8 +218,7 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
             let Some(plain) = plain else {
                 return Ok(Applied::Nothing);
             };
-            let mut metadata = Map::new();
-            metadata.insert("managed_by".into(), Value::from("mama"));
+            let metadata = mark(&engine.config.alias_prefix);
             let req = GenerateKey {
                 key: SecretString::new(plain),
                 key_alias: Some(alias.clone()),
@@ -325,9 +324,38 @@ async fn free_alias(
     Err(JobError::Retry(RetryCause::AliasFreed))
 }
 
+/// The metadata every key mama creates carries: that it is mama's, and which installation's
+/// (by its alias prefix), so that two mamas sharing one LiteLLM can tell their keys apart even
+/// when one prefix starts with the other (`mama-` and `mama-staging-`).
+pub fn mark(alias_prefix: &str) -> Map<String, Value> {
+    let mut metadata = Map::new();
+    metadata.insert("managed_by".into(), Value::from("mama"));
+    metadata.insert(ALIAS_PREFIX_MARK.into(), Value::from(alias_prefix));
+    metadata
+}
+
+/// Metadata field naming the alias prefix of the mama that created a key.
+pub const ALIAS_PREFIX_MARK: &str = "mama_alias_prefix";
+
 /// Keys mama created carry `{"managed_by": "mama"}`.
 pub fn is_mamas(metadata: &Map<String, Value>) -> bool {
     metadata.get("managed_by").and_then(Value::as_str) == Some("mama")
+}
+
+/// Whether the reconciler may take a key no user holds for this installation's orphan: its
+/// alias has this installation's prefix, and it is not marked as another installation's. Keys
+/// of another mama on the same LiteLLM (another prefix, or a longer one starting with this one)
+/// are never deleted. Keys created before the mark existed are judged by their alias alone.
+pub fn may_be_our_orphan(
+    key_alias: Option<&str>,
+    metadata: &Map<String, Value>,
+    prefix: &str,
+) -> bool {
+    key_alias.is_some_and(|a| a.starts_with(prefix))
+        && metadata
+            .get(ALIAS_PREFIX_MARK)
+            .and_then(Value::as_str)
+            .is_none_or(|marked| marked == prefix)
 }
 
 pub(crate) fn same_models(a: &[String], b: &[String]) -> bool {
@@ -373,6 +401,34 @@ async fn team_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_installations_keys_may_be_taken_for_orphans() {
+        let ours = mark("mama-");
+        assert!(may_be_our_orphan(Some("mama-gone"), &ours, "mama-"));
+        // Before the mark existed: the alias decides.
+        assert!(may_be_our_orphan(Some("mama-gone"), &Map::new(), "mama-"));
+        // Another mama on the same LiteLLM, with a prefix that starts with ours.
+        let staging = mark("mama-staging-");
+        assert!(!may_be_our_orphan(
+            Some("mama-staging-bob"),
+            &staging,
+            "mama-"
+        ));
+        assert!(may_be_our_orphan(
+            Some("mama-staging-bob"),
+            &staging,
+            "mama-staging-"
+        ));
+        // Another prefix altogether, or no alias: never ours to delete.
+        assert!(!may_be_our_orphan(
+            Some("corp-bob"),
+            &mark("corp-"),
+            "mama-"
+        ));
+        assert!(!may_be_our_orphan(Some("corp-bob"), &ours, "mama-"));
+        assert!(!may_be_our_orphan(None, &ours, "mama-"));
+    }
 
     #[test]
     fn model_sets_compare_without_order() {

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use diesel::prelude::*;
 
-use super::apply::{is_mamas, CHANGED_BY};
+use super::apply::{is_mamas, may_be_our_orphan, CHANGED_BY};
 use super::{store, Engine};
 use crate::api::types::{KeyStatus as UserKeyStatus, ReconcileSummary};
 use crate::api::{ApiError, ErrorCode};
@@ -211,7 +211,9 @@ async fn reconcile(
                     drifted.push(u.id.clone());
                 }
             }
-            _ if !hashes.contains(key.token.as_str()) => {
+            _ if !hashes.contains(key.token.as_str())
+                && may_be_our_orphan(key.key_alias.as_deref(), &key.metadata, prefix) =>
+            {
                 let old = key.created_at.is_some_and(|t| Utc::now() - t >= min_age);
                 if old {
                     orphans.push(key.token.clone());
