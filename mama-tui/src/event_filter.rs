@@ -1,6 +1,7 @@
 //! The events screen's `/` filter language: `actor:NAME`, `action:NAME` (or a prefix ending in
-//! `.`), `user:ID`, `result:ok|error`, and a time range `since:T` / `until:T`. A bare word is an
-//! action (`users` means every `users.*` action).
+//! `.`), `user:ID`, `result:ok|error`, `kind:change|view`, and a time range `since:T` /
+//! `until:T`. A bare word is an action (`users` means every `users.*` action), except `changes`
+//! and `views`, which are the two kinds (no action family has those names).
 //!
 //! `T` is a UTC time (`2026-11-22T01:00`, with optional seconds, fractions and `Z` or an offset),
 //! a UTC date (`2026-11-22`, midnight), an age (`15m`, `1h`, `2d`, `30s`, `1w`: that long before
@@ -9,7 +10,7 @@
 //! `since` is inclusive and `until` exclusive, as in `events.list`.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Timelike, Utc};
-use mama_core::api::types::EventFilter;
+use mama_core::api::types::{EventFilter, EventKind};
 
 /// What a bad time value is told, so the operator learns the accepted forms at once (short
 /// enough to fit an 80-column filter bar with the value).
@@ -20,7 +21,11 @@ pub fn parse(text: &str, now: DateTime<Utc>) -> Result<EventFilter, String> {
     let mut filter = EventFilter::default();
     for term in text.split_whitespace() {
         let Some((key, value)) = term.split_once(':') else {
-            filter.action = Some(action(term));
+            match term.to_ascii_lowercase().as_str() {
+                "changes" => filter.kind = Some(EventKind::Change),
+                "views" => filter.kind = Some(EventKind::View),
+                _ => filter.action = Some(action(term)),
+            }
             continue;
         };
         let key = key.to_ascii_lowercase();
@@ -35,11 +40,18 @@ pub fn parse(text: &str, now: DateTime<Utc>) -> Result<EventFilter, String> {
                 r @ ("ok" | "error") => filter.result = Some(r.to_string()),
                 _ => return Err(format!("result:{value}: use result:ok or result:error")),
             },
+            "kind" => {
+                filter.kind = Some(match value.to_ascii_lowercase().as_str() {
+                    "change" | "changes" => EventKind::Change,
+                    "view" | "views" => EventKind::View,
+                    _ => return Err(format!("kind:{value}: use kind:change or kind:view")),
+                })
+            }
             "since" | "from" => filter.since = Some(time(&key, value, now)?),
             "until" | "to" => filter.until = Some(time(&key, value, now)?),
             other => {
                 return Err(format!(
-                    "unknown term `{other}:` (actor: action: user: result: since: until:)"
+                    "unknown term `{other}:` (actor: action: user: result: kind: since: until:)"
                 ))
             }
         }
@@ -169,6 +181,26 @@ mod tests {
         let f = parse("users.create", now()).unwrap();
         assert_eq!(f.action.as_deref(), Some("users.create"));
         assert!(parse("", now()).unwrap().since.is_none());
+    }
+
+    #[test]
+    fn kinds_by_term_or_word() {
+        let f = parse("changes actor:admin", now()).unwrap();
+        assert_eq!(f.kind, Some(EventKind::Change));
+        assert_eq!(f.action, None, "`changes` is not an action family");
+        assert_eq!(parse("Views", now()).unwrap().kind, Some(EventKind::View));
+        assert_eq!(
+            parse("kind:change users", now()).unwrap().kind,
+            Some(EventKind::Change)
+        );
+        assert_eq!(
+            parse("kind:view", now()).unwrap().kind,
+            Some(EventKind::View)
+        );
+        assert_eq!(
+            parse("kind:edits", now()).unwrap_err(),
+            "kind:edits: use kind:change or kind:view"
+        );
     }
 
     #[test]

@@ -230,7 +230,7 @@ pub const EVENTS: &[Binding] = &[
         '/',
         Cmd::Filter,
         "/",
-        "filter: actor:X action:X user:ID result:ok|error since:15m until:2026-11-22T01:00",
+        "filter: changes|views actor:X action:X user:ID result:ok|error since:15m until:2026-11-22T01:00",
         "filter",
     ),
     special(KeyCode::Enter, Cmd::Open, "enter", "event details"),

@@ -1,7 +1,7 @@
 //! End to end through the real `mama-daemon` binary, its Unix socket and TCP ports, on the
 //! database `MAMA_TEST_DATABASE` selects (SQLite by default, `postgres` in CI's second pass).
 
-use mama_tests::harness::{Daemon, RpcClient};
+use mama_tests::harness::{Daemon, RpcClient, RpcReply};
 use serde_json::{json, Value};
 
 async fn events(rpc: &mut RpcClient, filter: Value) -> Vec<Value> {
@@ -1075,6 +1075,85 @@ async fn a_lookups_event_names_every_id_and_is_found_by_any_of_them() {
     } else {
         assert_eq!(lengths, [json_chars, 0]);
     }
+}
+
+/// `kind: "change"` leaves out every list, get, count, status poll and lookup, so the changes
+/// are found at once among the views; `kind: "view"` is the rest, and the two add up.
+#[tokio::test]
+async fn events_are_told_apart_as_views_and_changes() {
+    let d = Daemon::start();
+    let mut rpc = d.admin().await;
+    rpc.call(
+        "users.create",
+        json!({"users": [user("alice", "ops", &["gpt-4o"], &["chat"])]}),
+    )
+    .await
+    .ok();
+    let token = rpc.service_token("chat").await;
+    for _ in 0..3 {
+        rpc.call("users.list", json!({})).await.ok();
+        rpc.call("sync.status", json!({})).await.ok();
+        assert_eq!(
+            rest(&d, Some(&token), r#"{"user_ids": ["alice"]}"#).await.0,
+            200
+        );
+    }
+    rpc.call("users.get", json!({"ids": ["alice"]})).await.ok();
+    rpc.call(
+        "users.bulk_update",
+        json!({"ids": ["alice"], "organization": "research"}),
+    )
+    .await
+    .ok();
+
+    let actions = |evs: &[Value]| -> Vec<String> {
+        evs.iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let changes = actions(&events(&mut rpc, json!({"kind": "change"})).await);
+    for expected in [
+        "users.bulk_update",
+        "services.issue_token",
+        "users.create",
+        "auth.login",
+    ] {
+        assert!(
+            changes.iter().any(|a| a == expected),
+            "{expected} in {changes:?}"
+        );
+    }
+    for view in [
+        "users.list",
+        "users.get",
+        "sync.status",
+        "rest.lookup",
+        "events.list",
+    ] {
+        assert!(!changes.iter().any(|a| a == view), "{view} in {changes:?}");
+    }
+    let views = actions(&events(&mut rpc, json!({"kind": "view"})).await);
+    assert_eq!(views.iter().filter(|a| *a == "rest.lookup").count(), 3);
+    assert_eq!(views.iter().filter(|a| *a == "sync.status").count(), 3);
+    assert!(views.iter().all(|a| !changes.contains(a)), "{views:?}");
+
+    let count = |reply: &RpcReply| reply.ok()["matching"].as_u64().unwrap();
+    let all = count(&rpc.call("events.list", json!({})).await);
+    let changed = count(
+        &rpc.call("events.list", json!({"filter": {"kind": "change"}}))
+            .await,
+    );
+    // Each call above is itself a view, recorded after it answered.
+    let viewed = count(
+        &rpc.call("events.list", json!({"filter": {"kind": "view"}}))
+            .await,
+    );
+    assert_eq!(changed + viewed, all + 2, "{changed} + {viewed} vs {all}");
+
+    let bad = rpc
+        .call("events.list", json!({"filter": {"kind": "edits"}}))
+        .await;
+    assert_eq!(bad.code(), "invalid_params", "{}", bad.body);
 }
 
 #[tokio::test]

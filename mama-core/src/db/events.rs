@@ -10,7 +10,7 @@ use diesel::sqlite::SqliteConnection;
 
 use super::schema::{event_users, events};
 use super::{Backend, DbConn, DbError};
-use crate::api::types::EventFilter;
+use crate::api::types::{EventFilter, EventKind, VIEW_ACTIONS};
 
 /// How many affected user ids an event shows.
 pub const LISTED_USER_IDS: usize = 100;
@@ -270,6 +270,11 @@ pub fn list(
         }
         if let Some(until) = filter.until {
             q = q.filter(events::at.lt(until.naive_utc()));
+        }
+        match filter.kind {
+            Some(EventKind::View) => q = q.filter(events::action.eq_any(VIEW_ACTIONS)),
+            Some(EventKind::Change) => q = q.filter(events::action.ne_all(VIEW_ACTIONS)),
+            None => {}
         }
         q
     };

@@ -133,6 +133,10 @@ pub struct EventBuilder {
 }
 
 impl EventBuilder {
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+
     pub fn users<I>(mut self, ids: I) -> Self
     where
         I: IntoIterator,

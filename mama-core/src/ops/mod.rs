@@ -80,6 +80,12 @@ impl Mama {
         result: OpResult<T>,
         describe: impl FnOnce(context::EventBuilder, &T) -> context::EventBuilder,
     ) -> OpResult<T> {
+        debug_assert_eq!(
+            crate::api::types::EventKind::of(event.action()),
+            crate::api::types::EventKind::View,
+            "{} is read through finish_read but missing from VIEW_ACTIONS",
+            event.action()
+        );
         match result {
             Ok(value) => {
                 let event = describe(event, &value).ok();

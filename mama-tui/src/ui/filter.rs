@@ -124,7 +124,7 @@ pub fn events_bar(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     } else {
         format!("{} events · page from {}", e.matching, e.offset + 1)
     };
-    let idle = format!("/ to filter (since:15m until:2026-11-22T01:00 …) · {count}");
+    let idle = format!("/ to filter (changes since:15m until:2026-11-22T01:00 …) · {count}");
     let active = match event_filter::window(&e.filter) {
         Some(window) => format!("{window} · {count}"),
         None => count,

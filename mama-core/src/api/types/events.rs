@@ -22,6 +22,49 @@ pub struct EventFilter {
     pub since: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
+    /// Views only, or everything else: an operator looking for who changed what should not
+    /// have to page past every list, lookup and status poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EventKind>,
+}
+
+/// Whether an event records a view (something was read, nothing changed) or anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// Lists, gets, counts, status polls, REST lookups: the actions in [`VIEW_ACTIONS`].
+    View,
+    /// Everything else: changes, sign-ins and password changes, LiteLLM sync steps, repairs.
+    Change,
+}
+
+/// The actions that only read. Every read is recorded through one path, which checks (in debug
+/// builds, so in every test) that its action is listed here; anything not listed counts as a
+/// change, so a forgotten view is shown among changes rather than hidden.
+pub const VIEW_ACTIONS: &[&str] = &[
+    "admins.list",
+    "auth.whoami",
+    "events.list",
+    "models.list",
+    "rest.get_user",
+    "rest.lookup",
+    "services.list",
+    "sync.status",
+    "users.count",
+    "users.get",
+    "users.list",
+    "users.list_ids",
+];
+
+impl EventKind {
+    /// The kind of an event with this action.
+    pub fn of(action: &str) -> EventKind {
+        if VIEW_ACTIONS.contains(&action) {
+            EventKind::View
+        } else {
+            EventKind::Change
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
