@@ -876,6 +876,22 @@ async fn rest_lookup_for_services() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+    let undecodable = reqwest::Client::new()
+        .get(d.rest_url("/api/v1/users/%FF%FE"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(undecodable.status(), 400);
+    let body: Value = undecodable
+        .json()
+        .await
+        .expect("a JSON error, not plain text");
+    assert_eq!(body["error"]["code"], "invalid_params", "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("UTF-8"),
+        "{body}"
+    );
     assert_eq!(
         rpc.call("users.get", json!({"ids": ["김철수"]})).await.ok()["users"][0]["key"],
         key

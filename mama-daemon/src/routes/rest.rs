@@ -3,7 +3,7 @@
 //! recorded.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
@@ -109,7 +109,7 @@ pub async fn get_user(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, RestError> {
     let mama = &state.mama;
     let ctx = Ctx::new(
@@ -119,5 +119,20 @@ pub async fn get_user(
         request_id(&headers),
     );
     let ctx = service_ctx(mama, &ctx, &headers, "rest.get_user").await?;
+    // axum would answer a path it cannot decode in plain text; a service gets JSON like for
+    // any other bad input.
+    let id = match id {
+        Ok(Path(id)) => id,
+        Err(_) => {
+            let err = ApiError::invalid(
+                "id",
+                "the user id in the path is not valid percent-encoded UTF-8",
+            );
+            mama.audit
+                .record_failure(ctx.event("rest.get_user").failed(&err))
+                .await;
+            return Err(RestError(err));
+        }
+    };
     Ok(json_body(mama.lookup_user(&ctx, id).await?))
 }
