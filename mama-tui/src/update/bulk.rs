@@ -71,24 +71,24 @@ pub fn command(app: &mut App, cmd: Cmd) {
 
 /// The change a bulk dialog describes (every part of `users.bulk_update` but the selection),
 /// or why it describes none. Checked here so a typo never reaches the daemon as a wider change.
+///
+/// Adding or removing nothing leaves that set alone: the dialog opens on "add models", and an
+/// operator who only changes services should not have to switch models back to "unchanged"
+/// first. The preview shows what will change before anything does.
 pub fn bulk_change(d: &BulkDialog) -> Result<BulkUpdateParams, String> {
-    let change = |op: Option<SetOp>,
-                  values: &BTreeSet<String>,
-                  what: &str|
-     -> Result<Option<SetChange>, String> {
+    let change = |op: Option<SetOp>, values: &BTreeSet<String>| -> Option<SetChange> {
         match op {
-            None => Ok(None),
-            Some(SetOp::Add | SetOp::Remove) if values.is_empty() => {
-                Err(format!("pick the {what} to add or remove"))
-            }
-            Some(op) => Ok(Some(SetChange {
+            None => None,
+            Some(SetOp::Add | SetOp::Remove) if values.is_empty() => None,
+            Some(op) => Some(SetChange {
                 op,
                 values: values.iter().cloned().collect(),
-            })),
+            }),
         }
     };
-    let models = change(d.models_op, &d.models, "models")?;
-    let services = change(d.services_op, &d.services, "services")?;
+    let models = change(d.models_op, &d.models);
+    let services = change(d.services_op, &d.services);
+    let picking = |op: Option<SetOp>| matches!(op, Some(SetOp::Add | SetOp::Remove));
     let organization = d
         .set_organization
         .then(|| d.organization.value().trim().to_string());
@@ -103,6 +103,12 @@ pub fn bulk_change(d: &BulkDialog) -> Result<BulkUpdateParams, String> {
         && info_set.is_empty()
         && info_unset.is_empty()
     {
+        if picking(d.models_op) {
+            return Err("pick the models to add or remove".into());
+        }
+        if picking(d.services_op) {
+            return Err("pick the services to add or remove".into());
+        }
         return Err(
             "nothing to change: choose an operation (←/→) or fill in organization or info".into(),
         );
@@ -276,5 +282,48 @@ fn applied_reply(app: &mut App, applied: &[BulkUpdateParams], result: Result<Val
             "bulk change failed, nothing was changed: {}",
             describe(&err)
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_add_leaves_that_set_alone_when_something_else_changes() {
+        // As the dialog opens (add models), with only a service to remove picked.
+        let mut d = BulkDialog::new(2);
+        d.services_op = Some(SetOp::Remove);
+        d.services.insert("search".into());
+        let change = bulk_change(&d).expect("a change of services only");
+        assert!(change.models.is_none(), "{change:?}");
+        assert_eq!(
+            change.services.map(|s| (s.op, s.values)),
+            Some((SetOp::Remove, vec!["search".to_string()]))
+        );
+    }
+
+    #[test]
+    fn nothing_picked_and_nothing_else_says_what_to_pick() {
+        let d = BulkDialog::new(2);
+        assert_eq!(
+            bulk_change(&d).unwrap_err(),
+            "pick the models to add or remove"
+        );
+        let mut d = BulkDialog::new(2);
+        d.models_op = None;
+        d.services_op = Some(SetOp::Add);
+        assert_eq!(
+            bulk_change(&d).unwrap_err(),
+            "pick the services to add or remove"
+        );
+        d.services_op = None;
+        assert!(bulk_change(&d)
+            .unwrap_err()
+            .starts_with("nothing to change"));
+        // Replacing with nothing is a change: it empties the set.
+        d.models_op = Some(SetOp::Replace);
+        let change = bulk_change(&d).expect("replace with nothing");
+        assert_eq!(change.models.map(|m| m.values), Some(vec![]));
     }
 }
