@@ -61,9 +61,19 @@ pub struct Opts {
     /// Prefix of the key aliases mama gives its keys in LiteLLM (default `mama-`).
     #[arg(long, env = "MAMA_SYNC_ALIAS_PREFIX", global = true)]
     pub alias_prefix: Option<String>,
-    /// LiteLLM team alias for keys holding `all-team-models` (created if missing).
+    /// LiteLLM team alias for keys holding `all-team-models` (created if missing). Needs
+    /// --litellm-team-models. Without a team, `all-team-models` is refused.
     #[arg(long, env = "MAMA_LITELLM_TEAM", global = true)]
     pub litellm_team: Option<String>,
+    /// The models the team opens, comma-separated (e.g. gpt-4o,mock-gpt): what
+    /// `all-team-models` stands for. mama keeps the team restricted to exactly these.
+    #[arg(
+        long,
+        env = "MAMA_LITELLM_TEAM_MODELS",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub litellm_team_models: Option<Vec<String>>,
     /// Seconds between reconciles with LiteLLM (default 600; one also runs at start).
     #[arg(long, env = "MAMA_RECONCILE_INTERVAL_SECS", global = true)]
     pub reconcile_interval_secs: Option<f64>,
@@ -92,6 +102,7 @@ pub struct FileConfig {
     pub sync_max_backoff_secs: Option<f64>,
     pub alias_prefix: Option<String>,
     pub litellm_team: Option<String>,
+    pub litellm_team_models: Option<Vec<String>>,
     pub reconcile_interval_secs: Option<f64>,
     pub orphan_min_age_secs: Option<f64>,
 }
@@ -104,6 +115,8 @@ pub struct SyncSettings {
     pub max_backoff: std::time::Duration,
     pub alias_prefix: String,
     pub team: Option<String>,
+    /// What the team opens; never empty when `team` is set.
+    pub team_models: Vec<String>,
     pub reconcile_every: std::time::Duration,
     pub orphan_min_age: std::time::Duration,
 }
@@ -189,6 +202,29 @@ impl Opts {
                 .to_string(),
             _ => "admin".to_string(),
         };
+        let team = self
+            .litellm_team
+            .clone()
+            .or(file.litellm_team)
+            .filter(|t| !t.is_empty());
+        let team_models: Vec<String> = self
+            .litellm_team_models
+            .clone()
+            .or(file.litellm_team_models)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect();
+        if team.is_some() && team_models.is_empty() {
+            bail!("--litellm-team needs --litellm-team-models: a LiteLLM team without models opens every model");
+        }
+        if let Some(sentinel) = team_models
+            .iter()
+            .find(|m| mama_core::domain::access::SENTINEL_MODELS.contains(&m.as_str()))
+        {
+            bail!("--litellm-team-models must name models, not {sentinel}");
+        }
         let sync = SyncSettings {
             timeout: secs(
                 self.litellm_timeout_secs.or(file.litellm_timeout_secs),
@@ -210,11 +246,8 @@ impl Opts {
                 .clone()
                 .or(file.alias_prefix)
                 .unwrap_or_else(|| "mama-".into()),
-            team: self
-                .litellm_team
-                .clone()
-                .or(file.litellm_team)
-                .filter(|t| !t.is_empty()),
+            team,
+            team_models,
             reconcile_every: secs(
                 self.reconcile_interval_secs
                     .or(file.reconcile_interval_secs),

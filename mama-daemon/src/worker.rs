@@ -37,9 +37,10 @@ pub fn spawn(settings: &Settings, mama: Mama) -> Result<Option<Running>> {
     let config = SyncConfig {
         alias_prefix: tuning.alias_prefix.clone(),
         concurrency: tuning.concurrency,
-        // A job makes at most four calls (info, generate, info, update).
-        op_timeout: tuning.timeout * 4 + Duration::from_secs(5),
+        // A job makes at most six calls (the team's first check, info, generate, info, update).
+        op_timeout: tuning.timeout * 6 + Duration::from_secs(5),
         team_alias: tuning.team.clone(),
+        team_models: tuning.team_models.clone(),
         orphan_min_age: tuning.orphan_min_age,
         max_backoff: tuning.max_backoff,
     };

@@ -126,6 +126,7 @@ pub enum Tag {
     /// Users whose key failed to sync, after a watched change drained.
     SyncFailures,
     Reconcile,
+    RetryFailed,
     Export,
     ImportFile,
     /// An intermediate report of a long job (mark all, export); not an answer.

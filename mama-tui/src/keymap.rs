@@ -91,7 +91,7 @@ pub const GLOBAL: &[Binding] = &[
         ':',
         Cmd::Palette,
         ":",
-        "command (:users :models :admins :services :events :passwd :export FILE :q)",
+        "command (:users :models :admins :services :events :passwd :export FILE :retry :reconcile :q)",
         "cmd",
     ),
     key('1', Cmd::GoTo(Screen::Users), "1", "users screen", ""),

@@ -406,6 +406,8 @@ mod tests {
             key_hint: None,
             key_status: KeyStatus::None,
             key_error: None,
+            key_blocked: false,
+            rotating: false,
             key: None,
             unavailable_models: vec![],
             version: 1,

@@ -51,6 +51,7 @@ fn new_key(prefix: &str, name: &str, models: &[&str]) -> GenerateKey {
         user_id: Some(format!("{prefix}-{name}-user")),
         team_id: None,
         metadata: mama_metadata(name),
+        blocked: false,
     }
 }
 

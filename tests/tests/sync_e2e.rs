@@ -393,9 +393,14 @@ async fn reconcile_recreates_lost_keys_repushes_drift_and_deletes_orphans() {
     create(&mut rpc, &users, &["gpt-4o"]).await;
     let rows = wait_active(&mut rpc, &users).await;
     let hash_of = |i: usize| key_hash(rows[i]["key"].as_str().unwrap());
-    // Behind mama's back: one key lost, one key's models changed, one orphan with mama's prefix.
+    // Behind mama's back: one key lost, one key's models changed, one blocked and renamed, one
+    // orphan with mama's prefix.
     assert!(standin.forget_key(&hash_of(0)));
     assert!(standin.edit_key(&hash_of(1), |k| k.models = vec!["llama3".into()]));
+    assert!(standin.edit_key(&hash_of(2), |k| {
+        k.blocked = Some(true);
+        k.key_alias = Some("renamed-by-hand".into());
+    }));
     let orphan = standin
         .insert_key(
             "sk-orphan-0123456789abcdef",
@@ -409,6 +414,11 @@ async fn reconcile_recreates_lost_keys_repushes_drift_and_deletes_orphans() {
     let summary = summary.ok();
     assert_eq!(summary["recreated"], 1, "{summary}");
     assert_eq!(summary["models_repushed"], 1, "{summary}");
+    assert_eq!(
+        summary["drift"],
+        json!({"models": 1, "blocked": 1, "key_alias": 1}),
+        "{summary}"
+    );
     assert_eq!(summary["orphans_deleted"], 1, "{summary}");
     assert!(standin.key(&orphan).is_none());
 
@@ -417,6 +427,11 @@ async fn reconcile_recreates_lost_keys_repushes_drift_and_deletes_orphans() {
     for u in &rows {
         let k = standin.key(u["key"].as_str().unwrap()).expect("key back");
         assert_eq!(k.models, vec!["gpt-4o".to_string()]);
+        assert!(!k.is_blocked(), "unblocked again");
+        assert_eq!(
+            k.key_alias,
+            Some(format!("{prefix}{}", u["id"].as_str().unwrap()))
+        );
     }
     let evs = rpc
         .call(
@@ -431,9 +446,23 @@ async fn reconcile_recreates_lost_keys_repushes_drift_and_deletes_orphans() {
         .map(|e| e["action"].as_str().unwrap().to_string())
         .collect();
     assert!(
-        actions.contains("sync.reconcile.recreate") && actions.contains("sync.reconcile.repush"),
+        actions.contains("sync.reconcile.recreate") && actions.contains("sync.reconcile.drift"),
         "{actions:?}"
     );
+    // Each drifted field is named in its own event.
+    let details: BTreeSet<String> = evs.ok()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "sync.reconcile.drift")
+        .map(|e| e["detail"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for field in ["models", "blocked", "key_alias"] {
+        assert!(
+            details.iter().any(|d| d.starts_with(field)),
+            "{field} named: {details:?}"
+        );
+    }
     assert!(actions.contains("sync.reconcile.orphan"), "{actions:?}");
 }
 
@@ -470,6 +499,7 @@ async fn real_proxy_all_team_models_key_joins_the_configured_team() {
     );
     let mut env = envs(&prefix);
     env.push(("MAMA_LITELLM_TEAM", team_alias.clone()));
+    env.push(("MAMA_LITELLM_TEAM_MODELS", "mock-gpt,llama3".into()));
     let d = start_synced(&sync_args(&url, &key), &env, None);
     let mut rpc = d.admin().await;
 
@@ -499,6 +529,11 @@ async fn real_proxy_all_team_models_key_joins_the_configured_team() {
         .unwrap()
         .expect("team in LiteLLM");
     assert_eq!(team.team_alias.as_deref(), Some(team_alias.as_str()));
+    assert_eq!(
+        team.models.iter().cloned().collect::<BTreeSet<_>>(),
+        set(&["mock-gpt", "llama3"]),
+        "created restricted to the configured models, never [] (= every model)"
+    );
     let solo = litellm
         .key_info(&key_hash(&plain(1)))
         .await
@@ -509,25 +544,33 @@ async fn real_proxy_all_team_models_key_joins_the_configured_team() {
         "a key without all-team-models has no team"
     );
 
-    // The key opens exactly the team's models: narrow the team in LiteLLM and ask with the key.
+    // The key opens exactly the team's models.
+    let opens_team_models = || async {
+        let visible = litellm
+            .models_visible_to(&SecretString::new(plain(0)))
+            .await
+            .expect("models");
+        assert_eq!(
+            visible.into_iter().collect::<BTreeSet<_>>(),
+            set(&["mock-gpt", "llama3"])
+        );
+        assert_eq!(chat_status(&url, &plain(0), "mock-gpt").await, 200);
+        assert_eq!(chat_status(&url, &plain(0), "gpt-4o").await, 403);
+    };
+    opens_team_models().await;
+
+    // Someone widens the team in LiteLLM to every model ([]): the reconcile sets it back.
     let (status, body) = proxy_post(
         &url,
         &master,
         "/team/update",
-        json!({"team_id": team_id, "models": ["mock-gpt", "llama3"]}),
+        json!({"team_id": team_id, "models": []}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let visible = litellm
-        .models_visible_to(&SecretString::new(plain(0)))
-        .await
-        .expect("models");
-    assert_eq!(
-        visible.into_iter().collect::<BTreeSet<_>>(),
-        set(&["mock-gpt", "llama3"])
-    );
-    assert_eq!(chat_status(&url, &plain(0), "mock-gpt").await, 200);
-    assert_eq!(chat_status(&url, &plain(0), "gpt-4o").await, 403);
+    let summary = mama_tests::harness::sync::reconcile(&mut rpc).await;
+    assert_eq!(summary["team_restricted"], true, "{summary}");
+    opens_team_models().await;
 
     // A user who gains all-team-models joins the same team (found by alias, not created again).
     let update = rpc
@@ -611,6 +654,7 @@ async fn real_proxy_alias_held_by_a_foreign_key_fails_then_recovers() {
                 user_id: None,
                 team_id: None,
                 metadata: Default::default(),
+                blocked: false,
             },
         )
         .await
@@ -725,6 +769,7 @@ async fn real_proxy_reconcile_leaves_other_installations_keys_alone() {
             user_id: Some("someone".into()),
             team_id: None,
             metadata,
+            blocked: false,
         }
     };
     let staging_prefix = format!("{prefix}staging-");

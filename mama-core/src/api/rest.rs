@@ -64,6 +64,13 @@ pub enum KeyWithheld {
     ServiceNotAllowed,
     /// The user has no key (yet).
     NoKey,
+    /// The user may use no model, so its key is blocked in LiteLLM; it opens again when a model
+    /// is given back.
+    NoModels,
+    /// LiteLLM has not confirmed the user's key yet (a new user, or LiteLLM down): it would not
+    /// work. Ask again shortly; `key_status` says `pending`.
+    #[serde(rename = "not_in_litellm_yet")]
+    NotInLiteLlmYet,
     /// The stored key does not decrypt (tampered, or copied from another user's row); the
     /// daemon's log says which user. Rotating the key repairs it.
     KeyUnreadable,

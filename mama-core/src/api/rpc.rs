@@ -37,6 +37,7 @@ pub mod method {
     pub const MODELS_LIST: &str = "models.list";
     pub const SYNC_STATUS: &str = "sync.status";
     pub const SYNC_RECONCILE: &str = "sync.reconcile";
+    pub const SYNC_RETRY_FAILED: &str = "sync.retry_failed";
 }
 
 /// A JSON-RPC 2.0 request. `id` may be a number or a string; notifications (no id) are answered

@@ -20,6 +20,8 @@ diesel::table! {
         synced_models -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        prev_key_ciphertext -> Nullable<Binary>,
+        prev_key_hash -> Nullable<Text>,
     }
 }
 

@@ -36,6 +36,9 @@ pub struct UserRow {
     pub synced_models: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Set while a rotation waits for LiteLLM to confirm the new key (see the
+    /// `rotation_grace` migration).
+    pub prev_key_hash: Option<String>,
 }
 
 impl UserRow {
@@ -97,7 +100,7 @@ fn like_escape(term: &str) -> String {
 }
 
 /// The models that never count as unavailable: LiteLLM's sentinels.
-pub const SENTINEL_MODELS: &[&str] = &["all-team-models", "all-proxy-models"];
+pub use crate::domain::access::SENTINEL_MODELS;
 
 pub type BoxedUsers<'a> = users::BoxedQuery<'a, MultiBackend>;
 
@@ -193,6 +196,10 @@ pub struct LookupRow {
     pub info: String,
     pub key_ciphertext: Option<Vec<u8>>,
     pub key_status: String,
+    /// The models LiteLLM last confirmed for the current key; `None` until it confirmed the key.
+    pub synced_models: Option<String>,
+    /// The key a rotation replaces, served until LiteLLM confirms the new one.
+    pub prev_key_ciphertext: Option<Vec<u8>>,
 }
 
 /// Loads the given users for a lookup, one query per chunk of ids.
@@ -427,4 +434,31 @@ pub fn count_by_status(conn: &mut DbConn, status: KeyStatus) -> Result<u64, DbEr
         .filter(users::key_status.eq(status.as_str()))
         .count()
         .get_result::<i64>(conn)? as u64)
+}
+
+/// Ids of the users in `status`, among `among` when given (the whole table otherwise).
+pub fn ids_with_status(
+    conn: &mut DbConn,
+    status: KeyStatus,
+    among: Option<&[String]>,
+) -> Result<Vec<String>, DbError> {
+    let query = || {
+        users::table
+            .filter(users::key_status.eq(status.as_str()))
+            .select(users::id)
+    };
+    match among {
+        None => Ok(query().load(conn)?),
+        Some(ids) => {
+            let mut found = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                found.extend(
+                    query()
+                        .filter(users::id.eq_any(chunk))
+                        .load::<String>(conn)?,
+                );
+            }
+            Ok(found)
+        }
+    }
 }

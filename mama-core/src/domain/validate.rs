@@ -117,6 +117,30 @@ pub fn set_members(field: &str, names: &[String], row: Option<usize>, problems: 
     }
 }
 
+/// `all-team-models` means "the models of the key's team"; without a configured team LiteLLM
+/// reads it as every proxy model, so it is refused until a team is configured.
+pub fn team_sentinel(
+    field: &str,
+    names: &[String],
+    team_configured: bool,
+    row: Option<usize>,
+    problems: &mut Problems,
+) {
+    if team_configured {
+        return;
+    }
+    if let Some(i) = names
+        .iter()
+        .position(|n| n == super::access::ALL_TEAM_MODELS)
+    {
+        problems.push(
+            format!("{field}[{i}]"),
+            "all-team-models needs a LiteLLM team, and none is configured (daemon options --litellm-team and --litellm-team-models); without one it would open every model",
+            row,
+        );
+    }
+}
+
 /// Service names are also used in tokens' records and URLs of docs: 1 to 64 of `a-z 0-9 . _ -`.
 pub fn service_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {

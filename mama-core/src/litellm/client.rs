@@ -256,6 +256,9 @@ fn generate_body(req: &GenerateKey) -> Value {
     if let Some(team_id) = &req.team_id {
         body.insert("team_id".into(), json!(team_id));
     }
+    if req.blocked {
+        body.insert("blocked".into(), json!(true));
+    }
     Value::Object(body)
 }
 
@@ -272,8 +275,14 @@ fn update_body(token: &str, req: &UpdateKey) -> Value {
     if let Some(team_id) = &req.team_id {
         body.insert("team_id".into(), json!(team_id));
     }
+    if let Some(user_id) = &req.user_id {
+        body.insert("user_id".into(), json!(user_id));
+    }
     if let Some(metadata) = &req.metadata {
         body.insert("metadata".into(), Value::Object(metadata.clone()));
+    }
+    if let Some(blocked) = req.blocked {
+        body.insert("blocked".into(), json!(blocked));
     }
     Value::Object(body)
 }
@@ -433,6 +442,19 @@ impl LiteLlm for ReqwestLiteLlm {
             .await?;
         Ok(raw.into())
     }
+
+    async fn set_team_models(
+        &self,
+        changed_by: &str,
+        team_id: &str,
+        models: &[String],
+    ) -> Result<(), LiteLlmError> {
+        let body = json!({ "team_id": team_id, "models": models });
+        let _: Value = self
+            .call(self.mutating("team/update", changed_by, &body)?)
+            .await?;
+        Ok(())
+    }
 }
 
 /// Keeps the first occurrence of each name, in LiteLLM's order (`/model/info` lists one entry per
@@ -454,6 +476,7 @@ mod tests {
             user_id: Some("u1".into()),
             team_id: None,
             metadata: Map::new(),
+            blocked: false,
         }
     }
 

@@ -92,6 +92,14 @@ pub trait LiteLlm: Send + Sync {
     /// Creates a team; a duplicate explicit `team_id` is a `BadRequest`.
     async fn new_team(&self, changed_by: &str, req: &NewTeam) -> Result<Team, LiteLlmError>;
 
+    /// Replaces the team's models (`/team/update`); `NotFound` when the team is gone.
+    async fn set_team_models(
+        &self,
+        changed_by: &str,
+        team_id: &str,
+        models: &[String],
+    ) -> Result<(), LiteLlmError>;
+
     /// The team mama attaches `all-team-models` keys to, created when missing: looked up by
     /// `team_id` when given, else by alias.
     async fn ensure_team(&self, changed_by: &str, req: &NewTeam) -> Result<Team, LiteLlmError> {
@@ -137,6 +145,7 @@ pub trait LiteLlm: Send + Sync {
             })?;
         let wanted_alias = req.key_alias.as_deref().filter(|a| !a.is_empty());
         let as_requested = stored.status == KeyStatus::Active
+            && stored.blocked == req.blocked
             && stored.key_alias.as_deref() == wanted_alias
             && stored.models == req.models
             && stored.user_id == req.user_id

@@ -19,7 +19,8 @@ pub struct GenerateKey {
     pub key: SecretString,
     /// Unique across all LiteLLM keys; `None` or empty is not sent (LiteLLM counts `""` as an alias).
     pub key_alias: Option<String>,
-    /// Allowed models; `[]` means every proxy model in LiteLLM.
+    /// Allowed models; `[]` means every proxy model in LiteLLM, so mama never sends it (see
+    /// [`crate::domain::access`]).
     pub models: Vec<String>,
     /// Attribution only: `/key/generate` creates no LiteLLM user row.
     pub user_id: Option<String>,
@@ -27,6 +28,8 @@ pub struct GenerateKey {
     pub team_id: Option<String>,
     /// Marks the key as mama's, e.g. `{"managed_by": "mama"}`.
     pub metadata: Map<String, Value>,
+    /// A blocked key is refused by the proxy (401) whatever its models.
+    pub blocked: bool,
 }
 
 /// Fields to change on an existing key; `None` leaves the field as LiteLLM has it.
@@ -37,8 +40,10 @@ pub struct GenerateKey {
 pub struct UpdateKey {
     pub models: Option<Vec<String>>,
     pub key_alias: Option<String>,
+    pub user_id: Option<String>,
     pub team_id: Option<String>,
     pub metadata: Option<Map<String, Value>>,
+    pub blocked: Option<bool>,
 }
 
 /// Whether LiteLLM still holds a key or keeps it only in its archive of deleted keys.
@@ -65,6 +70,9 @@ pub struct KeyInfo {
     pub metadata: Map<String, Value>,
     pub key_type: Option<String>,
     pub status: KeyStatus,
+    /// Blocked keys (`/key/block`, or `blocked: true`) stay live but every call with them gets a
+    /// 401; `/key/info` says `status: "revoked"` for them.
+    pub blocked: bool,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -121,7 +129,8 @@ pub struct NewTeam {
     /// An explicit id makes creation idempotent (look it up, create only if missing).
     pub team_id: Option<String>,
     pub team_alias: String,
-    /// The models `all-team-models` stands for; `[]` means every proxy model.
+    /// The models `all-team-models` stands for; `[]` would mean every proxy model, so mama
+    /// always sends the configured, non-empty list.
     pub models: Vec<String>,
 }
 
@@ -170,6 +179,8 @@ pub(crate) struct RawKey {
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
+    pub blocked: Option<bool>,
+    #[serde(default)]
     pub created_at: Option<Value>,
     #[serde(default)]
     pub updated_at: Option<Value>,
@@ -183,11 +194,15 @@ impl RawKey {
             .token
             .filter(|t| !t.is_empty())
             .or_else(|| known_token.map(str::to_owned))?;
+        // A blocked key is still a live key: `/key/info` calls it `revoked`, `/key/list` only
+        // says `blocked: true`.
+        let revoked = self.status.as_deref() == Some("revoked");
         let status = match self.status.as_deref() {
-            None | Some("active") => KeyStatus::Active,
+            None | Some("active") | Some("revoked") => KeyStatus::Active,
             Some("deleted") => KeyStatus::Deleted,
             Some(other) => KeyStatus::Other(other.to_owned()),
         };
+        let blocked = self.blocked.unwrap_or(false) || revoked;
         Some(KeyInfo {
             token,
             key_name: self.key_name,
@@ -198,6 +213,7 @@ impl RawKey {
             metadata: self.metadata.unwrap_or_default(),
             key_type: self.key_type,
             status,
+            blocked,
             created_at: parse_time(self.created_at),
             updated_at: parse_time(self.updated_at),
         })

@@ -128,9 +128,21 @@ impl Mama {
             (Some(_), Some(_)) => problems.push("ids", "give either ids or filter, not both", None),
             (None, None) => problems.push("ids", "give ids or a filter to select users", None),
         }
+        let team_configured = self.team_configured();
         let mut set_change = |field: &str, c: &Option<SetChange>| {
             c.as_ref().map(|c| {
-                validate::set_members(&format!("{field}.values"), &c.values, None, &mut problems);
+                let values = format!("{field}.values");
+                validate::set_members(&values, &c.values, None, &mut problems);
+                // Taking `all-team-models` away is always allowed; giving it needs a team.
+                if field == "models" && c.op != crate::api::types::SetOp::Remove {
+                    validate::team_sentinel(
+                        &values,
+                        &c.values,
+                        team_configured,
+                        None,
+                        &mut problems,
+                    );
+                }
                 (c.op, NameSet::new(c.values.iter().cloned()))
             })
         };

@@ -18,7 +18,7 @@ use crate::api::{ApiError, ErrorCode};
 use crate::auth::{constant_time_eq, hash_token, looks_like_service_token};
 use crate::crypto::{user_key_aad, KeyCipher};
 use crate::db::{self, services, users, Backend, DbConn, DbError};
-use crate::domain::validate;
+use crate::domain::{validate, KeyAccess, NameSet};
 
 /// The caches a daemon keeps for lookups (see `lookup_cache`).
 #[derive(Clone, Default)]
@@ -84,7 +84,11 @@ impl RenderedUser {
     /// moved ciphertext) is withheld as `key_unreadable` instead of failing the whole lookup.
     /// Buffers that hold the key are sized up front, so none is reallocated (leaving an unwiped
     /// copy behind).
-    fn render(row: &users::LookupRow, cipher: &KeyCipher) -> Result<RenderedUser, DbError> {
+    fn render(
+        row: &users::LookupRow,
+        cipher: &KeyCipher,
+        serving: Serving,
+    ) -> Result<RenderedUser, DbError> {
         let corrupt = |what: &str, e: serde_json::Error| {
             DbError::Corrupt(format!("{what} of {}: {e}", row.id))
         };
@@ -101,9 +105,15 @@ impl RenderedUser {
             key_withheld: Some(KeyWithheld::ServiceNotAllowed),
         };
         let for_others = serde_json::to_string(&user).map_err(|e| corrupt("answer", e))?;
-        (user.key, user.key_withheld) = match row.key_ciphertext.as_deref() {
-            None => (None, Some(KeyWithheld::NoKey)),
-            Some(blob) => match cipher.decrypt(blob, &user_key_aad(&row.id)) {
+        let models = NameSet::new(user.models.iter().cloned());
+        let choice = serving.choose(row, &models);
+        if choice.rotating {
+            // The old key works until LiteLLM confirms the new one: it is the one served.
+            user.key_status = KeyStatus::Active;
+        }
+        (user.key, user.key_withheld) = match choice.key {
+            Err(why) => (None, Some(why)),
+            Ok(blob) => match cipher.decrypt(blob, &user_key_aad(&row.id)) {
                 Ok(key) => (Some(key.expose().to_string()), None),
                 Err(_) => {
                     tracing::error!(user = %row.id, "stored key does not decrypt (tampered or moved ciphertext)");
@@ -164,6 +174,52 @@ impl RenderedUser {
             &self.buf[self.services_end as usize..self.allowed_end as usize]
         } else {
             &self.buf[self.allowed_end as usize..]
+        }
+    }
+}
+
+/// What the daemon knows that decides which key a lookup may hand out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Serving {
+    /// LiteLLM is configured: only a key LiteLLM confirmed is handed out. (Without LiteLLM no key
+    /// can be confirmed; keys are served as pending, as the README says.)
+    pub litellm: bool,
+    pub team_configured: bool,
+}
+
+/// The key a lookup hands out for one user, or why none.
+struct ServedKey<'r> {
+    key: Result<&'r [u8], KeyWithheld>,
+    /// The previous key is served while a rotation waits for LiteLLM.
+    rotating: bool,
+}
+
+impl Serving {
+    /// The key that works in LiteLLM: none for a user who may use no model (its key is blocked);
+    /// the previous key while a rotation is unconfirmed; the current key once LiteLLM confirmed it.
+    fn choose<'r>(&self, row: &'r users::LookupRow, models: &NameSet) -> ServedKey<'r> {
+        let withheld = |why| ServedKey {
+            key: Err(why),
+            rotating: false,
+        };
+        let Some(current) = row.key_ciphertext.as_deref() else {
+            return withheld(KeyWithheld::NoKey);
+        };
+        if KeyAccess::of(models, self.team_configured).blocked {
+            return withheld(KeyWithheld::NoModels);
+        }
+        if let Some(previous) = row.prev_key_ciphertext.as_deref() {
+            return ServedKey {
+                key: Ok(previous),
+                rotating: true,
+            };
+        }
+        if self.litellm && row.synced_models.is_none() {
+            return withheld(KeyWithheld::NotInLiteLlmYet);
+        }
+        ServedKey {
+            key: Ok(current),
+            rotating: false,
         }
     }
 }
@@ -437,12 +493,16 @@ impl Mama {
     async fn render_from_db(&self, ids: Vec<String>) -> OpResult<(Vec<RenderedUser>, u64)> {
         let cipher = self.cipher.clone();
         let db = self.db.clone();
+        let serving = Serving {
+            litellm: self.sync.engine().is_some(),
+            team_configured: self.team_configured(),
+        };
         self.db
             .read(move |conn| {
                 let rows = users::find_for_lookup(conn, &ids)?;
                 let mut rendered = rows
                     .iter()
-                    .map(|row| RenderedUser::render(row, &cipher))
+                    .map(|row| RenderedUser::render(row, &cipher, serving))
                     .collect::<Result<Vec<_>, DbError>>()?;
                 let found: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
                 let mut absent: Vec<&str> = ids

@@ -59,7 +59,7 @@ pub fn check_id_list(field: &str, ids: &[String], max: usize) -> OpResult<()> {
     }
 }
 
-pub fn validate_new_users(users: &[NewUser]) -> OpResult<()> {
+pub fn validate_new_users(users: &[NewUser], team_configured: bool) -> OpResult<()> {
     if users.is_empty() {
         return Err(ApiError::invalid("users", "must hold at least one user"));
     }
@@ -88,6 +88,13 @@ pub fn validate_new_users(users: &[NewUser]) -> OpResult<()> {
         validate::set_members(
             &format!("users[{i}].models"),
             &user.models,
+            row,
+            &mut problems,
+        );
+        validate::team_sentinel(
+            &format!("users[{i}].models"),
+            &user.models,
+            team_configured,
             row,
             &mut problems,
         );

@@ -16,7 +16,7 @@ use crate::db::outbox::{self, NewOp};
 use crate::db::users::cursor::{Cursor, Window};
 use crate::db::users::{self, NewUserRow, UserChanges, UserRow};
 use crate::db::{self, events, DbError};
-use crate::domain::{validate, NameSet};
+use crate::domain::{validate, KeyAccess, NameSet};
 
 use super::user_input::validate_new_users;
 pub(crate) use super::user_input::{check_id_list, dedup, info_json, key_hint, missing_users};
@@ -41,6 +41,11 @@ fn page_window(cursor: &PageCursor, sort: UserSort, offset: u64) -> OpResult<Win
 }
 
 impl Mama {
+    /// Whether `all-team-models` means anything here: LiteLLM is configured with a team.
+    pub fn team_configured(&self) -> bool {
+        self.sync.engine().is_some_and(|e| e.config.has_team())
+    }
+
     /// The admin view of a row; `with_key` decrypts the key (users.get only).
     pub fn user_view(&self, row: &UserRow, with_key: bool) -> OpResult<UserView> {
         let models = row.model_set().map_err(ApiError::from)?;
@@ -66,6 +71,8 @@ impl Mama {
             key_hint: row.key_hint.clone(),
             key_status,
             key_error,
+            key_blocked: KeyAccess::of(&models, self.team_configured()).blocked,
+            rotating: row.prev_key_hash.is_some(),
             key,
             version: row.version,
             created_at: row.created_at.and_utc(),
@@ -254,7 +261,7 @@ impl Mama {
         ctx: &Ctx,
         params: CreateUsersParams,
     ) -> OpResult<UsersCreated> {
-        validate_new_users(&params.users)?;
+        validate_new_users(&params.users, self.team_configured())?;
         let now = db::now();
         let mut rows = Vec::with_capacity(params.users.len());
         let mut ops = Vec::with_capacity(params.users.len());
@@ -370,6 +377,13 @@ impl Mama {
         }
         if let Some(models) = &params.models {
             validate::set_members("models", models, None, &mut problems);
+            validate::team_sentinel(
+                "models",
+                models,
+                self.team_configured(),
+                None,
+                &mut problems,
+            );
         }
         if let Some(services) = &params.services {
             validate::set_members("services", services, None, &mut problems);
@@ -474,14 +488,18 @@ impl Mama {
                 ) {
                     return Ok(Err(err));
                 }
+                // Both keys of a user in the middle of a rotation go.
                 let ops: Vec<NewOp> = rows
                     .iter()
-                    .filter_map(|r| {
-                        r.key_hash.clone().map(|h| NewOp {
-                            user_id: r.id.clone(),
-                            kind: outbox::KIND_DELETE,
-                            key_hash: Some(h),
-                        })
+                    .flat_map(|r| {
+                        [r.key_hash.clone(), r.prev_key_hash.clone()]
+                            .into_iter()
+                            .flatten()
+                            .map(|h| NewOp {
+                                user_id: r.id.clone(),
+                                kind: outbox::KIND_DELETE,
+                                key_hash: Some(h),
+                            })
                     })
                     .collect();
                 let deleted = users::delete_many(conn, &ids)?;

@@ -5,19 +5,19 @@
 use serde_json::{Map, Value};
 
 use super::store::Job;
+use super::team;
+use super::wanted::{KeyField, WantedKey};
 use super::Engine;
 use crate::db::users::{self, UserRow};
 use crate::db::DbError;
+use crate::domain::KeyAccess;
 use crate::litellm::{
-    GenerateKey, KeyConfirmation, KeyStatus, ListKeys, LiteLlmError, NewTeam, SecretString,
-    UpdateKey,
+    GenerateKey, KeyConfirmation, KeyStatus, ListKeys, LiteLlmError, SecretString, UpdateKey,
 };
 use crate::ops::Mama;
 
 /// Who LiteLLM records as the author of mama's changes (`litellm-changed-by`).
 pub const CHANGED_BY: &str = "mama-sync";
-/// The sentinel that needs a team to mean anything.
-pub(super) const ALL_TEAM_MODELS: &str = "all-team-models";
 
 /// What a finished job did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,15 +91,19 @@ impl From<DbError> for JobError {
     }
 }
 
-/// Whether a LiteLLM error on a key operation is worth retrying. 404 on update means the key
-/// vanished between our read and our write: the next attempt re-reads and recreates it. 401 is
-/// mama's configuration, not the user's data: retry (behind the breaker) instead of failing users.
+/// Whether a LiteLLM error on a key operation is a refusal of the request itself, which trying
+/// again will not change: LiteLLM rejected the body's shape (422), or refused a 4xx naming the
+/// field it objects to (`param`). Everything else is retried with backoff: a 5xx, a timeout or a
+/// cut, a 400 or 403 without a field (LiteLLM answers those while it restarts or its database
+/// fails: seen for real as 400s from a proxy shutting down in the middle of a bulk change), a 404
+/// (the key vanished between our read and our write: the next attempt re-reads and recreates
+/// it) and a 401 (mama's configuration, not the user's data).
 fn permanent(err: &LiteLlmError) -> bool {
-    !(err.is_retryable()
-        || matches!(
-            err,
-            LiteLlmError::NotFound { .. } | LiteLlmError::Unauthorized { .. }
-        ))
+    match err {
+        LiteLlmError::Validation { .. } | LiteLlmError::DuplicateAlias { .. } => true,
+        LiteLlmError::BadRequest { param, .. } => param.is_some(),
+        _ => false,
+    }
 }
 
 /// Splits a LiteLLM error into retry or a permanent failure of this user's key.
@@ -149,38 +153,39 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
     let Some(hash) = row.key_hash.clone() else {
         return Ok(Applied::Nothing);
     };
-    let models = row.model_set()?.to_vec();
-    let team_id = team_for(mama, engine, &models).await?;
-    let alias = engine.config.alias_for(&row.id);
+    let models = row.model_set()?;
+    let teams_managed = engine.config.team_alias.is_some();
+    let in_team = KeyAccess::of(&models, teams_managed).in_team;
+    let team_id = if in_team {
+        Some(team::restricted_team(mama, engine).await?)
+    } else {
+        None
+    };
+    let wanted = WantedKey::new(
+        &engine.config.alias_prefix,
+        &row.id,
+        &models,
+        teams_managed,
+        team_id,
+    );
     let models_json = row.models.clone();
     let user = row.id.clone();
 
     let existing = engine.client.key_info(&hash).await?;
-    // With a team configured, mama decides each key's team: the configured one for keys holding
-    // `all-team-models`, none for the others.
-    let team_differs =
-        |team: &Option<String>| engine.config.team_alias.is_some() && *team != team_id;
     match existing {
-        Some(info) if info.status == KeyStatus::Active && !team_differs(&info.team_id) => {
-            let change = UpdateKey {
-                models: (!same_models(&info.models, &models)).then(|| models.clone()),
-                key_alias: (info.key_alias.as_deref() != Some(alias.as_str()))
-                    .then(|| alias.clone()),
-                team_id: None,
-                metadata: None,
-            };
-            if change == UpdateKey::default() {
+        Some(info)
+            if info.status == KeyStatus::Active
+                && !wanted.differences(&info).contains(&KeyField::Team) =>
+        {
+            let fields = wanted.differences(&info);
+            if fields.is_empty() {
                 return Ok(Applied::Unchanged {
                     user,
                     key_hash: hash,
                     models_json,
                 });
             }
-            // `models` replaces LiteLLM's list: always send the full final list.
-            let change = UpdateKey {
-                models: Some(models),
-                ..change
-            };
+            let change = wanted.repair(&info, &fields);
             engine
                 .client
                 .update_key(CHANGED_BY, &hash, &change)
@@ -218,14 +223,14 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
             let Some(plain) = plain else {
                 return Ok(Applied::Nothing);
             };
-            let metadata = mark(&engine.config.alias_prefix);
             let req = GenerateKey {
                 key: SecretString::new(plain),
-                key_alias: Some(alias.clone()),
-                models: models.clone(),
+                key_alias: Some(wanted.alias.clone()),
+                models: wanted.access.models.clone(),
                 user_id: Some(row.id.clone()),
-                team_id,
-                metadata,
+                team_id: wanted.team_id.clone(),
+                metadata: mark(&engine.config.alias_prefix),
+                blocked: wanted.access.blocked,
             };
             create(engine, &req, &hash, &row.id).await?;
             if moving {
@@ -258,8 +263,10 @@ async fn create(
             let change = UpdateKey {
                 models: Some(req.models.clone()),
                 key_alias: req.key_alias.clone(),
+                user_id: req.user_id.clone(),
                 team_id: req.team_id.clone(),
-                metadata: None,
+                metadata: Some(req.metadata.clone()),
+                blocked: Some(req.blocked),
             };
             engine
                 .client
@@ -358,46 +365,6 @@ pub fn may_be_our_orphan(
             .is_none_or(|marked| marked == prefix)
 }
 
-pub(crate) fn same_models(a: &[String], b: &[String]) -> bool {
-    let mut a: Vec<&String> = a.iter().collect();
-    let mut b: Vec<&String> = b.iter().collect();
-    a.sort();
-    a.dedup();
-    b.sort();
-    b.dedup();
-    a == b
-}
-
-/// The team id for a key holding `all-team-models`, when a team is configured.
-async fn team_for(
-    mama: &Mama,
-    engine: &Engine,
-    models: &[String],
-) -> Result<Option<String>, JobError> {
-    let Some(team_alias) = &engine.config.team_alias else {
-        return Ok(None);
-    };
-    if !models.iter().any(|m| m == ALL_TEAM_MODELS) {
-        return Ok(None);
-    }
-    if let Some(id) = mama.sync.cached_team() {
-        return Ok(Some(id));
-    }
-    let team = engine
-        .client
-        .ensure_team(
-            CHANGED_BY,
-            &NewTeam {
-                team_id: None,
-                team_alias: team_alias.clone(),
-                models: Vec::new(),
-            },
-        )
-        .await?;
-    mama.sync.cache_team(team.team_id.clone());
-    Ok(Some(team.team_id))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,21 +398,30 @@ mod tests {
     }
 
     #[test]
-    fn model_sets_compare_without_order() {
-        let a = vec!["b".to_string(), "a".to_string()];
-        let b = vec!["a".to_string(), "b".to_string()];
-        assert!(same_models(&a, &b));
-        assert!(!same_models(&a, &b[..1]));
-    }
-
-    #[test]
-    fn four_xx_other_than_404_and_429_are_permanent() {
-        let bad = LiteLlmError::BadRequest {
+    fn only_refusals_naming_the_request_are_permanent() {
+        let named = LiteLlmError::BadRequest {
+            status: 400,
+            param: Some("budget_duration".into()),
+            detail: Default::default(),
+        };
+        assert!(permanent(&named));
+        assert!(permanent(&LiteLlmError::Validation {
+            detail: Default::default()
+        }));
+        // What a proxy shutting down (or losing its database) answers: no field named.
+        let unnamed = LiteLlmError::BadRequest {
             status: 400,
             param: None,
             detail: Default::default(),
         };
-        assert!(permanent(&bad));
+        assert!(!permanent(&unnamed));
+        assert!(!permanent(&LiteLlmError::Forbidden {
+            detail: Default::default()
+        }));
+        assert!(!permanent(&LiteLlmError::Server {
+            status: 503,
+            detail: Default::default()
+        }));
         assert!(!permanent(&LiteLlmError::NotFound {
             detail: Default::default()
         }));

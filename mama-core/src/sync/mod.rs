@@ -12,7 +12,11 @@ mod push;
 pub mod reconcile;
 mod rpc;
 mod store;
+mod team;
+mod wanted;
 pub mod worker;
+
+pub use wanted::KeyField;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -32,6 +36,8 @@ pub struct SyncConfig {
     pub op_timeout: Duration,
     /// LiteLLM team for keys holding `all-team-models` (alias; created when missing).
     pub team_alias: Option<String>,
+    /// The models that team opens (never empty with a team: `[]` would open every model).
+    pub team_models: Vec<String>,
     /// Orphan keys (mama's prefix, no such user) younger than this are left alone: the user may
     /// be in the middle of a rotation or a create that has not committed yet.
     pub orphan_min_age: Duration,
@@ -46,6 +52,7 @@ impl Default for SyncConfig {
             concurrency: 8,
             op_timeout: Duration::from_secs(45),
             team_alias: None,
+            team_models: Vec::new(),
             orphan_min_age: Duration::from_secs(600),
             max_backoff: Duration::from_secs(300),
         }
@@ -53,6 +60,11 @@ impl Default for SyncConfig {
 }
 
 impl SyncConfig {
+    /// Whether `all-team-models` means anything here (a team is configured).
+    pub fn has_team(&self) -> bool {
+        self.team_alias.is_some()
+    }
+
     pub fn alias_for(&self, user_id: &str) -> String {
         format!("{}{}", self.alias_prefix, user_id)
     }

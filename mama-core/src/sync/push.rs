@@ -13,11 +13,11 @@
 //! must look at LiteLLM to know what to repair). Not looked at here: an alias or metadata changed
 //! behind mama's back (the full path renames such a key when it next reads it).
 
-use super::apply::{classify, Applied, JobError, ALL_TEAM_MODELS, CHANGED_BY};
+use super::apply::{classify, Applied, JobError, CHANGED_BY};
 use super::store::Job;
 use super::Engine;
 use crate::db::users;
-use crate::domain::NameSet;
+use crate::domain::{KeyAccess, NameSet};
 use crate::litellm::{LiteLlmError, UpdateKey};
 use crate::ops::Mama;
 
@@ -42,13 +42,17 @@ pub(super) async fn models_only(
         return Ok(None);
     };
     let models = row.model_set()?;
-    let team_changes = engine.config.team_alias.is_some()
-        && models.contains(ALL_TEAM_MODELS) != synced.contains(ALL_TEAM_MODELS);
+    let teams_managed = engine.config.team_alias.is_some();
+    let access = KeyAccess::of(&models, teams_managed);
+    let team_changes = access.in_team != KeyAccess::of(&synced, teams_managed).in_team;
     if models == synced || team_changes {
         return Ok(None);
     }
+    // `blocked` goes with every push: a user's last model taken away blocks the key in the same
+    // call that empties its list, and the first model given back opens it.
     let change = UpdateKey {
-        models: Some(models.to_vec()),
+        models: Some(access.models),
+        blocked: Some(access.blocked),
         ..UpdateKey::default()
     };
     match engine.client.update_key(CHANGED_BY, &hash, &change).await {

@@ -1,18 +1,22 @@
 //! The reconciler: compares what LiteLLM holds under mama's alias prefix with the database and
-//! repairs drift: a key missing in LiteLLM is recreated and models changed behind mama's back are
-//! pushed again (both by queueing a sync, so the worker's rules apply), and orphan keys (mama's
-//! prefix, held by no user) older than a minimum age are deleted. Each repair is an event.
+//! repairs drift: a key missing in LiteLLM is recreated, and every field mama owns on a key
+//! (models, alias, user id, team, blocked, metadata; see [`super::wanted`]) that was changed
+//! behind mama's back is set back, both by queueing a sync so the worker's rules apply. Failed
+//! users (and pending users with nothing queued) are tried again, the configured team is kept
+//! restricted to its configured models, and orphan keys (mama's prefix, held by no user) older
+//! than a minimum age are deleted. Each repair is an event naming what differed.
 //!
 //! Only users that were `active` with nothing queued *before* LiteLLM was listed are judged, so
 //! a key created while the listing runs is never taken for missing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
 use diesel::prelude::*;
 
 use super::apply::{is_mamas, may_be_our_orphan, CHANGED_BY};
-use super::{store, Engine};
+use super::wanted::{KeyField, WantedKey};
+use super::{store, team, Engine};
 use crate::api::types::{KeyStatus as UserKeyStatus, ReconcileSummary};
 use crate::api::{ApiError, ErrorCode};
 use crate::db::schema::users;
@@ -125,11 +129,13 @@ pub async fn run(
     let event = ctx.event("sync.reconcile");
     match &result {
         Ok(summary) => {
+            let drift: u64 = summary.drift.values().sum();
             let detail = format!(
-                "keys seen {}, recreated {}, models re-pushed {}, orphans deleted {}, errors {}",
+                "keys seen {}, recreated {}, drift repaired {}, retried {}, orphans deleted {}, errors {}",
                 summary.keys_seen,
                 summary.recreated,
-                summary.models_repushed,
+                drift,
+                summary.retried,
                 summary.orphans_deleted,
                 summary.errors.len()
             );
@@ -153,17 +159,22 @@ async fn reconcile(
     engine: &Engine,
     ctx: &Ctx,
 ) -> Result<ReconcileSummary, ReconcileError> {
-    let (snapshot, queued) = mama
+    let (rows, previous, queued) = mama
         .db
         .read(|c| {
             let rows: Vec<(String, Option<String>, String, String)> = users::table
                 .select((users::id, users::key_hash, users::models, users::key_status))
                 .load(c)?;
+            // Keys a rotation still serves: never orphans, whatever their alias says.
+            let previous: Vec<Option<String>> = users::table
+                .filter(users::prev_key_hash.is_not_null())
+                .select(users::prev_key_hash)
+                .load(c)?;
             let queued = store::users_in_queue(c)?;
-            Ok::<_, DbError>((rows, queued))
+            Ok::<_, DbError>((rows, previous, queued))
         })
         .await?;
-    let snapshot: HashMap<String, Snapshot> = snapshot
+    let snapshot: HashMap<String, Snapshot> = rows
         .into_iter()
         .map(|(id, key_hash, models, status)| {
             (
@@ -177,55 +188,69 @@ async fn reconcile(
             )
         })
         .collect();
-    let hashes: HashSet<&str> = snapshot
+    let by_hash: HashMap<&str, &Snapshot> = snapshot
         .values()
-        .filter_map(|u| u.key_hash.as_deref())
+        .filter_map(|u| u.key_hash.as_deref().map(|h| (h, u)))
         .collect();
+    let previous: HashSet<String> = previous.into_iter().flatten().collect();
+
+    let mut summary = ReconcileSummary::default();
+    let (teams_managed, team_id) = check_team(engine, &mut summary).await;
+    if teams_managed {
+        if let Some(id) = &team_id {
+            mama.sync.cache_team(id.clone());
+        }
+    }
     let prefix = engine.config.alias_prefix.as_str();
     let mine = list_mamas_keys(engine, prefix).await?;
+    summary.keys_seen = mine.len() as u64;
 
-    let mut summary = ReconcileSummary {
-        keys_seen: mine.len() as u64,
-        ..ReconcileSummary::default()
-    };
     let mut live: HashSet<&str> = HashSet::new();
-    let mut drifted = Vec::new();
+    let mut drift: BTreeMap<KeyField, Vec<String>> = BTreeMap::new();
     let mut orphans = Vec::new();
     let min_age = chrono::Duration::from_std(engine.config.orphan_min_age).unwrap_or_default();
+    let settled =
+        |u: &Snapshot| u.status == UserKeyStatus::Active.as_str() && !queued.contains(&u.id);
     for key in &mine {
         live.insert(key.token.as_str());
-        let owner = key
-            .key_alias
-            .as_deref()
-            .and_then(|a| a.strip_prefix(prefix))
-            .and_then(|id| snapshot.get(id));
-        match owner {
-            Some(u) if u.key_hash.as_deref() == Some(key.token.as_str()) => {
-                let wanted = NameSet::from_json(&u.models)
-                    .map(|s| s.to_vec())
-                    .unwrap_or_default();
-                if u.status == UserKeyStatus::Active.as_str()
-                    && !queued.contains(&u.id)
-                    && !super::apply::same_models(&key.models, &wanted)
-                {
-                    drifted.push(u.id.clone());
-                }
+        // The owner is found by the key itself, not by its alias: an alias renamed behind
+        // mama's back is drift to repair, not an orphan.
+        if let Some(u) = by_hash.get(key.token.as_str()) {
+            if !settled(u) {
+                continue;
             }
-            _ if !hashes.contains(key.token.as_str())
-                && may_be_our_orphan(key.key_alias.as_deref(), &key.metadata, prefix) =>
-            {
-                let old = key.created_at.is_some_and(|t| Utc::now() - t >= min_age);
-                if old {
-                    orphans.push(key.token.clone());
-                }
+            let models = NameSet::from_json(&u.models).unwrap_or_default();
+            // Without a known team id the team cannot be judged this time: leave it out.
+            let judged_team = teams_managed && team_id.is_some();
+            let wanted = WantedKey::new(prefix, &u.id, &models, judged_team, team_id.clone());
+            for field in wanted.differences(key) {
+                drift.entry(field).or_default().push(u.id.clone());
             }
-            _ => {}
+        } else if !previous.contains(&key.token)
+            && may_be_our_orphan(key.key_alias.as_deref(), &key.metadata, prefix)
+        {
+            let old = key.created_at.is_some_and(|t| Utc::now() - t >= min_age);
+            if old {
+                orphans.push(key.token.clone());
+            }
         }
     }
     let missing: Vec<String> = snapshot
         .values()
-        .filter(|u| u.status == UserKeyStatus::Active.as_str() && !queued.contains(&u.id))
+        .filter(|u| settled(u))
         .filter(|u| u.key_hash.as_deref().is_some_and(|h| !live.contains(h)))
+        .map(|u| u.id.clone())
+        .collect();
+    // A failed user is tried again at every reconcile (its cause may be gone: LiteLLM back, an
+    // alias freed, a team configured), and a pending user with nothing queued would otherwise
+    // wait forever.
+    let stalled: Vec<String> = snapshot
+        .values()
+        .filter(|u| !queued.contains(&u.id) && u.key_hash.is_some())
+        .filter(|u| {
+            u.status == UserKeyStatus::Failed.as_str()
+                || u.status == UserKeyStatus::Pending.as_str()
+        })
         .map(|u| u.id.clone())
         .collect();
 
@@ -240,7 +265,14 @@ async fn reconcile(
         }
     }
     summary.recreated = missing.len() as u64;
-    summary.models_repushed = drifted.len() as u64;
+    summary.retried = stalled.len() as u64;
+    summary.models_repushed = drift
+        .get(&KeyField::Models)
+        .map_or(0, |ids| ids.len() as u64);
+    summary.drift = drift
+        .iter()
+        .map(|(field, ids)| (field.name().to_string(), ids.len() as u64))
+        .collect();
     let mut repairs = Vec::new();
     if !missing.is_empty() {
         repairs.push(
@@ -250,11 +282,22 @@ async fn reconcile(
                 .ok(),
         );
     }
-    if !drifted.is_empty() {
+    for (field, ids) in &drift {
         repairs.push(
-            ctx.event("sync.reconcile.repush")
-                .users(drifted.clone())
-                .detail("models in LiteLLM differ from mama's; queued for re-push")
+            ctx.event("sync.reconcile.drift")
+                .users(ids.clone())
+                .detail(format!(
+                    "{} in LiteLLM differs from mama's; queued for repair",
+                    field.name()
+                ))
+                .ok(),
+        );
+    }
+    if !stalled.is_empty() {
+        repairs.push(
+            ctx.event("sync.reconcile.retry")
+                .users(stalled.clone())
+                .detail("failed or stalled in LiteLLM sync; queued to be tried again")
                 .ok(),
         );
     }
@@ -266,9 +309,18 @@ async fn reconcile(
                 .ok(),
         );
     }
+    if summary.team_restricted {
+        repairs.push(
+            ctx.event("sync.reconcile.team")
+                .detail("the team's models in LiteLLM differed from the configured ones; set back")
+                .ok(),
+        );
+    }
     if !repairs.is_empty() {
-        let mut ids = missing;
-        ids.extend(drifted);
+        let mut ids: BTreeSet<String> = missing.into_iter().collect();
+        ids.extend(drift.into_values().flatten());
+        ids.extend(stalled);
+        let ids: Vec<String> = ids.into_iter().collect();
         mama.db
             .write(move |c| {
                 store::requeue(c, &ids, db::now())?;
@@ -278,6 +330,25 @@ async fn reconcile(
             .await?;
     }
     Ok(summary)
+}
+
+/// Makes the configured team hold exactly the configured models. Returns whether teams are
+/// managed, and the team's id when it could be checked (an error is reported in the summary:
+/// the keys' other fields are still judged).
+async fn check_team(engine: &Engine, summary: &mut ReconcileSummary) -> (bool, Option<String>) {
+    if !engine.config.has_team() {
+        return (false, None);
+    }
+    match team::ensure_restricted(engine).await {
+        Ok(check) => {
+            summary.team_restricted = check.restricted;
+            (true, Some(check.team_id))
+        }
+        Err(e) => {
+            summary.errors.push(format!("checking the team: {e}"));
+            (true, None)
+        }
+    }
 }
 
 /// Every live LiteLLM key that is mama's: alias with mama's prefix, or mama's metadata mark.

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 
 use super::store;
 use crate::api::types::{
-    KeyStatus, KeysRotated, ModelList, ModelView, ModelsListParams, ReconcileSummary,
-    RotateKeysParams, SyncStatus, UserFilter,
+    FailedRetried, KeyStatus, KeysRotated, ModelList, ModelView, ModelsListParams,
+    ReconcileSummary, RetryFailedParams, RotateKeysParams, SyncStatus, UserFilter,
 };
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::hash_token;
@@ -146,10 +146,58 @@ impl Mama {
             .map_err(ApiError::from)
     }
 
-    /// `users.rotate_keys`: mints a new key for each user and queues its creation and the
-    /// deletion of the old one, in one transaction with the event. Services get the new key from
-    /// the commit on; the worker creates it in LiteLLM (renaming the old key's alias out of the
-    /// way first), then deletes the old key.
+    /// `sync.retry_failed`: queues failed users (all, or those among `ids`) to be tried again at
+    /// once, in one transaction with the event. They show `pending` (keeping their last reason)
+    /// until the worker settles them.
+    pub async fn retry_failed(
+        &self,
+        ctx: &Ctx,
+        _s: &AdminSession,
+        params: RetryFailedParams,
+    ) -> OpResult<FailedRetried> {
+        let event = ctx.event("sync.retry_failed");
+        let result = self.retry_failed_inner(event.clone(), params).await;
+        if let Err(err) = &result {
+            self.audit.record_failure(event.failed(err)).await;
+        }
+        result
+    }
+
+    async fn retry_failed_inner(
+        &self,
+        event: crate::ops::context::EventBuilder,
+        params: RetryFailedParams,
+    ) -> OpResult<FailedRetried> {
+        if self.sync.engine().is_none() {
+            return Err(not_configured());
+        }
+        let among = match params.ids {
+            Some(ids) => {
+                check_id_list("ids", &ids, MAX_USERS_PER_CALL)?;
+                Some(dedup(ids))
+            }
+            None => None,
+        };
+        self.db
+            .write(move |conn| {
+                let ids = user_db::ids_with_status(conn, KeyStatus::Failed, among.as_deref())?;
+                store::requeue(conn, &ids, db::now())?;
+                let retried = ids.len() as u64;
+                let event = event
+                    .users(ids)
+                    .detail(format!("{retried} failed users queued to be tried again"));
+                events::insert(conn, &[event.ok()])?;
+                Ok::<_, DbError>(FailedRetried { retried })
+            })
+            .await
+            .map_err(crate::ops::auth::audit_or)
+    }
+
+    /// `users.rotate_keys`: mints a new key for each user and queues its creation, in one
+    /// transaction with the event. The key that works stays what services get until LiteLLM has
+    /// confirmed the new one: the worker creates the new key (renaming the old key's alias out of
+    /// the way first), and only when it is confirmed does the user switch to it and the old key's
+    /// deletion get queued (see `store::mark_active`).
     pub async fn rotate_keys(
         &self,
         ctx: &Ctx,
@@ -187,12 +235,29 @@ impl Mama {
                 for row in &rows {
                     let key = mint_virtual_key();
                     let plain = key.expose();
+                    let (keep, drop) = rotation_plan(row);
+                    // The key being dropped may exist in LiteLLM (created but never confirmed):
+                    // delete it before the new key is created under the same alias.
+                    if let Some(dropped) = &drop {
+                        ops.push(store::delete_op(&row.id, dropped));
+                    }
+                    let (prev_ciphertext, prev_hash) = match keep {
+                        Keep::Current => (row.key_ciphertext.clone(), row.key_hash.clone()),
+                        Keep::Previous => (
+                            row_prev_ciphertext(conn, &row.id)?,
+                            row.prev_key_hash.clone(),
+                        ),
+                        Keep::Nothing => (None, None),
+                    };
                     diesel::update(users::table.filter(users::id.eq(&row.id)))
                         .set((
                             users::key_ciphertext
                                 .eq(Some(cipher.encrypt(plain, &user_key_aad(&row.id)))),
                             users::key_hash.eq(Some(hash_token(plain))),
                             users::key_hint.eq(Some(key_hint(plain))),
+                            users::prev_key_ciphertext.eq(prev_ciphertext),
+                            users::prev_key_hash.eq(prev_hash),
+                            users::synced_models.eq(None::<String>),
                             users::key_status.eq(KeyStatus::Pending.as_str()),
                             users::key_error.eq(None::<String>),
                             users::updated_at.eq(now),
@@ -204,9 +269,6 @@ impl Mama {
                         kind: outbox::KIND_SYNC,
                         key_hash: None,
                     });
-                    if let Some(old) = &row.key_hash {
-                        ops.push(store::delete_op(&row.id, old));
-                    }
                 }
                 outbox::enqueue(conn, &ops, now)?;
                 events::insert(conn, &[event.ok()])?;
@@ -217,4 +279,33 @@ impl Mama {
             .await
             .map_err(crate::ops::auth::audit_or)?
     }
+}
+
+/// Which key a rotation keeps serving until LiteLLM confirms the new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// The current key works (LiteLLM confirmed it): it becomes the previous key.
+    Current,
+    /// An earlier rotation is still unconfirmed: its previous key is the one that works.
+    Previous,
+    /// No key of the user was ever confirmed: there is nothing working to keep.
+    Nothing,
+}
+
+/// What a rotation keeps serving, and which unconfirmed key it drops (its deletion is queued).
+fn rotation_plan(row: &user_db::UserRow) -> (Keep, Option<String>) {
+    if row.prev_key_hash.is_some() {
+        (Keep::Previous, row.key_hash.clone())
+    } else if row.synced_models.is_some() && row.key_hash.is_some() {
+        (Keep::Current, None)
+    } else {
+        (Keep::Nothing, row.key_hash.clone())
+    }
+}
+
+fn row_prev_ciphertext(conn: &mut db::DbConn, id: &str) -> Result<Option<Vec<u8>>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq(id))
+        .select(users::prev_key_ciphertext)
+        .first(conn)?)
 }

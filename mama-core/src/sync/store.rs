@@ -179,29 +179,62 @@ pub fn retry_now(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, DbError
     .execute(conn)?)
 }
 
-/// Marks the user's key active with `pushed_models` (the `models` JSON that was pushed), only if
-/// the user still holds that key and those models: otherwise a newer change is on its way and
-/// the user stays pending. The version is not bumped: sync state is not an admin's edit, and
-/// bumping it would fail the admin's next optimistic update.
+/// Records that LiteLLM holds the user's key `key_hash` with `pushed_models` (the `models` JSON
+/// that was pushed), all in the caller's transaction:
+/// - `synced_models` says what LiteLLM holds for that key, whatever mama changed since;
+/// - the key is `active` only if the user still holds those models: otherwise a newer change is
+///   on its way and the user stays pending;
+/// - a rotation waiting for this key is finished: the previous key stops being served and its
+///   deletion in LiteLLM is queued (only now, so the key services get always works).
+///
+/// The version is not bumped: sync state is not an admin's edit, and bumping it would fail the
+/// admin's next optimistic update. Returns whether the user is now active.
 pub fn mark_active(
     conn: &mut DbConn,
     user_id: &str,
     key_hash: &str,
     pushed_models: &str,
+    now: NaiveDateTime,
 ) -> Result<bool, DbError> {
-    let n = diesel::update(
+    let held = users::table
+        .filter(users::id.eq(user_id))
+        .filter(users::key_hash.eq(key_hash));
+    let found = diesel::update(held)
+        .set(users::synced_models.eq(pushed_models))
+        .execute(conn)?;
+    if found == 0 {
+        return Ok(false);
+    }
+    let previous: Option<String> = held.select(users::prev_key_hash).first(conn)?;
+    if let Some(previous) = previous {
+        diesel::update(held)
+            .set((
+                users::prev_key_hash.eq(None::<String>),
+                users::prev_key_ciphertext.eq(None::<Vec<u8>>),
+            ))
+            .execute(conn)?;
+        crate::db::outbox::enqueue(conn, &[delete_op(user_id, &previous)], now)?;
+    }
+    let n = diesel::update(held.filter(users::models.eq(pushed_models)))
+        .set((
+            users::key_status.eq(KeyStatus::Active.as_str()),
+            users::key_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Shows why a pending user's operation is being retried, so a user whose key LiteLLM does not
+/// yet hold as mama has it is never silently wrong. The status stays `pending`.
+pub fn note_retry(conn: &mut DbConn, user_id: &str, reason: &str) -> Result<(), DbError> {
+    diesel::update(
         users::table
             .filter(users::id.eq(user_id))
-            .filter(users::key_hash.eq(key_hash))
-            .filter(users::models.eq(pushed_models)),
+            .filter(users::key_status.eq(KeyStatus::Pending.as_str())),
     )
-    .set((
-        users::key_status.eq(KeyStatus::Active.as_str()),
-        users::synced_models.eq(pushed_models),
-        users::key_error.eq(None::<String>),
-    ))
+    .set(users::key_error.eq(reason))
     .execute(conn)?;
-    Ok(n == 1)
+    Ok(())
 }
 
 /// Marks the user's key failed with mama's own explanation (never LiteLLM's message).
@@ -224,7 +257,9 @@ pub fn mark_failed(
     Ok(())
 }
 
-/// Marks users pending again and queues a sync for each (reconciler repairs).
+/// Marks users pending again and queues a sync for each (reconciler repairs, retries of failed
+/// users). A failed user's reason stays until the retry settles, so it is not lost if the retry
+/// fails the same way.
 pub fn requeue(conn: &mut DbConn, ids: &[String], now: NaiveDateTime) -> Result<(), DbError> {
     for chunk in ids.chunks(CHUNK) {
         diesel::update(users::table.filter(users::id.eq_any(chunk)))

@@ -220,7 +220,7 @@ async fn settle(
                         models_json,
                     } = &applied
                     {
-                        store::mark_active(c, user, key_hash, models_json)?;
+                        store::mark_active(c, user, key_hash, models_json, db::now())?;
                     }
                     if let Some(event) = event {
                         events::insert(c, &[event])?;
@@ -251,6 +251,11 @@ async fn settle(
         }
         Err(JobError::Retry(cause)) => {
             let reason = cause.describe();
+            // From the second failure on, the user shows why its key is not as mama has it yet.
+            let visible = (job.is_sync()
+                && job.attempts >= 1
+                && matches!(cause, apply::RetryCause::LiteLlm(_)))
+            .then(|| format!("{reason}; retrying (attempt {})", job.attempts + 2));
             let wait = backoff(job.attempts, engine.config.max_backoff);
             let at = db::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             // One event when an operation starts failing, not one per retry of a long outage.
@@ -267,6 +272,9 @@ async fn settle(
             mama.db
                 .write(move |c| {
                     store::retry_later(c, &worker, &job.ids, at, &reason)?;
+                    if let Some(note) = &visible {
+                        store::note_retry(c, &job.user_id, note)?;
+                    }
                     if let Some(event) = event {
                         events::insert(c, &[event])?;
                     }

@@ -132,6 +132,7 @@ const KNOWN: &[&str] = &[
     method::MODELS_LIST,
     method::SYNC_STATUS,
     method::SYNC_RECONCILE,
+    method::SYNC_RETRY_FAILED,
     method::USERS_ROTATE_KEYS,
 ];
 
@@ -290,6 +291,7 @@ async fn dispatch(
         method::MODELS_LIST => done(mama.list_models(ctx, &s, params(req)?).await),
         method::SYNC_STATUS => done(mama.sync_status(ctx, &s).await),
         method::SYNC_RECONCILE => done(mama.sync_reconcile(ctx, &s).await),
+        method::SYNC_RETRY_FAILED => done(mama.retry_failed(ctx, &s, params(req)?).await),
         method::USERS_ROTATE_KEYS => done(mama.rotate_keys(ctx, &s, params(req)?).await),
         _ => Err(Failure::Early(ApiError::new(
             ErrorCode::MethodNotFound,

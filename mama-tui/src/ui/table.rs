@@ -51,12 +51,24 @@ fn info_text(user: &UserView) -> String {
         .join(" ")
 }
 
+/// The key's state in a word: its sync status, except where that would mislead. A user with no
+/// model holds a blocked key ("blocked", not "active"); a rotation waiting for LiteLLM says
+/// "rotating"; a change LiteLLM keeps failing says "retrying" (the reason is in the edit dialog).
+pub fn key_state(user: &UserView) -> &'static str {
+    match user.key_status {
+        KeyStatus::Active if user.key_blocked => "blocked",
+        KeyStatus::Pending if user.rotating => "rotating",
+        KeyStatus::Pending if user.key_error.is_some() => "retrying",
+        status => status.as_str(),
+    }
+}
+
 fn key_text(user: &UserView) -> String {
     match (&user.key_hint, user.key_status) {
         (_, KeyStatus::None) => "-".into(),
         // Status first: when the column is narrow the hint is what gets cut.
-        (Some(hint), status) => format!("{} {hint}", status.as_str()),
-        (None, status) => status.as_str().into(),
+        (Some(hint), _) => format!("{} {hint}", key_state(user)),
+        (None, _) => key_state(user).into(),
     }
 }
 
@@ -152,8 +164,9 @@ fn fit_spans(items: Vec<(String, Style)>, sep: &str, cells: usize) -> Vec<Span<'
     spans
 }
 
-fn key_style(status: KeyStatus, theme: Theme) -> Style {
-    match status {
+fn key_style(user: &UserView, theme: Theme) -> Style {
+    match user.key_status {
+        KeyStatus::Active if user.key_blocked => theme.warn(),
         KeyStatus::Active => theme.ok(),
         KeyStatus::Pending => theme.warn(),
         KeyStatus::Failed => theme.error(),
@@ -199,7 +212,7 @@ fn row_line(app: &App, user: &UserView, w: &[usize; 6], theme: Theme) -> Line<'s
     spans.push(Span::raw(" "));
     spans.push(Span::styled(
         fit(&key_text(user), w[4]),
-        key_style(user.key_status, theme),
+        key_style(user, theme),
     ));
     spans.push(Span::raw(" "));
     spans.push(Span::raw(fit(&info_text(user), w[5])));

@@ -239,6 +239,7 @@ pub fn palette(app: &mut App, line: &str) {
             app.end_session("Logged out.");
         }
         "reconcile" => screens::reconcile(app),
-        other => app.error(format!("unknown command :{other} (try :users :models :admins :services :events :passwd :export FILE :q)")),
+        "retry" => screens::retry_failed(app),
+        other => app.error(format!("unknown command :{other} (try :users :models :admins :services :events :passwd :export FILE :retry :reconcile :q)")),
     }
 }

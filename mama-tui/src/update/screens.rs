@@ -2,9 +2,9 @@
 
 use mama_core::api::rpc::method;
 use mama_core::api::types::{
-    AdminList, EventList, EventView, IssueTokenParams, IssuedToken, KeyStatus, ListEventsParams,
-    ListUsersParams, ModelList, ModelsListParams, Page, ReconcileSummary, ServiceList, ServiceView,
-    SyncStatus, UserFilter, UserList, UserSort,
+    AdminList, EventList, EventView, FailedRetried, IssueTokenParams, IssuedToken, KeyStatus,
+    ListEventsParams, ListUsersParams, ModelList, ModelsListParams, Page, ReconcileSummary,
+    ServiceList, ServiceView, SyncStatus, UserFilter, UserList, UserSort,
 };
 use mama_core::api::ErrorCode;
 use serde_json::Value;
@@ -112,6 +112,16 @@ fn show_sync_failures(app: &mut App, list: UserList) {
     }
 }
 
+/// `:retry`: every failed user's key is tried again now; the sync is watched like a change's.
+pub fn retry_failed(app: &mut App) {
+    app.call(
+        method::SYNC_RETRY_FAILED,
+        Value::Object(Default::default()),
+        Tag::RetryFailed,
+    );
+    app.info("Retrying failed users…");
+}
+
 pub fn reconcile(app: &mut App) {
     app.call(
         method::SYNC_RECONCILE,
@@ -119,6 +129,15 @@ pub fn reconcile(app: &mut App) {
         Tag::Reconcile,
     );
     app.info("Reconciling with LiteLLM…");
+}
+
+/// " (models 2, blocked 1)": which fields the reconcile found changed behind mama's back.
+fn drift_fields(s: &ReconcileSummary) -> String {
+    if s.drift.is_empty() {
+        return String::new();
+    }
+    let fields: Vec<String> = s.drift.iter().map(|(f, n)| format!("{f} {n}")).collect();
+    format!(" ({})", fields.join(", "))
 }
 
 /// Rows of the services screen: each service, then its tokens.
@@ -454,7 +473,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 if app.watching_sync && status.users_pending == 0 && status.queue_depth == 0 {
                     app.watching_sync = false;
                     if status.users_failed > 0 {
-                        app.error(format!("LiteLLM sync done; {} failed (filter status:failed).", count(status.users_failed, "user")));
+                        app.error(format!("LiteLLM sync done; {} failed (filter status:failed, :retry to try again).", count(status.users_failed, "user")));
                         load_sync_failures(app);
                     } else {
                         app.info("LiteLLM sync done.");
@@ -474,14 +493,25 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
         },
         Tag::Reconcile => match decode::<ReconcileSummary>(result) {
             Ok(s) => app.info(format!(
-                "Reconciled: {} keys seen, {} recreated, {} models re-pushed, {} orphans deleted, {} errors.",
+                "Reconciled: {} keys seen, {} recreated, {} repaired{}, {} retried, {} orphans deleted, {} errors.",
                 s.keys_seen,
                 s.recreated,
-                s.models_repushed,
+                s.drift.values().sum::<u64>(),
+                drift_fields(&s),
+                s.retried,
                 s.orphans_deleted,
                 s.errors.len()
             )),
             Err(err) => app.error(format!("reconcile: {}", describe(&err))),
+        },
+        Tag::RetryFailed => match decode::<FailedRetried>(result) {
+            Ok(r) if r.retried == 0 => app.info("No failed users to retry."),
+            Ok(r) => {
+                app.info(format!("Retrying {}…", count(r.retried, "failed user")));
+                app.watching_sync = true;
+                super::dialogs::refresh_table(app);
+            }
+            Err(err) => app.error(format!("retry: {}", describe(&err))),
         },
         _ => {}
     }

@@ -48,6 +48,8 @@ pub fn user(
             .then(|| format!("sk-...{}", &format!("{:04}", id.len() * 37)[..4])),
         key_status: status,
         key_error: None,
+        key_blocked: models.is_empty(),
+        rotating: false,
         key: None,
         unavailable_models: vec![],
         version: 3,

@@ -236,12 +236,18 @@ pub fn set(models: &[&str]) -> BTreeSet<String> {
 // ------------------------------------------------------------------ the real proxy
 
 /// The real proxy's URL and master key, or `None` (and a printed reason) to skip.
+/// CI sets `MAMA_REQUIRE_REAL_PROXY=1`: there a missing proxy fails the test instead of skipping it.
 pub fn real_proxy() -> Option<(String, String)> {
     match (
         std::env::var("LITELLM_BASE_URL"),
         std::env::var("LITELLM_MASTER_KEY"),
     ) {
         (Ok(url), Ok(key)) if !url.is_empty() && !key.is_empty() => Some((url, key)),
+        _ if std::env::var("MAMA_REQUIRE_REAL_PROXY").is_ok_and(|v| v == "1") => {
+            panic!(
+                "MAMA_REQUIRE_REAL_PROXY=1 but LITELLM_BASE_URL / LITELLM_MASTER_KEY are not set"
+            )
+        }
         _ => {
             eprintln!("skipped: LITELLM_BASE_URL and LITELLM_MASTER_KEY are not set (start shared/litellm/real/setup.sh)");
             None
@@ -325,4 +331,67 @@ pub async fn chat_status(url: &str, key: &str, model: &str) -> u16 {
         .expect("LiteLLM answers")
         .status()
         .as_u16()
+}
+
+/// `POST /api/v1/users/lookup` with a service token; the answer's `users`, by id.
+pub async fn lookup(
+    d: &Daemon,
+    token: &str,
+    ids: &[String],
+) -> std::collections::HashMap<String, Value> {
+    let answer: Value = reqwest::Client::new()
+        .post(d.rest_url("/api/v1/users/lookup"))
+        .bearer_auth(token)
+        .json(&json!({ "user_ids": ids }))
+        .send()
+        .await
+        .expect("REST answers")
+        .json()
+        .await
+        .expect("JSON body");
+    answer["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap_or_default().to_string(), u.clone()))
+        .collect()
+}
+
+/// The models a virtual key opens, as the proxy lists them to that key; `Err(status)` when the
+/// proxy refuses the key itself (401 for a blocked or unknown key).
+pub async fn models_opened(url: &str, key: &str) -> Result<BTreeSet<String>, u16> {
+    let resp = reqwest::Client::new()
+        .get(format!("{url}/v1/models"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("LiteLLM answers");
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(status);
+    }
+    let body: Value = resp.json().await.expect("JSON");
+    Ok(body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["id"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// `sync.reconcile`, waiting out one already running (the daemon reconciles at start, which on a
+/// proxy holding many keys takes a while); returns the summary.
+pub async fn reconcile(rpc: &mut RpcClient) -> Value {
+    let started = Instant::now();
+    loop {
+        let reply = rpc.call("sync.reconcile", json!({})).await;
+        if reply.body.get("error").is_none() || reply.code() != "conflict" {
+            return reply.ok().clone();
+        }
+        assert!(
+            started.elapsed() < CONVERGE,
+            "a reconcile kept running for {CONVERGE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

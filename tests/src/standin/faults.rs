@@ -8,7 +8,8 @@ use std::time::Duration;
 /// A misbehaviour of LiteLLM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// An error status (500, 502, 503…) with LiteLLM's error envelope.
+    /// An error status with LiteLLM's error envelope: 400 carries `"param": "None"` (what a
+    /// proxy shutting down answers), any other status (500, 502, 503…) `"param": null`.
     Status(u16),
     /// 429 with `Retry-After` (seconds) when given.
     RateLimited { retry_after_secs: Option<u64> },
@@ -20,11 +21,16 @@ pub enum Fault {
     CutMidResponse,
     /// 200 with a body that is not the JSON LiteLLM sends (truncated).
     MalformedBody,
+    /// The connection is closed before any status line: the client gets no answer at all (a
+    /// proxy killed mid-request). Unlike [`Fault::CutMidResponse`], nothing of the answer
+    /// arrives, so the client cannot tell whether the request was even read.
+    Reset,
 }
 
 impl Fault {
     /// Whether the operation takes effect by default: a slow, cut or malformed answer comes
-    /// from a proxy that did the work (the "unclear" cases); an error status or a hang did not.
+    /// from a proxy that did the work (the "unclear" cases); an error status, a hang or a reset
+    /// before any answer did not (override with [`FaultRule::applied`]).
     fn applies_by_default(&self) -> bool {
         matches!(
             self,

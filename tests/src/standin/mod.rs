@@ -19,9 +19,11 @@ mod routes;
 mod state;
 mod wire;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use axum::response::Response;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -246,7 +248,11 @@ fn serve(listener: TcpListener, shared: Arc<Shared>) -> Running {
                 _ = down_rx.changed() => break,
             };
             let Ok((stream, _)) = accepted else { continue };
-            let service = TowerToHyperService::new(app.clone());
+            let router = TowerToHyperService::new(app.clone());
+            let service = hyper::service::service_fn(move |req| {
+                let answer = hyper::service::Service::call(&router, req);
+                async move { answer_or_reset(answer.await) }
+            });
             let mut conn_down = down_rx.clone();
             tokio::spawn(async move {
                 let conn = hyper::server::conn::http1::Builder::new()
@@ -259,4 +265,20 @@ fn serve(listener: TcpListener, shared: Arc<Shared>) -> Running {
         }
     });
     Running { down, task }
+}
+
+/// Turns a response marked by [`Fault::Reset`] into a service error: hyper then closes the
+/// connection without writing a status line, which is the point of that fault.
+fn answer_or_reset(answer: Result<Response, Infallible>) -> Result<Response, std::io::Error> {
+    let response = match answer {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    if routes::is_reset(&response) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "stand-in: connection reset before any answer",
+        ));
+    }
+    Ok(response)
 }

@@ -17,7 +17,9 @@ use serde_json::{json, Map, Value};
 
 use super::calls::{Call, CallLog};
 use super::faults::{Fault, Faults};
-use super::state::{Caller, Generated, KeyChanges, NewKey, StandInTeam, State as Memory};
+use super::state::{
+    Caller, Generated, KeyChanges, NewKey, StandInTeam, State as Memory, TeamChanges,
+};
 use super::wire::{self, ApiError};
 
 /// Everything the handlers share.
@@ -46,9 +48,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/key/generate", post(generate_key))
         .route("/key/update", post(update_key))
         .route("/key/delete", post(delete_keys))
+        .route("/key/block", post(block_key))
+        .route("/key/unblock", post(unblock_key))
         .route("/key/info", get(key_info))
         .route("/key/list", get(list_keys))
         .route("/team/new", post(new_team))
+        .route("/team/update", post(update_team))
         .route("/team/info", get(team_info))
         .route("/team/list", get(list_teams))
         .route("/v1/models", get(list_models))
@@ -104,8 +109,41 @@ async fn record_and_inject(
         None => next.run(req).await,
         Some((fault, applied)) => inject(fault, applied, req, next).await,
     };
-    shared.calls.set_status(index, response.status().as_u16());
+    // A reset sends no status line, so the call keeps `status: None`.
+    if !is_reset(&response) {
+        shared.calls.set_status(index, response.status().as_u16());
+    }
     response
+}
+
+/// Marks a response that must not be sent: the connection is closed instead (see
+/// `super::serve`, which turns it into a service error, on which hyper drops the connection
+/// without writing anything).
+#[derive(Debug, Clone, Copy)]
+struct ResetConnection;
+
+/// Whether the connection must be closed instead of sending `response`.
+pub fn is_reset(response: &Response) -> bool {
+    response.extensions().get::<ResetConnection>().is_some()
+}
+
+/// A placeholder response carrying [`ResetConnection`].
+fn reset_connection() -> Response {
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.extensions_mut().insert(ResetConnection);
+    response
+}
+
+/// The envelope of [`Fault::Status`]: a 400 says `"param": "None"` as LiteLLM's own 400s do
+/// (e.g. from a proxy shutting down); other statuses keep `param` null.
+fn injected_status(status: u16) -> ApiError {
+    let param = (status == 400).then_some("None");
+    ApiError::new(
+        status,
+        "stand-in: injected failure",
+        "internal_server_error",
+        param,
+    )
 }
 
 /// The real answer, computed now in its own task (so it completes even if the client leaves),
@@ -125,13 +163,9 @@ async fn inject(fault: Fault, applied: bool, req: Request, next: Next) -> Respon
         (Real::NotRun, Some((req, next)))
     };
     match fault {
-        Fault::Status(status) => ApiError::new(
-            status,
-            "stand-in: injected failure",
-            "internal_server_error",
-            None,
-        )
-        .into_response(),
+        Fault::Status(status) => injected_status(status).into_response(),
+        // `real` has already run when the rule says the operation applies.
+        Fault::Reset => reset_connection(),
         Fault::RateLimited { retry_after_secs } => {
             let mut response =
                 ApiError::new(429, "stand-in: rate limited", "rate_limit_error", None)
@@ -226,6 +260,12 @@ fn authorize(
         .memory()
         .caller(&token, &shared.master_key)
         .ok_or_else(|| Box::new(wire::bad_token(&token).into_response()))?;
+    // LiteLLM checks the block in its auth step, before any route rule: every route refuses.
+    if let Caller::Virtual(key) = &caller {
+        if key.is_blocked() {
+            return Err(Box::new(wire::key_blocked().into_response()));
+        }
+    }
     match (&caller, access) {
         (Caller::Master, _) | (_, Access::AnyKey) => Ok(caller),
         (Caller::Virtual(key), _) if key.key_type == "llm_api" => Err(Box::new((
@@ -307,6 +347,33 @@ fn list_field(map: &Map<String, Value>, field: &str) -> Result<Option<Vec<String
     }
 }
 
+/// An optional boolean; absent and JSON null are both `None`.
+fn bool_field(map: &Map<String, Value>, field: &str) -> Result<Option<bool>, Box<Response>> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(Box::new(wire::validation(
+            "bool_parsing",
+            json!(["body", field]),
+            "Input should be a valid boolean, unable to interpret input",
+            other.clone(),
+        ))),
+    }
+}
+
+/// A required string field, answering FastAPI's 422 `missing` when absent or null.
+fn required_string(map: &Map<String, Value>, field: &str) -> Result<String, Box<Response>> {
+    match string_field(map, field)? {
+        Some(value) => Ok(value),
+        None => Err(Box::new(wire::validation(
+            "missing",
+            json!(["body", field]),
+            "Field required",
+            Value::Object(map.clone()),
+        ))),
+    }
+}
+
 fn object_field(
     map: &Map<String, Value>,
     field: &str,
@@ -352,6 +419,7 @@ async fn generate_key(
         team_id: tri!(string_field(&map, "team_id")),
         metadata: tri!(object_field(&map, "metadata")).unwrap_or_default(),
         key_type: tri!(string_field(&map, "key_type")),
+        blocked: tri!(bool_field(&map, "blocked")),
     };
     let explicit = req.key.clone();
     let outcome = shared.memory().generate(&caller, req);
@@ -377,20 +445,14 @@ async fn update_key(
 ) -> Response {
     tri!(authorize(&shared, &headers, "/key/update", Access::Master));
     let map = tri!(object(&body));
-    let Some(key) = tri!(string_field(&map, "key")) else {
-        return wire::validation(
-            "missing",
-            json!(["body", "key"]),
-            "Field required",
-            Value::Object(map),
-        );
-    };
+    let key = tri!(required_string(&map, "key"));
     let changes = KeyChanges {
         models: tri!(list_field(&map, "models")),
         key_alias: tri!(string_field(&map, "key_alias")).map(Some),
         user_id: tri!(string_field(&map, "user_id")).map(Some),
         team_id: tri!(string_field(&map, "team_id")).map(Some),
         metadata: tri!(object_field(&map, "metadata")),
+        blocked: tri!(bool_field(&map, "blocked")),
     };
     let outcome = shared.memory().update(&key, changes);
     match outcome {
@@ -417,6 +479,41 @@ async fn delete_keys(
         }
         Err(err) => err.into_response(),
     }
+}
+
+/// `/key/block` and `/key/unblock` (`{"key": raw key or hash}`), master key only.
+async fn set_blocked(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &Bytes,
+    blocked: bool,
+) -> Response {
+    let route = if blocked {
+        "/key/block"
+    } else {
+        "/key/unblock"
+    };
+    tri!(authorize(shared, headers, route, Access::Master));
+    let map = tri!(object(body));
+    let key = tri!(required_string(&map, "key"));
+    let outcome = shared.memory().set_blocked(&key, blocked);
+    match outcome {
+        Ok(stored) if blocked => Json(wire::blocked_row(&stored)).into_response(),
+        Ok(stored) => Json(wire::unblocked_row(&stored)).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn block_key(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    set_blocked(&shared, &headers, &body, true).await
+}
+
+async fn unblock_key(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    set_blocked(&shared, &headers, &body, false).await
 }
 
 async fn key_info(
@@ -532,6 +629,27 @@ async fn new_team(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
     }
 }
 
+/// `/team/update`: `models` replaces the team's list, `team_alias` renames; an unknown team is
+/// 404 (see [`wire::team_not_found`]), a missing `team_id` FastAPI's 422.
+async fn update_team(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    tri!(authorize(&shared, &headers, "/team/update", Access::Master));
+    let map = tri!(object(&body));
+    let team_id = tri!(required_string(&map, "team_id"));
+    let changes = TeamChanges {
+        models: tri!(list_field(&map, "models")),
+        team_alias: tri!(string_field(&map, "team_alias")),
+    };
+    let outcome = shared.memory().update_team(&team_id, changes);
+    match outcome {
+        Some(team) => Json(wire::team_updated(&team)).into_response(),
+        None => wire::team_not_found(&team_id),
+    }
+}
+
 async fn team_info(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -639,4 +757,311 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         None,
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use crate::standin::{Fault, FaultRule, StandIn};
+
+    const RAW: &str = "sk-W6ZhCn9p3Ma9KtZLcyecBQ";
+
+    /// Status and JSON body (null when the body is not JSON).
+    async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = req.send().await.expect("the stand-in answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(litellm: &StandIn, path: &str, bearer: &str, body: Value) -> (u16, Value) {
+        let url = format!("{}{path}", litellm.base_url());
+        send(
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(bearer)
+                .json(&body),
+        )
+        .await
+    }
+
+    async fn get(litellm: &StandIn, path: &str, bearer: &str) -> (u16, Value) {
+        let url = format!("{}{path}", litellm.base_url());
+        send(reqwest::Client::new().get(url).bearer_auth(bearer)).await
+    }
+
+    async fn admin(litellm: &StandIn, path: &str, body: Value) -> (u16, Value) {
+        post(litellm, path, litellm.master_key(), body).await
+    }
+
+    async fn start_with_key() -> StandIn {
+        let litellm = StandIn::start().await.expect("the stand-in starts");
+        litellm.insert_key(
+            RAW,
+            Some("usage-probe/blockable"),
+            &["mock-gpt"],
+            Some("u-limits"),
+        );
+        litellm
+    }
+
+    fn capture_117() -> Value {
+        json!({"error": {
+            "message": "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.",
+            "type": "auth_error", "param": "None", "code": "401"
+        }})
+    }
+
+    /// What a virtual key's model calls answer: `/v1/models`, `/models`, `/chat/completions`.
+    async fn model_calls(litellm: &StandIn) -> Vec<(u16, Value)> {
+        let chat = json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "hello"}]});
+        vec![
+            get(litellm, "/v1/models", RAW).await,
+            get(litellm, "/models", RAW).await,
+            post(litellm, "/chat/completions", RAW, chat).await,
+        ]
+    }
+
+    async fn assert_blocked(litellm: &StandIn) {
+        for (status, body) in model_calls(litellm).await {
+            assert_eq!((status, body), (401, capture_117()));
+        }
+    }
+
+    async fn assert_open(litellm: &StandIn) {
+        for (status, _) in model_calls(litellm).await {
+            assert_eq!(status, 200);
+        }
+    }
+
+    #[tokio::test]
+    async fn block_and_unblock_gate_model_calls() {
+        let litellm = start_with_key().await;
+        assert_open(&litellm).await;
+        let (status, row) = admin(&litellm, "/key/block", json!({"key": RAW})).await;
+        assert_eq!((status, &row["blocked"]), (200, &json!(true)));
+        assert_eq!(row["token"], json!(crate::standin::state::token_of(RAW)));
+        assert_blocked(&litellm).await;
+        let again = admin(&litellm, "/key/block", json!({"key": RAW})).await;
+        assert_eq!(again.0, 200);
+        let hash = crate::standin::state::token_of(RAW);
+        let (status, row) = admin(&litellm, "/key/unblock", json!({"key": hash})).await;
+        assert_eq!((status, &row["blocked"]), (200, &json!(false)));
+        assert_open(&litellm).await;
+    }
+
+    #[tokio::test]
+    async fn key_info_and_list_show_the_block() {
+        let litellm = start_with_key().await;
+        let info = format!("/key/info?key={RAW}");
+        let (_, before) = get(&litellm, &info, litellm.master_key()).await;
+        assert_eq!(before["info"]["status"], json!("active"));
+        assert_eq!(before["info"]["blocked"], Value::Null);
+        admin(&litellm, "/key/block", json!({"key": RAW})).await;
+        let (status, after) = get(&litellm, &info, litellm.master_key()).await;
+        assert_eq!(status, 200);
+        assert_eq!(after["info"]["status"], json!("revoked"));
+        assert_eq!(after["info"]["blocked"], json!(true));
+        let list = "/key/list?return_full_object=true";
+        let (_, listed) = get(&litellm, list, litellm.master_key()).await;
+        assert_eq!(listed["keys"][0]["blocked"], json!(true));
+        // The blocked key itself is refused on its own key route too.
+        assert_eq!(get(&litellm, "/key/info", RAW).await, (401, capture_117()));
+    }
+
+    #[tokio::test]
+    async fn update_blocked_true_false_and_null() {
+        let litellm = start_with_key().await;
+        let (status, row) = admin(
+            &litellm,
+            "/key/update",
+            json!({"key": RAW, "blocked": true}),
+        )
+        .await;
+        assert_eq!((status, &row["blocked"]), (200, &json!(true)));
+        assert_blocked(&litellm).await;
+        let keep = json!({"key": RAW, "blocked": null, "metadata": {"a": 1}});
+        assert_eq!(admin(&litellm, "/key/update", keep).await.0, 200);
+        assert!(litellm.key(RAW).is_some_and(|k| k.is_blocked()));
+        let open = json!({"key": RAW, "blocked": false});
+        assert_eq!(admin(&litellm, "/key/update", open).await.0, 200);
+        assert_open(&litellm).await;
+        let bad = json!({"key": RAW, "blocked": "maybe"});
+        assert_eq!(admin(&litellm, "/key/update", bad).await.0, 422);
+    }
+
+    #[tokio::test]
+    async fn generate_accepts_blocked() {
+        let litellm = StandIn::start().await.expect("the stand-in starts");
+        let body = json!({"key": RAW, "models": ["mock-gpt"], "blocked": true});
+        let (status, generated) = admin(&litellm, "/key/generate", body).await;
+        assert_eq!((status, &generated["blocked"]), (200, &json!(true)));
+        assert_blocked(&litellm).await;
+    }
+
+    #[tokio::test]
+    async fn update_models_empty_list_is_stored_empty() {
+        let litellm = start_with_key().await;
+        let (status, row) = admin(&litellm, "/key/update", json!({"key": RAW, "models": []})).await;
+        assert_eq!((status, &row["models"]), (200, &json!([])));
+        assert!(litellm.key(RAW).is_some_and(|k| k.models.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn block_of_unknown_key_is_capture_128_and_missing_key_422() {
+        let litellm = StandIn::start().await.expect("the stand-in starts");
+        let unknown = json!({"key": "sk-usage-probe-does-not-exist"});
+        let expected = json!({"error": {
+            "message": "Key not found.", "type": "not_found_error", "param": "key", "code": "404"
+        }});
+        assert_eq!(
+            admin(&litellm, "/key/block", unknown.clone()).await,
+            (404, expected.clone())
+        );
+        assert_eq!(
+            admin(&litellm, "/key/unblock", unknown).await,
+            (404, expected)
+        );
+        assert_eq!(admin(&litellm, "/key/block", json!({})).await.0, 422);
+    }
+
+    #[tokio::test]
+    async fn block_is_for_the_master_key_only() {
+        let litellm = start_with_key().await;
+        let (status, _) = post(&litellm, "/key/block", RAW, json!({"key": RAW})).await;
+        assert_eq!(status, 401);
+        assert!(litellm.key(RAW).is_some_and(|k| !k.is_blocked()));
+    }
+
+    #[tokio::test]
+    async fn team_update_replaces_models() {
+        let litellm = StandIn::start().await.expect("the stand-in starts");
+        let new = json!({"team_id": "t1", "team_alias": "probe", "models": ["gpt-4o"]});
+        let (_, created) = admin(&litellm, "/team/new", new).await;
+        assert_eq!(created["models"], json!(["gpt-4o"]));
+        let key = json!({"key": RAW, "team_id": "t1", "models": ["all-team-models"]});
+        assert_eq!(admin(&litellm, "/key/generate", key).await.0, 200);
+        let update = json!({"team_id": "t1", "models": ["llama3", "mock-gpt"]});
+        let (status, body) = admin(&litellm, "/team/update", update).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["team_id"], json!("t1"));
+        assert_eq!(body["data"]["models"], json!(["llama3", "mock-gpt"]));
+        assert_eq!(body["data"]["team_alias"], json!("probe"));
+        let (_, models) = get(&litellm, "/v1/models", RAW).await;
+        let ids: Vec<&Value> = models["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| &m["id"])
+            .collect();
+        assert_eq!(ids, [&json!("llama3"), &json!("mock-gpt")]);
+    }
+
+    #[tokio::test]
+    async fn team_update_of_unknown_team_is_404_and_missing_id_422() {
+        let litellm = StandIn::start().await.expect("the stand-in starts");
+        let (status, body) = admin(
+            &litellm,
+            "/team/update",
+            json!({"team_id": "nope", "models": []}),
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(
+            body,
+            json!({"error": {
+                "message": "{'error': 'Team not found, passed team_id=nope'}",
+                "type": "internal_server_error",
+                "param": null,
+                "code": "404",
+            }})
+        );
+        assert_eq!(
+            admin(&litellm, "/team/update", json!({"models": []}))
+                .await
+                .0,
+            422
+        );
+    }
+
+    #[tokio::test]
+    async fn status_400_says_param_none_and_5xx_param_null() {
+        let litellm = StandIn::start().await.expect("the stand-in starts");
+        for (status, param) in [(400, json!("None")), (500, Value::Null), (503, Value::Null)] {
+            litellm
+                .faults()
+                .on_route("/key/list", Fault::Status(status), 1);
+            let (got, body) = get(&litellm, "/key/list", litellm.master_key()).await;
+            assert_eq!(got, status);
+            assert_eq!(body["error"]["param"], param, "{status}");
+            assert_eq!(body["error"]["code"], json!(status.to_string()));
+            assert!(body["error"]["message"].is_string() && body["error"]["type"].is_string());
+        }
+    }
+
+    #[tokio::test]
+    async fn reset_answers_nothing_and_by_default_changes_nothing() {
+        let litellm = start_with_key().await;
+        litellm.faults().on_route("/key/block", Fault::Reset, 1);
+        let url = format!("{}/key/block", litellm.base_url());
+        let sent = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(litellm.master_key())
+            .json(&json!({"key": RAW}))
+            .send()
+            .await;
+        assert!(
+            sent.is_err(),
+            "a reset gives the client no answer: {sent:?}"
+        );
+        assert!(litellm.key(RAW).is_some_and(|k| !k.is_blocked()));
+        let calls = litellm.calls("/key/block");
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            (calls[0].fault.clone(), calls[0].status),
+            (Some(Fault::Reset), None)
+        );
+        // The rule is used up: the next call is answered.
+        assert_eq!(
+            admin(&litellm, "/key/block", json!({"key": RAW})).await.0,
+            200
+        );
+    }
+
+    #[tokio::test]
+    async fn reset_can_still_apply_the_operation() {
+        let litellm = start_with_key().await;
+        let rule = FaultRule::new(Fault::Reset)
+            .on("/key/block")
+            .times(1)
+            .applied(true);
+        litellm.faults().inject(rule);
+        let outcome = reqwest::Client::new()
+            .post(format!("{}/key/block", litellm.base_url()))
+            .bearer_auth(litellm.master_key())
+            .json(&json!({"key": RAW}))
+            .send()
+            .await;
+        assert!(outcome.is_err());
+        assert!(litellm.key(RAW).is_some_and(|k| k.is_blocked()));
+    }
+
+    #[tokio::test]
+    async fn reset_sends_not_a_single_byte() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let litellm = StandIn::start().await.expect("the stand-in starts");
+        litellm.faults().set_global(Fault::Reset);
+        let mut stream = tokio::net::TcpStream::connect(litellm.addr())
+            .await
+            .expect("connects");
+        let request = "GET /health/liveliness HTTP/1.1\r\nHost: standin\r\n\r\n";
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("request written");
+        let mut answer = Vec::new();
+        // Closed (EOF) or reset: either way nothing was sent.
+        let _ = stream.read_to_end(&mut answer).await;
+        assert_eq!(String::from_utf8_lossy(&answer), "");
+    }
 }

@@ -29,8 +29,18 @@ pub struct StandInKey {
     pub updated_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_by: String,
+    /// `None` until a generate, update, block or unblock sets it: LiteLLM shows a never-blocked
+    /// key as `"blocked": null`, and mama must read that as "not blocked".
+    pub blocked: Option<bool>,
     /// Creation order, for `/key/list` (newest first).
     pub seq: u64,
+}
+
+impl StandInKey {
+    /// Whether LiteLLM refuses this key (401 `auth_error`, `info.status: "revoked"`).
+    pub fn is_blocked(&self) -> bool {
+        self.blocked == Some(true)
+    }
 }
 
 /// A team as the stand-in stores it.
@@ -58,6 +68,7 @@ pub struct NewKey {
     pub team_id: Option<String>,
     pub metadata: Map<String, Value>,
     pub key_type: Option<String>,
+    pub blocked: Option<bool>,
 }
 
 /// The fields of a `/key/update`; `None` leaves the field alone.
@@ -68,6 +79,16 @@ pub struct KeyChanges {
     pub user_id: Option<Option<String>>,
     pub team_id: Option<Option<String>>,
     pub metadata: Option<Map<String, Value>>,
+    /// `None` (field absent or JSON null) leaves the flag as it is.
+    pub blocked: Option<bool>,
+}
+
+/// The fields of a `/team/update` the stand-in acts on; `None` leaves the field alone.
+#[derive(Debug, Clone, Default)]
+pub struct TeamChanges {
+    /// Replaces the team's whole list (`[]` means every proxy model, as on `/team/new`).
+    pub models: Option<Vec<String>>,
+    pub team_alias: Option<String>,
 }
 
 /// Who is calling: the master key, or a live virtual key.
@@ -120,6 +141,11 @@ fn key_name(key: &str) -> String {
         .rev()
         .collect();
     format!("sk-...{tail}")
+}
+
+/// 404 for a key that is not live (never existed, or deleted), as captures 35 and 128.
+fn key_not_found() -> ApiError {
+    ApiError::new(404, "Key not found.", "not_found_error", Some("key"))
 }
 
 fn duplicate_alias(alias: &str) -> ApiError {
@@ -228,6 +254,7 @@ impl State {
             updated_at: now,
             created_by: by.clone(),
             updated_by: by,
+            blocked: req.blocked,
             seq: self.seq,
         };
         if let Some(stored) = self.keys.get(&token) {
@@ -251,12 +278,7 @@ impl State {
     ) -> Result<StandInKey, ApiError> {
         let token = token_of(key_or_hash);
         if !self.keys.contains_key(&token) {
-            return Err(ApiError::new(
-                404,
-                "Key not found.",
-                "not_found_error",
-                Some("key"),
-            ));
+            return Err(key_not_found());
         }
         if let Some(Some(alias)) = &changes.key_alias {
             if self.alias_taken(alias, Some(&token)) {
@@ -279,10 +301,7 @@ impl State {
                 }
             }
         }
-        let key = self
-            .keys
-            .get_mut(&token)
-            .ok_or_else(|| ApiError::new(404, "Key not found.", "not_found_error", Some("key")))?;
+        let key = self.keys.get_mut(&token).ok_or_else(key_not_found)?;
         if let Some(models) = changes.models {
             key.models = models;
         }
@@ -298,6 +317,25 @@ impl State {
         if let Some(metadata) = changes.metadata {
             key.metadata = metadata;
         }
+        if let Some(blocked) = changes.blocked {
+            key.blocked = Some(blocked);
+        }
+        key.updated_at = Utc::now();
+        Ok(key.clone())
+    }
+
+    /// `/key/block` and `/key/unblock`: sets the flag on a live key (blocking twice is fine).
+    /// A deleted or unknown key is 404 as capture 128.
+    pub fn set_blocked(
+        &mut self,
+        key_or_hash: &str,
+        blocked: bool,
+    ) -> Result<StandInKey, ApiError> {
+        let key = self
+            .keys
+            .get_mut(&token_of(key_or_hash))
+            .ok_or_else(key_not_found)?;
+        key.blocked = Some(blocked);
         key.updated_at = Utc::now();
         Ok(key.clone())
     }
@@ -388,6 +426,19 @@ impl State {
         Ok(team)
     }
 
+    /// `/team/update`: changes what was sent; `None` when there is no such team (the route
+    /// answers LiteLLM's 404 for it).
+    pub fn update_team(&mut self, team_id: &str, changes: TeamChanges) -> Option<StandInTeam> {
+        let team = self.teams.iter_mut().find(|t| t.team_id == team_id)?;
+        if let Some(models) = changes.models {
+            team.models = models;
+        }
+        if let Some(alias) = changes.team_alias {
+            team.team_alias = Some(alias);
+        }
+        Some(team.clone())
+    }
+
     /// Whether a key may call any model name at all (then an unknown name gets a 400 from the
     /// router rather than a 403): no team restriction and `[]` or a sentinel.
     pub fn unrestricted(&self, key: &StandInKey) -> bool {
@@ -443,4 +494,177 @@ fn prefix(s: &str, n: usize) -> String {
 fn suffix(s: &str, n: usize) -> String {
     let chars: Vec<char> = s.chars().collect();
     chars[chars.len().saturating_sub(n)..].iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RAW: &str = "sk-W6ZhCn9p3Ma9KtZLcyecBQ";
+
+    fn state_with_key(blocked: Option<bool>) -> State {
+        let mut state = State::with_default_models();
+        let req = NewKey {
+            key: Some(RAW.to_owned()),
+            models: vec!["mock-gpt".into()],
+            blocked,
+            ..NewKey::default()
+        };
+        assert!(matches!(
+            state.generate(&Caller::Master, req),
+            Ok(Generated::Created { .. })
+        ));
+        state
+    }
+
+    fn stored(state: &State) -> StandInKey {
+        state.keys[&token_of(RAW)].clone()
+    }
+
+    #[test]
+    fn generate_stores_blocked_as_sent_and_null_when_absent() {
+        assert_eq!(stored(&state_with_key(None)).blocked, None);
+        assert_eq!(stored(&state_with_key(Some(false))).blocked, Some(false));
+        let blocked = stored(&state_with_key(Some(true)));
+        assert_eq!(blocked.blocked, Some(true));
+        assert!(blocked.is_blocked());
+    }
+
+    #[test]
+    fn update_sets_blocked_and_none_leaves_it() {
+        let mut state = state_with_key(None);
+        let on = KeyChanges {
+            blocked: Some(true),
+            ..KeyChanges::default()
+        };
+        assert!(state.update(RAW, on).is_ok_and(|k| k.is_blocked()));
+        let unrelated = KeyChanges {
+            key_alias: Some(Some("renamed".into())),
+            ..KeyChanges::default()
+        };
+        assert!(state.update(RAW, unrelated).is_ok());
+        assert_eq!(stored(&state).blocked, Some(true));
+        let off = KeyChanges {
+            blocked: Some(false),
+            ..KeyChanges::default()
+        };
+        assert!(state.update(RAW, off).is_ok());
+        assert_eq!(stored(&state).blocked, Some(false));
+    }
+
+    #[test]
+    fn update_stores_an_empty_model_list_as_empty() {
+        let mut state = state_with_key(None);
+        let changes = KeyChanges {
+            models: Some(Vec::new()),
+            ..KeyChanges::default()
+        };
+        assert!(state.update(RAW, changes).is_ok());
+        assert_eq!(stored(&state).models, Vec::<String>::new());
+    }
+
+    #[test]
+    fn update_keeps_user_id_and_metadata_changes() {
+        let mut state = state_with_key(None);
+        let mut metadata = Map::new();
+        metadata.insert("owner".into(), Value::from("mama"));
+        let changes = KeyChanges {
+            user_id: Some(Some("u1".into())),
+            metadata: Some(metadata.clone()),
+            ..KeyChanges::default()
+        };
+        assert!(state.update(RAW, changes).is_ok());
+        let key = stored(&state);
+        assert_eq!(key.user_id.as_deref(), Some("u1"));
+        assert_eq!(key.metadata, metadata);
+    }
+
+    #[test]
+    fn block_and_unblock_by_raw_key_or_hash_and_twice() {
+        let mut state = state_with_key(None);
+        assert!(state.set_blocked(RAW, true).is_ok_and(|k| k.is_blocked()));
+        assert!(state.set_blocked(RAW, true).is_ok_and(|k| k.is_blocked()));
+        let hash = token_of(RAW);
+        assert!(state
+            .set_blocked(&hash, false)
+            .is_ok_and(|k| k.blocked == Some(false)));
+        assert!(state.set_blocked(&hash, true).is_ok());
+        assert!(stored(&state).is_blocked());
+    }
+
+    #[test]
+    fn block_of_an_unknown_or_deleted_key_is_404() {
+        let mut state = state_with_key(None);
+        let unknown = state.set_blocked("sk-usage-probe-does-not-exist", true);
+        let err = unknown.err().map(|e| e.body());
+        let expected = serde_json::json!({"error": {
+            "message": "Key not found.", "type": "not_found_error", "param": "key", "code": "404"
+        }});
+        assert_eq!(err, Some(expected));
+        assert!(state.delete(&[RAW.to_owned()], &[]).is_ok());
+        assert!(state
+            .set_blocked(RAW, false)
+            .is_err_and(|e| e.status == 404));
+    }
+
+    fn team(models: &[&str]) -> StandInTeam {
+        StandInTeam {
+            team_id: "team-1".into(),
+            team_alias: Some("probe".into()),
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn new_team_stores_its_models() {
+        let mut state = State::with_default_models();
+        assert!(state.new_team(team(&["gpt-4o", "llama3"])).is_ok());
+        assert_eq!(
+            state.team("team-1").map(|t| t.models.clone()),
+            Some(vec!["gpt-4o".to_owned(), "llama3".to_owned()])
+        );
+    }
+
+    #[test]
+    fn update_team_replaces_models_and_leaves_the_rest() {
+        let mut state = State::with_default_models();
+        assert!(state.new_team(team(&["gpt-4o", "llama3"])).is_ok());
+        let changes = TeamChanges {
+            models: Some(vec!["mock-gpt".into()]),
+            team_alias: None,
+        };
+        let updated = state.update_team("team-1", changes);
+        assert_eq!(updated, Some(team(&["mock-gpt"])));
+        assert_eq!(state.team("team-1"), Some(&team(&["mock-gpt"])));
+        let untouched = state.update_team("team-1", TeamChanges::default());
+        assert_eq!(untouched, Some(team(&["mock-gpt"])));
+    }
+
+    #[test]
+    fn update_team_changes_what_team_keys_may_use() {
+        let mut state = State::with_default_models();
+        assert!(state.new_team(team(&["gpt-4o"])).is_ok());
+        let req = NewKey {
+            key: Some(RAW.to_owned()),
+            models: vec![ALL_TEAM_MODELS.into()],
+            team_id: Some("team-1".into()),
+            ..NewKey::default()
+        };
+        assert!(state.generate(&Caller::Master, req).is_ok());
+        let changes = TeamChanges {
+            models: Some(vec!["llama3".into(), "mock-gpt".into()]),
+            team_alias: None,
+        };
+        assert!(state.update_team("team-1", changes).is_some());
+        assert_eq!(
+            state.models_for(&stored(&state)),
+            vec!["llama3", "mock-gpt"]
+        );
+    }
+
+    #[test]
+    fn update_of_an_unknown_team_is_none() {
+        let mut state = State::with_default_models();
+        assert_eq!(state.update_team("nope", TeamChanges::default()), None);
+    }
 }

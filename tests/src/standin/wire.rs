@@ -87,6 +87,31 @@ pub fn no_token() -> ApiError {
     )
 }
 
+/// 401 for a blocked virtual key on any route, exactly capture 117 (`param` the string "None").
+pub fn key_blocked() -> ApiError {
+    ApiError::new(
+        401,
+        "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.",
+        "auth_error",
+        Some("None"),
+    )
+}
+
+/// 404 for `/team/update` on an unknown team, as the real proxy 1.103.7 answered it (checked by
+/// hand on 2026-12-06): LiteLLM's error envelope, `type` `internal_server_error`, `param` null.
+pub fn team_not_found(team_id: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": {
+            "message": format!("{{'error': 'Team not found, passed team_id={team_id}'}}"),
+            "type": "internal_server_error",
+            "param": null,
+            "code": "404",
+        }})),
+    )
+        .into_response()
+}
+
 fn template(cell: &'static OnceLock<Value>, text: &'static str) -> Value {
     cell.get_or_init(|| serde_json::from_str(text).unwrap_or(Value::Null))
         .clone()
@@ -105,6 +130,8 @@ template!(generate_template, "key_generate.json");
 template!(update_template, "key_update.json");
 template!(info_template, "key_info.json");
 template!(list_item_template, "key_list_item.json");
+template!(block_template, "key_block.json");
+template!(unblock_template, "key_unblock.json");
 template!(team_new_template, "team_new.json");
 template!(team_info_template, "team_info.json");
 template!(model_info_template, "model_info_item.json");
@@ -126,6 +153,7 @@ fn fill_key(obj: &mut Value, key: &StandInKey) {
         map.insert("updated_at".into(), time(key.updated_at));
         map.insert("created_by".into(), json!(key.created_by));
         map.insert("updated_by".into(), json!(key.updated_by));
+        map.insert("blocked".into(), json!(key.blocked));
     }
 }
 
@@ -152,17 +180,48 @@ pub fn updated(key: &StandInKey, sent_key: &str) -> Value {
     obj
 }
 
+/// `/key/block` answer: the stored row in the database's shape (`org_id`, no `key`), as
+/// captures 116, 119 and 122.
+pub fn blocked_row(key: &StandInKey) -> Value {
+    let mut obj = block_template();
+    fill_key(&mut obj, key);
+    if let Some(map) = obj.as_object_mut() {
+        map.insert("token".into(), json!(key.token));
+    }
+    obj
+}
+
+/// `/key/unblock` answer: the row in `/key/update`'s shape without `key`, as captures 120 and
+/// 123 (LiteLLM builds the two answers differently).
+pub fn unblocked_row(key: &StandInKey) -> Value {
+    let mut obj = unblock_template();
+    fill_key(&mut obj, key);
+    if let Some(map) = obj.as_object_mut() {
+        map.insert("token".into(), json!(key.token));
+    }
+    obj
+}
+
+/// `info.status` of `/key/info`: the archive wins (`deleted`), then a block (`revoked`,
+/// capture-usage 118).
+fn status(key: &StandInKey, deleted: bool) -> &'static str {
+    if deleted {
+        "deleted"
+    } else if key.is_blocked() {
+        "revoked"
+    } else {
+        "active"
+    }
+}
+
 /// `/key/info` answer: `key` echoes the query, `info.token` is null, `info.status` says
-/// `active` or `deleted`.
+/// `active`, `revoked` or `deleted`.
 pub fn info(key: &StandInKey, queried: &str, deleted: bool) -> Value {
     let mut info = info_template();
     fill_key(&mut info, key);
     if let Some(map) = info.as_object_mut() {
         map.insert("token".into(), Value::Null);
-        map.insert(
-            "status".into(),
-            json!(if deleted { "deleted" } else { "active" }),
-        );
+        map.insert("status".into(), json!(status(key, deleted)));
     }
     json!({"key": queried, "info": info})
 }
@@ -189,6 +248,12 @@ pub fn team(team: &StandInTeam) -> Value {
     let mut obj = team_new_template();
     fill_team(&mut obj, team);
     obj
+}
+
+/// `/team/update` answer. *(source: not captured.)* LiteLLM returns
+/// `{"team_id", "data": <team row>}`, the row being what `/team/new` returns (templates/team_new.json).
+pub fn team_updated(updated: &StandInTeam) -> Value {
+    json!({"team_id": updated.team_id, "data": team(updated)})
 }
 
 pub fn team_info(team: &StandInTeam, keys: Vec<Value>) -> Value {
@@ -232,4 +297,96 @@ pub fn chat_completion(model: &str) -> Value {
             "message": {"content": "Hello from the mock deployment", "role": "assistant"}}],
         "usage": {"completion_tokens": 20, "prompt_tokens": 10, "total_tokens": 30}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(blocked: Option<bool>) -> StandInKey {
+        let now = chrono::Utc::now();
+        StandInKey {
+            token: "7d2318833808841e641be70e020468ad5327837606d7aaa7b7d3437ebea33e77".into(),
+            key_name: "sk-...ecBQ".into(),
+            key_alias: Some("usage-probe/blockable".into()),
+            models: vec!["mock-gpt".into()],
+            user_id: Some("u-limits".into()),
+            team_id: None,
+            metadata: serde_json::Map::new(),
+            key_type: "default".into(),
+            created_at: now,
+            updated_at: now,
+            created_by: "default_user_id".into(),
+            updated_by: "default_user_id".into(),
+            blocked,
+            seq: 1,
+        }
+    }
+
+    #[test]
+    fn info_status_is_revoked_while_blocked_and_deleted_wins() {
+        let cases = [
+            (None, false, "active", Value::Null),
+            (Some(false), false, "active", json!(false)),
+            (Some(true), false, "revoked", json!(true)),
+            (Some(true), true, "deleted", json!(true)),
+        ];
+        for (blocked, deleted, status, shown) in cases {
+            let body = info(&key(blocked), "sk-W6ZhCn9p3Ma9KtZLcyecBQ", deleted);
+            assert_eq!(
+                body["info"]["status"],
+                json!(status),
+                "{blocked:?} {deleted}"
+            );
+            assert_eq!(body["info"]["blocked"], shown, "{blocked:?} {deleted}");
+        }
+    }
+
+    #[test]
+    fn every_key_shape_carries_blocked() {
+        let blocked = key(Some(true));
+        assert_eq!(list_item(&blocked)["blocked"], json!(true));
+        assert_eq!(updated(&blocked, "sk-x")["blocked"], json!(true));
+        assert_eq!(generated(&blocked, "sk-x")["blocked"], json!(true));
+        assert_eq!(list_item(&key(None))["blocked"], Value::Null);
+    }
+
+    #[test]
+    fn blocked_key_error_is_capture_117() {
+        let expected = json!({"error": {
+            "message": "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.",
+            "type": "auth_error",
+            "param": "None",
+            "code": "401"
+        }});
+        assert_eq!(key_blocked().body(), expected);
+        assert_eq!(key_blocked().status, 401);
+    }
+
+    #[test]
+    fn block_answers_the_database_row_and_unblock_the_update_shape() {
+        let row = blocked_row(&key(Some(true)));
+        assert_eq!(row["blocked"], json!(true));
+        assert_eq!(row["token"], json!(key(None).token));
+        assert!(row.get("org_id").is_some() && row.get("key").is_none());
+        let row = unblocked_row(&key(Some(false)));
+        assert_eq!(row["blocked"], json!(false));
+        assert_eq!(row["models"], json!(["mock-gpt"]));
+        assert!(row.get("organization_id").is_some() && row.get("key").is_none());
+    }
+
+    #[test]
+    fn team_update_nests_the_team_row_under_data() {
+        let team = StandInTeam {
+            team_id: "t1".into(),
+            team_alias: Some("probe".into()),
+            models: vec!["mock-gpt".into()],
+        };
+        let body = team_updated(&team);
+        assert_eq!(body["team_id"], json!("t1"));
+        assert_eq!(body["data"]["team_id"], json!("t1"));
+        assert_eq!(body["data"]["team_alias"], json!("probe"));
+        assert_eq!(body["data"]["models"], json!(["mock-gpt"]));
+        assert_eq!(body["data"]["blocked"], json!(false));
+    }
 }

@@ -47,9 +47,37 @@ pub struct SyncStatus {
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReconcileSummary {
+    /// mama's keys LiteLLM holds (this installation's alias prefix or metadata mark).
     pub keys_seen: u64,
+    /// Active users whose key LiteLLM did not hold: queued for re-creation.
     pub recreated: u64,
+    /// Keys whose models differed (also counted under `drift.models`).
     pub models_repushed: u64,
+    /// Keys that differed from mama, per field (`models`, `key_alias`, `user_id`, `team_id`,
+    /// `blocked`, `metadata`): each such user is queued for repair.
+    #[serde(default)]
+    pub drift: std::collections::BTreeMap<String, u64>,
+    /// Failed users, and pending users with nothing queued, queued to be tried again.
+    #[serde(default)]
+    pub retried: u64,
+    /// The configured team's models had been changed in LiteLLM and were set back.
+    #[serde(default)]
+    pub team_restricted: bool,
     pub orphans_deleted: u64,
     pub errors: Vec<String>,
+}
+
+/// `sync.retry_failed`: try failed users' keys again now.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryFailedParams {
+    /// Only these users (those among them that are failed); every failed user when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedRetried {
+    /// Failed users queued to be tried again (they show `pending` until LiteLLM answers).
+    pub retried: u64,
 }

@@ -55,6 +55,13 @@ pub struct UserView {
     pub key_hint: Option<String>,
     pub key_status: KeyStatus,
     pub key_error: Option<String>,
+    /// The user may use no model (its set is empty, or holds only `all-team-models` while no
+    /// team is configured): its key is blocked in LiteLLM and services are not given it.
+    #[serde(default)]
+    pub key_blocked: bool,
+    /// A rotation waits for LiteLLM to confirm the new key; until then services get the old one.
+    #[serde(default)]
+    pub rotating: bool,
     /// The plaintext key (`users.get` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,

@@ -1,0 +1,221 @@
+//! The key mama wants LiteLLM to hold for a user, and how a key LiteLLM holds differs from it,
+//! field by field. The worker builds its `/key/update` from the differences and the reconciler
+//! names them in its drift events, so both always judge the same fields the same way.
+
+use serde_json::{Map, Value};
+
+use super::apply::{mark, ALIAS_PREFIX_MARK};
+use crate::domain::{KeyAccess, NameSet};
+use crate::litellm::{KeyInfo, UpdateKey};
+
+/// A field of a LiteLLM key that mama owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyField {
+    Models,
+    Alias,
+    UserId,
+    Team,
+    Blocked,
+    Metadata,
+}
+
+impl KeyField {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyField::Models => "models",
+            KeyField::Alias => "key_alias",
+            KeyField::UserId => "user_id",
+            KeyField::Team => "team_id",
+            KeyField::Blocked => "blocked",
+            KeyField::Metadata => "metadata",
+        }
+    }
+}
+
+/// Everything mama decides about one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WantedKey {
+    pub alias: String,
+    pub user_id: String,
+    pub access: KeyAccess,
+    /// The configured team's id when the key belongs in it.
+    pub team_id: Option<String>,
+    /// Whether mama manages teams at all (a team is configured): without one, a key's team is
+    /// left as LiteLLM has it.
+    pub teams_managed: bool,
+    pub alias_prefix: String,
+}
+
+impl WantedKey {
+    pub fn new(
+        alias_prefix: &str,
+        user_id: &str,
+        models: &NameSet,
+        teams_managed: bool,
+        team_id: Option<String>,
+    ) -> WantedKey {
+        let access = KeyAccess::of(models, teams_managed);
+        WantedKey {
+            alias: format!("{alias_prefix}{user_id}"),
+            user_id: user_id.to_string(),
+            team_id: team_id.filter(|_| access.in_team),
+            access,
+            teams_managed,
+            alias_prefix: alias_prefix.to_string(),
+        }
+    }
+
+    /// The fields in which `held` differs from this key, in a fixed order.
+    pub fn differences(&self, held: &KeyInfo) -> Vec<KeyField> {
+        let mut fields = Vec::new();
+        if !same_models(&held.models, &self.access.models) {
+            fields.push(KeyField::Models);
+        }
+        if held.key_alias.as_deref() != Some(self.alias.as_str()) {
+            fields.push(KeyField::Alias);
+        }
+        if held.user_id.as_deref() != Some(self.user_id.as_str()) {
+            fields.push(KeyField::UserId);
+        }
+        if self.teams_managed && held.team_id != self.team_id {
+            fields.push(KeyField::Team);
+        }
+        if held.blocked != self.access.blocked {
+            fields.push(KeyField::Blocked);
+        }
+        if !self.marked(&held.metadata) {
+            fields.push(KeyField::Metadata);
+        }
+        fields
+    }
+
+    /// Whether the metadata carries mama's marks for this installation.
+    fn marked(&self, metadata: &Map<String, Value>) -> bool {
+        metadata.get("managed_by").and_then(Value::as_str) == Some("mama")
+            && metadata.get(ALIAS_PREFIX_MARK).and_then(Value::as_str)
+                == Some(self.alias_prefix.as_str())
+    }
+
+    /// The `/key/update` that repairs `fields` of `held` (the team is not among them: a key
+    /// changes team by being generated again). `models` always goes out as the full final list,
+    /// and metadata as what LiteLLM holds plus mama's marks (LiteLLM replaces the whole object).
+    pub fn repair(&self, held: &KeyInfo, fields: &[KeyField]) -> UpdateKey {
+        let has = |f: KeyField| fields.contains(&f);
+        UpdateKey {
+            models: has(KeyField::Models).then(|| self.access.models.clone()),
+            key_alias: has(KeyField::Alias).then(|| self.alias.clone()),
+            user_id: has(KeyField::UserId).then(|| self.user_id.clone()),
+            team_id: None,
+            metadata: has(KeyField::Metadata).then(|| {
+                let mut merged = held.metadata.clone();
+                merged.extend(mark(&self.alias_prefix));
+                merged
+            }),
+            blocked: has(KeyField::Blocked).then_some(self.access.blocked),
+        }
+    }
+}
+
+/// Model lists compare as sets.
+pub(crate) fn same_models(a: &[String], b: &[String]) -> bool {
+    let mut a: Vec<&String> = a.iter().collect();
+    let mut b: Vec<&String> = b.iter().collect();
+    a.sort();
+    a.dedup();
+    b.sort();
+    b.dedup();
+    a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::NO_MODELS;
+    use crate::litellm::KeyStatus;
+
+    fn held(models: &[&str]) -> KeyInfo {
+        KeyInfo {
+            token: "t".into(),
+            key_name: None,
+            key_alias: Some("mama-u1".into()),
+            models: models.iter().map(|s| s.to_string()).collect(),
+            user_id: Some("u1".into()),
+            team_id: None,
+            metadata: mark("mama-"),
+            key_type: None,
+            status: KeyStatus::Active,
+            blocked: false,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    fn wanted(models: &[&str]) -> WantedKey {
+        let set = NameSet::new(models.iter().map(|s| s.to_string()));
+        WantedKey::new("mama-", "u1", &set, false, None)
+    }
+
+    #[test]
+    fn a_key_as_mama_wants_it_has_no_differences() {
+        assert!(wanted(&["gpt-4o"])
+            .differences(&held(&["gpt-4o"]))
+            .is_empty());
+    }
+
+    #[test]
+    fn every_owned_field_is_compared() {
+        let mut key = held(&["gpt-4o", "llama3"]);
+        key.key_alias = Some("renamed".into());
+        key.user_id = Some("someone".into());
+        key.blocked = true;
+        key.metadata = Map::new();
+        let want = wanted(&["gpt-4o"]);
+        let fields = want.differences(&key);
+        assert_eq!(
+            fields,
+            vec![
+                KeyField::Models,
+                KeyField::Alias,
+                KeyField::UserId,
+                KeyField::Blocked,
+                KeyField::Metadata
+            ]
+        );
+        let fix = want.repair(&key, &fields);
+        assert_eq!(fix.models, Some(vec!["gpt-4o".to_string()]));
+        assert_eq!(fix.key_alias.as_deref(), Some("mama-u1"));
+        assert_eq!(fix.blocked, Some(false));
+        assert_eq!(fix.metadata, Some(mark("mama-")));
+    }
+
+    #[test]
+    fn a_user_without_models_wants_a_blocked_key_that_names_nothing_served() {
+        let want = wanted(&[]);
+        let fields = want.differences(&held(&["gpt-4o"]));
+        assert_eq!(fields, vec![KeyField::Models, KeyField::Blocked]);
+        let fix = want.repair(&held(&["gpt-4o"]), &fields);
+        assert_eq!(fix.models, Some(vec![NO_MODELS.to_string()]));
+        assert_eq!(fix.blocked, Some(true));
+    }
+
+    #[test]
+    fn metadata_repair_keeps_what_others_wrote() {
+        let mut key = held(&["gpt-4o"]);
+        key.metadata = Map::from_iter([("owner".to_string(), Value::from("ops"))]);
+        let want = wanted(&["gpt-4o"]);
+        let fix = want.repair(&key, &want.differences(&key));
+        let merged = fix.metadata.expect("metadata repaired");
+        assert_eq!(merged["owner"], "ops");
+        assert_eq!(merged["managed_by"], "mama");
+    }
+
+    #[test]
+    fn the_team_counts_only_when_mama_manages_one() {
+        let mut key = held(&["gpt-4o"]);
+        key.team_id = Some("hand-made".into());
+        assert!(wanted(&["gpt-4o"]).differences(&key).is_empty());
+        let set = NameSet::new(["gpt-4o".to_string()]);
+        let managed = WantedKey::new("mama-", "u1", &set, true, Some("t1".into()));
+        assert_eq!(managed.differences(&key), vec![KeyField::Team]);
+    }
+}

@@ -1,0 +1,2 @@
+ALTER TABLE users DROP COLUMN prev_key_hash;
+ALTER TABLE users DROP COLUMN prev_key_ciphertext;
