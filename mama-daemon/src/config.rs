@@ -74,7 +74,8 @@ pub struct Opts {
         value_delimiter = ','
     )]
     pub litellm_team_models: Option<Vec<String>>,
-    /// Seconds between reconciles with LiteLLM (default 600; one also runs at start).
+    /// Seconds between reconciles with LiteLLM (default 120; one also runs at start). Each
+    /// compares every field mama owns on every key; see BENCHMARKS.md for its cost.
     #[arg(long, env = "MAMA_RECONCILE_INTERVAL_SECS", global = true)]
     pub reconcile_interval_secs: Option<f64>,
     /// Minimum age in seconds of an orphan key (mama's alias, no user) before it is deleted
@@ -251,7 +252,7 @@ impl Opts {
             reconcile_every: secs(
                 self.reconcile_interval_secs
                     .or(file.reconcile_interval_secs),
-                600.0,
+                120.0,
                 1.0,
             ),
             orphan_min_age: secs(

@@ -101,6 +101,10 @@ async fn periodic(mama: Mama, reconcile_every: Duration) {
     };
     let mut catalog = tokio::time::interval(CATALOG_EVERY);
     let mut reconciling = tokio::time::interval(reconcile_every);
+    // A reconcile longer than the interval (100,000 keys on a slow proxy) is followed by a full
+    // interval of rest, not by another reconcile at once.
+    catalog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    reconciling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = catalog.tick() => refresh_catalog(&mama, engine.client.as_ref()).await,

@@ -391,7 +391,7 @@ impl UsersState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::Utc;
     use mama_core::api::types::KeyStatus;

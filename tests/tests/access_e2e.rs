@@ -15,7 +15,12 @@ fn id_list(ids: &[&str]) -> Vec<String> {
     ids.iter().map(|s| s.to_string()).collect()
 }
 
-async fn bulk(rpc: &mut mama_tests::harness::RpcClient, ids: &[&str], op: &str, models: &[&str]) {
+async fn bulk(
+    rpc: &mut mama_tests::harness::RpcClient,
+    ids: &[&str],
+    op: &str,
+    models: &[&str],
+) -> Value {
     let reply = rpc
         .call(
             "users.bulk_update",
@@ -23,6 +28,7 @@ async fn bulk(rpc: &mut mama_tests::harness::RpcClient, ids: &[&str], op: &str, 
         )
         .await;
     assert_eq!(reply.ok()["changed"], ids.len() as u64, "{}", reply.body);
+    reply.ok().clone()
 }
 
 /// The key can neither list nor call anything through the proxy.
@@ -89,8 +95,16 @@ async fn real_proxy_a_user_without_models_holds_no_usable_key() {
         Some(keys["emptied-1"].as_str())
     );
 
-    // An ordinary bulk remove of the last model.
-    bulk(&mut rpc, &emptied, "remove", &["mock-gpt"]).await;
+    // An ordinary bulk remove of the last model: the preview says what it will do.
+    let preview = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": emptied, "models": {"op": "remove", "values": ["mock-gpt"]}, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(preview.ok()["left_without_models"], 3, "{}", preview.body);
+    let done = bulk(&mut rpc, &emptied, "remove", &["mock-gpt"]).await;
+    assert_eq!(done["left_without_models"], 3);
     let rows = wait_active(&mut rpc, &id_list(&emptied)).await;
     for (u, id) in rows.iter().zip(emptied) {
         assert_eq!(u["models"], json!([]));

@@ -191,3 +191,40 @@ fn assert_one_key_each(standin: &StandIn, prefix: &str, rows: &[serde_json::Valu
         assert_eq!(held[0].token, key_hash(u["key"].as_str().unwrap()));
     }
 }
+
+#[tokio::test]
+async fn a_key_holding_all_team_models_outside_the_team_is_moved_into_it() {
+    let standin = StandIn::start().await.expect("stand-in");
+    let key = key_file(standin.master_key());
+    let prefix = unique_prefix();
+    let mut env = envs(&prefix);
+    let team_alias = format!("{prefix}team");
+    env.push(("MAMA_LITELLM_TEAM", team_alias.clone()));
+    env.push(("MAMA_LITELLM_TEAM_MODELS", "gpt-4o,llama3".into()));
+    let d = start_synced(&sync_args(&standin.base_url(), &key), &env, None);
+    let mut rpc = d.admin().await;
+    let ids = vec!["legacy".to_string()];
+    create(&mut rpc, &ids, &["all-team-models"]).await;
+    let row = wait_active(&mut rpc, &ids).await.remove(0);
+    let team = standin
+        .teams()
+        .into_iter()
+        .find(|t| t.team_alias.as_deref() == Some(team_alias.as_str()))
+        .expect("team created");
+    assert_eq!(
+        team.models.iter().cloned().collect::<BTreeSet<_>>(),
+        set(&["gpt-4o", "llama3"]),
+        "created restricted, never []"
+    );
+
+    // A key as it was made before the team was configured: all-team-models, no team (which
+    // LiteLLM reads as every model).
+    let hash = key_hash(row["key"].as_str().unwrap());
+    assert!(standin.edit_key(&hash, |k| k.team_id = None));
+    let summary = reconcile(&mut rpc).await;
+    assert_eq!(summary["drift"], json!({"team_id": 1}), "{summary}");
+    wait_active(&mut rpc, &ids).await;
+    let moved = standin.key(&hash).expect("same key, still live");
+    assert_eq!(moved.team_id.as_deref(), Some(team.team_id.as_str()));
+    assert_eq!(moved.models, vec!["all-team-models".to_string()]);
+}

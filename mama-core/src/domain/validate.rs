@@ -135,7 +135,7 @@ pub fn team_sentinel(
     {
         problems.push(
             format!("{field}[{i}]"),
-            "all-team-models needs a LiteLLM team, and none is configured (daemon options --litellm-team and --litellm-team-models); without one it would open every model",
+            "all-team-models needs a LiteLLM team and none is configured (it would open every model; see --litellm-team)",
             row,
         );
     }

@@ -232,6 +232,8 @@ struct Plan {
     info_changed: Vec<(String, Info)>,
     models_added: BTreeSet<String>,
     models_removed: BTreeSet<String>,
+    /// Users whose last model the change takes away.
+    emptied: u64,
     services_added: BTreeSet<String>,
     services_removed: BTreeSet<String>,
 }
@@ -249,6 +251,7 @@ impl Plan {
             models_removed: self.models_removed.iter().cloned().collect(),
             services_added: self.services_added.iter().cloned().collect(),
             services_removed: self.services_removed.iter().cloned().collect(),
+            left_without_models: self.emptied,
             dry_run,
         }
     }
@@ -295,6 +298,9 @@ fn plan(targets: &[UserRow], change: &Change) -> Result<Plan, DbError> {
         }
         if models != old_models {
             plan.models_changed.push(row.id.clone());
+            if models.is_empty() {
+                plan.emptied += 1;
+            }
             for m in models.minus(&old_models).iter() {
                 plan.model_rows_added.push((row.id.clone(), m.clone()));
                 plan.models_added.insert(m.clone());

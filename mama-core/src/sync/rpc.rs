@@ -119,6 +119,7 @@ impl Mama {
                 let link = self.sync.link();
                 SyncStatus {
                     configured: self.sync.engine().is_some(),
+                    team_configured: self.team_configured(),
                     litellm_reachable: link.reachable,
                     litellm_error: link.error,
                     queue_depth,

@@ -270,18 +270,16 @@ fn edit_dialog(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
         )),
         line(inner, 2),
     );
-    let state = super::table::key_state(&d.user);
+    let state = match super::table::key_state(&d.user) {
+        "blocked" => "blocked: no models, opens nothing",
+        state => state,
+    };
     let key = match &d.user.key_hint {
         Some(hint) => format!("{hint} ({state})"),
         None => state.to_string(),
     };
     let mut key_spans = vec![label("key", false, theme), Span::raw(key)];
-    if d.user.key_blocked {
-        key_spans.push(Span::styled(
-            "  no models: the key opens nothing until one is added",
-            theme.warn(),
-        ));
-    }
+
     if let Some(err) = &d.user.key_error {
         key_spans.push(Span::styled(format!("  {err}"), theme.error()));
     }

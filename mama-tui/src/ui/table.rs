@@ -280,4 +280,23 @@ mod tests {
         let w = widths(std::iter::empty(), 30);
         assert!(w.iter().zip(MIN).all(|(w, min)| *w >= min));
     }
+
+    #[test]
+    fn the_key_column_never_calls_a_closed_or_struggling_key_active() {
+        let mut user = crate::users::tests::user("kim");
+        user.key_hint = Some("sk-...a1b2".into());
+        user.key_status = KeyStatus::Active;
+        assert_eq!(key_text(&user), "active sk-...a1b2");
+        user.key_blocked = true;
+        assert_eq!(key_text(&user), "blocked sk-...a1b2");
+        user.key_blocked = false;
+        user.key_status = KeyStatus::Pending;
+        user.rotating = true;
+        assert_eq!(key_state(&user), "rotating");
+        user.rotating = false;
+        user.key_error = Some("LiteLLM failed with status 503; retrying (attempt 3)".into());
+        assert_eq!(key_state(&user), "retrying");
+        user.key_status = KeyStatus::Failed;
+        assert_eq!(key_state(&user), "failed");
+    }
 }

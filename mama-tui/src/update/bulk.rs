@@ -145,6 +145,7 @@ fn sum_bulk(results: Vec<BulkUpdateResult>) -> Option<BulkUpdateResult> {
     for r in iter {
         total.matched += r.matched;
         total.changed += r.changed;
+        total.left_without_models += r.left_without_models;
         for (into, from) in [
             (&mut total.models_added, r.models_added),
             (&mut total.models_removed, r.models_removed),
@@ -178,6 +179,12 @@ fn summary_lines(r: &BulkUpdateResult, change: Option<&BulkUpdateParams>) -> Vec
         if !list.is_empty() {
             lines.push(format!("{label}: {}", list.join(", ")));
         }
+    }
+    if r.left_without_models > 0 {
+        lines.push(format!(
+            "{} left with no model: keys blocked in LiteLLM until a model is added.",
+            count(r.left_without_models, "user")
+        ));
     }
     let Some(change) = change else { return lines };
     match change.organization.as_deref() {

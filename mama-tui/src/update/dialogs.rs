@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{decode, describe, is_missing_method, to_params, users};
 use crate::action::{Cmd, Tag};
-use crate::app::App;
+use crate::app::{App, SyncState};
 use crate::client::ClientError;
 use crate::popup::{
     parse_info, BulkField, CreateField, EditDialog, EditField, Picker, PickerTarget, Popup,
@@ -179,8 +179,13 @@ fn picker_options(
             for (name, available) in &app.catalog {
                 options.insert(name.clone(), *available);
             }
+            // `all-team-models` is offered only where it means something: the daemon refuses
+            // it while no LiteLLM team is configured (it would open every model).
+            let team = matches!(&app.sync, SyncState::Known(s) if s.team_configured);
             for sentinel in SENTINELS {
-                options.insert(sentinel.to_string(), true);
+                if sentinel != "all-team-models" || team {
+                    options.insert(sentinel.to_string(), true);
+                }
             }
             let catalog_known = !app.catalog.is_empty();
             for name in chosen {

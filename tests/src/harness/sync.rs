@@ -47,10 +47,13 @@ pub fn sync_args(url: &str, key: &KeyFile) -> Vec<String> {
     ]
 }
 
-/// Environment of a synced daemon; short timeouts keep fault tests brief.
+/// Environment of a synced daemon; short timeouts keep fault tests brief. Reconciles run at
+/// start and when a test asks: a periodic one in the middle would repair what a test checks the
+/// worker repairs alone.
 pub fn envs(prefix: &str) -> Vec<(&'static str, String)> {
     vec![
         ("MAMA_SYNC_ALIAS_PREFIX", prefix.to_string()),
+        ("MAMA_RECONCILE_INTERVAL_SECS", "3600".into()),
         ("MAMA_LITELLM_TIMEOUT_SECS", "2".into()),
         ("MAMA_SYNC_MAX_BACKOFF_SECS", "2".into()),
     ]

@@ -35,6 +35,9 @@ pub struct ModelsListParams {
 pub struct SyncStatus {
     /// Whether a LiteLLM proxy is configured at all.
     pub configured: bool,
+    /// Whether a LiteLLM team is configured: without one `all-team-models` is refused.
+    #[serde(default)]
+    pub team_configured: bool,
     /// Last known reachability of LiteLLM.
     pub litellm_reachable: Option<bool>,
     pub litellm_error: Option<String>,

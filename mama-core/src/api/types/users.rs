@@ -360,6 +360,10 @@ pub struct BulkUpdateResult {
     pub models_removed: Vec<String>,
     pub services_added: Vec<String>,
     pub services_removed: Vec<String>,
+    /// Users the change leaves with no model at all: their keys get blocked in LiteLLM (and
+    /// services stop getting them) until a model is given back.
+    #[serde(default)]
+    pub left_without_models: u64,
     pub dry_run: bool,
 }
 
