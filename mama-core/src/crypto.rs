@@ -5,6 +5,10 @@
 //! data binds a ciphertext to its row (`b"mama:user-key:v1:" + user id`), so a ciphertext copied
 //! onto another user's row does not decrypt. The key comes from a credential file that only the
 //! daemon's user may read.
+//!
+//! Every key has a [`KeyFingerprint`], which the database records (`key_check`), so that a daemon
+//! given another key refuses to start instead of serving unreadable keys and encrypting new ones
+//! under a second key.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -14,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use blake2::digest::Mac;
+use blake2::Blake2sMac256;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use rand::rngs::OsRng;
@@ -38,6 +44,8 @@ const MAX_SECRET_FILE_BYTES: u64 = 4096;
 /// Failures around the encryption key and ciphertexts. Never carries key or plaintext bytes.
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
+    #[error("secret file {path} does not exist")]
+    Missing { path: PathBuf },
     #[error("cannot read or create secret file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -73,6 +81,51 @@ pub enum CryptoError {
 #[derive(Clone)]
 pub struct KeyCipher {
     aead: XChaCha20Poly1305,
+    fingerprint: KeyFingerprint,
+}
+
+/// Names an encryption key without revealing it: BLAKE2s keyed with the key, over a constant
+/// (a MAC of a fixed message, so it says nothing about the key but tells two keys apart).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyFingerprint([u8; 32]);
+
+/// What the fingerprint MACs; a new scheme would change it (and need a migration).
+const FINGERPRINT_MESSAGE: &[u8] = b"mama:encryption-key-check:v1";
+/// BLAKE2s personalization (8 bytes at most) separating fingerprints from any other use.
+const FINGERPRINT_PERSONA: &[u8] = b"mamakey1";
+
+impl KeyFingerprint {
+    fn of(key: &[u8; KEY_LEN]) -> KeyFingerprint {
+        let mut mac = Blake2sMac256::new_with_salt_and_personal(key, &[], FINGERPRINT_PERSONA)
+            .expect("a 32-byte key and an 8-byte persona fit BLAKE2s");
+        mac.update(FINGERPRINT_MESSAGE);
+        KeyFingerprint(mac.finalize().into_bytes().into())
+    }
+
+    /// The form stored in the database: 64 lowercase hex characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Reads [`KeyFingerprint::to_hex`]'s form back; `None` for anything else.
+    pub fn from_hex(text: &str) -> Option<KeyFingerprint> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(KeyFingerprint(bytes))
+    }
+}
+
+/// The first 16 hex characters: enough for an operator to tell key files apart.
+impl fmt::Display for KeyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(&self.0[..8]))
+    }
+}
+
+impl fmt::Debug for KeyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyFingerprint({self})")
+    }
 }
 
 impl fmt::Debug for KeyCipher {
@@ -86,18 +139,52 @@ impl KeyCipher {
     pub fn from_bytes(key: &[u8; KEY_LEN]) -> Self {
         Self {
             aead: XChaCha20Poly1305::new(Key::from_slice(key)),
+            fingerprint: KeyFingerprint::of(key),
         }
     }
 
+    /// Reads the key file at `path`; [`CryptoError::Missing`] when there is none. See
+    /// [`load_or_create_secret_file`] for the rules the file must follow.
+    pub fn load(path: &Path) -> Result<Self, CryptoError> {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(CryptoError::Missing {
+                    path: path.to_owned(),
+                })
+            }
+            Err(source) => {
+                return Err(CryptoError::Io {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        Ok(Self::from_secret(&Zeroizing::new(read_secret_file(
+            path, file, KEY_LEN,
+        )?)))
+    }
+
     /// Reads the key file at `path`, or creates one with a random key (mode 0600) when missing.
-    /// See [`load_or_create_secret_file`] for the rules.
+    /// Only for a database that holds no encrypted key yet: the daemon decides that through
+    /// `ops::encryption_key`, never by a missing file alone.
     pub fn load_or_create(path: &Path) -> Result<Self, CryptoError> {
         let bytes = Zeroizing::new(load_or_create_secret_file(path, KEY_LEN)?);
+        Ok(Self::from_secret(&bytes))
+    }
+
+    /// `secret` is exactly [`KEY_LEN`] bytes (the secret-file readers guarantee it).
+    fn from_secret(secret: &[u8]) -> Self {
         let mut key = [0u8; KEY_LEN];
-        key.copy_from_slice(&bytes);
+        key.copy_from_slice(secret);
         let cipher = Self::from_bytes(&key);
         key.zeroize();
-        Ok(cipher)
+        cipher
+    }
+
+    /// Which key this is, as the database records it.
+    pub fn fingerprint(&self) -> KeyFingerprint {
+        self.fingerprint
     }
 
     /// Encrypts `plaintext` bound to `aad`, returning `nonce || ciphertext || tag`.
@@ -322,6 +409,63 @@ mod tests {
             other.decrypt(&blob, &user_key_aad("김철수")),
             Err(CryptoError::Decrypt)
         ));
+    }
+
+    #[test]
+    fn fingerprint_tells_keys_apart_and_reveals_neither() {
+        let key = [42u8; 32];
+        let a = KeyCipher::from_bytes(&key).fingerprint();
+        // Stable: the same key always gives the same check value (it is stored and compared).
+        assert_eq!(a, KeyCipher::from_bytes(&key).fingerprint());
+        assert_eq!(a, cipher().fingerprint());
+        // Any other key, even one bit off, gives another.
+        let mut near = key;
+        near[31] ^= 1;
+        assert_ne!(a, KeyCipher::from_bytes(&near).fingerprint());
+        assert_ne!(a, KeyCipher::from_bytes(&[0u8; 32]).fingerprint());
+        // Not the key, nor a plain hash of it.
+        let hex = a.to_hex();
+        assert_eq!(hex.len(), 64);
+        assert_ne!(hex, hex::encode(key));
+        use sha2::Digest;
+        assert_ne!(hex, hex::encode(sha2::Sha256::digest(key)));
+        // Round trip through the stored form; anything else is refused.
+        assert_eq!(KeyFingerprint::from_hex(&hex), Some(a));
+        assert_eq!(KeyFingerprint::from_hex(&hex[..62]), None);
+        assert_eq!(KeyFingerprint::from_hex(&"zz".repeat(32)), None);
+        // Shown short, and the cipher's Debug still shows no key material.
+        assert_eq!(a.to_string(), hex[..16]);
+        assert_eq!(format!("{a:?}"), format!("KeyFingerprint({})", &hex[..16]));
+    }
+
+    #[test]
+    fn fingerprint_is_the_same_for_hex_and_raw_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw");
+        let text = dir.path().join("hex");
+        fs::write(&raw, [7u8; 32]).unwrap();
+        fs::write(&text, format!("{}\n", "07".repeat(32))).unwrap();
+        for path in [&raw, &text] {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let expected = KeyCipher::from_bytes(&[7u8; 32]).fingerprint();
+        assert_eq!(KeyCipher::load(&raw).unwrap().fingerprint(), expected);
+        assert_eq!(KeyCipher::load(&text).unwrap().fingerprint(), expected);
+    }
+
+    #[test]
+    fn load_never_creates_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("encryption.key");
+        let err = KeyCipher::load(&path).unwrap_err();
+        assert!(matches!(err, CryptoError::Missing { .. }), "{err}");
+        assert!(err.to_string().contains("does not exist"));
+        assert!(!path.exists());
+        let created = KeyCipher::load_or_create(&path).unwrap();
+        assert_eq!(
+            KeyCipher::load(&path).unwrap().fingerprint(),
+            created.fingerprint()
+        );
     }
 
     #[test]

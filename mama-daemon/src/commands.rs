@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use mama_core::db::Location;
+use mama_core::ops::encryption_key;
 
 use crate::config::Settings;
 
@@ -15,7 +16,9 @@ pub fn check_config(settings: &Settings) -> Vec<String> {
     let mut note = |p: String| problems.push(p);
 
     if settings.data_dir.exists() {
-        if let Some(p) = writable_by_others(&settings.data_dir) {
+        if let Some(p) = writable_by_others(&settings.data_dir)
+            .or_else(|| readable_by_others(&settings.data_dir))
+        {
             note(p);
         }
     } else if let Some(parent) = settings.data_dir.parent().filter(|p| !p.exists()) {
@@ -38,10 +41,17 @@ pub fn check_config(settings: &Settings) -> Vec<String> {
             {
                 match mama_core::db::Db::open_for_command(&location).and_then(|db| {
                     let mut conn = db.conn()?;
-                    mama_core::db::migrate::is_current(&mut conn)
+                    mama_core::db::migrate::is_current(&mut conn).map(|current| (db, current))
                 }) {
-                    Ok(true) => {}
-                    Ok(false) => note(format!("database {}: migrations are pending (they run at start, or with `mama-daemon migrate`)", location.display())),
+                    // Does the database accept this key (or its absence)? Problems with the
+                    // file itself are explained below.
+                    Ok((db, true)) => {
+                        match encryption_key::verify(&db, &settings.encryption_key_file) {
+                            Ok(()) | Err(encryption_key::KeyCheckError::Crypto(_)) => {}
+                            Err(e) => note(e.to_string()),
+                        }
+                    }
+                    Ok((_, false)) => note(format!("database {}: migrations are pending (they run at start, or with `mama-daemon migrate`)", location.display())),
                     Err(e) => note(format!("database {}: cannot connect: {e}", location.display())),
                 }
             }
@@ -52,7 +62,8 @@ pub fn check_config(settings: &Settings) -> Vec<String> {
         ("encryption key", &settings.encryption_key_file),
     ] {
         if path.exists() {
-            if let Some(p) = secret_file_problem(what, path) {
+            // The same rule `serve` applies to these two (mama_core::crypto): no group or others.
+            if let Some(p) = private_file_problem(what, path) {
                 note(p);
             }
         } else if !path
@@ -90,6 +101,22 @@ pub fn check_config(settings: &Settings) -> Vec<String> {
     problems
 }
 
+/// The session signing key and the encryption key: refused by `serve` when group or others have
+/// any access (see `mama_core::crypto`); `check-config` says so with the same rule.
+fn private_file_problem(what: &str, path: &Path) -> Option<String> {
+    let mode = match std::fs::metadata(path) {
+        Ok(m) => m.permissions().mode() & 0o777,
+        Err(e) => return Some(format!("{what} {}: {e}", path.display())),
+    };
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{what} {} has mode {mode:04o}: group or others may access it, and the daemon refuses it; run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
 /// A secret file that group or others may access is refused (it may have leaked already).
 pub fn secret_file_problem(what: &str, path: &Path) -> Option<String> {
     let meta = match std::fs::metadata(path) {
@@ -114,6 +141,19 @@ pub fn writable_by_others(path: &Path) -> Option<String> {
     (mode & 0o022 != 0).then(|| {
         format!(
             "{} has mode {mode:04o}: group or others may write it; run `chmod go-w {}`",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
+/// The data directory holds the database and the key files: group and others must not even
+/// list it (the daemon creates it 0700; systemd's `StateDirectoryMode=0700` does the same).
+pub fn readable_by_others(path: &Path) -> Option<String> {
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} has mode {mode:04o}: group or others may read it; run `chmod 700 {}`",
             path.display(),
             path.display()
         )

@@ -39,7 +39,8 @@ pub struct Opts {
     #[arg(long, env = "MAMA_LITELLM_MASTER_KEY_FILE", global = true)]
     pub litellm_master_key_file: Option<PathBuf>,
     /// File holding the 32-byte key that encrypts virtual keys at rest (or credential
-    /// `encryption-key`). Default: <data-dir>/encryption.key, created with mode 0600.
+    /// `encryption-key`). Default: <data-dir>/encryption.key, created with mode 0600 for an
+    /// empty database only: a database that holds keys refuses any other key, or none.
     #[arg(long, env = "MAMA_ENCRYPTION_KEY_FILE", global = true)]
     pub encryption_key_file: Option<PathBuf>,
     /// File holding the session signing key (or credential `jwt-key`). Default:

@@ -4,7 +4,9 @@
 
 mod commands;
 mod config;
+mod encryption_key;
 mod error;
+mod listen;
 mod metrics;
 mod notify;
 mod routes;
@@ -45,6 +47,26 @@ enum Command {
         /// Where to write the copy (must not exist).
         file: std::path::PathBuf,
     },
+    /// Re-encrypt every stored virtual key under a new encryption key (daemons stopped).
+    ///
+    /// Stop every daemon on the database first (it refuses while one runs); afterwards,
+    /// install the new key where the daemon reads its key. Resumable: if it is interrupted,
+    /// run it again with the same files; daemons refuse to start until it has finished. See
+    /// docs/deploy.md, "Rotating the encryption key".
+    RotateEncryptionKey {
+        /// File holding the new key: 64 hex characters or 32 raw bytes, mode 0600. Create it
+        /// (`openssl rand -hex 32`) and back it up before running this.
+        #[arg(long, value_name = "PATH")]
+        new_key_file: std::path::PathBuf,
+        /// Users re-encrypted per transaction.
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = mama_core::ops::encryption_key::DEFAULT_ROTATION_BATCH as u64,
+            value_parser = clap::value_parser!(u64).range(1..=100_000)
+        )]
+        batch_size: u64,
+    },
     /// Local admin recovery.
     Admin {
         #[command(subcommand)]
@@ -80,6 +102,9 @@ fn main() -> Result<()> {
         }
         _ => {}
     }
+    // Everything the daemon creates (the database and its WAL, key files, backups) is private
+    // to its user, as under systemd's UMask=0077, also when started by hand.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let settings = cli.opts.resolve()?;
     init_tracing(&settings.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -122,6 +147,10 @@ fn main() -> Result<()> {
             eprintln!("it must be changed at the next login; the admin's sessions were ended");
             Ok(())
         }
+        Command::RotateEncryptionKey {
+            new_key_file,
+            batch_size,
+        } => encryption_key::rotate(&settings, &new_key_file, batch_size as usize),
         Command::Completions { .. } | Command::Manpages { .. } => Ok(()),
     }
 }

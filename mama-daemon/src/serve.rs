@@ -1,18 +1,18 @@
 //! Start-up and serving: open and migrate the database, make sure the first admin exists, load
 //! the secrets, bind every listener, tell systemd we are ready, serve until SIGTERM.
 
-use std::future::IntoFuture;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use mama_core::crypto::{load_or_create_secret_file, KeyCipher};
+use mama_core::crypto::load_or_create_secret_file;
 use mama_core::db::{self, Db, Location};
 use mama_core::ops::{CoreConfig, Mama};
 use tokio::net::{TcpListener, UnixListener};
 
 use crate::config::Settings;
-use crate::routes::{self, Peer};
+use crate::listen;
+use crate::routes;
 use crate::state::AppState;
 
 /// How long the opened database is used for.
@@ -40,12 +40,30 @@ pub fn open_database(settings: &Settings, purpose: Use) -> Result<Db> {
         Use::Command => Db::open_for_command(&location),
     }
     .with_context(|| format!("opening database {}", location.display()))?;
+    if let Location::Sqlite(path) = &location {
+        // A database made by an older version (or before the umask) may be 0644: its WAL and
+        // shared-memory files take the database file's mode, so this makes all three private.
+        private_file(path)?;
+    }
     let mut conn = db.conn().context("connecting to the database")?;
     let applied = db::migrate::run(&mut conn).context("running migrations")?;
     if applied > 0 {
         tracing::info!(applied, database = %location.display(), "migrations applied");
     }
     Ok(db)
+}
+
+/// Takes group and others' access away from a file the daemon owns.
+fn private_file(path: &Path) -> Result<()> {
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("reading the mode of {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))
+            .with_context(|| format!("making {} private", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Creates the data directory with mode 0700 when missing.
@@ -59,18 +77,24 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 
 pub async fn serve(settings: Settings) -> Result<()> {
     ensure_private_dir(&settings.data_dir)?;
-    if let Some(problem) = crate::commands::writable_by_others(&settings.data_dir) {
+    if let Some(problem) = crate::commands::writable_by_others(&settings.data_dir)
+        .or_else(|| crate::commands::readable_by_others(&settings.data_dir))
+    {
         bail!("refusing to start: {problem}");
     }
     let db = {
         let s = settings.clone();
         tokio::task::spawn_blocking(move || open_database(&s, Use::Serve)).await??
     };
+    // First, so that a refused start creates no file. The lock is held until the daemon exits.
+    let (cipher, _key_lock) = {
+        let (s, db) = (settings.clone(), db.clone());
+        tokio::task::spawn_blocking(move || crate::encryption_key::open_for_serve(&s, &db))
+            .await??
+    };
     let jwt_secret = load_or_create_secret_file(&settings.jwt_key_file, 32)
         .with_context(|| format!("session signing key {}", settings.jwt_key_file.display()))?;
     let jwt = mama_core::auth::JwtKeys::from_secret(&jwt_secret)?;
-    let cipher = KeyCipher::load_or_create(&settings.encryption_key_file)
-        .with_context(|| format!("encryption key {}", settings.encryption_key_file.display()))?;
     let mama = Mama::new(
         db,
         jwt,
@@ -116,36 +140,26 @@ pub async fn serve(settings: Settings) -> Result<()> {
     crate::notify::spawn_watchdog();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let rest_app = routes::rest_router(state.clone()).into_make_service_with_connect_info::<Peer>();
+    let rest_app = routes::rest_router(state.clone());
     let admin_app = routes::admin_router(state.clone());
+    let state_for_flush = state.clone();
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(
-        axum::serve(rest, rest_app)
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future(),
-    );
-    tasks.spawn(
-        axum::serve(
-            admin_socket,
-            admin_app
-                .clone()
-                .into_make_service_with_connect_info::<Peer>(),
-        )
-        .with_graceful_shutdown(stopped(stop_rx.clone()))
-        .into_future(),
-    );
+    tasks.spawn(listen::serve(
+        listen::Listener::Tcp(rest),
+        rest_app,
+        stop_rx.clone(),
+    ));
+    tasks.spawn(listen::serve(
+        listen::Listener::Unix(admin_socket),
+        admin_app.clone(),
+        stop_rx.clone(),
+    ));
     if let Some(listener) = admin_tcp {
-        tasks.spawn(
-            axum::serve(
-                listener,
-                admin_app.into_make_service_with_connect_info::<Peer>(),
-            )
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future(),
-        );
+        tasks.spawn(listen::serve(
+            listen::Listener::Tcp(listener),
+            admin_app,
+            stop_rx.clone(),
+        ));
     }
     tokio::select! {
         _ = shutdown_signal() => tracing::info!("stopping: finishing requests in flight"),
@@ -176,6 +190,8 @@ pub async fn serve(settings: Settings) -> Result<()> {
         Ok(result) => result?,
         Err(_) => tracing::warn!("requests still running after 20 s; exiting anyway"),
     }
+    // The refusals counted since their interval's first event, so every request is accounted for.
+    state_for_flush.mama.flush_refusals().await;
     let _ = std::fs::remove_file(&settings.admin_socket);
     Ok(())
 }

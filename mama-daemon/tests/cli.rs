@@ -35,9 +35,43 @@ fn help_explains_every_option_with_its_environment_variable() {
         assert!(help.contains(flag), "{flag} missing from --help");
         assert!(help.contains(env), "{env} missing from --help");
     }
-    for command in ["serve", "migrate", "check-config", "backup"] {
+    for command in [
+        "serve",
+        "migrate",
+        "check-config",
+        "backup",
+        "rotate-encryption-key",
+    ] {
         assert!(help.contains(command), "{command} missing from --help");
     }
+}
+
+#[test]
+fn rotate_encryption_key_help_names_its_options_and_the_runbook() {
+    let out = daemon(&["rotate-encryption-key", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "--new-key-file",
+        "--batch-size",
+        "--encryption-key-file",
+        "Stop every daemon",
+        "Rotating the encryption key",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from --help");
+    }
+    // The new key file is required; a batch size of 0 is refused.
+    let missing = daemon(&["rotate-encryption-key"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--new-key-file"));
+    let zero = daemon(&[
+        "rotate-encryption-key",
+        "--new-key-file",
+        "/nonexistent",
+        "--batch-size",
+        "0",
+    ]);
+    assert_eq!(zero.status.code(), Some(2));
 }
 
 #[test]

@@ -293,8 +293,8 @@ pub struct Picker {
     pub chosen: BTreeSet<String>,
     pub query: TextInput,
     pub cursor: usize,
-    /// Whether LiteLLM's catalog is known; if not, a typed model name cannot be called
-    /// unavailable.
+    /// Whether the list of what exists is known (LiteLLM's catalog for models, the services
+    /// for services); if not, a typed name cannot be called unavailable.
     pub catalog_known: bool,
 }
 

@@ -532,6 +532,72 @@ fn admins_and_services_are_created_and_deleted_through_forms_and_confirms() {
     );
 }
 
+/// Only existing services can be granted: the picker marks a held or typed name that is no
+/// service as unavailable, so the operator sees it before the daemon refuses it.
+#[test]
+fn the_services_picker_marks_names_that_are_no_service() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    reply(
+        &mut app,
+        Tag::ServiceNames,
+        json!({"services": [{"name": "billing", "created_at": "2026-03-01T08:00:00Z", "users": 1, "tokens": []}]}),
+    );
+    cmd(&mut app, Cmd::Open);
+    cmd(&mut app, Cmd::NextField);
+    cmd(&mut app, Cmd::NextField);
+    cmd(&mut app, Cmd::Open);
+    typed(&mut app, "ghost");
+    cmd(&mut app, Cmd::Open);
+    let Some(mama_tui::popup::Popup::Picker(picker)) = app.popups.last() else {
+        panic!("the services picker: {:?}", app.popups)
+    };
+    assert_eq!(
+        picker.options,
+        vec![
+            ("billing".to_string(), true),
+            ("chat".to_string(), false),
+            ("ghost".to_string(), false),
+        ]
+    );
+}
+
+#[test]
+fn deleting_a_service_says_how_many_users_lose_it_before_and_after() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::GoTo(Screen::Services));
+    reply(
+        &mut app,
+        Tag::Services,
+        json!({"services": [{"name": "chat", "created_at": "2026-03-01T08:00:00Z", "users": 3, "tokens": []}]}),
+    );
+    cmd(&mut app, Cmd::Remove);
+    let Some(mama_tui::popup::Popup::Confirm(confirm)) = app.popups.last() else {
+        panic!("a confirm first: {:?}", app.popups)
+    };
+    assert!(
+        confirm
+            .lines
+            .iter()
+            .any(|l| l.contains("3 users allow it and will lose it")),
+        "{:?}",
+        confirm.lines
+    );
+    let effects = cmd(&mut app, Cmd::Yes);
+    let Some(Effect::Call { method, params, .. }) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        (*method, params),
+        ("services.delete", &json!({"name": "chat"}))
+    );
+    let effects = reply(&mut app, Tag::DeleteService, json!({"grants_removed": 3}));
+    assert_eq!(
+        app.message.as_ref().map(|(_, text)| text.as_str()),
+        Some("Service deleted; removed from 3 users.")
+    );
+    assert_eq!(methods(&effects), vec!["services.list"]);
+}
+
 #[test]
 fn events_filter_and_paging() {
     let mut app = users_app(80, 24, sample_users(), 5);

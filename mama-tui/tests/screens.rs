@@ -228,6 +228,31 @@ fn model_picker() {
     insta::assert_snapshot!(screen(&app));
 }
 
+/// `all-team-models` is offered only when the daemon has a LiteLLM team (it refuses it otherwise).
+#[test]
+fn the_picker_offers_all_team_models_only_with_a_team() {
+    for team in [false, true] {
+        let mut app = users_app(80, 24, sample_users(), 5);
+        reply(
+            &mut app,
+            Tag::SyncStatus,
+            json!({
+                "configured": true, "team_configured": team, "litellm_reachable": true,
+                "litellm_error": null, "queue_depth": 0, "users_pending": 0, "users_failed": 0,
+                "last_reconcile_at": null
+            }),
+        );
+        cmd(&mut app, Cmd::Open);
+        cmd(&mut app, Cmd::NextField);
+        cmd(&mut app, Cmd::Open);
+        assert_eq!(
+            screen(&app).contains("all-team-models"),
+            team,
+            "team: {team}"
+        );
+    }
+}
+
 fn marked_app() -> App {
     let mut app = users_app(80, 24, sample_users(), 5);
     cmd(&mut app, Cmd::ToggleMark);

@@ -181,6 +181,7 @@ async fn all_team_models_is_refused_while_no_team_is_configured() {
     let listed = rpc.call("users.count", json!({})).await;
     assert_eq!(listed.ok()["total"], 0, "nothing was created");
 
+    rpc.ensure_service(SERVICE).await;
     rpc.call("users.create", json!({"users": [user("a", &["gpt-4o"])]}))
         .await
         .ok();

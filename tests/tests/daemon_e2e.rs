@@ -362,6 +362,9 @@ fn user(id: &str, org: &str, models: &[&str], services: &[&str]) -> Value {
 async fn users_create_list_sort_filter_bulk_update_delete() {
     let d = Daemon::start();
     let mut rpc = d.admin().await;
+    for service in ["chat", "billing"] {
+        rpc.ensure_service(service).await;
+    }
 
     // Create many at once, Hangul included.
     let mut batch = vec![
@@ -762,6 +765,11 @@ async fn rest(d: &Daemon, token: Option<&str>, body: &str) -> (u16, Value) {
 async fn rest_lookup_for_services() {
     let d = Daemon::start();
     let mut rpc = d.admin().await;
+    for service in ["chat", "billing"] {
+        rpc.call("services.create", json!({ "name": service }))
+            .await
+            .ok();
+    }
     rpc.call(
         "users.create",
         json!({"users": [
@@ -771,9 +779,6 @@ async fn rest_lookup_for_services() {
     )
     .await
     .ok();
-    rpc.call("services.create", json!({"name": "chat"}))
-        .await
-        .ok();
     assert_eq!(
         rpc.call("services.create", json!({"name": "Chat!"}))
             .await
@@ -790,7 +795,8 @@ async fn rest_lookup_for_services() {
         !listed.body.to_string().contains(&token),
         "the token is shown once, never listed"
     );
-    assert_eq!(listed.ok()["services"][0]["users"], 1);
+    let chat = &listed.ok()["services"][1];
+    assert_eq!((&chat["name"], &chat["users"]), (&json!("chat"), &json!(1)));
 
     let (status, body) = rest(
         &d,
@@ -1026,6 +1032,7 @@ async fn rest_lookup_for_services() {
 async fn a_lookups_event_names_every_id_and_is_found_by_any_of_them() {
     let d = Daemon::start();
     let mut rpc = d.admin().await;
+    let token = rpc.service_token("chat").await;
     let mut people: Vec<Value> = (0..98)
         .map(|i| user(&format!("emp-{i:05}"), "ops", &["gpt-4o"], &["chat"]))
         .collect();
@@ -1033,7 +1040,6 @@ async fn a_lookups_event_names_every_id_and_is_found_by_any_of_them() {
     rpc.call("users.create", json!({"users": people}))
         .await
         .ok();
-    let token = rpc.service_token("chat").await;
     let mut asked: Vec<String> = (0..98).rev().map(|i| format!("emp-{i:05}")).collect();
     asked.insert(40, "김철수".into());
     asked.insert(70, "gone-1".into());
@@ -1099,13 +1105,13 @@ async fn a_lookups_event_names_every_id_and_is_found_by_any_of_them() {
 async fn events_are_told_apart_as_views_and_changes() {
     let d = Daemon::start();
     let mut rpc = d.admin().await;
+    let token = rpc.service_token("chat").await;
     rpc.call(
         "users.create",
         json!({"users": [user("alice", "ops", &["gpt-4o"], &["chat"])]}),
     )
     .await
     .ok();
-    let token = rpc.service_token("chat").await;
     for _ in 0..3 {
         rpc.call("users.list", json!({})).await.ok();
         rpc.call("sync.status", json!({})).await.ok();
@@ -1294,14 +1300,14 @@ async fn two_daemons_on_one_postgres_never_answer_lookups_from_stale_data() {
     }
     let mut rpc_a = a.admin().await;
     rpc_a
+        .call("services.create", json!({"name": "chat"}))
+        .await
+        .ok();
+    rpc_a
         .call(
             "users.create",
             json!({"users": [user("bob", "ops", &["gpt-4o"], &["chat"])]}),
         )
-        .await
-        .ok();
-    rpc_a
-        .call("services.create", json!({"name": "chat"}))
         .await
         .ok();
     let issued = rpc_a

@@ -12,7 +12,7 @@ use mama_tests::harness::database::Kind;
 use mama_tests::harness::sync::{
     admin_again, admin_client, chat_status, create, envs, get_users, ids, key_file, models_of,
     real_proxy, set, start, start_synced, sync_args, unique_prefix, user, wait_active,
-    wait_all_synced, wait_key_gone, wait_reachable, wait_status, CONVERGE,
+    wait_all_synced, wait_key_gone, wait_reachable, wait_status, CONVERGE, SERVICE,
 };
 use mama_tests::standin::{Fault, FaultRule, StandIn};
 use serde_json::{json, Value};
@@ -40,6 +40,7 @@ async fn real_proxy_create_bulk_change_rotate_delete() {
         .expect("json");
     assert_eq!(ready["litellm"]["reachable"], true, "{ready}");
 
+    rpc.ensure_service(SERVICE).await;
     let created = rpc
         .call(
             "users.create",
@@ -503,6 +504,7 @@ async fn real_proxy_all_team_models_key_joins_the_configured_team() {
     let d = start_synced(&sync_args(&url, &key), &env, None);
     let mut rpc = d.admin().await;
 
+    rpc.ensure_service(SERVICE).await;
     let created = rpc
         .call(
             "users.create",

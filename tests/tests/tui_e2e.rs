@@ -200,7 +200,11 @@ async fn operator_flow_in_tmux() {
         "the bootstrap password no longer works"
     );
 
-    // Create three users, one with a Hangul id and organization.
+    // Create three users, one with a Hangul id and organization (the services they are granted
+    // must exist first).
+    for service in ["chat", "billing"] {
+        rpc.ensure_service(service).await;
+    }
     tmux.keys(&["c"]);
     tmux.wait_for("create users").await;
     tmux.text("kim01,연구소,gpt-4o,chat");

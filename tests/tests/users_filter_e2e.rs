@@ -177,6 +177,7 @@ fn filters() -> Vec<Value> {
 async fn every_filter_sort_and_page_agrees_with_the_definition() {
     let d = Daemon::start();
     let mut rpc = d.admin().await;
+    rpc.ensure_service("chat").await;
     let created = rpc.call("users.create", json!({"users": seed()})).await;
     assert_eq!(created.ok()["created"], USERS);
     let all = everyone(&mut rpc).await;
@@ -344,6 +345,7 @@ const COLUMNS: [&str; 8] = [
 async fn cursor_pages_stitch_into_the_offset_listing() {
     let d = Daemon::start();
     let mut rpc = d.admin().await;
+    rpc.ensure_service("chat").await;
     let created = rpc.call("users.create", json!({"users": seed()})).await;
     assert_eq!(created.ok()["created"], USERS);
     // A second batch: other creation times, ties within each batch.
@@ -409,6 +411,7 @@ async fn cursor_pages_stitch_into_the_offset_listing() {
 async fn a_cursor_page_after_inserts_and_deletes_continues_from_its_row() {
     let d = Daemon::start();
     let mut rpc = d.admin().await;
+    rpc.ensure_service("chat").await;
     rpc.call("users.create", json!({"users": seed()}))
         .await
         .ok();

@@ -29,6 +29,8 @@ pub enum ErrorCode {
     LoginFailed,
     /// Too many failed logins; `retry_after_secs` says when to try again.
     LoginThrottled,
+    /// Too many refused requests from this address; `retry_after_secs` says when to try again.
+    TooManyRequests,
     /// Authenticated, but not allowed (e.g. not a super admin).
     Forbidden,
     /// The named thing does not exist.
@@ -56,7 +58,7 @@ impl ErrorCode {
             | ErrorCode::LoginFailed => 401,
             ErrorCode::PasswordChangeRequired | ErrorCode::Forbidden => 403,
             ErrorCode::AlreadyExists | ErrorCode::Conflict => 409,
-            ErrorCode::LoginThrottled => 429,
+            ErrorCode::LoginThrottled | ErrorCode::TooManyRequests => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
@@ -81,6 +83,7 @@ impl ErrorCode {
             ErrorCode::AlreadyExists => -32009,
             ErrorCode::Conflict => -32010,
             ErrorCode::Unavailable => -32011,
+            ErrorCode::TooManyRequests => -32012,
         }
     }
 
@@ -97,6 +100,7 @@ impl ErrorCode {
             ErrorCode::PasswordChangeRequired => "password_change_required",
             ErrorCode::LoginFailed => "login_failed",
             ErrorCode::LoginThrottled => "login_throttled",
+            ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::AlreadyExists => "already_exists",

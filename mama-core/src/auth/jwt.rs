@@ -86,7 +86,8 @@ impl JwtKeys {
         validation.algorithms = vec![ALGORITHM];
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
-        validation.validate_nbf = false;
+        // mama issues no `nbf`, but a token carrying one is held to it.
+        validation.validate_nbf = true;
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.required_spec_claims = ["exp", "iat", "iss", "aud", "sub"]
@@ -142,8 +143,11 @@ impl JwtKeys {
             _ => TokenError::Invalid,
         })?;
         let claims = data.claims;
-        // A token living longer than mama ever issues was not issued by mama.
-        if claims.exp - claims.iat > SESSION_TTL.num_seconds() {
+        // A token living longer than mama ever issues was not issued by mama; nor was one issued
+        // in the future (with `exp` counted from there it would live until then plus its TTL).
+        if claims.exp - claims.iat > SESSION_TTL.num_seconds()
+            || claims.iat > Utc::now().timestamp() + LEEWAY_SECS as i64
+        {
             return Err(TokenError::Invalid);
         }
         Ok(claims)
@@ -275,6 +279,27 @@ mod tests {
             ..claims
         };
         assert_eq!(keys.verify(&sign(&too_long)), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn tokens_from_the_future_or_not_yet_valid_are_invalid() {
+        let keys = keys();
+        let key = EncodingKey::from_secret(&[7u8; 32]);
+        // Issued a day ahead: exp - iat is the usual 15 minutes, but it would live 24 h 15 min.
+        let later = Utc::now() + chrono::Duration::hours(24);
+        let (_, claims) = keys.issue_at("admin", "super", "s", later).unwrap();
+        let ahead = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &key).unwrap();
+        assert_eq!(keys.verify(&ahead), Err(TokenError::Invalid));
+        // A current token with an `nbf` an hour ahead.
+        let (token, _) = keys.issue("admin", "super", "s").unwrap();
+        let mut payload = payload_json(&token);
+        payload["nbf"] = (Utc::now().timestamp() + 3600).into();
+        let not_yet = jsonwebtoken::encode(&Header::new(ALGORITHM), &payload, &key).unwrap();
+        assert!(keys.verify(&not_yet).is_err());
+        // And with an `nbf` in the past it is fine.
+        payload["nbf"] = (Utc::now().timestamp() - 60).into();
+        let valid = jsonwebtoken::encode(&Header::new(ALGORITHM), &payload, &key).unwrap();
+        assert!(keys.verify(&valid).is_ok());
     }
 
     #[test]

@@ -143,14 +143,51 @@ pub fn failures_for_client(
     Ok((n, last))
 }
 
-/// A successful login clears the account's failure streak; old rows expire.
+/// Failures for one account from one source since `since`.
+pub fn failures_for_pair(
+    conn: &mut DbConn,
+    username: &str,
+    client: &str,
+    since: NaiveDateTime,
+) -> Result<(i64, Option<NaiveDateTime>), DbError> {
+    let q = login_failures::table
+        .filter(login_failures::username.eq(username))
+        .filter(login_failures::client.eq(client))
+        .filter(login_failures::at.ge(since));
+    let n = q.count().get_result(conn)?;
+    let last = q.select(diesel::dsl::max(login_failures::at)).first(conn)?;
+    Ok((n, last))
+}
+
+/// Failures for an account from network sources (not the local Unix socket) since `since`.
+pub fn network_failures_for_user(
+    conn: &mut DbConn,
+    username: &str,
+    since: NaiveDateTime,
+) -> Result<(i64, Option<NaiveDateTime>), DbError> {
+    let q = login_failures::table
+        .filter(login_failures::username.eq(username))
+        .filter(login_failures::client.not_like("unix:%"))
+        .filter(login_failures::at.ge(since));
+    let n = q.count().get_result(conn)?;
+    let last = q.select(diesel::dsl::max(login_failures::at)).first(conn)?;
+    Ok((n, last))
+}
+
+/// A successful login clears the failure streak of that account from that source only (an
+/// attacker's failures from elsewhere keep counting against the attacker); old rows expire.
 pub fn clear_login_failures(
     conn: &mut DbConn,
     username: &str,
+    client: &str,
     older_than: NaiveDateTime,
 ) -> Result<(), DbError> {
-    diesel::delete(login_failures::table.filter(login_failures::username.eq(username)))
-        .execute(conn)?;
+    diesel::delete(
+        login_failures::table
+            .filter(login_failures::username.eq(username))
+            .filter(login_failures::client.eq(client)),
+    )
+    .execute(conn)?;
     diesel::delete(login_failures::table.filter(login_failures::at.lt(older_than)))
         .execute(conn)?;
     Ok(())

@@ -20,6 +20,11 @@ use diesel::Connection;
 
 /// Shortest time between two checkpoints: a burst of commits shares one.
 const PAUSE: Duration = Duration::from_millis(100);
+/// WAL size past which a checkpoint also truncates the file. `PASSIVE` checkpoints copy pages
+/// back but never shrink the WAL, and under sustained load the WAL was measured at 677 MB next
+/// to a 69 MB database; a `TRUNCATE` checkpoint waits (up to the busy timeout) for readers of
+/// older snapshots, holds writers back while it copies, and empties the file.
+pub const WAL_TRUNCATE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The background checkpointer of one SQLite database. Stops (after a last checkpoint) when
 /// dropped.
@@ -95,11 +100,21 @@ fn run(path: &Path, shared: &Shared) {
     if let Err(err) = conn.batch_execute("PRAGMA busy_timeout = 10000;") {
         tracing::warn!(%err, "WAL checkpointer: busy_timeout");
     }
+    let wal = wal_path(path);
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
         if shared.dirty.swap(false, Ordering::AcqRel) || stopping {
             if let Err(err) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
                 tracing::warn!(%err, "WAL checkpoint failed; retried after the next commit");
+            }
+            let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+            if size > WAL_TRUNCATE_BYTES {
+                match conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);") {
+                    Ok(()) => tracing::info!(wal_bytes = size, "WAL truncated"),
+                    Err(err) => {
+                        tracing::warn!(%err, wal_bytes = size, "WAL truncation failed; retried after the next commit")
+                    }
+                }
             }
             shared.runs.fetch_add(1, Ordering::AcqRel);
             if stopping {
@@ -112,12 +127,20 @@ fn run(path: &Path, shared: &Shared) {
     }
 }
 
+/// `mama.db` → `mama.db-wal`.
+fn wal_path(db: &Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    std::path::PathBuf::from(name)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
 
     use diesel::connection::SimpleConnection;
 
+    use super::{wal_path, WAL_TRUNCATE_BYTES};
     use crate::db::{Db, DbError, Location};
 
     /// Size of the database file itself: it grows only when a checkpoint copies pages into it.
@@ -155,6 +178,50 @@ mod tests {
             main_file_len(&path)
         );
         assert!(counted(), "the file grew, but no checkpoint was counted");
+    }
+
+    #[test]
+    fn a_wal_past_its_limit_is_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mama.db");
+        let db = Db::open(&Location::Sqlite(path.clone()), 4).unwrap();
+        let rows = WAL_TRUNCATE_BYTES / 1000 + 8_000;
+        db.append_blocking(|conn| {
+            conn.batch_execute(&format!(
+                "CREATE TABLE filler (bytes BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})
+                 INSERT INTO filler SELECT randomblob(1000) FROM n;"
+            ))
+            .map_err(DbError::from)
+        })
+        .unwrap();
+        let wal = wal_path(&path);
+        let wal_len = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        while wal_len() > WAL_TRUNCATE_BYTES && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(
+            wal_len() <= WAL_TRUNCATE_BYTES,
+            "the WAL stayed at {} bytes",
+            wal_len()
+        );
+        let kept: i64 = {
+            use diesel::sql_types::BigInt;
+            #[derive(diesel::QueryableByName)]
+            struct Row {
+                #[diesel(sql_type = BigInt)]
+                n: i64,
+            }
+            let mut conn = db.conn().unwrap();
+            diesel::RunQueryDsl::get_result::<Row>(
+                diesel::sql_query("SELECT count(*) AS n FROM filler"),
+                &mut *conn,
+            )
+            .unwrap()
+            .n
+        };
+        assert_eq!(kept as u64, rows, "nothing lost by the truncation");
     }
 
     #[test]

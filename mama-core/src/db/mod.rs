@@ -10,6 +10,7 @@ pub mod admins;
 pub mod backup;
 pub mod checkpoint;
 pub mod events;
+pub mod key_check;
 pub mod migrate;
 pub mod outbox;
 pub mod schema;

@@ -164,3 +164,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     data_version,
 );
+
+diesel::table! {
+    key_check (id) {
+        id -> Integer,
+        fingerprint -> Text,
+        recorded_at -> Timestamp,
+        rotating_to -> Nullable<Text>,
+        rotation_started_at -> Nullable<Timestamp>,
+    }
+}

@@ -1,10 +1,12 @@
 //! Services (the names users' `services` hold) and their API tokens (stored as SHA-256).
 
+use std::collections::HashSet;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{service_tokens, services};
-use super::{DbConn, DbError};
+use super::{DbConn, DbError, CHUNK};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = services)]
@@ -43,6 +45,21 @@ pub fn all_tokens(conn: &mut DbConn) -> Result<Vec<TokenRow>, DbError> {
 
 pub fn exists(conn: &mut DbConn, name: &str) -> Result<bool, DbError> {
     Ok(services::table.find(name).count().get_result::<i64>(conn)? > 0)
+}
+
+/// Which of `names` are services, one query per chunk. Run inside the write transaction that
+/// grants them, so a service deleted meanwhile cannot be granted.
+pub fn existing(conn: &mut DbConn, names: &[String]) -> Result<HashSet<String>, DbError> {
+    let mut found = HashSet::new();
+    for chunk in names.chunks(CHUNK) {
+        found.extend(
+            services::table
+                .filter(services::name.eq_any(chunk))
+                .select(services::name)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(found)
 }
 
 pub fn insert(conn: &mut DbConn, row: &ServiceRow) -> Result<(), DbError> {

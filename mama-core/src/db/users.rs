@@ -1,6 +1,8 @@
 //! The `users` table and its set tables (`user_models`, `user_services`, `user_info`).
 //! Filtering, sorting and paging happen here, in SQL, never in memory.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -336,6 +338,47 @@ pub fn delete_service_rows(
         };
     }
     Ok(())
+}
+
+/// Takes `service` out of every user that allows it (the `services` column and the set rows),
+/// bumping each changed user's version; returns their ids, sorted. Set-based like a bulk change:
+/// one `UPDATE` per resulting set and chunk of ids.
+pub fn remove_service(conn: &mut DbConn, service: &str) -> Result<Vec<String>, DbError> {
+    let ids: Vec<String> = user_services::table
+        .filter(user_services::service.eq(service))
+        .select(user_services::user_id)
+        .order_by(user_services::user_id.asc())
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let mut by_new_set: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let sets: Vec<(String, String)> = users::table
+            .filter(users::id.eq_any(chunk))
+            .select((users::id, users::services))
+            .load(conn)?;
+        for (id, json) in sets {
+            let kept: NameSet = NameSet::from_json(&json)
+                .map_err(|e| DbError::Corrupt(format!("services of {id}: {e}")))?
+                .iter()
+                .filter(|s| *s != service)
+                .cloned()
+                .collect();
+            by_new_set.entry(kept.to_json()).or_default().push(id);
+        }
+    }
+    let now = super::now();
+    for (services, holders) in by_new_set {
+        let changes = UserChanges {
+            services: Some(services),
+            updated_at: Some(now),
+            ..Default::default()
+        };
+        update_many(conn, &holders, &changes)?;
+    }
+    delete_service_rows(conn, &ids, Some(&[service.to_string()]))?;
+    Ok(ids)
 }
 
 pub fn delete_info_rows(

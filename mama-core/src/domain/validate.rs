@@ -40,7 +40,8 @@ impl Problems {
     }
 }
 
-/// User ids: 1 to 128 characters; letters and digits of any script and `. _ - @ +`.
+/// User ids: 1 to 128 characters; letters and digits of any script and `. _ - @ +`, in Unicode
+/// normal form NFKC (so fullwidth `ｕ１` is refused rather than being another user than `u1`).
 pub fn user_id(id: &str) -> Result<(), String> {
     // Most ids are ASCII: one pass over the bytes settles them (a lookup checks up to 1000).
     if (1..=MAX_ID_CHARS).contains(&id.len())
@@ -65,6 +66,14 @@ pub fn user_id(id: &str) -> Result<(), String> {
     {
         return Err(format!(
             "contains {bad:?}; allowed are letters, digits and . _ - @ +"
+        ));
+    }
+    // One person must not be two users: `ｕ１` (fullwidth) and `u1`, or Hangul typed as
+    // separate jamo and as syllables, look alike. Only the normal form (NFKC) is accepted.
+    if !unicode_normalization::is_nfkc(id) {
+        let normal: String = unicode_normalization::UnicodeNormalization::nfkc(id).collect();
+        return Err(format!(
+            "is not in Unicode normal form (NFKC): write it as {normal:?} (fullwidth and other look-alike forms are refused)"
         ));
     }
     Ok(())
@@ -225,6 +234,15 @@ mod tests {
         assert!(user_id(&"a".repeat(129)).unwrap_err().contains("got 129"));
         assert!(user_id(&format!("{}가", "a".repeat(127))).is_ok());
         assert!(user_id("tab\there").is_err());
+    }
+
+    #[test]
+    fn look_alike_ids_are_refused_with_their_normal_form() {
+        let err = user_id("ｕ１").unwrap_err();
+        assert!(err.contains("\"u1\""), "{err}");
+        // Hangul as separate jamo (ᄀ + ᅡ) is the syllable 가 in another form.
+        assert!(user_id("\u{1100}\u{1161}").unwrap_err().contains("가"));
+        assert!(user_id("김철수").is_ok() && user_id("u1").is_ok());
     }
 
     #[test]

@@ -159,10 +159,16 @@ async fn send(request: RequestBuilder) -> Result<Answer, LiteLlmError> {
 
 fn parse<T: DeserializeOwned>(answer: Answer) -> Result<T, LiteLlmError> {
     serde_json::from_slice(&answer.body).map_err(|err| {
-        tracing::debug!(status = answer.status.as_u16(), error = %err, "unreadable LiteLLM body");
+        // serde quotes the values it chokes on: the detail is redacted like any upstream text.
+        let detail = UpstreamDetail::new(err.to_string());
+        tracing::debug!(
+            status = answer.status.as_u16(),
+            error = detail.as_str(),
+            "unreadable LiteLLM body"
+        );
         LiteLlmError::Malformed {
             status: answer.status.as_u16(),
-            detail: UpstreamDetail::new(err.to_string()),
+            detail,
         }
     })
 }

@@ -18,13 +18,47 @@ pub struct UpstreamDetail(String);
 const MAX_DETAIL_CHARS: usize = 512;
 
 impl UpstreamDetail {
+    /// Keeps LiteLLM's words with every secret-looking token cut out: an error body may echo the
+    /// request, `Authorization` header included (seen at `--log debug`: the master key, verbatim).
     pub(crate) fn new(text: impl AsRef<str>) -> Self {
-        Self(text.as_ref().chars().take(MAX_DETAIL_CHARS).collect())
+        let kept: String = text.as_ref().chars().take(MAX_DETAIL_CHARS).collect();
+        Self(redact_secrets(&kept))
     }
 
     /// The upstream text, for debug-level logging only: never for a client or an event.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Prefixes of the secrets that can appear in LiteLLM's answers: virtual and master keys (`sk-`),
+/// mama's service tokens, and whatever follows `Bearer `.
+const SECRET_PREFIXES: &[&str] = &["sk-", "mama_st_", "Bearer "];
+
+/// Replaces the body of every token starting with one of [`SECRET_PREFIXES`] with `[redacted]`.
+pub fn redact_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = SECRET_PREFIXES
+            .iter()
+            .filter_map(|p| rest.find(p).map(|at| (at, *p)))
+            .min_by_key(|(at, _)| *at);
+        let Some((at, prefix)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..at + prefix.len()]);
+        let after = &rest[at + prefix.len()..];
+        let secret_len = after
+            .find(|c: char| {
+                !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '='))
+            })
+            .unwrap_or(after.len());
+        if secret_len > 0 {
+            out.push_str("[redacted]");
+        }
+        rest = &after[secret_len..];
     }
 }
 
@@ -179,6 +213,24 @@ mod tests {
             "LiteLLM rejected the request (400, team_id)"
         );
         assert!(!format!("{err:?}").contains("sk-abc"));
+    }
+
+    #[test]
+    fn secrets_in_upstream_words_are_cut_out() {
+        let body = r#"{"detail": "bad request", "headers": {"Authorization": "Bearer sk-master-Key_123.x"}, "key": "sk-9tM1OAmg-gF5V2Y33BZCUA", "t": "mama_st_00ff"}"#;
+        let detail = UpstreamDetail::new(body);
+        let kept = detail.as_str();
+        for secret in ["master-Key_123", "9tM1OAmg", "00ff"] {
+            assert!(!kept.contains(secret), "{kept}");
+        }
+        assert!(
+            kept.contains("bad request") && kept.contains("sk-[redacted]"),
+            "{kept}"
+        );
+        assert_eq!(
+            redact_secrets("no secrets, sk- alone"),
+            "no secrets, sk- alone"
+        );
     }
 
     #[test]

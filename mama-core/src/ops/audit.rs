@@ -13,7 +13,7 @@
 //! This way the writer wakes one task per batch, and the notifier wakes the callers as any task
 //! wakes another.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -46,6 +46,8 @@ pub struct WriterStats {
     pub events: AtomicU64,
     /// Transactions committed.
     pub commits: AtomicU64,
+    /// The last batch failed: the event log is not accepting writes (until one succeeds).
+    pub failing: AtomicBool,
 }
 
 /// One committed (or failed) batch, for the notifier to announce.
@@ -80,6 +82,11 @@ impl AuditWriter {
     /// Events and commits stored so far.
     pub fn stats(&self) -> &WriterStats {
         &self.stats
+    }
+
+    /// Whether the last batch was stored. False after a failure, until a write succeeds again.
+    pub fn last_write_ok(&self) -> bool {
+        !self.stats.failing.load(Ordering::Relaxed)
     }
 
     /// Stores one event; returns once it is committed. An error means it was not stored.
@@ -134,6 +141,7 @@ fn write_batches(
                 .fetch_add(events.len() as u64, Ordering::Relaxed);
             stats.commits.fetch_add(1, Ordering::Relaxed);
         }
+        stats.failing.store(outcome.is_err(), Ordering::Relaxed);
         events.clear();
         let batch = Settled {
             replies: std::mem::take(&mut replies),

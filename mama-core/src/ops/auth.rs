@@ -1,24 +1,17 @@
 //! Login, sessions and password changes.
 //!
-//! Throttling lives in the database so that several daemons share it: after a few failures the
-//! next attempt must wait a growing delay, and at most 100 failures per account per hour are ever
-//! evaluated (the rest are refused without checking the password).
+//! Throttling lives in the database so that several daemons share it (the rules are in
+//! [`super::throttle`]): after a few failures the next attempt must wait a growing delay, counted
+//! per account and source, per source, and per account from the network.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
-use super::{audit_failed, Actor, Ctx, Mama, OpResult};
+use super::{audit_failed, throttle, Actor, Ctx, Mama, OpResult};
 use crate::api::types::{ChangePasswordParams, LoginParams, Role, Session, WhoAmI};
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::{self, SessionClaims, TokenError};
 use crate::db::admins::{self, AdminRow};
 use crate::db::{self, events, DbError};
-
-/// Failures (per account or per client) after which a delay applies.
-const FREE_FAILURES: i64 = 3;
-/// Longest delay between attempts.
-const MAX_DELAY_SECS: i64 = 300;
-/// Most failed attempts evaluated per account (and per client) per hour.
-const MAX_FAILURES_PER_HOUR: i64 = 100;
 
 /// The RPC methods a must-change-password admin may still call.
 pub const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &[
@@ -128,9 +121,14 @@ impl Mama {
     }
 
     async fn login_inner(&self, ctx: &Ctx, params: LoginParams) -> OpResult<Session> {
+        // A login whose event cannot be stored is refused before the password is evaluated,
+        // the same way for every password: no oracle, and nothing evaluated unrecorded.
+        if !self.event_log_ready().await {
+            return Err(audit_failed());
+        }
         let username = params.username.clone();
-        let client = ctx.client.clone();
-        self.check_throttle(&username, &client).await?;
+        let source = throttle::source_of(&ctx.client);
+        self.check_throttle(&username, &source).await?;
         let lookup = username.clone();
         let admin = self
             .db
@@ -152,84 +150,83 @@ impl Mama {
         .map_err(|e| internal(&e.to_string()))?;
         match ok {
             Some(admin) => {
-                let name = admin.username.clone();
+                let (name, src) = (admin.username.clone(), source.clone());
                 self.db
                     .write(move |conn| {
-                        admins::clear_login_failures(conn, &name, db::now() - Duration::hours(2))
+                        admins::clear_login_failures(
+                            conn,
+                            &name,
+                            &src,
+                            db::now() - Duration::hours(2),
+                        )
                     })
                     .await
                     .map_err(|e: DbError| ApiError::from(e))?;
                 self.issue_session(&admin)
             }
             None => {
-                let err = ApiError::new(ErrorCode::LoginFailed, "wrong username or password");
-                let event = ctx.event("auth.login").failed(&err);
+                // The failure counts first, in its own transaction: throttling never depends on
+                // the event being stored. A failure that cannot be counted is refused like a
+                // login whose event cannot be stored.
                 let at = db::now();
                 self.db
-                    .write(move |conn| {
-                        admins::record_login_failure(conn, &username, &client, at)?;
-                        events::insert(conn, &[event])
-                    })
+                    .write(move |conn| admins::record_login_failure(conn, &username, &source, at))
                     .await
-                    .map_err(|e: DbError| ApiError::from(e))?;
+                    .map_err(|_| audit_failed())?;
+                let err = ApiError::new(ErrorCode::LoginFailed, "wrong username or password");
+                self.audit
+                    .record(ctx.event("auth.login").failed(&err))
+                    .await
+                    .map_err(|_| audit_failed())?;
                 Err(err)
             }
         }
     }
 
-    /// Refuses the attempt without evaluating it while the account or client must wait.
-    async fn check_throttle(&self, username: &str, client: &str) -> OpResult<()> {
-        let (u, c) = (username.to_string(), client.to_string());
+    /// Whether events can be stored now. After a failed write, one event recording the recovery
+    /// is the probe: until it is stored, the log counts as unavailable.
+    pub async fn event_log_ready(&self) -> bool {
+        if self.audit.last_write_ok() {
+            return true;
+        }
+        let probe = Ctx::system("event-log-probe")
+            .event("events.recovered")
+            .detail("the event log accepts writes again")
+            .ok();
+        self.audit.record(probe).await.is_ok()
+    }
+
+    /// Refuses the attempt without evaluating it while this account from this source, this
+    /// source, or (over the network) this account must wait (see [`throttle`]).
+    async fn check_throttle(&self, username: &str, source: &str) -> OpResult<()> {
+        let (u, c) = (username.to_string(), source.to_string());
         let now = db::now();
-        let (hour_user, recent_user, hour_client, recent_client) = self
+        let counts = self
             .db
             .read(move |conn| {
-                let hour_user = admins::failures_for_user(conn, &u, now - Duration::hours(1))?;
-                let recent_user = admins::failures_for_user(conn, &u, now - Duration::minutes(15))?;
-                let hour_client = admins::failures_for_client(conn, &c, now - Duration::hours(1))?;
-                let recent_client =
-                    admins::failures_for_client(conn, &c, now - Duration::minutes(15))?;
-                Ok::<_, DbError>((hour_user, recent_user, hour_client, recent_client))
+                let recent = now - throttle::RECENT;
+                let hour = now - Duration::hours(1);
+                Ok::<_, DbError>(throttle::Counts {
+                    pair_recent: admins::failures_for_pair(conn, &u, &c, recent)?,
+                    pair_hour: admins::failures_for_pair(conn, &u, &c, hour)?,
+                    source_recent: admins::failures_for_client(conn, &c, recent)?,
+                    source_hour: admins::failures_for_client(conn, &c, hour)?,
+                    account_recent: admins::network_failures_for_user(conn, &u, recent)?,
+                })
             })
             .await
             .map_err(ApiError::from)?;
-        let throttled = |retry: i64, why: &str| ApiError {
-            retry_after_secs: Some(retry.max(1) as u64),
+        throttle::decide(&counts, source, now).map_err(|t| ApiError {
+            retry_after_secs: Some(t.retry_secs.max(1) as u64),
             ..ApiError::new(
                 ErrorCode::LoginThrottled,
                 format!(
-                    "too many failed logins {why}; try again in {} s",
-                    retry.max(1)
+                    "too many failed logins {}; try again in {} s",
+                    t.why,
+                    t.retry_secs.max(1)
                 ),
             )
-        };
-        for (hour, why) in [
-            (hour_user, "for this account"),
-            (hour_client, "from this client"),
-        ] {
-            if hour.0 >= MAX_FAILURES_PER_HOUR {
-                let retry = hour
-                    .1
-                    .map(|last| (last + Duration::hours(1) - now).num_seconds())
-                    .unwrap_or(3600);
-                return Err(throttled(retry, why));
-            }
-        }
-        for (recent, why) in [
-            (recent_user, "for this account"),
-            (recent_client, "from this client"),
-        ] {
-            if recent.0 >= FREE_FAILURES {
-                let delay = (1i64 << (recent.0 - FREE_FAILURES).min(10)).min(MAX_DELAY_SECS);
-                if let Some(last) = recent.1 {
-                    let wait = (last + Duration::seconds(delay) - now).num_milliseconds();
-                    if wait > 0 {
-                        return Err(throttled((wait + 999) / 1000, why));
-                    }
-                }
-            }
-        }
-        Ok(())
+        })
     }
 
     /// Verifies a bearer token and loads its admin. Errors: `unauthenticated`, `session_expired`,
@@ -358,7 +355,8 @@ impl Mama {
                 "must differ from the old password",
             ));
         }
-        self.check_throttle(&username, &ctx.client).await?;
+        let source = throttle::source_of(&ctx.client);
+        self.check_throttle(&username, &source).await?;
         let admin = self.session_admin(&username).await?;
         let (old, new, phc) = (
             params.old_password,
@@ -378,7 +376,7 @@ impl Mama {
         .map_err(|e| internal(&e.to_string()))?
         .map_err(|e| internal(&e.to_string()))?;
         let Some(hash) = verified else {
-            let (u, c, at) = (username.clone(), ctx.client.clone(), db::now());
+            let (u, c, at) = (username.clone(), source.clone(), db::now());
             self.db
                 .write(move |conn| admins::record_login_failure(conn, &u, &c, at))
                 .await

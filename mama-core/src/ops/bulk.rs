@@ -10,9 +10,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::auth::{audit_or, AdminSession};
+use super::user_input::{unknown_services, Grant};
 use super::users::{check_id_list, dedup, info_json, missing_users};
 use super::{audit_failed, Ctx, Mama, OpResult};
-use crate::api::types::{BulkUpdateParams, BulkUpdateResult, Info, KeyStatus, SetChange};
+use crate::api::types::{BulkUpdateParams, BulkUpdateResult, Info, KeyStatus, SetChange, SetOp};
 use crate::api::{ApiError, ErrorCode};
 use crate::db::outbox::{self, NewOp};
 use crate::db::users::{self, UserChanges, UserRow, SENTINEL_MODELS};
@@ -73,9 +74,20 @@ impl Mama {
         let catalog = self.catalog.get().map(|s| s.models);
         let (ids, filter) = (params.ids.map(dedup), params.filter);
         let describe = describe(&change);
+        // Replacing or adding grants services, which must exist; removing one that does not
+        // (left from before this rule) is how it is cleaned up.
+        let grants: Vec<Grant> = params
+            .services
+            .iter()
+            .filter(|c| c.op != SetOp::Remove)
+            .map(|c| Grant::all("services.values", &c.values, None))
+            .collect();
         let outcome = self
             .db
             .write(move |conn| {
+                if let Some(err) = unknown_services(conn, &grants)? {
+                    return Ok(Err(err));
+                }
                 let targets = match (&ids, &filter) {
                     (Some(ids), None) => {
                         let rows = users::find_many(conn, ids)?;

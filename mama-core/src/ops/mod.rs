@@ -8,10 +8,13 @@ pub mod auth;
 pub mod bulk;
 pub mod catalog;
 pub mod context;
+pub mod encryption_key;
 pub mod events;
 pub mod lookup;
 mod lookup_cache;
+pub mod refusals;
 pub mod services;
+pub mod throttle;
 mod user_input;
 pub mod users;
 
@@ -52,13 +55,18 @@ pub struct Mama {
     pub sync: crate::sync::SyncHandle,
     /// Rendered lookup answers and token resolutions (see `lookup_cache`).
     lookup_caches: lookup::LookupCaches,
+    /// Unauthenticated REST refusals per source, aggregated (see `refusals`).
+    pub refusals: refusals::SharedRefusals,
 }
 
 impl Mama {
     /// Assembles the core and starts the audit writer (needs a tokio runtime).
     pub fn new(db: Db, jwt: JwtKeys, cipher: KeyCipher, config: CoreConfig) -> Mama {
         let audit = audit::AuditWriter::start(db.clone());
+        let refusals = refusals::SharedRefusals::default();
+        refusals::start_flusher(Arc::downgrade(&refusals), audit.clone());
         Mama {
+            refusals,
             lookup_caches: lookup::LookupCaches::default(),
             db,
             audit,

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use super::auth::{audit_or, AdminSession};
 use super::{audit_failed, Ctx, Mama, OpResult};
 use crate::api::types::{
-    IssueTokenParams, IssuedToken, RevokeTokenParams, ServiceList, ServiceNameParams,
-    ServiceTokenView, ServiceView,
+    IssueTokenParams, IssuedToken, RevokeTokenParams, ServiceDeleted, ServiceList,
+    ServiceNameParams, ServiceTokenView, ServiceView,
 };
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::new_service_token;
@@ -72,7 +72,7 @@ impl Mama {
                 name: params.name.clone(),
                 created_at: db::now(),
             };
-            let (inserted, ev) = (row.clone(), event.clone().ok());
+            let (inserted, ev) = (row.clone(), event.clone());
             self.db
                 .write(move |conn| {
                     if services::exists(conn, &inserted.name)? {
@@ -82,6 +82,21 @@ impl Mama {
                         )));
                     }
                     services::insert(conn, &inserted)?;
+                    // A new service starts with no users. Grants of its name that predate it
+                    // (made before granting required an existing service, or left by a deleted
+                    // service of the same name) are not grants of this service: they go.
+                    let stale = users::remove_service(conn, &inserted.name)?;
+                    let ev = match stale.len() {
+                        0 => ev.ok(),
+                        n => ev
+                            .users(&stale)
+                            .detail(format!(
+                                "service={}, stale grant removed from {}",
+                                inserted.name,
+                                count_users(n)
+                            ))
+                            .ok(),
+                    };
                     events::insert(conn, &[ev])?;
                     Ok::<_, DbError>(Ok(()))
                 })
@@ -106,23 +121,34 @@ impl Mama {
         ctx: &Ctx,
         _s: &AdminSession,
         params: ServiceNameParams,
-    ) -> OpResult<()> {
+    ) -> OpResult<ServiceDeleted> {
         let event = ctx
             .event("services.delete")
             .detail(format!("service={}", params.name));
-        let ev = event.clone().ok();
-        let name = params.name.clone();
+        let (name, ev) = (params.name.clone(), event.clone());
+        // One transaction: the grants, the tokens and the service go together, so neither a
+        // token nor a grant of this name outlives it (a service created later under the name
+        // starts with no users), and lookups see the change at once (it starts a new data
+        // generation, which empties the lookup caches).
         let result = self
             .db
             .write(move |conn| {
-                if !services::delete(conn, &name)? {
+                if !services::exists(conn, &name)? {
                     return Ok(Err(ApiError::new(
                         ErrorCode::NotFound,
                         format!("no service named {name}"),
                     )));
                 }
-                events::insert(conn, &[ev])?;
-                Ok::<_, DbError>(Ok(()))
+                let holders = users::remove_service(conn, &name)?;
+                services::delete(conn, &name)?;
+                let detail = format!(
+                    "service={name}, removed from {}",
+                    count_users(holders.len())
+                );
+                events::insert(conn, &[ev.users(&holders).detail(detail).ok()])?;
+                Ok::<_, DbError>(Ok(ServiceDeleted {
+                    grants_removed: holders.len() as u64,
+                }))
             })
             .await
             .map_err(audit_or)
@@ -211,5 +237,14 @@ impl Mama {
             self.audit.record_failure(event.failed(err)).await;
         }
         result
+    }
+}
+
+/// "1 user", "3 users" (for event details).
+fn count_users(n: usize) -> String {
+    if n == 1 {
+        "1 user".into()
+    } else {
+        format!("{n} users")
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::OpResult;
 use crate::api::types::{Info, NewUser};
 use crate::api::{ApiError, ErrorCode};
+use crate::db::{services, DbConn, DbError};
 use crate::domain::validate;
 
 /// Most users one create, get or delete call takes.
@@ -134,4 +135,52 @@ pub fn missing_users<'a>(
         missing,
         ..ApiError::new(ErrorCode::NotFound, message)
     })
+}
+
+/// Services one list in the params grants: the list's field (`users[3].services`,
+/// `services.values`), its bulk row, and the names to check with their place in the list.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub field: String,
+    pub row: Option<usize>,
+    pub names: Vec<(usize, String)>,
+}
+
+impl Grant {
+    /// Every name of the list.
+    pub fn all(field: impl Into<String>, names: &[String], row: Option<usize>) -> Grant {
+        Grant {
+            field: field.into(),
+            row,
+            names: names.iter().cloned().enumerate().collect(),
+        }
+    }
+}
+
+/// The `invalid_params` error naming each granted entry that is no service; None when all exist.
+/// Run inside the write transaction that grants them: a service deleted meanwhile is not granted.
+pub fn unknown_services(conn: &mut DbConn, grants: &[Grant]) -> Result<Option<ApiError>, DbError> {
+    let mut wanted: Vec<String> = grants
+        .iter()
+        .flat_map(|g| g.names.iter().map(|(_, name)| name.clone()))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let existing = services::existing(conn, &wanted)?;
+    let mut problems = validate::Problems::default();
+    for grant in grants {
+        for (i, name) in &grant.names {
+            if !existing.contains(name) {
+                problems.push(
+                    format!("{}[{i}]", grant.field),
+                    format!("service {name} does not exist (create it first with services.create)"),
+                    grant.row,
+                );
+            }
+        }
+    }
+    Ok((!problems.is_empty()).then(|| ApiError::invalid_fields(problems.errors)))
 }

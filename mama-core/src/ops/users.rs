@@ -18,10 +18,18 @@ use crate::db::users::{self, NewUserRow, UserChanges, UserRow};
 use crate::db::{self, events, DbError};
 use crate::domain::{validate, KeyAccess, NameSet};
 
-use super::user_input::validate_new_users;
 pub(crate) use super::user_input::{check_id_list, dedup, info_json, key_hint, missing_users};
+use super::user_input::{unknown_services, validate_new_users, Grant};
 
 pub use super::user_input::MAX_USERS_PER_CALL;
+
+/// Why `users.create` wrote nothing, found inside its transaction.
+enum CreateRefused {
+    /// A row grants a service that does not exist.
+    UnknownServices(ApiError),
+    /// These users exist already.
+    Existing(Vec<String>),
+}
 
 /// Where a `users.list` page starts: at `offset`, or after / before a cursor (offset 0).
 fn page_window(cursor: &PageCursor, sort: UserSort, offset: u64) -> OpResult<Window> {
@@ -294,12 +302,22 @@ impl Mama {
         }
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let event = ctx.event("users.create").users(ids.clone()).ok();
+        let grants: Vec<Grant> = params
+            .users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !u.services.is_empty())
+            .map(|(i, u)| Grant::all(format!("users[{i}].services"), &u.services, Some(i)))
+            .collect();
         let created = self
             .db
             .write(move |conn| {
+                if let Some(err) = unknown_services(conn, &grants)? {
+                    return Ok(Err(CreateRefused::UnknownServices(err)));
+                }
                 let existing = users::existing_ids(conn, &ids)?;
                 if !existing.is_empty() {
-                    return Ok(Err(existing));
+                    return Ok(Err(CreateRefused::Existing(existing)));
                 }
                 users::insert_many(conn, &rows)?;
                 outbox::enqueue(conn, &ops, now)?;
@@ -308,7 +326,11 @@ impl Mama {
             })
             .await
             .map_err(audit_or)?;
-        let rows = created.map_err(|existing| {
+        let rows = created.map_err(|refused| {
+            let existing = match refused {
+                CreateRefused::UnknownServices(err) => return err,
+                CreateRefused::Existing(existing) => existing,
+            };
             let index: HashMap<&str, usize> = params
                 .users
                 .iter()
@@ -411,6 +433,19 @@ impl Mama {
                         )
                     }));
                 }
+                let old_services = current.service_set()?;
+                if let Some(services) = &params.services {
+                    // Only what this change grants anew must exist: a name the user holds from
+                    // before the rule may stay (or go) without blocking other edits.
+                    let granted = Grant {
+                        field: "services".into(),
+                        row: None,
+                        names: services.iter().cloned().enumerate().filter(|(_, s)| !old_services.contains(s)).collect(),
+                    };
+                    if let Some(err) = unknown_services(conn, &[granted])? {
+                        return Ok(Err(err));
+                    }
+                }
                 let mut changes = UserChanges { updated_at: Some(db::now()), ..Default::default() };
                 let mut changed = Vec::new();
                 if let Some(org) = params.organization.filter(|o| *o != current.organization) {
@@ -428,7 +463,6 @@ impl Mama {
                     outbox::enqueue(conn, &[NewOp { user_id: current.id.clone(), kind: outbox::KIND_SYNC, key_hash: None }], db::now())?;
                     changed.push("models");
                 }
-                let old_services = current.service_set()?;
                 if let Some(services) = params.services.map(NameSet::new).filter(|s| *s != old_services) {
                     users::delete_service_rows(conn, std::slice::from_ref(&current.id), None)?;
                     users::insert_service_rows(conn, &services.iter().map(|s| (current.id.clone(), s.clone())).collect::<Vec<_>>())?;

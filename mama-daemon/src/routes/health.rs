@@ -12,14 +12,22 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready: the database answers and is migrated. LiteLLM's reachability is reported, not fatal.
+/// Ready: the database answers and is migrated, and the event log accepts writes (every request
+/// needs its event stored: a daemon that cannot store them answers 503 to nearly everything).
+/// LiteLLM's reachability is reported, not fatal.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let db = state.mama.db.clone();
     let migrated = db.read(mama_core::db::migrate::is_current).await;
-    let (status, db_state) = match migrated {
+    let (mut status, db_state) = match migrated {
         Ok(true) => (StatusCode::OK, "ok"),
         Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unreachable"),
+    };
+    let events = if state.mama.event_log_ready().await {
+        "ok"
+    } else {
+        status = StatusCode::SERVICE_UNAVAILABLE;
+        "not writable"
     };
     // LiteLLM is reported, never fatal: reads and REST keep working while it is down.
     let litellm = match state.mama.sync.engine() {
@@ -36,6 +44,6 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     };
     (
         status,
-        Json(json!({"status": ready, "database": db_state, "litellm": litellm})),
+        Json(json!({"status": ready, "database": db_state, "events": events, "litellm": litellm})),
     )
 }

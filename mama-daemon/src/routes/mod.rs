@@ -8,7 +8,6 @@ pub mod rpc;
 
 use std::net::SocketAddr;
 
-use axum::extract::connect_info::Connected;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
@@ -42,27 +41,6 @@ impl std::fmt::Display for Peer {
                 }
                 Ok(())
             }
-        }
-    }
-}
-
-impl Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Peer::Tcp(*stream.remote_addr())
-    }
-}
-
-impl Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
-        match stream.io().peer_cred() {
-            Ok(cred) => Peer::Unix {
-                uid: Some(cred.uid()),
-                pid: cred.pid(),
-            },
-            Err(_) => Peer::Unix {
-                uid: None,
-                pid: None,
-            },
         }
     }
 }

@@ -27,13 +27,14 @@ pub fn document() -> Value {
                     "400": err("Bad input: not JSON, unknown field, 0 or more than 1000 ids, an invalid id"),
                     "401": err("Missing, malformed, unknown or revoked service token"),
                     "413": err("Body larger than 1 MiB"),
+                    "429": err("Too many requests without a valid token from this address"),
                     "503": err("Database or event log unavailable")
                 }
             }},
             "/api/v1/users/{id}": {"get": {
                 "operationId": "getUser",
                 "summary": "Info and key of one user",
-                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"$ref": "#/components/schemas/UserId"}}],
                 "responses": {
                     "200": {"description": "The user", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LookupUser"}}}},
                     "400": err("Invalid id"),
@@ -45,13 +46,15 @@ pub fn document() -> Value {
             "/api/v1/openapi.json": {"get": {"operationId": "openapi", "security": [], "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/healthz": {"get": {"operationId": "healthz", "security": [], "responses": {"200": {"description": "Alive"}}}},
-            "/readyz": {"get": {"operationId": "readyz", "security": [], "responses": {"200": {"description": "Database reachable and migrated"}, "503": {"description": "Not ready"}}}}
+            "/readyz": {"get": {"operationId": "readyz", "security": [], "responses": {"200": {"description": "Database reachable and migrated, event log writable"}, "503": {"description": "Not ready"}}}}
         },
         "components": {
             "securitySchemes": {"serviceToken": {"type": "http", "scheme": "bearer", "description": "A service token (mama_st_…) issued by an admin"}},
             "schemas": {
                 "LookupRequest": {"type": "object", "additionalProperties": false, "required": ["user_ids"],
-                    "properties": {"user_ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string", "minLength": 1, "maxLength": 128}}}},
+                    "properties": {"user_ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"$ref": "#/components/schemas/UserId"}}}},
+                "UserId": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\w.@+-]{1,128}$",
+                    "description": "Letters and digits of any script (Hangul included) and . _ - @ +, in Unicode normal form NFKC (fullwidth and other look-alike forms are refused)."},
                 "LookupUser": {"type": "object", "required": ["id", "organization", "models", "services", "info", "key", "key_status"],
                     "properties": {
                         "id": {"type": "string"}, "organization": {"type": "string"},
@@ -60,7 +63,7 @@ pub fn document() -> Value {
                         "info": {"type": "object", "additionalProperties": {"type": "string"}},
                         "key": {"type": "string", "nullable": true, "description": "The LiteLLM virtual key, or null (see key_withheld)"},
                         "key_status": {"type": "string", "enum": ["none", "pending", "active", "failed"]},
-                        "key_withheld": {"type": "string", "enum": ["service_not_allowed", "no_key", "key_unreadable"]}
+                        "key_withheld": {"type": "string", "enum": ["service_not_allowed", "no_key", "no_models", "not_in_litellm_yet", "key_unreadable"]}
                     }},
                 "LookupResponse": {"type": "object", "required": ["users", "missing"],
                     "properties": {"users": {"type": "array", "items": {"$ref": "#/components/schemas/LookupUser"}},

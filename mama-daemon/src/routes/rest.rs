@@ -26,6 +26,10 @@ async fn service_ctx(
 ) -> Result<Ctx, RestError> {
     match mama.authenticate_service(ctx, bearer(headers)).await {
         Ok(ctx) => Ok(ctx),
+        // A flood of these must not grow the event log without bound: aggregated per source.
+        Err(err) if err.code == ErrorCode::Unauthenticated => Err(RestError(
+            mama.refuse_unauthenticated(ctx, action, err).await,
+        )),
         Err(err) => {
             mama.audit
                 .record_failure(ctx.event(action).failed(&err))

@@ -276,11 +276,7 @@ async fn dispatch(
         method::USERS_BULK_UPDATE => done(mama.bulk_update(ctx, &s, params(req)?).await),
         method::SERVICES_LIST => done(mama.list_services(ctx, &s).await),
         method::SERVICES_CREATE => done(mama.create_service(ctx, &s, params(req)?).await),
-        method::SERVICES_DELETE => done(
-            mama.delete_service(ctx, &s, params(req)?)
-                .await
-                .map(|()| serde_json::json!({})),
-        ),
+        method::SERVICES_DELETE => done(mama.delete_service(ctx, &s, params(req)?).await),
         method::SERVICES_ISSUE_TOKEN => done(mama.issue_token(ctx, &s, params(req)?).await),
         method::SERVICES_REVOKE_TOKEN => done(
             mama.revoke_token(ctx, &s, params(req)?)

@@ -196,8 +196,14 @@ fn picker_options(
             }
         }
         PickerTarget::Services => {
-            for name in app.service_names.iter().chain(chosen) {
+            // Only existing services can be granted; a name a user holds from before that rule
+            // shows as unavailable (once the services are known), so it can be taken away.
+            let known = !app.service_names.is_empty();
+            for name in app.service_names.iter() {
                 options.insert(name.clone(), true);
+            }
+            for name in chosen {
+                options.entry(name.clone()).or_insert(!known);
             }
         }
     }
@@ -211,7 +217,10 @@ pub(super) fn open_picker(
     unavailable: &[String],
 ) {
     let options = picker_options(app, target, &chosen, unavailable);
-    let catalog_known = !app.catalog.is_empty();
+    let catalog_known = match target {
+        PickerTarget::Models => !app.catalog.is_empty(),
+        PickerTarget::Services => !app.service_names.is_empty(),
+    };
     app.popups.push(Popup::Picker(Picker {
         target,
         options,
@@ -241,10 +250,9 @@ fn picker_command(app: &mut App, cmd: Cmd) {
             } else {
                 let name = p.query.value().trim().to_string();
                 if !name.is_empty() {
-                    p.options.push((
-                        name.clone(),
-                        p.target == PickerTarget::Services || !p.catalog_known,
-                    ));
+                    // Not in the list: unavailable, unless the list is not known yet (the
+                    // daemon refuses a service that does not exist either way).
+                    p.options.push((name.clone(), !p.catalog_known));
                     p.options.sort();
                     p.chosen.insert(name);
                 }

@@ -4,7 +4,7 @@ use mama_core::api::rpc::method;
 use mama_core::api::types::{
     AdminList, EventList, EventView, FailedRetried, IssueTokenParams, IssuedToken, KeyStatus,
     ListEventsParams, ListUsersParams, ModelList, ModelsListParams, Page, ReconcileSummary,
-    ServiceList, ServiceView, SyncStatus, UserFilter, UserList, UserSort,
+    ServiceDeleted, ServiceList, ServiceView, SyncStatus, UserFilter, UserList, UserSort,
 };
 use mama_core::api::ErrorCode;
 use serde_json::Value;
@@ -240,16 +240,17 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
                 None => Confirm {
                     title: "Delete service".into(),
                     lines: vec![
-                        format!(
-                            "Delete service {}? ({} {} it)",
-                            service.name,
-                            count(service.users, "user"),
-                            if service.users == 1 {
-                                "allows"
-                            } else {
-                                "allow"
-                            }
-                        ),
+                        format!("Delete service {}?", service.name),
+                        match service.users {
+                            0 => "No user allows it.".to_string(),
+                            n => format!(
+                                "{} {} it and will lose it.",
+                                count(n, "user"),
+                                if n == 1 { "allows" } else { "allow" }
+                            ),
+                        },
+                        "Its tokens stop working at once; a service created later under".into(),
+                        "this name starts with no users.".into(),
                         String::new(),
                         "y: yes   n/esc: no".into(),
                     ],
@@ -437,10 +438,19 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 _ => app.error(describe(&err)),
             },
         },
-        Tag::DeleteService | Tag::RevokeToken => {
+        Tag::DeleteService => {
+            match decode::<ServiceDeleted>(result) {
+                Ok(deleted) => app.info(format!(
+                    "Service deleted; removed from {}.",
+                    count(deleted.grants_removed, "user")
+                )),
+                Err(err) => app.error(describe(&err)),
+            }
+            load_services(app);
+        }
+        Tag::RevokeToken => {
             match result {
-                Ok(_) if tag == Tag::RevokeToken => app.info("Token revoked."),
-                Ok(_) => app.info("Service deleted."),
+                Ok(_) => app.info("Token revoked."),
                 Err(err) => app.error(describe(&err)),
             }
             load_services(app);

@@ -233,6 +233,8 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
         .context("starting mama-daemon")?;
     let mut admin = daemon.admin().await;
     call(&mut admin, "services.create", json!({ "name": SERVICE })).await?;
+    // The seeded users also allow another service; a grant needs the service to exist.
+    call(&mut admin, "services.create", json!({ "name": "other" })).await?;
     let issued = call(
         &mut admin,
         "services.issue_token",

@@ -550,7 +550,7 @@ fn print_run(run: &Run) {
         .cpu
         .groups
         .iter()
-        .map(|(n, s)| format!("{n} {s:.1}"))
+        .map(|(n, s)| format!("{n} {s:.2}"))
         .collect();
     let drained = run
         .drained_seconds
@@ -567,7 +567,7 @@ fn print_run(run: &Run) {
         String::new()
     };
     println!(
-        "{}: {:.2} s{retries}{drained}; LiteLLM calls: {}; CPU s: {}, bench {:.1}; machine busy {:.0}%; load {}; {}",
+        "{}: {:.2} s{retries}{drained}; LiteLLM calls: {}; CPU s: {}, bench {:.2}; machine busy {:.0}%; load {}; {}",
         label(run.what),
         run.seconds,
         calls_text(&run.calls),
@@ -617,12 +617,12 @@ fn print_summary(opts: &Options, reports: &[SizeReport]) {
     for report in reports {
         for run in &report.runs {
             let postgres = if opts.db == Kind::Postgres {
-                format!(" + PG {:.1}", cpu_of(run, "mama-postgres"))
+                format!(" + PG {:.2}", cpu_of(run, "mama-postgres"))
             } else {
                 String::new()
             };
             println!(
-                "| {} | {} | {:.2} | {} | {} | {} | {} | {:.1}{postgres} | {:.1} | {:.0} % | {} |",
+                "| {} | {} | {:.2} | {} | {} | {} | {} | {:.2}{postgres} | {:.2} | {:.0} % | {} |",
                 report.keys,
                 label(run.what),
                 run.seconds,
@@ -671,11 +671,11 @@ fn print_summary(opts: &Options, reports: &[SizeReport]) {
             .unwrap_or(0);
         let share = [60.0, 120.0, 300.0, 600.0]
             .iter()
-            .map(|i| format!("{i:.0} s: {:.1} %", 100.0 * clean / i))
+            .map(|i| format!("{i:.0} s: {:.2} %", 100.0 * clean / i))
             .collect::<Vec<_>>()
             .join(", ");
         println!(
-            "{} keys (seeded in {:.0} s): clean reconcile median {clean:.2} s, {pages} /key/list calls ({:.1} ms per page), daemon CPU {daemon_cpu:.1} s; raw paging median {raw:.2} s; share of the time spent reconciling at an interval of {share}",
+            "{} keys (seeded in {:.0} s): clean reconcile median {clean:.2} s, {pages} /key/list calls ({:.1} ms per page), daemon CPU {daemon_cpu:.2} s; raw paging median {raw:.2} s; share of the time spent reconciling at an interval of {share}",
             report.keys,
             report.seed_seconds,
             1000.0 * clean / pages.max(1) as f64,

@@ -84,11 +84,19 @@ impl RpcClient {
         result
     }
 
-    /// Creates the service `name` and returns a fresh token for it (for REST calls).
+    /// Creates the service `name` unless it exists (users can be granted only services that
+    /// exist).
+    pub async fn ensure_service(&mut self, name: &str) {
+        let reply = self.call("services.create", json!({ "name": name })).await;
+        if reply.body.get("error").is_some() {
+            assert_eq!(reply.code(), "already_exists", "{}", reply.body);
+        }
+    }
+
+    /// Creates the service `name` (unless it exists) and returns a fresh token for it (for REST
+    /// calls).
     pub async fn service_token(&mut self, name: &str) -> String {
-        self.call("services.create", json!({ "name": name }))
-            .await
-            .ok();
+        self.ensure_service(name).await;
         let issued = self
             .call("services.issue_token", json!({ "service": name }))
             .await;

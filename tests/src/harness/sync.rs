@@ -87,8 +87,12 @@ pub async fn admin_again(d: &Daemon) -> RpcClient {
     rpc
 }
 
+/// The service every user of [`user`] allows (create it first: [`RpcClient::ensure_service`];
+/// [`create`] does).
+pub const SERVICE: &str = "chat";
+
 pub fn user(id: &str, models: &[&str]) -> Value {
-    json!({"id": id, "organization": "lab", "models": models, "services": ["chat"], "info": {}})
+    json!({"id": id, "organization": "lab", "models": models, "services": [SERVICE], "info": {}})
 }
 
 /// `n` user ids `<tag>0000`, `<tag>0001`, …
@@ -96,8 +100,9 @@ pub fn ids(tag: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{tag}{i:04}")).collect()
 }
 
-/// Creates the users with `models`, 1,000 per call.
+/// Creates the users with `models` (and the service they allow), 1,000 per call.
 pub async fn create(rpc: &mut RpcClient, ids: &[String], models: &[&str]) {
+    rpc.ensure_service(SERVICE).await;
     for chunk in ids.chunks(1000) {
         let users: Vec<Value> = chunk.iter().map(|id| user(id, models)).collect();
         let reply = rpc.call("users.create", json!({"users": users})).await;

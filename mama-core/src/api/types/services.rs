@@ -17,7 +17,7 @@ pub struct ServiceView {
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub tokens: Vec<ServiceTokenView>,
-    /// How many users allow this service.
+    /// How many users allow this service (deleting it takes it from them).
     pub users: u64,
 }
 
@@ -30,6 +30,15 @@ pub struct ServiceList {
 #[serde(deny_unknown_fields)]
 pub struct ServiceNameParams {
     pub name: String,
+}
+
+/// The answer to `services.delete`. A grant names the service itself: deleting it takes it out
+/// of every user that allowed it, so a service created later under the same name starts with none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceDeleted {
+    /// How many users lost the grant. (Absent from a daemon that predates it: read as 0.)
+    #[serde(default)]
+    pub grants_removed: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
