@@ -21,6 +21,10 @@ pub enum Fault {
     CutMidResponse,
     /// 200 with a body that is not the JSON LiteLLM sends (truncated).
     MalformedBody,
+    /// 400 whose error message quotes the whole request, headers (`Authorization` too) and body:
+    /// what a misbehaving proxy or a debugging middleware may send back. The operation does not
+    /// happen.
+    EchoRequest,
     /// The connection is closed before any status line: the client gets no answer at all (a
     /// proxy killed mid-request). Unlike [`Fault::CutMidResponse`], nothing of the answer
     /// arrives, so the client cannot tell whether the request was even read.

@@ -146,6 +146,25 @@ fn injected_status(status: u16) -> ApiError {
     )
 }
 
+/// A 400 quoting the request it answers, secrets and all (see [`Fault::EchoRequest`]).
+async fn echo_request(req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+    let headers: Vec<String> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("?")))
+        .collect();
+    let message = format!(
+        "bad request {} {} headers [{}] body {}",
+        parts.method,
+        parts.uri,
+        headers.join("; "),
+        String::from_utf8_lossy(&body)
+    );
+    ApiError::new(400, message, "bad_request_error", Some("None")).into_response()
+}
+
 /// The real answer, computed now in its own task (so it completes even if the client leaves),
 /// or left for later when the fault says the operation does not happen.
 enum Real {
@@ -163,6 +182,10 @@ async fn inject(fault: Fault, applied: bool, req: Request, next: Next) -> Respon
         (Real::NotRun, Some((req, next)))
     };
     match fault {
+        Fault::EchoRequest => match later {
+            Some((req, _)) => echo_request(req).await,
+            None => injected_status(400).into_response(),
+        },
         Fault::Status(status) => injected_status(status).into_response(),
         // `real` has already run when the rule says the operation applies.
         Fault::Reset => reset_connection(),
