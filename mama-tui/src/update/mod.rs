@@ -3,7 +3,7 @@
 
 mod auth;
 mod bulk;
-mod create;
+pub mod create;
 mod dialogs;
 mod popups;
 mod screens;
