@@ -116,61 +116,41 @@ pub fn record_login_failure(
     Ok(())
 }
 
-/// Failures for an account since `since`: count and the latest time.
-pub fn failures_for_user(
-    conn: &mut DbConn,
-    username: &str,
-    since: NaiveDateTime,
-) -> Result<(i64, Option<NaiveDateTime>), DbError> {
-    let q = login_failures::table
-        .filter(login_failures::username.eq(username))
-        .filter(login_failures::at.ge(since));
-    let n = q.count().get_result(conn)?;
-    let last = q.select(diesel::dsl::max(login_failures::at)).first(conn)?;
-    Ok((n, last))
+/// Which failed logins to count (see `ops::throttle`).
+#[derive(Debug, Clone, Copy)]
+pub enum FailureScope<'a> {
+    /// One source, over all accounts.
+    Source(&'a str),
+    /// One account from one source.
+    Pair { account: &'a str, source: &'a str },
+    /// One account from network sources (not the local Unix socket).
+    AccountFromNetwork(&'a str),
 }
 
-pub fn failures_for_client(
+/// Failures in `scope` since `since`: how many, and the latest.
+pub fn failures(
     conn: &mut DbConn,
-    client: &str,
+    scope: FailureScope<'_>,
     since: NaiveDateTime,
 ) -> Result<(i64, Option<NaiveDateTime>), DbError> {
-    let q = login_failures::table
-        .filter(login_failures::client.eq(client))
-        .filter(login_failures::at.ge(since));
-    let n = q.count().get_result(conn)?;
-    let last = q.select(diesel::dsl::max(login_failures::at)).first(conn)?;
-    Ok((n, last))
-}
-
-/// Failures for one account from one source since `since`.
-pub fn failures_for_pair(
-    conn: &mut DbConn,
-    username: &str,
-    client: &str,
-    since: NaiveDateTime,
-) -> Result<(i64, Option<NaiveDateTime>), DbError> {
-    let q = login_failures::table
-        .filter(login_failures::username.eq(username))
-        .filter(login_failures::client.eq(client))
-        .filter(login_failures::at.ge(since));
-    let n = q.count().get_result(conn)?;
-    let last = q.select(diesel::dsl::max(login_failures::at)).first(conn)?;
-    Ok((n, last))
-}
-
-/// Failures for an account from network sources (not the local Unix socket) since `since`.
-pub fn network_failures_for_user(
-    conn: &mut DbConn,
-    username: &str,
-    since: NaiveDateTime,
-) -> Result<(i64, Option<NaiveDateTime>), DbError> {
-    let q = login_failures::table
-        .filter(login_failures::username.eq(username))
-        .filter(login_failures::client.not_like("unix:%"))
-        .filter(login_failures::at.ge(since));
-    let n = q.count().get_result(conn)?;
-    let last = q.select(diesel::dsl::max(login_failures::at)).first(conn)?;
+    let scoped = || {
+        let q = login_failures::table
+            .filter(login_failures::at.ge(since))
+            .into_boxed();
+        match scope {
+            FailureScope::Source(source) => q.filter(login_failures::client.eq(source)),
+            FailureScope::Pair { account, source } => q
+                .filter(login_failures::username.eq(account))
+                .filter(login_failures::client.eq(source)),
+            FailureScope::AccountFromNetwork(account) => q
+                .filter(login_failures::username.eq(account))
+                .filter(login_failures::client.not_like("unix:%")),
+        }
+    };
+    let n = scoped().count().get_result(conn)?;
+    let last = scoped()
+        .select(diesel::dsl::max(login_failures::at))
+        .first(conn)?;
     Ok((n, last))
 }
 

@@ -10,7 +10,7 @@ use super::{audit_failed, throttle, Actor, Ctx, Mama, OpResult};
 use crate::api::types::{ChangePasswordParams, LoginParams, Role, Session, WhoAmI};
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::{self, SessionClaims, TokenError};
-use crate::db::admins::{self, AdminRow};
+use crate::db::admins::{self, AdminRow, FailureScope};
 use crate::db::{self, events, DbError};
 
 /// The RPC methods a must-change-password admin may still call.
@@ -206,12 +206,20 @@ impl Mama {
             .read(move |conn| {
                 let recent = now - throttle::RECENT;
                 let hour = now - Duration::hours(1);
+                let pair = FailureScope::Pair {
+                    account: &u,
+                    source: &c,
+                };
                 Ok::<_, DbError>(throttle::Counts {
-                    pair_recent: admins::failures_for_pair(conn, &u, &c, recent)?,
-                    pair_hour: admins::failures_for_pair(conn, &u, &c, hour)?,
-                    source_recent: admins::failures_for_client(conn, &c, recent)?,
-                    source_hour: admins::failures_for_client(conn, &c, hour)?,
-                    account_recent: admins::network_failures_for_user(conn, &u, recent)?,
+                    pair_recent: admins::failures(conn, pair, recent)?,
+                    pair_hour: admins::failures(conn, pair, hour)?,
+                    source_recent: admins::failures(conn, FailureScope::Source(&c), recent)?,
+                    source_hour: admins::failures(conn, FailureScope::Source(&c), hour)?,
+                    account_recent: admins::failures(
+                        conn,
+                        FailureScope::AccountFromNetwork(&u),
+                        recent,
+                    )?,
                 })
             })
             .await
