@@ -701,7 +701,14 @@ fn print_summary(opts: &Options, reports: &[SizeReport]) {
             .unwrap_or(0);
         let share = [60.0, 120.0, 300.0, 600.0]
             .iter()
-            .map(|i| format!("{i:.0} s: {:.2} %", 100.0 * clean / i))
+            .map(|i| {
+                if clean < *i {
+                    format!("{i:.0} s: {:.2} %", 100.0 * clean / i)
+                } else {
+                    // The daemon's timer then starts the next reconcile as soon as one ends.
+                    format!("{i:.0} s: 100 % (longer than the interval)")
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ");
         println!(
