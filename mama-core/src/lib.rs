@@ -3,7 +3,10 @@
 //! the TUI. The binaries stay thin: they parse, call one use case here, and render.
 #![forbid(unsafe_code)]
 
-pub mod api;
+/// The wire contract lives in its own crate so clients need nothing else; re-exported so the
+/// core's use cases name it as before.
+pub use mama_api as api;
+
 pub mod auth;
 pub mod crypto;
 pub mod db;

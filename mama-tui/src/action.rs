@@ -2,7 +2,7 @@
 //! click, or the answer to an RPC call. `update` is the only place that reacts to them.
 
 use chrono::{DateTime, Utc};
-use mama_core::api::types::UserColumn;
+use mama_api::types::UserColumn;
 use serde_json::Value;
 
 use crate::client::ClientError;

@@ -1,10 +1,10 @@
 //! The whole state of the UI (the Elm "model"). `view` only reads it; `update` only changes it.
 
 use chrono::{DateTime, Utc};
-use mama_core::api::types::{
+use mama_api::rpc::Method;
+use mama_api::types::{
     AdminView, EventFilter, EventView, ModelList, Role, ServiceView, SyncStatus,
 };
-use serde_json::Value;
 
 use crate::action::{Screen, Tag};
 use crate::effect::Effect;
@@ -113,7 +113,7 @@ pub struct App {
     pub login: LoginForm,
     pub force_password: PasswordForm,
     pub users: UsersState,
-    pub models: ListState<mama_core::api::types::ModelView>,
+    pub models: ListState<mama_api::types::ModelView>,
     pub model_list: Option<ModelList>,
     pub admins: ListState<AdminView>,
     pub services: ListState<ServiceView>,
@@ -132,7 +132,7 @@ pub struct App {
     /// A bulk change was applied: the status line follows the sync queue until it drains.
     pub watching_sync: bool,
     /// Bulk changes previewed (dry run) and waiting for the operator's confirmation.
-    pub pending_bulk: Vec<mama_core::api::types::BulkUpdateParams>,
+    pub pending_bulk: Vec<mama_api::types::BulkUpdateParams>,
     pub quit: bool,
     effects: Vec<Effect>,
 }
@@ -185,11 +185,12 @@ impl App {
     }
 
     /// Queues an RPC call with the current session.
-    pub fn call(&mut self, method: &'static str, params: Value, tag: Tag) {
+    /// Calls method `M` with its own params type, so a call cannot send the wrong shape.
+    pub fn call<M: Method>(&mut self, params: &M::Params, tag: Tag) {
         self.in_flight += 1;
         let effect = Effect::Call {
-            method,
-            params,
+            method: M::NAME,
+            params: crate::update::to_params(params),
             tag,
             token: self.token(),
             epoch: self.epoch,

@@ -9,7 +9,8 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use mama_core::api::ErrorCode;
+use mama_api::rpc::Method;
+use mama_api::ErrorCode;
 use serde_json::Value;
 
 use crate::client::{ClientError, RpcClient};
@@ -48,6 +49,18 @@ impl Caller {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Calls method `M` and decodes its answer (see [`RpcClient::call_typed`]).
+    pub async fn call_typed<M: Method>(
+        &self,
+        params: &M::Params,
+        token: Option<&str>,
+    ) -> Result<M::Output, ClientError> {
+        let params =
+            serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let value = self.call(M::NAME, params, token).await?;
+        serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     pub async fn call(

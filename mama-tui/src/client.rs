@@ -13,8 +13,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use mama_core::api::rpc::{RpcRequest, RpcResponse};
-use mama_core::api::ApiError;
+use mama_api::rpc::{Method, RpcRequest, RpcResponse};
+use mama_api::ApiError;
 use serde_json::Value;
 
 /// Where the daemon listens.
@@ -116,6 +116,18 @@ impl RpcClient {
 
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// Calls method `M` and decodes its answer; a result of another shape is a protocol error.
+    pub async fn call_typed<M: Method>(
+        &self,
+        params: &M::Params,
+        token: Option<&str>,
+    ) -> Result<M::Output, ClientError> {
+        let params =
+            serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let value = self.call(M::NAME, params, token).await?;
+        serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// Calls `method`, bounded by the per-request timeout.

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use mama_core::api::types::{UserFilter, UserSort};
+use mama_api::types::{UserFilter, UserSort};
 use serde_json::Value;
 
 use crate::action::Tag;

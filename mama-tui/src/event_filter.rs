@@ -10,7 +10,7 @@
 //! `since` is inclusive and `until` exclusive, as in `events.list`.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Timelike, Utc};
-use mama_core::api::types::{EventFilter, EventKind};
+use mama_api::types::{EventFilter, EventKind};
 
 /// What a bad time value is told, so the operator learns the accepted forms at once (short
 /// enough to fit an 80-column filter bar with the value).

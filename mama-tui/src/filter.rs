@@ -3,7 +3,7 @@
 //! The daemon does the filtering; this only turns what the operator typed into a
 //! [`UserFilter`], or says which term it does not understand.
 
-use mama_core::api::types::{KeyStatus, UserFilter};
+use mama_api::types::{KeyStatus, UserFilter};
 
 /// Parses the filter bar. Unknown `key:` terms and bad statuses are errors shown under the bar,
 /// so a typo never silently widens a bulk change.

@@ -3,7 +3,7 @@
 //! is unit tested without a terminal (the atuin `handle_key_input` pattern).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use mama_core::api::types::UserColumn;
+use mama_api::types::UserColumn;
 
 use crate::action::{Action, Cmd, Screen};
 use crate::app::App;

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use mama_core::api::types::{BulkUpdateParams, Info, Role, SetOp, UserView};
-use mama_core::api::FieldError;
+use mama_api::types::{BulkUpdateParams, Info, Role, SetOp, UserView};
+use mama_api::FieldError;
 
 use crate::text::{TextArea, TextInput};
 

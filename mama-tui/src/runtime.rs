@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use chrono::Utc;
 use crossterm::event::{Event, EventStream, MouseButton, MouseEventKind};
 use futures::StreamExt;
-use mama_core::api::rpc::method;
-use mama_core::api::types::{
+use mama_api::rpc::{method, NoParams};
+use mama_api::types::{
     ListIdsParams, ListUsersParams, Page, PageCursor, UserFilter, UserIds, UserList, UserSort,
 };
 use serde_json::{json, Value};
@@ -91,7 +91,7 @@ async fn event_loop(
     if let Some(token) = app.token() {
         let logout = caller
             .client()
-            .call(method::AUTH_LOGOUT, json!({}), Some(&token));
+            .call_typed::<method::AuthLogout>(&NoParams {}, Some(&token));
         let _ = tokio::time::timeout(Duration::from_secs(1), logout).await;
     }
     Ok(())
@@ -278,11 +278,9 @@ async fn list_ids(
     let params = ListIdsParams {
         filter: filter.clone(),
     };
-    let value = client
-        .call(method::USERS_LIST_IDS, update::to_params(&params), token)
+    let ids: UserIds = client
+        .call_typed::<method::UsersListIds>(&params, token)
         .await?;
-    let ids: UserIds =
-        serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
     Ok(ids.ids)
 }
 
@@ -294,7 +292,7 @@ async fn for_each_user(
     filter: UserFilter,
     sort: UserSort,
     token: Option<&str>,
-    mut each: impl FnMut(&[mama_core::api::types::UserView], u64, u64),
+    mut each: impl FnMut(&[mama_api::types::UserView], u64, u64),
 ) -> Result<Vec<String>, ClientError> {
     let mut ids = Vec::new();
     let mut after = None;
@@ -315,11 +313,9 @@ async fn for_each_user(
             // The count once, for the progress shown.
             counts: first,
         };
-        let value = client
-            .call(method::USERS_LIST, update::to_params(&params), token)
+        let page: UserList = client
+            .call_typed::<method::UsersList>(&params, token)
             .await?;
-        let page: UserList =
-            serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
         matching = page.matching.unwrap_or(matching);
         let count = page.users.len() as u64;
         each(&page.users, ids.len() as u64 + count, matching);

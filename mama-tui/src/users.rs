@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mama_core::api::types::{UserFilter, UserSort, UserView};
+use mama_api::types::{UserFilter, UserSort, UserView};
 
 use crate::text::TextInput;
 
@@ -394,7 +394,7 @@ impl UsersState {
 pub(crate) mod tests {
     use super::*;
     use chrono::Utc;
-    use mama_core::api::types::KeyStatus;
+    use mama_api::types::KeyStatus;
 
     pub fn user(id: &str) -> UserView {
         UserView {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mama_core::api::ErrorCode;
+use mama_api::ErrorCode;
 use mama_tui::caller::Caller;
 use mama_tui::client::{ClientError, Endpoint, RpcClient};
 use serde_json::{json, Value};

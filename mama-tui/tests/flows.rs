@@ -5,8 +5,8 @@ mod common;
 
 use chrono::Duration;
 use common::*;
-use mama_core::api::types::{KeyStatus, UserColumn};
-use mama_core::api::{ApiError, ErrorCode};
+use mama_api::types::{KeyStatus, UserColumn};
+use mama_api::{ApiError, ErrorCode};
 use mama_tui::action::{Action, Cmd, Reply, Screen, Tag};
 use mama_tui::app::{App, SyncState};
 use mama_tui::client::ClientError;
@@ -27,7 +27,7 @@ fn fail(app: &mut App, tag: Tag, code: ErrorCode) -> Vec<Effect> {
     )
 }
 
-fn many(n: usize) -> Vec<mama_core::api::types::UserView> {
+fn many(n: usize) -> Vec<mama_api::types::UserView> {
     (0..n)
         .map(|i| user(&format!("u{i:06}"), "Org", &[], &[], KeyStatus::Active))
         .collect()

@@ -82,7 +82,7 @@ fn users_table_wide() {
     let mut app = users_app(160, 30, sample_users(), 5);
     update(
         &mut app,
-        Action::Cmd(Cmd::Sort(mama_core::api::types::UserColumn::Organization)),
+        Action::Cmd(Cmd::Sort(mama_api::types::UserColumn::Organization)),
     );
     let query = app.users.query;
     reply_first_page(
@@ -98,7 +98,7 @@ fn users_table_wide() {
     );
     update(
         &mut app,
-        Action::Cmd(Cmd::Sort(mama_core::api::types::UserColumn::Organization)),
+        Action::Cmd(Cmd::Sort(mama_api::types::UserColumn::Organization)),
     );
     let query = app.users.query;
     reply_first_page(
@@ -192,8 +192,7 @@ fn edit_dialog_conflict() {
     typed(&mut app, " 2");
     cmd(&mut app, Cmd::Save);
     let epoch = app.epoch;
-    let mut err =
-        mama_core::api::ApiError::new(mama_core::api::ErrorCode::Conflict, "stale version");
+    let mut err = mama_api::ApiError::new(mama_api::ErrorCode::Conflict, "stale version");
     err.current_version = Some(4);
     update(
         &mut app,
@@ -303,7 +302,7 @@ fn create_dialog_with_row_errors() {
     );
     cmd(&mut app, Cmd::Save);
     let epoch = app.epoch;
-    let err = mama_core::api::ApiError::invalid_fields(vec![mama_core::api::FieldError {
+    let err = mama_api::ApiError::invalid_fields(vec![mama_api::FieldError {
         field: "users[1].id".into(),
         message: "only letters, digits and . _ - @ are allowed".into(),
         row: Some(1),
@@ -451,12 +450,10 @@ fn status_line_says_na_without_sync_status() {
         Action::Reply(mama_tui::action::Reply {
             epoch,
             tag: Tag::SyncStatus,
-            result: Err(mama_tui::client::ClientError::Api(
-                mama_core::api::ApiError::new(
-                    mama_core::api::ErrorCode::MethodNotFound,
-                    "no such method",
-                ),
-            )),
+            result: Err(mama_tui::client::ClientError::Api(mama_api::ApiError::new(
+                mama_api::ErrorCode::MethodNotFound,
+                "no such method",
+            ))),
         }),
     );
     let text = screen(&app);
@@ -530,7 +527,7 @@ fn sync_failures_summary() {
         "연구소 본부",
         &["claude-3-5-sonnet"],
         &[],
-        mama_core::api::types::KeyStatus::Failed,
+        mama_api::types::KeyStatus::Failed,
     );
     park.key_error = Some("LiteLLM answered 400: model claude-9 not found".into());
     let mut bot = user(
@@ -538,7 +535,7 @@ fn sync_failures_summary() {
         "Ops",
         &[],
         &[],
-        mama_core::api::types::KeyStatus::Failed,
+        mama_api::types::KeyStatus::Failed,
     );
     bot.key_error = Some("LiteLLM unreachable: connection refused".into());
     reply(

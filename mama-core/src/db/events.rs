@@ -10,7 +10,8 @@ use diesel::sqlite::SqliteConnection;
 
 use super::schema::{event_users, events};
 use super::{Backend, DbConn, DbError};
-use crate::api::types::{EventFilter, EventKind, VIEW_ACTIONS};
+use crate::api::actions;
+use crate::api::types::{EventFilter, EventKind};
 
 /// How many affected user ids an event shows.
 pub const LISTED_USER_IDS: usize = 100;
@@ -272,8 +273,8 @@ pub fn list(
             q = q.filter(events::at.lt(until.naive_utc()));
         }
         match filter.kind {
-            Some(EventKind::View) => q = q.filter(events::action.eq_any(VIEW_ACTIONS)),
-            Some(EventKind::Change) => q = q.filter(events::action.ne_all(VIEW_ACTIONS)),
+            Some(EventKind::View) => q = q.filter(events::action.eq_any(actions::view_names())),
+            Some(EventKind::Change) => q = q.filter(events::action.ne_all(actions::view_names())),
             None => {}
         }
         q

@@ -3,6 +3,8 @@
 
 use super::auth::{audit_or, internal, parse_role, AdminSession};
 use super::{audit_failed, Ctx, Mama, OpResult};
+use crate::api::actions;
+use crate::api::rpc::{method, Method};
 use crate::api::types::{AdminList, AdminView, CreateAdminParams, DeleteAdminParams, Role};
 use crate::api::{ApiError, ErrorCode};
 use crate::auth;
@@ -24,7 +26,11 @@ impl Mama {
     pub async fn list_admins(&self, ctx: &Ctx, _session: &AdminSession) -> OpResult<AdminList> {
         let rows = self.db.read(admins::list).await.map_err(ApiError::from)?;
         self.audit
-            .record(ctx.event("admins.list").count(rows.len() as u64).ok())
+            .record(
+                ctx.event(method::AdminsList::ACTION)
+                    .count(rows.len() as u64)
+                    .ok(),
+            )
             .await
             .map_err(|_| audit_failed())?;
         Ok(AdminList {
@@ -41,7 +47,7 @@ impl Mama {
         let result = self.create_admin_inner(ctx, session, params).await;
         if let Err(err) = &result {
             self.audit
-                .record_failure(ctx.event("admins.create").failed(err))
+                .record_failure(ctx.event(method::AdminsCreate::ACTION).failed(err))
                 .await;
         }
         result
@@ -81,7 +87,7 @@ impl Mama {
             password_changed_at: now,
         };
         let event = ctx
-            .event("admins.create")
+            .event(method::AdminsCreate::ACTION)
             .detail(format!(
                 "username={} role={}",
                 params.username,
@@ -119,7 +125,7 @@ impl Mama {
         let result = self.delete_admin_inner(ctx, session, params).await;
         if let Err(err) = &result {
             self.audit
-                .record_failure(ctx.event("admins.delete").failed(err))
+                .record_failure(ctx.event(method::AdminsDelete::ACTION).failed(err))
                 .await;
         }
         result
@@ -140,7 +146,7 @@ impl Mama {
         }
         let name = params.username.clone();
         let event = ctx
-            .event("admins.delete")
+            .event(method::AdminsDelete::ACTION)
             .detail(format!("username={name}"))
             .ok();
         self.db
@@ -174,7 +180,7 @@ pub fn reset_password_offline(db: &crate::db::Db, username: &str) -> Result<Stri
     let hash = auth::hash_password(&password).map_err(|e| super::auth::internal(&e.to_string()))?;
     let name = username.to_string();
     let event = Ctx::system("cli")
-        .event("admins.reset_password")
+        .event(actions::ADMINS_RESET_PASSWORD)
         .detail(format!("username={name}"))
         .ok();
     db.write_blocking(|conn| {

@@ -4,6 +4,8 @@
 //! [`super::throttle`]): after a few failures the next attempt must wait a growing delay, counted
 //! per account and source, per source, and per account from the network.
 
+use crate::api::actions;
+use crate::api::rpc::{method, Method};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use super::{audit_failed, throttle, Actor, Ctx, Mama, OpResult};
@@ -12,12 +14,6 @@ use crate::api::{ApiError, ErrorCode};
 use crate::auth::{self, SessionClaims, TokenError};
 use crate::db::admins::{self, AdminRow, FailureScope};
 use crate::db::{self, events, DbError};
-
-/// The RPC methods a must-change-password admin may still call.
-pub const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &[
-    crate::api::rpc::method::AUTH_CHANGE_PASSWORD,
-    crate::api::rpc::method::AUTH_LOGOUT,
-];
 
 /// An authenticated admin session.
 #[derive(Debug, Clone)]
@@ -76,7 +72,7 @@ impl Mama {
                 },
             )?;
             let event = super::Ctx::system("bootstrap")
-                .event("admins.bootstrap")
+                .event(actions::ADMINS_BOOTSTRAP)
                 .detail("created super admin admin")
                 .ok();
             events::insert(conn, &[event])?;
@@ -106,14 +102,14 @@ impl Mama {
             Ok(session) => {
                 let ctx = ctx.with_actor(Actor::Admin(session.username.clone()));
                 self.audit
-                    .record(ctx.event("auth.login").ok())
+                    .record(ctx.event(method::AuthLogin::ACTION).ok())
                     .await
                     .map_err(|_| audit_failed())?;
             }
             Err(err) if err.code == ErrorCode::LoginFailed => {} // recorded with the failure row
             Err(err) => {
                 self.audit
-                    .record_failure(ctx.event("auth.login").failed(err))
+                    .record_failure(ctx.event(method::AuthLogin::ACTION).failed(err))
                     .await
             }
         }
@@ -175,7 +171,7 @@ impl Mama {
                     .map_err(|_| audit_failed())?;
                 let err = ApiError::new(ErrorCode::LoginFailed, "wrong username or password");
                 self.audit
-                    .record(ctx.event("auth.login").failed(&err))
+                    .record(ctx.event(method::AuthLogin::ACTION).failed(&err))
                     .await
                     .map_err(|_| audit_failed())?;
                 Err(err)
@@ -190,7 +186,7 @@ impl Mama {
             return true;
         }
         let probe = Ctx::system("event-log-probe")
-            .event("events.recovered")
+            .event(actions::EVENTS_RECOVERED)
             .detail("the event log accepts writes again")
             .ok();
         self.audit.record(probe).await.is_ok()
@@ -295,7 +291,7 @@ impl Mama {
         let admin = self.session_admin(&session.username).await?;
         let new = self.issue_session(&admin)?;
         let (jti, exp) = (session.claims.jti.clone(), expiry(&session.claims));
-        let event = ctx.event("auth.refresh").ok();
+        let event = ctx.event(method::AuthRefresh::ACTION).ok();
         self.db
             .write(move |conn| {
                 admins::revoke_session(conn, &jti, exp)?;
@@ -309,7 +305,7 @@ impl Mama {
     /// `auth.logout`: revokes this session's token.
     pub async fn logout(&self, ctx: &Ctx, session: &AdminSession) -> OpResult<()> {
         let (jti, exp) = (session.claims.jti.clone(), expiry(&session.claims));
-        let event = ctx.event("auth.logout").ok();
+        let event = ctx.event(method::AuthLogout::ACTION).ok();
         self.db
             .write(move |conn| {
                 admins::revoke_session(conn, &jti, exp)?;
@@ -321,7 +317,7 @@ impl Mama {
 
     pub async fn whoami(&self, ctx: &Ctx, session: &AdminSession) -> OpResult<WhoAmI> {
         self.audit
-            .record(ctx.event("auth.whoami").ok())
+            .record(ctx.event(method::AuthWhoami::ACTION).ok())
             .await
             .map_err(|_| audit_failed())?;
         Ok(WhoAmI {
@@ -342,7 +338,7 @@ impl Mama {
         let result = self.change_password_inner(ctx, session, params).await;
         if let Err(err) = &result {
             self.audit
-                .record_failure(ctx.event("auth.change_password").failed(err))
+                .record_failure(ctx.event(method::AuthChangePassword::ACTION).failed(err))
                 .await;
         }
         result
@@ -399,7 +395,7 @@ impl Mama {
             });
         };
         let stamp = uuid::Uuid::new_v4().to_string();
-        let event = ctx.event("auth.change_password").ok();
+        let event = ctx.event(method::AuthChangePassword::ACTION).ok();
         let (u, s) = (username.clone(), stamp.clone());
         let now = db::now();
         self.db

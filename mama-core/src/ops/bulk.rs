@@ -7,6 +7,7 @@
 //! and one multi-row insert of outbox operations. 10,000 users cost tens of statements, not
 //! tens of thousands.
 
+use crate::api::rpc::{method, Method};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::auth::{audit_or, AdminSession};
@@ -53,7 +54,7 @@ impl Mama {
         _s: &AdminSession,
         params: BulkUpdateParams,
     ) -> OpResult<BulkUpdateResult> {
-        let mut event = ctx.event("users.bulk_update");
+        let mut event = ctx.event(method::UsersBulkUpdate::ACTION);
         if let Some(filter) = &params.filter {
             event = event.filter(filter);
         }

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use crate::api::actions::Action;
 use crate::api::ApiError;
 use crate::db::events::{EventRow, NewEvent, INLINE_USER_IDS, LISTED_USER_IDS};
 
@@ -101,10 +102,10 @@ impl Ctx {
     }
 
     /// Starts an event for `action`.
-    pub fn event(&self, action: &str) -> EventBuilder {
+    pub fn event(&self, action: Action) -> EventBuilder {
         EventBuilder {
             ctx: self.clone(),
-            action: action.to_string(),
+            action,
             user_ids_json: String::from("[]"),
             user_count: 0,
             linked_user_ids: Vec::new(),
@@ -119,7 +120,7 @@ impl Ctx {
 #[derive(Debug, Clone)]
 pub struct EventBuilder {
     ctx: Ctx,
-    action: String,
+    action: Action,
     /// The affected users as the row shows them: a JSON array of all of them, or of the first
     /// [`LISTED_USER_IDS`] when there are more than [`INLINE_USER_IDS`]. Rendered once, when
     /// they are named: an audited lookup of 100 ids costs one buffer, not 100 strings.
@@ -133,8 +134,8 @@ pub struct EventBuilder {
 }
 
 impl EventBuilder {
-    pub fn action(&self) -> &str {
-        &self.action
+    pub fn action(&self) -> Action {
+        self.action
     }
 
     pub fn users<I>(mut self, ids: I) -> Self
@@ -207,7 +208,7 @@ impl EventBuilder {
             duration_ms: Some(ctx.started.elapsed().as_millis() as i64),
             actor: ctx.actor.into_name(),
             channel: ctx.channel.as_str().into(),
-            action: self.action,
+            action: self.action.name().into(),
             user_ids: self.user_ids_json,
             target_count: self.target_count.unwrap_or(self.user_count as i64),
             target_filter: self.filter,

@@ -2,6 +2,7 @@
 
 use super::auth::AdminSession;
 use super::{Ctx, Mama, OpResult};
+use crate::api::rpc::{method, Method};
 use crate::api::types::{EventList, EventView, ListEventsParams, Page};
 use crate::api::ApiError;
 use crate::db::events::{self, EventRow};
@@ -45,7 +46,7 @@ impl Mama {
         _s: &AdminSession,
         params: ListEventsParams,
     ) -> OpResult<EventList> {
-        let event = ctx.event("events.list").filter(&params.filter);
+        let event = ctx.event(method::EventsList::ACTION).filter(&params.filter);
         let result = self.list_events_inner(params).await;
         self.finish_read(event, result, |e, list| e.count(list.events.len() as u64))
             .await

@@ -6,6 +6,7 @@
 //! generation (see `lookup_cache`), so a lookup of ids answered before costs a hash lookup per
 //! id and a copy of its bytes.
 
+use crate::api::actions;
 use std::collections::{HashMap, HashSet};
 
 use zeroize::{Zeroize, Zeroizing};
@@ -386,7 +387,7 @@ impl Mama {
     /// `POST /api/v1/users/lookup`. The caller's ctx must carry `Actor::Service`.
     pub async fn lookup_users(&self, ctx: &Ctx, ids: &[&str]) -> OpResult<RenderedLookup> {
         let result = self.lookup_inner(ctx, ids).await;
-        let event = ctx.event("rest.lookup").users(ids);
+        let event = ctx.event(actions::REST_LOOKUP).users(ids);
         self.finish_read(event, result, |e, answer| {
             e.detail(format!(
                 "found {}, missing {}",
@@ -526,7 +527,7 @@ impl Mama {
     /// `GET /api/v1/users/{id}`: the same as a lookup of one id (its entry as JSON), 404 when
     /// missing.
     pub async fn lookup_user(&self, ctx: &Ctx, id: String) -> OpResult<Zeroizing<String>> {
-        let event = ctx.event("rest.get_user").users([id.as_str()]);
+        let event = ctx.event(actions::REST_GET_USER).users([id.as_str()]);
         let result = self.lookup_one(ctx, &id).await;
         self.finish_read(event, result, |e, _| e.detail("found"))
             .await

@@ -89,10 +89,10 @@ impl Mama {
         describe: impl FnOnce(context::EventBuilder, &T) -> context::EventBuilder,
     ) -> OpResult<T> {
         debug_assert_eq!(
-            crate::api::types::EventKind::of(event.action()),
+            event.action().kind(),
             crate::api::types::EventKind::View,
-            "{} is read through finish_read but missing from VIEW_ACTIONS",
-            event.action()
+            "{} is read through finish_read but is not declared a view",
+            event.action().name()
         );
         match result {
             Ok(value) => {
@@ -127,12 +127,6 @@ impl From<DbError> for ApiError {
                 ApiError::new(ErrorCode::Internal, "internal error; see the daemon's log")
             }
         }
-    }
-}
-
-impl From<diesel::result::Error> for ApiError {
-    fn from(err: diesel::result::Error) -> Self {
-        ApiError::from(DbError::from(err))
     }
 }
 

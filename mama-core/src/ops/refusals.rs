@@ -11,6 +11,7 @@
 //! The counts of the current interval live in memory: a kill -9 loses at most one interval's
 //! aggregate of refused (never of served) requests; SIGTERM flushes them.
 
+use crate::api::actions;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -141,7 +142,7 @@ fn aggregate_event(aggregate: &Aggregate) -> crate::db::events::NewEvent {
         aggregate.source.clone(),
         format!("refusals-{}", uuid::Uuid::now_v7()),
     )
-    .event("rest.refused")
+    .event(actions::REST_REFUSED)
     .count(aggregate.count)
     .detail(format!(
         "{} more unauthenticated requests from {} in the {} s before (the first was recorded on its own)",
@@ -170,7 +171,12 @@ pub(super) fn start_flusher(log: Weak<RefusalLog>, audit: AuditWriter) {
 impl Mama {
     /// Accounts for a REST request refused for want of a valid service token (see the module
     /// doc); returns the error to answer with.
-    pub async fn refuse_unauthenticated(&self, ctx: &Ctx, action: &str, err: ApiError) -> ApiError {
+    pub async fn refuse_unauthenticated(
+        &self,
+        ctx: &Ctx,
+        action: actions::Action,
+        err: ApiError,
+    ) -> ApiError {
         let source = throttle::source_of(&ctx.client);
         let (refusal, ended) = self.refusals.refused(&source, Instant::now());
         if let Some(aggregate) = ended {

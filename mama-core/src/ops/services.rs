@@ -1,6 +1,7 @@
 //! Services and their API tokens. A token's plaintext exists only in the answer to
 //! `services.issue_token`; mama keeps its SHA-256.
 
+use crate::api::rpc::{method, Method};
 use std::collections::HashMap;
 
 use super::auth::{audit_or, AdminSession};
@@ -51,7 +52,11 @@ impl Mama {
             })
             .collect::<Vec<_>>();
         self.audit
-            .record(ctx.event("services.list").count(services.len() as u64).ok())
+            .record(
+                ctx.event(method::ServicesList::ACTION)
+                    .count(services.len() as u64)
+                    .ok(),
+            )
             .await
             .map_err(|_| audit_failed())?;
         Ok(ServiceList { services })
@@ -64,7 +69,7 @@ impl Mama {
         params: ServiceNameParams,
     ) -> OpResult<ServiceView> {
         let event = ctx
-            .event("services.create")
+            .event(method::ServicesCreate::ACTION)
             .detail(format!("service={}", params.name));
         let result = async {
             validate::service_name(&params.name).map_err(|m| ApiError::invalid("name", m))?;
@@ -123,7 +128,7 @@ impl Mama {
         params: ServiceNameParams,
     ) -> OpResult<ServiceDeleted> {
         let event = ctx
-            .event("services.delete")
+            .event(method::ServicesDelete::ACTION)
             .detail(format!("service={}", params.name));
         let (name, ev) = (params.name.clone(), event.clone());
         // One transaction: the grants, the tokens and the service go together, so neither a
@@ -166,7 +171,7 @@ impl Mama {
         params: IssueTokenParams,
     ) -> OpResult<IssuedToken> {
         let event = ctx
-            .event("services.issue_token")
+            .event(method::ServicesIssueToken::ACTION)
             .detail(format!("service={}", params.service));
         let token = new_service_token();
         let row = TokenRow {
@@ -215,7 +220,7 @@ impl Mama {
         params: RevokeTokenParams,
     ) -> OpResult<()> {
         let event = ctx
-            .event("services.revoke_token")
+            .event(method::ServicesRevokeToken::ACTION)
             .detail(format!("token={}", params.id));
         let (id, ev) = (params.id.clone(), event.clone().ok());
         let result = self

@@ -1,5 +1,6 @@
 //! Users: list, get, create many, update one (optimistic concurrency), delete many.
 
+use crate::api::rpc::{method, Method};
 use std::collections::HashMap;
 
 use super::auth::{audit_or, AdminSession};
@@ -116,7 +117,7 @@ impl Mama {
         params: ListUsersParams,
     ) -> OpResult<UserList> {
         let result = self.list_users_inner(params.clone()).await;
-        let event = ctx.event("users.list").filter(&params.filter);
+        let event = ctx.event(method::UsersList::ACTION).filter(&params.filter);
         self.finish_read(event, result, |e, list| e.count(list.users.len() as u64))
             .await
     }
@@ -182,7 +183,7 @@ impl Mama {
     ) -> OpResult<UserCounts> {
         let available = self.catalog.get().map(|s| s.models);
         let filter = params.filter.clone();
-        let event = ctx.event("users.count").filter(&params.filter);
+        let event = ctx.event(method::UsersCount::ACTION).filter(&params.filter);
         let result = self
             .db
             .read(move |conn| users::counts(conn, &filter, available.as_deref()))
@@ -202,7 +203,9 @@ impl Mama {
     ) -> OpResult<UserIds> {
         let available = self.catalog.get().map(|s| s.models);
         let filter = params.filter.clone();
-        let event = ctx.event("users.list_ids").filter(&params.filter);
+        let event = ctx
+            .event(method::UsersListIds::ACTION)
+            .filter(&params.filter);
         let result = self
             .db
             .read(move |conn| users::matching_ids(conn, &filter, available.as_deref()))
@@ -219,7 +222,9 @@ impl Mama {
         _s: &AdminSession,
         params: GetUsersParams,
     ) -> OpResult<UsersFound> {
-        let event = ctx.event("users.get").users(params.ids.clone());
+        let event = ctx
+            .event(method::UsersGet::ACTION)
+            .users(params.ids.clone());
         let result = self.get_users_inner(params).await;
         self.finish_read(event, result, |e, _| e.detail("keys shown"))
             .await
@@ -258,7 +263,11 @@ impl Mama {
         let result = self.create_users_inner(ctx, params).await;
         if let Err(err) = &result {
             self.audit
-                .record_failure(ctx.event("users.create").users(ids).failed(err))
+                .record_failure(
+                    ctx.event(method::UsersCreate::ACTION)
+                        .users(ids)
+                        .failed(err),
+                )
                 .await;
         }
         result
@@ -301,7 +310,10 @@ impl Mama {
             });
         }
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let event = ctx.event("users.create").users(ids.clone()).ok();
+        let event = ctx
+            .event(method::UsersCreate::ACTION)
+            .users(ids.clone())
+            .ok();
         let grants: Vec<Grant> = params
             .users
             .iter()
@@ -381,7 +393,11 @@ impl Mama {
         let result = self.update_user_inner(ctx, params).await;
         if let Err(err) = &result {
             self.audit
-                .record_failure(ctx.event("users.update").users([id]).failed(err))
+                .record_failure(
+                    ctx.event(method::UsersUpdate::ACTION)
+                        .users([id])
+                        .failed(err),
+                )
                 .await;
         }
         result
@@ -416,7 +432,9 @@ impl Mama {
         if !problems.is_empty() {
             return Err(ApiError::invalid_fields(problems.errors));
         }
-        let event = ctx.event("users.update").users([params.id.clone()]);
+        let event = ctx
+            .event(method::UsersUpdate::ACTION)
+            .users([params.id.clone()]);
         let id = params.id.clone();
         let row = self
             .db
@@ -497,7 +515,9 @@ impl Mama {
         _s: &AdminSession,
         params: DeleteUsersParams,
     ) -> OpResult<UsersDeleted> {
-        let event = ctx.event("users.delete").users(params.ids.clone());
+        let event = ctx
+            .event(method::UsersDelete::ACTION)
+            .users(params.ids.clone());
         let result = self.delete_users_inner(event.clone(), params).await;
         if let Err(err) = &result {
             self.audit.record_failure(event.failed(err)).await;

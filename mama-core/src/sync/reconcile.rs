@@ -9,6 +9,8 @@
 //! Only users that were `active` with nothing queued *before* LiteLLM was listed are judged, so
 //! a key created while the listing runs is never taken for missing.
 
+use crate::api::actions;
+use crate::api::rpc::{method, Method};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
@@ -126,7 +128,7 @@ pub async fn run(
     if result.is_ok() {
         *super::lock(&mama.sync.shared.last_reconcile) = Some(Utc::now());
     }
-    let event = ctx.event("sync.reconcile");
+    let event = ctx.event(method::SyncReconcile::ACTION);
     match &result {
         Ok(summary) => {
             let drift: u64 = summary.drift.values().sum();
@@ -276,7 +278,7 @@ async fn reconcile(
     let mut repairs = Vec::new();
     if !missing.is_empty() {
         repairs.push(
-            ctx.event("sync.reconcile.recreate")
+            ctx.event(actions::SYNC_RECONCILE_RECREATE)
                 .users(missing.clone())
                 .detail("key missing in LiteLLM; queued for re-creation")
                 .ok(),
@@ -284,7 +286,7 @@ async fn reconcile(
     }
     for (field, ids) in &drift {
         repairs.push(
-            ctx.event("sync.reconcile.drift")
+            ctx.event(actions::SYNC_RECONCILE_DRIFT)
                 .users(ids.clone())
                 .detail(format!(
                     "{} in LiteLLM differs from mama's; queued for repair",
@@ -295,7 +297,7 @@ async fn reconcile(
     }
     if !stalled.is_empty() {
         repairs.push(
-            ctx.event("sync.reconcile.retry")
+            ctx.event(actions::SYNC_RECONCILE_RETRY)
                 .users(stalled.clone())
                 .detail("failed or stalled in LiteLLM sync; queued to be tried again")
                 .ok(),
@@ -303,7 +305,7 @@ async fn reconcile(
     }
     if summary.orphans_deleted > 0 {
         repairs.push(
-            ctx.event("sync.reconcile.orphan")
+            ctx.event(actions::SYNC_RECONCILE_ORPHAN)
                 .count(summary.orphans_deleted)
                 .detail("deleted LiteLLM keys with mama's alias prefix held by no user")
                 .ok(),
@@ -311,7 +313,7 @@ async fn reconcile(
     }
     if summary.team_restricted {
         repairs.push(
-            ctx.event("sync.reconcile.team")
+            ctx.event(actions::SYNC_RECONCILE_TEAM)
                 .detail("the team's models in LiteLLM differed from the configured ones; set back")
                 .ok(),
         );

@@ -1,6 +1,7 @@
 //! The admin use cases of the sync: `models.list`, `sync.status`, `sync.reconcile` and
 //! `users.rotate_keys`. Each records its event like every other use case.
 
+use crate::api::rpc::{method, Method};
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
@@ -37,7 +38,7 @@ impl Mama {
         params: ModelsListParams,
     ) -> OpResult<ModelList> {
         let result = self.list_models_inner(params).await;
-        self.finish_read(ctx.event("models.list"), result, |e, _| e)
+        self.finish_read(ctx.event(method::ModelsList::ACTION), result, |e, _| e)
             .await
     }
 
@@ -128,7 +129,7 @@ impl Mama {
                     last_reconcile_at: self.sync.last_reconcile(),
                 }
             });
-        self.finish_read(ctx.event("sync.status"), result, |e, _| e)
+        self.finish_read(ctx.event(method::SyncStatus::ACTION), result, |e, _| e)
             .await
     }
 
@@ -137,7 +138,7 @@ impl Mama {
         let Some(engine) = self.sync.engine().cloned() else {
             let err = not_configured();
             self.audit
-                .record_failure(ctx.event("sync.reconcile").failed(&err))
+                .record_failure(ctx.event(method::SyncReconcile::ACTION).failed(&err))
                 .await;
             return Err(err);
         };
@@ -156,7 +157,7 @@ impl Mama {
         _s: &AdminSession,
         params: RetryFailedParams,
     ) -> OpResult<FailedRetried> {
-        let event = ctx.event("sync.retry_failed");
+        let event = ctx.event(method::SyncRetryFailed::ACTION);
         let result = self.retry_failed_inner(event.clone(), params).await;
         if let Err(err) = &result {
             self.audit.record_failure(event.failed(err)).await;
@@ -205,7 +206,9 @@ impl Mama {
         _s: &AdminSession,
         params: RotateKeysParams,
     ) -> OpResult<KeysRotated> {
-        let event = ctx.event("users.rotate_keys").users(params.ids.clone());
+        let event = ctx
+            .event(method::UsersRotateKeys::ACTION)
+            .users(params.ids.clone());
         let result = self.rotate_keys_inner(event.clone(), params).await;
         if let Err(err) = &result {
             self.audit.record_failure(event.failed(err)).await;

@@ -13,6 +13,7 @@ use super::apply::{self, Applied, JobError};
 use super::breaker::Breaker;
 use super::store::{self, Job};
 use super::Engine;
+use crate::api::actions::{self, Action};
 use crate::api::{ApiError, ErrorCode};
 use crate::db::{self, events, Backend, DbError};
 use crate::ops::{Ctx, Mama};
@@ -164,13 +165,13 @@ async fn run_job(mama: &Mama, engine: &Engine, breaker: &Breaker, worker_id: &st
     }
 }
 
-fn action(job: &Job, applied: &Applied) -> Option<&'static str> {
+fn action(job: &Job, applied: &Applied) -> Option<Action> {
     match applied {
-        Applied::Created { .. } => Some("sync.create"),
-        Applied::Updated { .. } => Some("sync.update"),
-        Applied::Unchanged { .. } => Some("sync.verify"),
-        Applied::Deleted | Applied::AlreadyGone => Some("sync.delete"),
-        Applied::Nothing => (!job.is_sync()).then_some("sync.delete"),
+        Applied::Created { .. } => Some(actions::SYNC_CREATE),
+        Applied::Updated { .. } => Some(actions::SYNC_UPDATE),
+        Applied::Unchanged { .. } => Some(actions::SYNC_VERIFY),
+        Applied::Deleted | Applied::AlreadyGone => Some(actions::SYNC_DELETE),
+        Applied::Nothing => (!job.is_sync()).then_some(actions::SYNC_DELETE),
     }
 }
 
@@ -232,9 +233,9 @@ async fn settle(
         Err(JobError::Permanent { key_hash, reason }) => {
             let err = ApiError::new(ErrorCode::Conflict, reason.clone());
             let name = if job.is_sync() {
-                "sync.update"
+                actions::SYNC_UPDATE
             } else {
-                "sync.delete"
+                actions::SYNC_DELETE
             };
             let event = ctx.event(name).users([job.user_id.clone()]).failed(&err);
             tracing::warn!(user = %job.user_id, reason = %reason, "sync failed for good");
@@ -262,9 +263,9 @@ async fn settle(
             let event = (job.attempts == 0).then(|| {
                 let err = ApiError::new(ErrorCode::Unavailable, format!("{reason}; will retry"));
                 let name = if job.is_sync() {
-                    "sync.update"
+                    actions::SYNC_UPDATE
                 } else {
-                    "sync.delete"
+                    actions::SYNC_DELETE
                 };
                 ctx.event(name).users([job.user_id.clone()]).failed(&err)
             });

@@ -8,6 +8,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use mama_core::api::actions::{self, Action};
 use mama_core::api::rest::LookupRequest;
 use mama_core::api::{ApiError, ErrorCode};
 use mama_core::ops::{Actor, Channel, Ctx, Mama};
@@ -22,7 +23,7 @@ async fn service_ctx(
     mama: &Mama,
     ctx: &Ctx,
     headers: &HeaderMap,
-    action: &str,
+    action: Action,
 ) -> Result<Ctx, RestError> {
     match mama.authenticate_service(ctx, bearer(headers)).await {
         Ok(ctx) => Ok(ctx),
@@ -52,7 +53,7 @@ pub async fn lookup_users(
         peer.to_string(),
         request_id(&headers),
     );
-    let ctx = service_ctx(mama, &ctx, &headers, "rest.lookup").await?;
+    let ctx = service_ctx(mama, &ctx, &headers, actions::REST_LOOKUP).await?;
     let parsed = match &body {
         Ok(bytes) => parse_lookup(bytes),
         Err(rejection) => Err(body_unreadable(rejection)),
@@ -61,7 +62,7 @@ pub async fn lookup_users(
         Ok(r) => r,
         Err(err) => {
             mama.audit
-                .record_failure(ctx.event("rest.lookup").failed(&err))
+                .record_failure(ctx.event(actions::REST_LOOKUP).failed(&err))
                 .await;
             return Err(RestError(err));
         }
@@ -122,7 +123,7 @@ pub async fn get_user(
         peer.to_string(),
         request_id(&headers),
     );
-    let ctx = service_ctx(mama, &ctx, &headers, "rest.get_user").await?;
+    let ctx = service_ctx(mama, &ctx, &headers, actions::REST_GET_USER).await?;
     // axum would answer a path it cannot decode in plain text; a service gets JSON like for
     // any other bad input.
     let id = match id {
@@ -133,7 +134,7 @@ pub async fn get_user(
                 "the user id in the path is not valid percent-encoded UTF-8",
             );
             mama.audit
-                .record_failure(ctx.event("rest.get_user").failed(&err))
+                .record_failure(ctx.event(actions::REST_GET_USER).failed(&err))
                 .await;
             return Err(RestError(err));
         }

@@ -1,7 +1,7 @@
 //! The users table. Column widths are computed from the display width of the rows on screen
 //! (Hangul is two cells per syllable), so columns line up whatever the script.
 
-use mama_core::api::types::{KeyStatus, UserColumn, UserView};
+use mama_api::types::{KeyStatus, UserColumn, UserView};
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};

@@ -1,12 +1,12 @@
 //! Login, the forced password change, changing one's own password and keeping the session
 //! fresh.
 
-use mama_core::api::rpc::method;
-use mama_core::api::types::{ChangePasswordParams, LoginParams, Session};
-use mama_core::api::ErrorCode;
+use mama_api::rpc::method;
+use mama_api::types::{ChangePasswordParams, LoginParams, Session};
+use mama_api::ErrorCode;
 use serde_json::Value;
 
-use super::{decode, describe, go_to, quit, to_params};
+use super::{decode, describe, go_to, quit};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::{App, SessionInfo};
 use crate::client::ClientError;
@@ -78,7 +78,7 @@ fn login(app: &mut App) {
         username,
         password: app.login.password.value().to_string(),
     };
-    app.call(method::AUTH_LOGIN, to_params(&params), Tag::Login);
+    app.call::<method::AuthLogin>(&params, Tag::Login);
 }
 
 /// Sends `auth.change_password` from the forced screen or the popup (`popup == true`).
@@ -104,11 +104,7 @@ pub fn submit_password(app: &mut App, popup: bool) {
         old_password: form.old.value().to_string(),
         new_password: form.new.value().to_string(),
     };
-    app.call(
-        method::AUTH_CHANGE_PASSWORD,
-        to_params(&params),
-        Tag::ChangePassword,
-    );
+    app.call::<method::AuthChangePassword>(&params, Tag::ChangePassword);
 }
 
 fn start_session(app: &mut App, session: Session) {

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use mama_core::api::rpc::method;
-use mama_core::api::types::{BulkUpdateParams, BulkUpdateResult, SetChange, SetOp};
+use mama_api::rpc::method;
+use mama_api::types::{BulkUpdateParams, BulkUpdateResult, SetChange, SetOp};
 use serde_json::Value;
 
 use super::dialogs::{cycle, open_picker, refresh_table};
 use super::popups::batch;
-use super::{decode, describe, to_params, users};
+use super::{decode, describe, users};
 use crate::action::{Cmd, Tag};
 use crate::app::App;
 use crate::client::ClientError;
@@ -125,17 +125,15 @@ pub fn bulk_change(d: &BulkDialog) -> Result<BulkUpdateParams, String> {
 
 /// Sends the dry run of a bulk change; the answer opens the confirm popup.
 pub fn preview_bulk(app: &mut App, batch_params: Vec<BulkUpdateParams>) {
-    let dry: Vec<Value> = batch_params
+    let dry: Vec<BulkUpdateParams> = batch_params
         .iter()
-        .map(|p| {
-            to_params(&BulkUpdateParams {
-                dry_run: true,
-                ..p.clone()
-            })
+        .map(|p| BulkUpdateParams {
+            dry_run: true,
+            ..p.clone()
         })
         .collect();
     app.pending_bulk = batch_params;
-    batch(app, method::USERS_BULK_UPDATE, dry, Tag::BulkPreview);
+    batch::<method::UsersBulkUpdate>(app, dry, Tag::BulkPreview);
 }
 
 /// Adds up the answers of a batch of bulk calls.

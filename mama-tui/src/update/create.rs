@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use mama_core::api::rpc::method;
-use mama_core::api::types::{CreateUsersParams, NewUser, UsersCreated};
+use mama_api::rpc::method;
+use mama_api::types::{CreateUsersParams, NewUser, UsersCreated};
 use serde_json::Value;
 
 use super::dialogs::{find_popup, refresh_table};
-use super::{decode, describe, to_params};
+use super::{decode, describe};
 use crate::action::{Cmd, Tag};
 use crate::app::App;
 use crate::client::ClientError;
@@ -104,11 +104,7 @@ fn submit_create(app: &mut App) {
         Ok((users, lines)) => {
             d.busy = true;
             d.submitted_lines = lines;
-            app.call(
-                method::USERS_CREATE,
-                to_params(&CreateUsersParams { users }),
-                Tag::CreateUsers,
-            );
+            app.call::<method::UsersCreate>(&CreateUsersParams { users }, Tag::CreateUsers);
         }
         Err((line, problem)) => d.row_errors = vec![(line, problem)],
     }

@@ -2,14 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mama_core::api::rpc::method;
-use mama_core::api::types::{
-    GetUsersParams, KeysRotated, UpdateUserParams, UsersDeleted, UsersFound,
-};
-use mama_core::api::ErrorCode;
+use mama_api::rpc::method;
+use mama_api::types::{GetUsersParams, KeysRotated, UpdateUserParams, UsersDeleted, UsersFound};
+use mama_api::ErrorCode;
 use serde_json::Value;
 
-use super::{decode, describe, is_missing_method, to_params, users};
+use super::{decode, describe, is_missing_method, users};
 use crate::action::{Cmd, Tag};
 use crate::app::{App, SyncState};
 use crate::client::ClientError;
@@ -24,18 +22,10 @@ pub const SENTINELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
 /// Loads the model catalog and service names for the pickers when they are not known yet.
 pub fn ensure_pickers(app: &mut App) {
     if app.catalog.is_empty() {
-        app.call(
-            method::MODELS_LIST,
-            Value::Object(Default::default()),
-            Tag::Catalog,
-        );
+        app.call::<method::ModelsList>(&Default::default(), Tag::Catalog);
     }
     if app.service_names.is_empty() {
-        app.call(
-            method::SERVICES_LIST,
-            Value::Object(Default::default()),
-            Tag::ServiceNames,
-        );
+        app.call::<method::ServicesList>(&Default::default(), Tag::ServiceNames);
     }
 }
 
@@ -118,7 +108,7 @@ fn edit_command(app: &mut App, cmd: Cmd) {
             let params = GetUsersParams {
                 ids: vec![d.user.id.clone()],
             };
-            app.call(method::USERS_GET, to_params(&params), Tag::EditLoad);
+            app.call::<method::UsersGet>(&params, Tag::EditLoad);
         }
         _ => {}
     }
@@ -162,7 +152,7 @@ fn save_user(app: &mut App) {
     }
     d.saving = true;
     d.error = None;
-    app.call(method::USERS_UPDATE, to_params(&params), Tag::UpdateUser);
+    app.call::<method::UsersUpdate>(&params, Tag::UpdateUser);
 }
 
 /// Options for a picker: the catalog (or service names), the sentinels, and whatever is already

@@ -10,8 +10,8 @@ mod screens;
 mod users;
 
 use chrono::{DateTime, Duration, Utc};
-use mama_core::api::rpc::method;
-use mama_core::api::ErrorCode;
+use mama_api::rpc::method;
+use mama_api::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -137,11 +137,7 @@ fn tick(app: &mut App, now: DateTime<Utc>) {
     let Some(session) = &app.session else { return };
     if !app.refreshing && session.expires_at - now < Duration::seconds(REFRESH_BEFORE_SECS) {
         app.refreshing = true;
-        app.call(
-            method::AUTH_REFRESH,
-            Value::Object(Default::default()),
-            Tag::Refresh,
-        );
+        app.call::<method::AuthRefresh>(&Default::default(), Tag::Refresh);
     }
     if app.screen == Screen::ForcePassword || app.sync == SyncState::NotAvailable {
         return;
@@ -151,11 +147,7 @@ fn tick(app: &mut App, now: DateTime<Utc>) {
         .is_none_or(|last| now - last >= Duration::seconds(SYNC_POLL_SECS));
     if due {
         app.last_sync_poll = Some(now);
-        app.call(
-            method::SYNC_STATUS,
-            Value::Object(Default::default()),
-            Tag::SyncStatus,
-        );
+        app.call::<method::SyncStatus>(&Default::default(), Tag::SyncStatus);
     }
 }
 

@@ -1,13 +1,12 @@
 //! Keys for the popup on top of the stack: help, messages, confirms, the palette and the small
 //! forms. The bigger dialogs live in `dialogs`.
 
-use mama_core::api::rpc::method;
-use mama_core::api::types::RevokeTokenParams;
-use mama_core::api::types::{
+use mama_api::rpc::{method, Method};
+use mama_api::types::RevokeTokenParams;
+use mama_api::types::{
     CreateAdminParams, DeleteAdminParams, DeleteUsersParams, Role, RotateKeysParams,
     ServiceNameParams,
 };
-use serde_json::Value;
 
 use super::{auth, dialogs, go_to, quit, screens, to_params, users, ID_CHUNK};
 use crate::action::{Cmd, Screen, Tag};
@@ -114,7 +113,7 @@ pub fn command(app: &mut App, cmd: Cmd) {
                     password: form.password.value().to_string(),
                     role: form.role,
                 };
-                app.call(method::ADMINS_CREATE, to_params(&params), Tag::CreateAdmin);
+                app.call::<method::AdminsCreate>(&params, Tag::CreateAdmin);
             }
             _ => {}
         },
@@ -131,11 +130,7 @@ pub fn command(app: &mut App, cmd: Cmd) {
                 match prompt.purpose {
                     PromptPurpose::NewService => {
                         let params = ServiceNameParams { name: value };
-                        app.call(
-                            method::SERVICES_CREATE,
-                            to_params(&params),
-                            Tag::CreateService,
-                        );
+                        app.call::<method::ServicesCreate>(&params, Tag::CreateService);
                     }
                 }
             }
@@ -151,57 +146,46 @@ pub fn command(app: &mut App, cmd: Cmd) {
 fn confirmed(app: &mut App, action: ConfirmAction) {
     match action {
         ConfirmAction::DeleteUsers(ids) => {
-            let params: Vec<Value> = ids
+            let params: Vec<_> = ids
                 .chunks(ID_CHUNK)
-                .map(|c| to_params(&DeleteUsersParams { ids: c.to_vec() }))
+                .map(|c| DeleteUsersParams { ids: c.to_vec() })
                 .collect();
-            batch(app, method::USERS_DELETE, params, Tag::DeleteUsers);
+            batch::<method::UsersDelete>(app, params, Tag::DeleteUsers);
             app.info(format!("Deleting {}…", count(ids.len() as u64, "user")));
         }
         ConfirmAction::RotateKeys(ids) => {
-            let params: Vec<Value> = ids
+            let params: Vec<_> = ids
                 .chunks(ID_CHUNK)
-                .map(|c| to_params(&RotateKeysParams { ids: c.to_vec() }))
+                .map(|c| RotateKeysParams { ids: c.to_vec() })
                 .collect();
-            batch(app, method::USERS_ROTATE_KEYS, params, Tag::RotateKeys);
+            batch::<method::UsersRotateKeys>(app, params, Tag::RotateKeys);
             app.info(format!("Rotating {}…", count(ids.len() as u64, "key")));
         }
         ConfirmAction::ApplyBulk(batch_params) => {
             app.popups.retain(|p| !matches!(p, Popup::Bulk(_)));
-            let params: Vec<Value> = batch_params.iter().map(to_params).collect();
+            let params = batch_params.clone();
             // Kept until the answer, for the summary.
             app.pending_bulk = batch_params;
-            batch(app, method::USERS_BULK_UPDATE, params, Tag::BulkApply);
+            batch::<method::UsersBulkUpdate>(app, params, Tag::BulkApply);
             app.info("Applying the bulk change…");
         }
         ConfirmAction::DeleteAdmin(username) => {
-            app.call(
-                method::ADMINS_DELETE,
-                to_params(&DeleteAdminParams { username }),
-                Tag::DeleteAdmin,
-            );
+            app.call::<method::AdminsDelete>(&DeleteAdminParams { username }, Tag::DeleteAdmin);
         }
         ConfirmAction::DeleteService(name) => {
-            app.call(
-                method::SERVICES_DELETE,
-                to_params(&ServiceNameParams { name }),
-                Tag::DeleteService,
-            );
+            app.call::<method::ServicesDelete>(&ServiceNameParams { name }, Tag::DeleteService);
         }
         ConfirmAction::RevokeToken(id) => {
-            app.call(
-                method::SERVICES_REVOKE_TOKEN,
-                to_params(&RevokeTokenParams { id }),
-                Tag::RevokeToken,
-            );
+            app.call::<method::ServicesRevokeToken>(&RevokeTokenParams { id }, Tag::RevokeToken);
         }
     }
 }
 
-pub(crate) fn batch(app: &mut App, method: &'static str, params: Vec<Value>, tag: Tag) {
+/// Calls method `M` once per params (see [`Effect::Batch`]).
+pub(crate) fn batch<M: Method>(app: &mut App, params: Vec<M::Params>, tag: Tag) {
     let effect = Effect::Batch {
-        method,
-        params,
+        method: M::NAME,
+        params: params.iter().map(to_params).collect(),
         tag,
         token: app.token(),
         epoch: app.epoch,
@@ -235,7 +219,7 @@ pub fn palette(app: &mut App, line: &str) {
             app.popups.push(Popup::Create(Default::default()));
         }
         "logout" => {
-            app.call(method::AUTH_LOGOUT, Value::Object(Default::default()), Tag::Logout);
+            app.call::<method::AuthLogout>(&Default::default(), Tag::Logout);
             app.end_session("Logged out.");
         }
         "reconcile" => screens::reconcile(app),

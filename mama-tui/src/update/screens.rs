@@ -1,15 +1,15 @@
 //! The models, admins, services and events screens, and the status line's sync poll.
 
-use mama_core::api::rpc::method;
-use mama_core::api::types::{
+use mama_api::rpc::method;
+use mama_api::types::{
     AdminList, EventList, EventView, FailedRetried, IssueTokenParams, IssuedToken, KeyStatus,
     ListEventsParams, ListUsersParams, ModelList, ModelsListParams, Page, ReconcileSummary,
     ServiceDeleted, ServiceList, ServiceView, SyncStatus, UserFilter, UserList, UserSort,
 };
-use mama_core::api::ErrorCode;
+use mama_api::ErrorCode;
 use serde_json::Value;
 
-use super::{decode, describe, is_missing_method, to_params, users};
+use super::{decode, describe, is_missing_method, users};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::{App, SyncState, EVENTS_PAGE};
 use crate::client::ClientError;
@@ -18,27 +18,15 @@ use crate::popup::{AdminForm, Confirm, ConfirmAction, Popup, Prompt, PromptPurpo
 use crate::text::{count, Edit};
 
 pub fn load_models(app: &mut App) {
-    app.call(
-        method::MODELS_LIST,
-        to_params(&ModelsListParams::default()),
-        Tag::Models,
-    );
+    app.call::<method::ModelsList>(&ModelsListParams::default(), Tag::Models);
 }
 
 pub fn load_admins(app: &mut App) {
-    app.call(
-        method::ADMINS_LIST,
-        Value::Object(Default::default()),
-        Tag::Admins,
-    );
+    app.call::<method::AdminsList>(&Default::default(), Tag::Admins);
 }
 
 pub fn load_services(app: &mut App) {
-    app.call(
-        method::SERVICES_LIST,
-        Value::Object(Default::default()),
-        Tag::Services,
-    );
+    app.call::<method::ServicesList>(&Default::default(), Tag::Services);
 }
 
 pub fn load_events(app: &mut App) {
@@ -51,11 +39,7 @@ pub fn load_events(app: &mut App) {
         },
     };
     let query = app.events.query;
-    app.call(
-        method::EVENTS_LIST,
-        to_params(&params),
-        Tag::Events { query },
-    );
+    app.call::<method::EventsList>(&params, Tag::Events { query });
 }
 
 /// Users whose key failed to sync, shown with the reasons once a watched change has synced.
@@ -74,7 +58,7 @@ fn load_sync_failures(app: &mut App) {
         },
         ..ListUsersParams::default()
     };
-    app.call(method::USERS_LIST, to_params(&params), Tag::SyncFailures);
+    app.call::<method::UsersList>(&params, Tag::SyncFailures);
 }
 
 /// The end of the summary of a bulk change or a key rotation: who failed in LiteLLM, and why.
@@ -114,20 +98,12 @@ fn show_sync_failures(app: &mut App, list: UserList) {
 
 /// `:retry`: every failed user's key is tried again now; the sync is watched like a change's.
 pub fn retry_failed(app: &mut App) {
-    app.call(
-        method::SYNC_RETRY_FAILED,
-        Value::Object(Default::default()),
-        Tag::RetryFailed,
-    );
+    app.call::<method::SyncRetryFailed>(&Default::default(), Tag::RetryFailed);
     app.info("Retrying failed users…");
 }
 
 pub fn reconcile(app: &mut App) {
-    app.call(
-        method::SYNC_RECONCILE,
-        Value::Object(Default::default()),
-        Tag::Reconcile,
-    );
+    app.call::<method::SyncReconcile>(&Default::default(), Tag::Reconcile);
     app.info("Reconciling with LiteLLM…");
 }
 
@@ -211,9 +187,8 @@ pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
                 .copied()
             {
                 let service = app.services.items[s].name.clone();
-                app.call(
-                    method::SERVICES_ISSUE_TOKEN,
-                    to_params(&IssueTokenParams { service }),
+                app.call::<method::ServicesIssueToken>(
+                    &IssueTokenParams { service },
                     Tag::IssueToken,
                 );
             }

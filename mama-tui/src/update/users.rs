@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use mama_core::api::rpc::method;
-use mama_core::api::types::{
+use mama_api::rpc::method;
+use mama_api::types::{
     BulkUpdateParams, CountUsersParams, ListUsersParams, Page, PageCursor, UserColumn, UserCounts,
     UserList,
 };
 use serde_json::Value;
 
-use super::{decode, describe, dialogs, to_params};
+use super::{decode, describe, dialogs};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::App;
 use crate::client::ClientError;
@@ -64,22 +64,14 @@ pub fn fetch_pages(app: &mut App) {
             cursor,
             counts: false,
         };
-        app.call(
-            method::USERS_LIST,
-            to_params(&params),
-            Tag::UsersPage { query, at },
-        );
+        app.call::<method::UsersList>(&params, Tag::UsersPage { query, at });
     }
     if app.users.wants_count() {
         app.users.counting = true;
         let params = CountUsersParams {
             filter: app.users.filter.clone(),
         };
-        app.call(
-            method::USERS_COUNT,
-            to_params(&params),
-            Tag::UsersCount { query },
-        );
+        app.call::<method::UsersCount>(&params, Tag::UsersCount { query });
     }
 }
 

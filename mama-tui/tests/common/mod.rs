@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use chrono::{TimeZone, Utc};
-use mama_core::api::types::{KeyStatus, UserView};
+use mama_api::types::{KeyStatus, UserView};
 use mama_tui::action::{Action, Reply, Tag};
 use mama_tui::app::App;
 use mama_tui::effect::Effect;

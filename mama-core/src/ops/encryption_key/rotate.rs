@@ -1,6 +1,7 @@
 //! `rotate-encryption-key`: every stored key from the current key to a new one, in batches,
 //! resumable, then the new key recorded.
 
+use crate::api::actions;
 use std::path::Path;
 
 use super::{matches_recorded, missing, open_with, recorded, KeyCheckError};
@@ -127,7 +128,7 @@ pub fn rotate(
         }
     }
     let event = Ctx::system("cli")
-        .event("encryption_key.rotate")
+        .event(actions::ENCRYPTION_KEY_ROTATE)
         .count(report.users)
         .detail(format!(
             "from={} to={} reencrypted={} unreadable={}",

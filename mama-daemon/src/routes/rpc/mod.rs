@@ -9,16 +9,21 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mama_core::api::rpc::{method, RpcRequest, RpcResponse};
+use mama_core::api::actions::{self, Action};
+use mama_core::api::rpc::{self, method, Caller, Method, RpcRequest, RpcResponse};
+use mama_core::api::types::Role;
 use mama_core::api::{ApiError, ErrorCode};
-use mama_core::ops::auth::{AdminSession, ALLOWED_BEFORE_PASSWORD_CHANGE};
+use mama_core::ops::auth::AdminSession;
 use mama_core::ops::{Actor, Channel, Ctx, Mama};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use self::serve::{Serve, ServeAnonymous};
 use super::{bearer, request_id, Peer};
 use crate::error::sanitize_serde_message;
 use crate::state::AppState;
+
+mod serve;
 
 /// Why a call failed, and whether its event is already stored.
 enum Failure {
@@ -61,7 +66,7 @@ pub async fn handle_rpc(
         Err(Failure::Early(err)) => {
             let ctx = ctx.with_actor(actor_from_token(mama, &headers).await);
             mama.audit
-                .record_failure(ctx.event(&action_name(&method_name)).failed(&err))
+                .record_failure(ctx.event(action_of(&method_name)).failed(&err))
                 .await;
             RpcResponse::err(id, err)
         }
@@ -71,7 +76,9 @@ pub async fn handle_rpc(
         .as_ref()
         .map(|e| e.data.code.as_str())
         .unwrap_or("ok");
-    state.metrics.rpc_call(&action_name(&method_name), outcome);
+    state
+        .metrics
+        .rpc_call(action_of(&method_name).name(), outcome);
     if let Some(err) = response.error.as_ref() {
         if err.data.code == ErrorCode::LoginFailed {
             state
@@ -96,45 +103,14 @@ pub async fn handle_rpc(
     (status, Json(response)).into_response()
 }
 
-/// Events name the method; an unknown method is recorded under a fixed name, so a client cannot
-/// write arbitrary text into the action column.
-fn action_name(method_name: &str) -> String {
-    if KNOWN.contains(&method_name) {
-        method_name.to_string()
-    } else {
-        "rpc.invalid".to_string()
+/// Events name the method; an unknown method is recorded under a fixed action, so a client
+/// cannot write arbitrary text into the action column.
+fn action_of(method_name: &str) -> Action {
+    match rpc::find(method_name) {
+        Some(m) => Action::new(m.name, m.kind),
+        None => actions::RPC_INVALID,
     }
 }
-
-const KNOWN: &[&str] = &[
-    method::AUTH_LOGIN,
-    method::AUTH_REFRESH,
-    method::AUTH_LOGOUT,
-    method::AUTH_CHANGE_PASSWORD,
-    method::AUTH_WHOAMI,
-    method::ADMINS_LIST,
-    method::ADMINS_CREATE,
-    method::ADMINS_DELETE,
-    method::USERS_LIST,
-    method::USERS_LIST_IDS,
-    method::USERS_COUNT,
-    method::USERS_GET,
-    method::USERS_CREATE,
-    method::USERS_UPDATE,
-    method::USERS_DELETE,
-    method::USERS_BULK_UPDATE,
-    method::SERVICES_LIST,
-    method::SERVICES_CREATE,
-    method::SERVICES_DELETE,
-    method::SERVICES_ISSUE_TOKEN,
-    method::SERVICES_REVOKE_TOKEN,
-    method::EVENTS_LIST,
-    method::MODELS_LIST,
-    method::SYNC_STATUS,
-    method::SYNC_RECONCILE,
-    method::SYNC_RETRY_FAILED,
-    method::USERS_ROTATE_KEYS,
-];
 
 /// Best effort: name the admin in the event of a failed call when the token is valid.
 async fn actor_from_token(mama: &Mama, headers: &HeaderMap) -> Actor {
@@ -214,26 +190,69 @@ fn done<T: serde::Serialize>(r: Result<T, ApiError>) -> Result<Value, Failure> {
     }
 }
 
-async fn session(
-    mama: &Mama,
-    headers: &HeaderMap,
-    method_name: &str,
-) -> Result<AdminSession, Failure> {
-    let token = bearer(headers).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::Unauthenticated,
-            "log in first: no session token in the Authorization header",
-        )
-    })?;
-    let session = mama.authenticate(token).await?;
-    if session.must_change_password && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&method_name) {
-        return Err(Failure::Early(ApiError::new(
-            ErrorCode::PasswordChangeRequired,
-            "you must change your password first (auth.change_password)",
-        )));
-    }
-    Ok(session)
+/// One call being dispatched: runs a method's use case once its caller is checked.
+struct Call<'a> {
+    mama: &'a Mama,
+    ctx: &'a Ctx,
+    headers: &'a HeaderMap,
+    req: &'a RpcRequest,
 }
+
+impl Call<'_> {
+    async fn anonymous<M: ServeAnonymous>(&self) -> Result<Value, Failure> {
+        done(M::serve(self.mama, self.ctx, params::<M::Params>(self.req)?).await)
+    }
+
+    async fn signed_in<M: Serve>(&self) -> Result<Value, Failure> {
+        let session = self.session::<M>().await?;
+        let ctx = &self.ctx.with_actor(Actor::Admin(session.username.clone()));
+        if M::CALLER == Caller::Super && session.role != Role::Super {
+            return Err(Failure::Early(ApiError::new(
+                ErrorCode::Forbidden,
+                "only a super admin may do this",
+            )));
+        }
+        let params = params::<M::Params>(self.req)?;
+        done(M::serve(self.mama, ctx, &session, params).await)
+    }
+
+    /// The caller's session; refused before the first password change unless the method is
+    /// declared [`Caller::Pending`].
+    async fn session<M: Method>(&self) -> Result<AdminSession, Failure> {
+        let token = bearer(self.headers).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "log in first: no session token in the Authorization header",
+            )
+        })?;
+        let session = self.mama.authenticate(token).await?;
+        if session.must_change_password && M::CALLER != Caller::Pending {
+            return Err(Failure::Early(ApiError::new(
+                ErrorCode::PasswordChangeRequired,
+                "you must change your password first (auth.change_password)",
+            )));
+        }
+        Ok(session)
+    }
+}
+
+/// Builds [`dispatch_declared`] from the method table: every method is served by the impl of
+/// [`ServeAnonymous`] or [`Serve`] its declared caller calls for.
+macro_rules! dispatcher {
+    (@run Anyone, $call:ident, $m:ty) => { $call.anonymous::<$m>().await };
+    (@run $caller:ident, $call:ident, $m:ty) => { $call.signed_in::<$m>().await };
+    ($( $ty:ident = $name:literal, $params:ty => $output:ty, $kind:ident, $caller:ident, $summary:literal; )*) => {
+        /// Runs the declared method called `name`; `None` when there is none.
+        async fn dispatch_declared(call: &Call<'_>, name: &str) -> Option<Result<Value, Failure>> {
+            Some(match name {
+                $( $name => dispatcher!(@run $caller, call, method::$ty), )*
+                _ => return None,
+            })
+        }
+    };
+}
+
+mama_core::api::with_methods!(dispatcher);
 
 async fn dispatch(
     mama: &Mama,
@@ -241,57 +260,20 @@ async fn dispatch(
     headers: &HeaderMap,
     req: &RpcRequest,
 ) -> Result<Value, Failure> {
-    let m = req.method.as_str();
-    if m == method::AUTH_LOGIN {
-        let p = params(req)?;
-        return done(mama.login(ctx, p).await);
-    }
-    if !KNOWN.contains(&m) {
-        return Err(Failure::Early(ApiError::new(
+    let call = Call {
+        mama,
+        ctx,
+        headers,
+        req,
+    };
+    match dispatch_declared(&call, &req.method).await {
+        Some(outcome) => outcome,
+        None => Err(Failure::Early(ApiError::new(
             ErrorCode::MethodNotFound,
-            format!("no method {:?}; see docs/admin-rpc.md", truncate(m, 64)),
-        )));
-    }
-    let s = session(mama, headers, m).await?;
-    let ctx = &ctx.with_actor(Actor::Admin(s.username.clone()));
-    match m {
-        method::AUTH_REFRESH => done(mama.refresh(ctx, &s).await),
-        method::AUTH_LOGOUT => done(mama.logout(ctx, &s).await.map(|()| serde_json::json!({}))),
-        method::AUTH_CHANGE_PASSWORD => done(mama.change_password(ctx, &s, params(req)?).await),
-        method::AUTH_WHOAMI => done(mama.whoami(ctx, &s).await),
-        method::ADMINS_LIST => done(mama.list_admins(ctx, &s).await),
-        method::ADMINS_CREATE => done(mama.create_admin(ctx, &s, params(req)?).await),
-        method::ADMINS_DELETE => done(
-            mama.delete_admin(ctx, &s, params(req)?)
-                .await
-                .map(|()| serde_json::json!({})),
-        ),
-        method::USERS_LIST => done(mama.list_users(ctx, &s, params(req)?).await),
-        method::USERS_LIST_IDS => done(mama.list_user_ids(ctx, &s, params(req)?).await),
-        method::USERS_COUNT => done(mama.count_users(ctx, &s, params(req)?).await),
-        method::USERS_GET => done(mama.get_users(ctx, &s, params(req)?).await),
-        method::USERS_CREATE => done(mama.create_users(ctx, &s, params(req)?).await),
-        method::USERS_UPDATE => done(mama.update_user(ctx, &s, params(req)?).await),
-        method::USERS_DELETE => done(mama.delete_users(ctx, &s, params(req)?).await),
-        method::USERS_BULK_UPDATE => done(mama.bulk_update(ctx, &s, params(req)?).await),
-        method::SERVICES_LIST => done(mama.list_services(ctx, &s).await),
-        method::SERVICES_CREATE => done(mama.create_service(ctx, &s, params(req)?).await),
-        method::SERVICES_DELETE => done(mama.delete_service(ctx, &s, params(req)?).await),
-        method::SERVICES_ISSUE_TOKEN => done(mama.issue_token(ctx, &s, params(req)?).await),
-        method::SERVICES_REVOKE_TOKEN => done(
-            mama.revoke_token(ctx, &s, params(req)?)
-                .await
-                .map(|()| serde_json::json!({})),
-        ),
-        method::EVENTS_LIST => done(mama.list_events(ctx, &s, params(req)?).await),
-        method::MODELS_LIST => done(mama.list_models(ctx, &s, params(req)?).await),
-        method::SYNC_STATUS => done(mama.sync_status(ctx, &s).await),
-        method::SYNC_RECONCILE => done(mama.sync_reconcile(ctx, &s).await),
-        method::SYNC_RETRY_FAILED => done(mama.retry_failed(ctx, &s, params(req)?).await),
-        method::USERS_ROTATE_KEYS => done(mama.rotate_keys(ctx, &s, params(req)?).await),
-        _ => Err(Failure::Early(ApiError::new(
-            ErrorCode::MethodNotFound,
-            format!("method {m} is not available on this daemon yet"),
+            format!(
+                "no method {:?}; see docs/admin-rpc.md",
+                truncate(&req.method, 64)
+            ),
         ))),
     }
 }

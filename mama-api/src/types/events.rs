@@ -29,41 +29,22 @@ pub struct EventFilter {
 }
 
 /// Whether an event records a view (something was read, nothing changed) or anything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
-    /// Lists, gets, counts, status polls, REST lookups: the actions in [`VIEW_ACTIONS`].
+    /// Lists, gets, counts, status polls, REST lookups: the actions declared as views in [`crate::actions`].
     View,
     /// Everything else: changes, sign-ins and password changes, LiteLLM sync steps, repairs.
     Change,
 }
 
-/// The actions that only read. Every read is recorded through one path, which checks (in debug
-/// builds, so in every test) that its action is listed here; anything not listed counts as a
-/// change, so a forgotten view is shown among changes rather than hidden.
-pub const VIEW_ACTIONS: &[&str] = &[
-    "admins.list",
-    "auth.whoami",
-    "events.list",
-    "models.list",
-    "rest.get_user",
-    "rest.lookup",
-    "services.list",
-    "sync.status",
-    "users.count",
-    "users.get",
-    "users.list",
-    "users.list_ids",
-];
-
 impl EventKind {
-    /// The kind of an event with this action.
+    /// The kind of an event with this action; an action not declared in
+    /// [`crate::actions`] counts as a change, so nothing unknown is hidden among views.
     pub fn of(action: &str) -> EventKind {
-        if VIEW_ACTIONS.contains(&action) {
-            EventKind::View
-        } else {
-            EventKind::Change
-        }
+        crate::actions::find(action)
+            .map(|a| a.kind())
+            .unwrap_or(EventKind::Change)
     }
 }
 

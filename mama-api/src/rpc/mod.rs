@@ -9,35 +9,19 @@ use serde_json::Value;
 
 use super::ApiError;
 
-/// Method names, one constant each, so daemon and TUI cannot drift apart.
+pub mod methods;
+
+pub use methods::{find, is_method, methods, Caller, Done, Method, MethodInfo, NoParams};
+
+/// The method types, one per admin RPC method (`use mama_api::rpc::method::UsersList`).
 pub mod method {
-    pub const AUTH_LOGIN: &str = "auth.login";
-    pub const AUTH_REFRESH: &str = "auth.refresh";
-    pub const AUTH_LOGOUT: &str = "auth.logout";
-    pub const AUTH_CHANGE_PASSWORD: &str = "auth.change_password";
-    pub const AUTH_WHOAMI: &str = "auth.whoami";
-    pub const ADMINS_LIST: &str = "admins.list";
-    pub const ADMINS_CREATE: &str = "admins.create";
-    pub const ADMINS_DELETE: &str = "admins.delete";
-    pub const USERS_LIST: &str = "users.list";
-    pub const USERS_LIST_IDS: &str = "users.list_ids";
-    pub const USERS_COUNT: &str = "users.count";
-    pub const USERS_GET: &str = "users.get";
-    pub const USERS_CREATE: &str = "users.create";
-    pub const USERS_UPDATE: &str = "users.update";
-    pub const USERS_DELETE: &str = "users.delete";
-    pub const USERS_BULK_UPDATE: &str = "users.bulk_update";
-    pub const USERS_ROTATE_KEYS: &str = "users.rotate_keys";
-    pub const SERVICES_LIST: &str = "services.list";
-    pub const SERVICES_CREATE: &str = "services.create";
-    pub const SERVICES_DELETE: &str = "services.delete";
-    pub const SERVICES_ISSUE_TOKEN: &str = "services.issue_token";
-    pub const SERVICES_REVOKE_TOKEN: &str = "services.revoke_token";
-    pub const EVENTS_LIST: &str = "events.list";
-    pub const MODELS_LIST: &str = "models.list";
-    pub const SYNC_STATUS: &str = "sync.status";
-    pub const SYNC_RECONCILE: &str = "sync.reconcile";
-    pub const SYNC_RETRY_FAILED: &str = "sync.retry_failed";
+    pub use super::methods::{
+        AdminsCreate, AdminsDelete, AdminsList, AuthChangePassword, AuthLogin, AuthLogout,
+        AuthRefresh, AuthWhoami, EventsList, ModelsList, ServicesCreate, ServicesDelete,
+        ServicesIssueToken, ServicesList, ServicesRevokeToken, SyncReconcile, SyncRetryFailed,
+        SyncStatus, UsersBulkUpdate, UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList,
+        UsersListIds, UsersRotateKeys, UsersUpdate,
+    };
 }
 
 /// A JSON-RPC 2.0 request. `id` may be a number or a string; notifications (no id) are answered

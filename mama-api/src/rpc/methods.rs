@@ -1,0 +1,266 @@
+//! Every admin RPC method, declared once.
+//!
+//! [`with_methods!`](crate::with_methods) holds the one table; everything else is generated from
+//! it or checked against it:
+//! - here, a unit type per method implementing [`Method`] (its name, params, result, the kind of
+//!   event it records and who may call it) and the [`METHODS`] list;
+//! - the daemon's dispatcher, which calls the same macro and so must serve every method (a
+//!   method without a handler does not compile);
+//! - the TUI's client, which calls `call::<M>(M::Params)` and decodes `M::Output`, so params of
+//!   the wrong type do not compile;
+//! - the event log, whose actions are [`Method::ACTION`] (see [`crate::actions`]);
+//! - `docs/admin-rpc.md`, whose method table is checked against [`METHODS`] by a test.
+//!
+//! Adding a method is one row in the table plus its use case and handler.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::actions::Action;
+use crate::types::EventKind;
+
+/// Who may call a method. The daemon checks it before the use case runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Caller {
+    /// Anyone who reaches the admin listener (signing in).
+    Anyone,
+    /// A signed-in admin, even one who must still change the first password.
+    Pending,
+    /// A signed-in admin whose password is no longer the initial one.
+    Admin,
+    /// A super admin.
+    Super,
+}
+
+impl Caller {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Caller::Anyone => "anyone",
+            Caller::Pending => "admin (also before the first password change)",
+            Caller::Admin => "admin",
+            Caller::Super => "super admin",
+        }
+    }
+}
+
+/// One admin RPC method: a unit type per method, generated from the table.
+pub trait Method: Copy + Send + Sync + 'static {
+    /// The JSON-RPC method name, also the action of the event every call records.
+    const NAME: &'static str;
+    /// A view reads only; a change changes something (or signs in). Decides how its event is
+    /// filed, see [`EventKind`].
+    const KIND: EventKind;
+    /// Who may call it.
+    const CALLER: Caller;
+    /// One line for the docs.
+    const SUMMARY: &'static str;
+    /// The action of the event a call records.
+    const ACTION: Action = Action::new(Self::NAME, Self::KIND);
+    /// What the method takes; unknown fields are refused.
+    type Params: Serialize + DeserializeOwned + Send + 'static;
+    /// What it answers.
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+}
+
+/// A method's declaration as data, for the docs, the event log and the dispatcher's lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodInfo {
+    pub name: &'static str,
+    pub kind: EventKind,
+    pub caller: Caller,
+    pub summary: &'static str,
+    /// The params and result types' names (the last path segment), for the docs.
+    pub params: &'static str,
+    pub output: &'static str,
+}
+
+/// Params of a method that takes none. `{}`, `null` or no params at all; anything else is
+/// refused like any unknown field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// The result of a method that answers nothing but success: `{}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {}
+
+/// The one table of admin RPC methods. Calls `$callback!` with one row per method:
+///
+/// `Type = "name", Params => Output, Kind, Caller, "summary";`
+///
+/// where `Kind` is an [`EventKind`] variant and `Caller` a [`Caller`] variant. The crate
+/// declares the method types from it; the daemon builds its dispatcher from it.
+#[macro_export]
+macro_rules! with_methods {
+    ($callback:ident) => {
+        $callback! {
+            AuthLogin = "auth.login", $crate::types::LoginParams => $crate::types::Session,
+                Change, Anyone, "Sign in with a username and password; answers a session token.";
+            AuthRefresh = "auth.refresh", $crate::rpc::NoParams => $crate::types::Session,
+                Change, Admin, "A fresh session token for the signed-in admin.";
+            AuthLogout = "auth.logout", $crate::rpc::NoParams => $crate::rpc::Done,
+                Change, Pending, "Ends the session: its token is refused from now on.";
+            AuthChangePassword = "auth.change_password",
+                $crate::types::ChangePasswordParams => $crate::types::Session,
+                Change, Pending, "Changes the own password; ends every other session.";
+            AuthWhoami = "auth.whoami", $crate::rpc::NoParams => $crate::types::WhoAmI,
+                View, Admin, "Who the session belongs to and its role.";
+            AdminsList = "admins.list", $crate::rpc::NoParams => $crate::types::AdminList,
+                View, Admin, "Every admin account.";
+            AdminsCreate = "admins.create",
+                $crate::types::CreateAdminParams => $crate::types::AdminView,
+                Change, Super, "Creates an admin, who must change the given password first.";
+            AdminsDelete = "admins.delete", $crate::types::DeleteAdminParams => $crate::rpc::Done,
+                Change, Super, "Deletes an admin and ends its sessions.";
+            UsersList = "users.list", $crate::types::ListUsersParams => $crate::types::UserList,
+                View, Admin, "A page of users, filtered and sorted in the database.";
+            UsersListIds = "users.list_ids",
+                $crate::types::ListIdsParams => $crate::types::UserIds,
+                View, Admin, "Every id matching a filter (to mark them all).";
+            UsersCount = "users.count",
+                $crate::types::CountUsersParams => $crate::types::UserCounts,
+                View, Admin, "How many users match a filter, in total and per key state.";
+            UsersGet = "users.get", $crate::types::GetUsersParams => $crate::types::UsersFound,
+                View, Admin, "Users by id, with what changed since a given version.";
+            UsersCreate = "users.create",
+                $crate::types::CreateUsersParams => $crate::types::UsersCreated,
+                Change, Admin, "Creates users (all or none); their keys are minted in LiteLLM.";
+            UsersUpdate = "users.update",
+                $crate::types::UpdateUserParams => $crate::types::UserView,
+                Change, Admin, "Changes one user, refusing a stale version.";
+            UsersDelete = "users.delete",
+                $crate::types::DeleteUsersParams => $crate::types::UsersDeleted,
+                Change, Admin, "Deletes users and their keys.";
+            UsersBulkUpdate = "users.bulk_update",
+                $crate::types::BulkUpdateParams => $crate::types::BulkUpdateResult,
+                Change, Admin,
+                "Replaces, adds or removes models and services on many users; previews with dry_run.";
+            UsersRotateKeys = "users.rotate_keys",
+                $crate::types::RotateKeysParams => $crate::types::KeysRotated,
+                Change, Admin, "New keys for users; the old key works until LiteLLM has the new.";
+            ServicesList = "services.list", $crate::rpc::NoParams => $crate::types::ServiceList,
+                View, Admin, "Every service and its tokens (never a token's value).";
+            ServicesCreate = "services.create",
+                $crate::types::ServiceNameParams => $crate::types::ServiceView,
+                Change, Admin, "Creates a service.";
+            ServicesDelete = "services.delete",
+                $crate::types::ServiceNameParams => $crate::types::ServiceDeleted,
+                Change, Admin, "Deletes a service, its tokens and every user's grant of it.";
+            ServicesIssueToken = "services.issue_token",
+                $crate::types::IssueTokenParams => $crate::types::IssuedToken,
+                Change, Admin, "A new token for a service; its value is shown only here.";
+            ServicesRevokeToken = "services.revoke_token",
+                $crate::types::RevokeTokenParams => $crate::rpc::Done,
+                Change, Admin, "Revokes a service token.";
+            EventsList = "events.list",
+                $crate::types::ListEventsParams => $crate::types::EventList,
+                View, Admin, "A page of the event log, newest first, filtered.";
+            ModelsList = "models.list",
+                $crate::types::ModelsListParams => $crate::types::ModelList,
+                View, Admin, "The models mama grants and whether LiteLLM serves each.";
+            SyncStatus = "sync.status", $crate::rpc::NoParams => $crate::types::SyncStatus,
+                View, Admin, "The LiteLLM sync: queue, failures, last reconcile.";
+            SyncReconcile = "sync.reconcile",
+                $crate::rpc::NoParams => $crate::types::ReconcileSummary,
+                Change, Admin, "Compares every key with LiteLLM now and repairs what differs.";
+            SyncRetryFailed = "sync.retry_failed",
+                $crate::types::RetryFailedParams => $crate::types::FailedRetried,
+                Change, Admin, "Queues the users whose sync failed for good once more.";
+        }
+    };
+}
+
+macro_rules! declare_methods {
+    ($( $ty:ident = $name:literal, $params:ty => $output:ty, $kind:ident, $caller:ident, $summary:literal; )*) => {
+        $(
+            #[doc = $summary]
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            pub struct $ty;
+
+            impl Method for $ty {
+                const NAME: &'static str = $name;
+                const KIND: EventKind = EventKind::$kind;
+                const CALLER: Caller = Caller::$caller;
+                const SUMMARY: &'static str = $summary;
+                type Params = $params;
+                type Output = $output;
+            }
+        )*
+
+        /// Every admin RPC method, in the order of the table.
+        pub fn methods() -> &'static [MethodInfo] {
+            static METHODS: std::sync::OnceLock<Vec<MethodInfo>> = std::sync::OnceLock::new();
+            METHODS.get_or_init(|| vec![$(
+                MethodInfo {
+                    name: $name,
+                    kind: EventKind::$kind,
+                    caller: Caller::$caller,
+                    summary: $summary,
+                    params: short_type_name(std::any::type_name::<$params>()),
+                    output: short_type_name(std::any::type_name::<$output>()),
+                },
+            )*])
+        }
+
+        /// Method names, for [`is_method`] in const context.
+        const NAMES: &[&str] = &[$($name),*];
+    };
+}
+
+with_methods!(declare_methods);
+
+/// The declaration of the method called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static MethodInfo> {
+    methods().iter().find(|m| m.name == name)
+}
+
+/// Whether `name` is a method.
+pub fn is_method(name: &str) -> bool {
+    NAMES.contains(&name)
+}
+
+fn short_type_name(full: &'static str) -> &'static str {
+    full.rsplit("::").next().unwrap_or(full)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_dotted() {
+        let names: BTreeSet<_> = methods().iter().map(|m| m.name).collect();
+        assert_eq!(
+            names.len(),
+            methods().len(),
+            "a method name is declared twice"
+        );
+        for name in names {
+            let (area, verb) = name.split_once('.').expect("area.verb");
+            assert!(!area.is_empty() && !verb.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_method_knows_its_types_and_rules() {
+        assert_eq!(AuthLogin::NAME, "auth.login");
+        assert_eq!(AuthLogin::CALLER, Caller::Anyone);
+        assert_eq!(AdminsCreate::CALLER, Caller::Super);
+        assert_eq!(UsersList::KIND, EventKind::View);
+        assert_eq!(UsersBulkUpdate::ACTION.name(), "users.bulk_update");
+        let info = find("users.update").unwrap();
+        assert_eq!(info.params, "UpdateUserParams");
+        assert_eq!(info.output, "UserView");
+        assert!(find("users.nope").is_none());
+    }
+
+    #[test]
+    fn no_params_accepts_empty_and_refuses_fields() {
+        assert!(serde_json::from_str::<NoParams>("{}").is_ok());
+        assert!(serde_json::from_str::<NoParams>(r#"{"x":1}"#).is_err());
+        assert_eq!(serde_json::to_string(&Done {}).unwrap(), "{}");
+    }
+}
