@@ -7,29 +7,9 @@
 
 use std::sync::OnceLock;
 
+pub use crate::action::Action;
 use crate::rpc::methods;
 use crate::types::EventKind;
-
-/// What an event records: a name (`users.create`, `rest.lookup`) and whether it only read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Action {
-    name: &'static str,
-    kind: EventKind,
-}
-
-impl Action {
-    pub const fn new(name: &'static str, kind: EventKind) -> Action {
-        Action { name, kind }
-    }
-
-    pub const fn name(self) -> &'static str {
-        self.name
-    }
-
-    pub const fn kind(self) -> EventKind {
-        self.kind
-    }
-}
 
 macro_rules! other_actions {
     ($( $(#[$doc:meta])* $konst:ident = $name:literal, $kind:ident; )*) => {
@@ -91,7 +71,7 @@ pub fn all() -> &'static [Action] {
             .map(|m| Action::new(m.name, m.kind))
             .collect();
         for other in OTHERS {
-            if !all.iter().any(|a| a.name == other.name) {
+            if !all.iter().any(|a| a.name() == other.name()) {
                 all.push(*other);
             }
         }
@@ -105,15 +85,15 @@ pub fn view_names() -> &'static [&'static str] {
     VIEWS.get_or_init(|| {
         all()
             .iter()
-            .filter(|a| a.kind == EventKind::View)
-            .map(|a| a.name)
+            .filter(|a| a.kind() == EventKind::View)
+            .map(|a| a.name())
             .collect()
     })
 }
 
 /// The declared action called `name`.
 pub fn find(name: &str) -> Option<Action> {
-    all().iter().copied().find(|a| a.name == name)
+    all().iter().copied().find(|a| a.name() == name)
 }
 
 #[cfg(test)]
@@ -145,8 +125,8 @@ mod tests {
     #[test]
     fn an_action_declared_as_method_and_other_agrees() {
         for other in OTHERS {
-            if let Some(m) = methods::find(other.name) {
-                assert_eq!(m.kind, other.kind, "{}", other.name);
+            if let Some(m) = methods::find(other.name()) {
+                assert_eq!(m.kind, other.kind(), "{}", other.name());
             }
         }
         assert_eq!(find("sync.reconcile"), Some(SYNC_RECONCILE));

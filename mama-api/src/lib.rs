@@ -3,6 +3,7 @@
 //! database, no HTTP client, so a client that depends on it alone compiles none of those.
 #![forbid(unsafe_code)]
 
+pub mod action;
 pub mod actions;
 pub mod error;
 pub mod rest;

@@ -1,8 +1,9 @@
 //! A string that must never leak: wiped from memory when dropped and printed as `[redacted]`.
 //!
-//! Passwords, tokens, virtual keys and master keys pass through this type so that a stray
-//! `{:?}` in a log line or an error message cannot reveal them. It deliberately has no
-//! `Serialize`: a secret reaches the wire only through an explicit [`SecretString::expose`].
+//! Passwords, service tokens, the virtual keys mama mints and LiteLLM's master key pass through
+//! this one type, so that a stray `{:?}` or `{}` in a log line or an error message cannot reveal
+//! them. It deliberately has no `Serialize` and no `PartialEq`: a secret reaches the wire only
+//! through an explicit [`SecretString::expose`], and is compared only where that is spelled out.
 
 use std::fmt;
 
@@ -18,11 +19,12 @@ pub struct SecretString(String);
 
 impl SecretString {
     /// Wraps `value`; from here on it is only reachable through [`SecretString::expose`].
-    pub fn new(value: String) -> Self {
-        Self(value)
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
     }
 
-    /// Borrows the secret itself. Call sites are easy to grep for, which is the point.
+    /// Borrows the secret itself, only where it must leave the process (a header, a body, the
+    /// admin who asked for it). Call sites are easy to grep for, which is the point.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -47,7 +49,7 @@ impl From<String> for SecretString {
 
 impl From<&str> for SecretString {
     fn from(value: &str) -> Self {
-        Self::new(value.to_owned())
+        Self::new(value)
     }
 }
 
@@ -75,11 +77,26 @@ mod tests {
 
     #[test]
     fn debug_and_display_are_redacted() {
-        let secret = SecretString::new("hunter2-hunter2".to_owned());
+        let secret = SecretString::new("hunter2-hunter2");
         assert_eq!(format!("{secret:?}"), "[redacted]");
         assert_eq!(format!("{secret}"), "[redacted]");
         assert_eq!(format!("{:?}", Some(secret.clone())), "Some([redacted])");
         assert_eq!(secret.expose(), "hunter2-hunter2");
+    }
+
+    #[test]
+    fn a_master_key_never_shows_in_a_config_dump() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct Config {
+            master_key: SecretString,
+        }
+        let config = Config {
+            master_key: SecretString::new("sk-very-secret-value"),
+        };
+        let dumped = format!("{config:?}");
+        assert!(!dumped.contains("sk-very-secret-value"), "{dumped}");
+        assert_eq!(config.master_key.expose(), "sk-very-secret-value");
     }
 
     #[test]

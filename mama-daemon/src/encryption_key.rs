@@ -11,7 +11,7 @@ use mama_core::db::{Db, Location};
 use mama_core::ops::encryption_key::{self, Opened, RotationReport};
 
 use crate::config::Settings;
-use crate::serve::{open_database, Use};
+use crate::database::{open_database, Use};
 
 /// The key for `serve`, once the database agrees with it, and the shared key lock, which the
 /// daemon holds until it exits (a rotation cannot start meanwhile).

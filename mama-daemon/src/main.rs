@@ -2,20 +2,9 @@
 //! embedded default) or PostgreSQL.
 #![forbid(unsafe_code)]
 
-mod commands;
-mod config;
-mod encryption_key;
-mod error;
-mod listen;
-mod metrics;
-mod notify;
-mod routes;
-mod serve;
-mod state;
-mod worker;
-
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use mama_daemon::{commands, config, database, encryption_key, serve};
 
 /// mimalloc instead of glibc's allocator: a REST lookup allocates and frees hundreds of small
 /// buffers across worker threads, and glibc's arena consolidation was a quarter of the daemon's
@@ -113,8 +102,8 @@ fn main() -> Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve::serve(settings)),
         Command::Migrate => {
-            serve::ensure_private_dir(&settings.data_dir)?;
-            serve::open_database(&settings, serve::Use::Command)?;
+            database::ensure_private_dir(&settings.data_dir)?;
+            database::open_database(&settings, database::Use::Command)?;
             eprintln!("migrations applied");
             Ok(())
         }
@@ -140,7 +129,7 @@ fn main() -> Result<()> {
         Command::Admin {
             command: AdminCommand::ResetPassword { username },
         } => {
-            let db = serve::open_database(&settings, serve::Use::Command)?;
+            let db = database::open_database(&settings, database::Use::Command)?;
             let password = mama_core::ops::admins::reset_password_offline(&db, &username)
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             println!("one-time password for {username}: {password}");

@@ -83,6 +83,17 @@ impl<T> ListState<T> {
     }
 }
 
+/// Rows of the services screen: each service, then its tokens, as (service, token) indexes.
+pub fn service_rows(services: &[ServiceView]) -> Vec<(usize, Option<usize>)> {
+    services
+        .iter()
+        .enumerate()
+        .flat_map(|(s, service)| {
+            std::iter::once((s, None)).chain((0..service.tokens.len()).map(move |t| (s, Some(t))))
+        })
+        .collect()
+}
+
 #[derive(Debug, Default)]
 pub struct EventsState {
     pub list: ListState<EventView>,
@@ -190,7 +201,7 @@ impl App {
         self.in_flight += 1;
         let effect = Effect::Call {
             method: M::NAME,
-            params: crate::update::to_params(params),
+            params: crate::effect::to_params(params),
             tag,
             token: self.token(),
             epoch: self.epoch,

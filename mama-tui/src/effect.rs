@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use mama_api::types::{UserFilter, UserSort};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::action::Tag;
@@ -52,4 +53,10 @@ pub enum Effect {
         epoch: u64,
     },
     Quit,
+}
+
+/// Params as the JSON an effect carries. The params types cannot fail to serialize; `Null` is
+/// only a type-level fallback.
+pub fn to_params<T: Serialize>(params: &T) -> Value {
+    serde_json::to_value(params).unwrap_or(Value::Null)
 }

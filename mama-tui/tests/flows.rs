@@ -302,18 +302,21 @@ fn mark_all_collects_ids_and_big_marks_go_by_filter() {
     let Some(Effect::CollectIds { tag, .. }) = effects.first() else {
         panic!("{effects:?}")
     };
-    let ids: Vec<String> = (0..ID_CHUNK + 1).map(|i| format!("u{i}")).collect();
+    let ids: Vec<String> = (0..3 * ID_CHUNK).map(|i| format!("u{i}")).collect();
     reply(&mut app, tag.clone(), json!(ids));
-    assert_eq!(app.users.marks.len(), ID_CHUNK + 1);
+    assert_eq!(app.users.marks.len(), 3 * ID_CHUNK);
     assert!(app.users.marks_filter.is_some());
     let targets = mama_tui::update::bulk_targets(&app);
     assert_eq!(targets.len(), 1);
     assert!(targets[0].filter.is_some() && targets[0].ids.is_none());
-    // Touching one mark makes them plain ids again, sent in chunks.
+    // Touching one mark makes them plain ids again, all in one call: one transaction, one event.
     app.users.toggle_mark("u0");
     let targets = mama_tui::update::bulk_targets(&app);
     assert_eq!(targets.len(), 1);
-    assert_eq!(targets[0].ids.as_ref().map(Vec::len), Some(ID_CHUNK));
+    assert_eq!(
+        targets[0].ids.as_ref().map(Vec::len),
+        Some(3 * ID_CHUNK - 1)
+    );
 }
 
 #[test]
@@ -449,8 +452,9 @@ fn clicking_a_header_sorts_and_clicking_a_row_selects_it() {
     let mut app = users_app(80, 24, sample_users(), 5);
     // The organization header starts after the mark and the id column.
     let header = mama_tui::ui::table::HEADER_Y;
-    let x = (0..80)
-        .find(|&x| mama_tui::ui::table::column_at(&app, x) == Some(UserColumn::Organization));
+    let x = (0..80).find(|&x| {
+        mama_tui::ui::screens::users::column_at(&app, x) == Some(UserColumn::Organization)
+    });
     let Some(x) = x else {
         panic!("no organization column")
     };

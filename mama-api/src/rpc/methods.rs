@@ -16,7 +16,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::actions::Action;
+use crate::action::Action;
 use crate::types::EventKind;
 
 /// Who may call a method. The daemon checks it before the use case runs.

@@ -1,11 +1,16 @@
 //! The outbox: LiteLLM operations implied by committed changes, written in the same transaction
-//! as the change, applied later by the sync worker.
+//! as the change, applied later by the sync worker. Every query on the table lives here: the use
+//! cases enqueue, the worker claims operations under a lease and settles them, the reconciler and
+//! the status read what is queued. They run inside `Db::write`, which serializes writers on both
+//! backends (SQLite mutex, PostgreSQL advisory lock), so a claim is never taken twice.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::outbox;
-use super::{DbConn, DbError};
+use super::{DbConn, DbError, CHUNK};
 
 /// Make LiteLLM hold the user's key as mama has it now (create it, or push its models).
 pub const KIND_SYNC: &str = "sync";
@@ -35,6 +40,26 @@ pub struct NewOp {
     pub key_hash: Option<String>,
 }
 
+impl NewOp {
+    /// Make LiteLLM hold the user's key as mama has it when the operation runs.
+    pub fn sync(user_id: &str) -> NewOp {
+        NewOp {
+            user_id: user_id.to_string(),
+            kind: KIND_SYNC,
+            key_hash: None,
+        }
+    }
+
+    /// Delete one key of the user (rotated out, or the user deleted).
+    pub fn delete(user_id: &str, key_hash: &str) -> NewOp {
+        NewOp {
+            user_id: user_id.to_string(),
+            kind: KIND_DELETE,
+            key_hash: Some(key_hash.to_string()),
+        }
+    }
+}
+
 /// Enqueues operations in multi-row inserts.
 pub fn enqueue(conn: &mut DbConn, ops: &[NewOp], at: NaiveDateTime) -> Result<(), DbError> {
     for chunk in ops.chunks(super::rows_per_insert(6)) {
@@ -58,6 +83,184 @@ pub fn enqueue(conn: &mut DbConn, ops: &[NewOp], at: NaiveDateTime) -> Result<()
     Ok(())
 }
 
+/// Operations queued or running: the queue depth `sync.status` and the metrics report.
 pub fn depth(conn: &mut DbConn) -> Result<u64, DbError> {
     Ok(outbox::table.count().get_result::<i64>(conn)? as u64)
+}
+
+/// One unit of work: the oldest operation of a user, plus the later `sync` operations of that
+/// user it makes redundant (a sync pushes the user's *current* state, so one push covers them).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub user_id: String,
+    pub kind: String,
+    /// For `delete`: the key to delete.
+    pub key_hash: Option<String>,
+    pub ids: Vec<i64>,
+    /// Failed attempts so far (of the oldest operation).
+    pub attempts: i32,
+    /// A worker claimed it before and never settled it (it died, or could not record the
+    /// result): what it did in LiteLLM is unknown.
+    pub interrupted: bool,
+}
+
+impl Job {
+    pub fn is_sync(&self) -> bool {
+        self.kind == KIND_SYNC
+    }
+}
+
+/// Claims up to `max_jobs` jobs for `worker` until `until`. A user whose oldest operation is not
+/// due yet, or who has an operation leased by anyone, is skipped: operations of one user run in
+/// order, one at a time.
+pub fn claim(
+    conn: &mut DbConn,
+    worker: &str,
+    max_jobs: usize,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Result<Vec<Job>, DbError> {
+    let busy: HashSet<String> = outbox::table
+        .filter(outbox::claimed_until.gt(now))
+        .select(outbox::user_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let due: Vec<String> = outbox::table
+        .filter(outbox::available_at.le(now))
+        .filter(
+            outbox::claimed_until
+                .is_null()
+                .or(outbox::claimed_until.le(now)),
+        )
+        .order_by(outbox::id.asc())
+        .limit((max_jobs * 4 + busy.len()) as i64)
+        .select(outbox::user_id)
+        .load(conn)?;
+    let mut candidates = Vec::new();
+    let mut seen = HashSet::new();
+    for user in due {
+        if !busy.contains(&user) && seen.insert(user.clone()) {
+            candidates.push(user);
+            if candidates.len() == max_jobs {
+                break;
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<OutboxRow> = outbox::table
+        .filter(outbox::user_id.eq_any(&candidates))
+        .order_by(outbox::id.asc())
+        .select(OutboxRow::as_select())
+        .load(conn)?;
+    let mut per_user: HashMap<&str, Vec<&OutboxRow>> = HashMap::new();
+    for row in &rows {
+        per_user.entry(row.user_id.as_str()).or_default().push(row);
+    }
+    let mut jobs = Vec::new();
+    for user in &candidates {
+        let Some(ops) = per_user.get(user.as_str()) else {
+            continue;
+        };
+        let Some(first) = ops.first() else { continue };
+        if first.available_at > now {
+            continue;
+        }
+        let mut taken = vec![*first];
+        if first.kind == KIND_SYNC {
+            taken.extend(ops.iter().skip(1).take_while(|op| op.kind == KIND_SYNC));
+        }
+        let ids = taken.iter().map(|op| op.id).collect();
+        jobs.push(Job {
+            user_id: first.user_id.clone(),
+            kind: first.kind.clone(),
+            key_hash: first.key_hash.clone(),
+            ids,
+            attempts: first.attempts,
+            interrupted: taken.iter().any(|op| op.claimed_by.is_some()),
+        });
+    }
+    let all: Vec<i64> = jobs.iter().flat_map(|j| j.ids.iter().copied()).collect();
+    for chunk in all.chunks(CHUNK) {
+        diesel::update(outbox::table.filter(outbox::id.eq_any(chunk)))
+            .set((
+                outbox::claimed_by.eq(worker),
+                outbox::claimed_until.eq(until),
+            ))
+            .execute(conn)?;
+    }
+    Ok(jobs)
+}
+
+/// Removes finished operations; only while this worker still holds them.
+pub fn finish(conn: &mut DbConn, worker: &str, ids: &[i64]) -> Result<(), DbError> {
+    diesel::delete(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::claimed_by.eq(worker)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Releases operations for a later attempt.
+pub fn retry_later(
+    conn: &mut DbConn,
+    worker: &str,
+    ids: &[i64],
+    at: NaiveDateTime,
+    error: &str,
+) -> Result<(), DbError> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::claimed_by.eq(worker)),
+    )
+    .set((
+        outbox::claimed_by.eq(None::<String>),
+        outbox::claimed_until.eq(None::<NaiveDateTime>),
+        outbox::attempts.eq(outbox::attempts + 1),
+        outbox::available_at.eq(at),
+        outbox::last_error.eq(error),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// After a restart on SQLite (one daemon per file), leases held by the previous process are void.
+/// `claimed_by` stays: it tells the next claim that the operation may have been half done.
+pub fn release_all(conn: &mut DbConn) -> Result<usize, DbError> {
+    Ok(
+        diesel::update(outbox::table.filter(outbox::claimed_until.is_not_null()))
+            .set(outbox::claimed_until.eq(None::<NaiveDateTime>))
+            .execute(conn)?,
+    )
+}
+
+/// LiteLLM is back: operations waiting out a backoff may run now.
+pub fn retry_now(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::attempts.gt(0))
+            .filter(outbox::available_at.gt(now))
+            .filter(
+                outbox::claimed_until
+                    .is_null()
+                    .or(outbox::claimed_until.le(now)),
+            ),
+    )
+    .set(outbox::available_at.eq(now))
+    .execute(conn)?)
+}
+
+/// Users with a queued or running operation (their LiteLLM state is about to change).
+pub fn users_in_queue(conn: &mut DbConn) -> Result<HashSet<String>, DbError> {
+    Ok(outbox::table
+        .select(outbox::user_id)
+        .distinct()
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
 }

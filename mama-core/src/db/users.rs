@@ -3,108 +3,27 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{user_info, user_models, user_services, users};
-use super::{DbConn, DbError, MultiBackend, CHUNK};
+use super::{DbConn, DbError, CHUNK};
 use crate::api::types::{Info, KeyStatus, UserFilter};
 use crate::domain::NameSet;
 
 pub mod cursor;
+mod key_status;
 mod paging;
 pub mod plan;
+mod rows;
 mod side_count;
 pub mod skip;
+mod terms;
 
+pub use key_status::StoredKeyStatus;
 pub use paging::{page, page_cursors};
 use plan::Plan;
-
-/// A user row as stored (the key stays encrypted here).
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = users)]
-pub struct UserRow {
-    pub id: String,
-    pub organization: String,
-    pub models: String,
-    pub services: String,
-    pub info: String,
-    pub version: i64,
-    pub key_ciphertext: Option<Vec<u8>>,
-    pub key_hash: Option<String>,
-    pub key_hint: Option<String>,
-    pub key_status: String,
-    pub key_error: Option<String>,
-    pub synced_models: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    /// Set while a rotation waits for LiteLLM to confirm the new key (see the
-    /// `rotation_grace` migration).
-    pub prev_key_hash: Option<String>,
-}
-
-impl UserRow {
-    pub fn model_set(&self) -> Result<NameSet, DbError> {
-        NameSet::from_json(&self.models)
-            .map_err(|e| DbError::Corrupt(format!("models of {}: {e}", self.id)))
-    }
-
-    pub fn service_set(&self) -> Result<NameSet, DbError> {
-        NameSet::from_json(&self.services)
-            .map_err(|e| DbError::Corrupt(format!("services of {}: {e}", self.id)))
-    }
-
-    pub fn info_map(&self) -> Result<Info, DbError> {
-        serde_json::from_str(&self.info)
-            .map_err(|e| DbError::Corrupt(format!("info of {}: {e}", self.id)))
-    }
-
-    pub fn status(&self) -> KeyStatus {
-        KeyStatus::parse(&self.key_status).unwrap_or(KeyStatus::Failed)
-    }
-}
-
-/// A new user row, with its sets already canonical.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = users)]
-pub struct NewUserRow {
-    pub id: String,
-    pub organization: String,
-    pub models: String,
-    pub services: String,
-    pub info: String,
-    pub search_id: String,
-    pub search_org: String,
-    pub version: i64,
-    pub key_ciphertext: Option<Vec<u8>>,
-    pub key_hash: Option<String>,
-    pub key_hint: Option<String>,
-    pub key_status: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-/// What the case-insensitive substring filters search: the lowercased id or organization
-/// (lowercased in Rust, because SQLite's `lower()` only knows ASCII).
-pub fn search_text(s: &str) -> String {
-    s.to_lowercase()
-}
-
-fn like_escape(term: &str) -> String {
-    let mut out = String::with_capacity(term.len() + 2);
-    for c in term.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The models that never count as unavailable: LiteLLM's sentinels.
-pub use crate::domain::access::SENTINEL_MODELS;
-
-pub type BoxedUsers<'a> = users::BoxedQuery<'a, MultiBackend>;
+pub use rows::{BoxedUsers, LookupRow, NewUserRow, UserChanges, UserRow};
+pub use terms::search_text;
 
 /// Users matching `filter`, as portable SQL each backend plans by itself. `available` is the
 /// current model catalog, needed only for the `unavailable_models` term (without a catalog
@@ -185,23 +104,6 @@ pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<UserRow>, DbError> {
         .select(UserRow::as_select())
         .first(conn)
         .optional()?)
-}
-
-/// The columns a service lookup needs: no timestamps, no sync bookkeeping.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = users)]
-pub struct LookupRow {
-    pub id: String,
-    pub organization: String,
-    pub models: String,
-    pub services: String,
-    pub info: String,
-    pub key_ciphertext: Option<Vec<u8>>,
-    pub key_status: String,
-    /// The models LiteLLM last confirmed for the current key; `None` until it confirmed the key.
-    pub synced_models: Option<String>,
-    /// The key a rotation replaces, served until LiteLLM confirms the new one.
-    pub prev_key_ciphertext: Option<Vec<u8>>,
 }
 
 /// Loads the given users for a lookup, one query per chunk of ids.
@@ -396,20 +298,6 @@ pub fn delete_info_rows(
     Ok(())
 }
 
-/// The columns a change may set on many users at once. `None` leaves a column alone.
-#[derive(Debug, Default, Clone, AsChangeset)]
-#[diesel(table_name = users)]
-pub struct UserChanges {
-    pub organization: Option<String>,
-    pub search_org: Option<String>,
-    pub models: Option<String>,
-    pub services: Option<String>,
-    pub info: Option<String>,
-    pub key_status: Option<String>,
-    pub key_error: Option<Option<String>>,
-    pub updated_at: Option<NaiveDateTime>,
-}
-
 /// Applies the same changes to every given user and bumps their version; returns rows changed.
 pub fn update_many(
     conn: &mut DbConn,
@@ -474,7 +362,7 @@ pub fn service_usage(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DbError> {
 /// Users per key status (for the sync summary).
 pub fn count_by_status(conn: &mut DbConn, status: KeyStatus) -> Result<u64, DbError> {
     Ok(users::table
-        .filter(users::key_status.eq(status.as_str()))
+        .filter(users::key_status.eq(StoredKeyStatus(status)))
         .count()
         .get_result::<i64>(conn)? as u64)
 }
@@ -487,7 +375,7 @@ pub fn ids_with_status(
 ) -> Result<Vec<String>, DbError> {
     let query = || {
         users::table
-            .filter(users::key_status.eq(status.as_str()))
+            .filter(users::key_status.eq(StoredKeyStatus(status)))
             .select(users::id)
     };
     match among {

@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
 use super::error::{LiteLlmError, UpstreamDetail};
-use super::secret::SecretString;
 use super::types::*;
 use super::{key_hash, LiteLlm};
+use crate::secret::SecretString;
 
 /// Header LiteLLM records as the author of a change.
 const CHANGED_BY: &str = "litellm-changed-by";

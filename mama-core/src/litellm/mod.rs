@@ -15,15 +15,16 @@
 
 mod client;
 mod error;
-mod secret;
 mod types;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+/// The client takes the master key and new keys as the crate's one secret type; named here too
+/// so the client's callers find it next to the client.
+pub use crate::secret::SecretString;
 pub use client::{LiteLlmConfig, ReqwestLiteLlm};
 pub use error::{LiteLlmError, UpstreamDetail};
-pub use secret::SecretString;
 pub use types::{
     GenerateKey, Health, KeyConfirmation, KeyInfo, KeyPage, KeyStatus, ListKeys, NewTeam, Team,
     UpdateKey, KEY_TYPE_LLM_API,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::secret::SecretString;
+use crate::secret::SecretString;
 
 /// The key type mama always sends: `llm_api` keeps a leaked user key off management routes.
 pub const KEY_TYPE_LLM_API: &str = "llm_api";

@@ -17,12 +17,13 @@ use super::{audit_failed, Ctx, Mama, OpResult};
 use crate::api::types::{BulkUpdateParams, BulkUpdateResult, Info, KeyStatus, SetChange, SetOp};
 use crate::api::{ApiError, ErrorCode};
 use crate::db::outbox::{self, NewOp};
-use crate::db::users::{self, UserChanges, UserRow, SENTINEL_MODELS};
+use crate::db::users::{self, UserChanges, UserRow};
 use crate::db::{self, events, DbConn, DbError};
+use crate::domain::access::SENTINEL_MODELS;
 use crate::domain::{validate, NameSet};
 
 /// Most ids one bulk call takes (a filter has no limit).
-pub const MAX_BULK_IDS: usize = 100_000;
+pub const MAX_BULK_IDS: usize = 1_000_000;
 
 /// The validated change, shared by the preview and the real run.
 #[derive(Debug, Clone)]
@@ -374,7 +375,7 @@ fn apply(conn: &mut DbConn, plan: &Plan) -> Result<(), DbError> {
                 models: state.models.clone(),
                 services: state.services.clone(),
                 info: state.info.clone(),
-                key_status: to_pending.then(|| KeyStatus::Pending.as_str().to_string()),
+                key_status: to_pending.then_some(KeyStatus::Pending.into()),
                 key_error: to_pending.then_some(None),
                 updated_at: Some(now),
             };
@@ -405,11 +406,7 @@ fn apply(conn: &mut DbConn, plan: &Plan) -> Result<(), DbError> {
     let ops: Vec<NewOp> = plan
         .models_changed
         .iter()
-        .map(|id| NewOp {
-            user_id: id.clone(),
-            kind: outbox::KIND_SYNC,
-            key_hash: None,
-        })
+        .map(|id| NewOp::sync(id))
         .collect();
     outbox::enqueue(conn, &ops, now)?;
     Ok(())

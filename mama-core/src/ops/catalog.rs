@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 
-use crate::db::users::SENTINEL_MODELS;
+use crate::domain::access::SENTINEL_MODELS;
 
 #[derive(Debug, Clone)]
 pub struct Snapshot {

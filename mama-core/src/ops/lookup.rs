@@ -102,7 +102,7 @@ impl RenderedUser {
             services,
             info: serde_json::from_str(&row.info).map_err(|e| corrupt("info", e))?,
             key: None,
-            key_status: KeyStatus::parse(&row.key_status).unwrap_or(KeyStatus::Failed),
+            key_status: row.key_status,
             key_withheld: Some(KeyWithheld::ServiceNotAllowed),
         };
         let for_others = serde_json::to_string(&user).map_err(|e| corrupt("answer", e))?;

@@ -18,6 +18,7 @@ use crate::db::users::cursor::{Cursor, Window};
 use crate::db::users::{self, NewUserRow, UserChanges, UserRow};
 use crate::db::{self, events, DbError};
 use crate::domain::{validate, KeyAccess, NameSet};
+use crate::secret::SecretString;
 
 pub(crate) use super::user_input::{check_id_list, dedup, info_json, key_hint, missing_users};
 use super::user_input::{unknown_services, validate_new_users, Grant};
@@ -58,11 +59,11 @@ impl Mama {
     /// The admin view of a row; `with_key` decrypts the key (users.get only).
     pub fn user_view(&self, row: &UserRow, with_key: bool) -> OpResult<UserView> {
         let models = row.model_set().map_err(ApiError::from)?;
-        let (mut key_status, mut key_error) = (row.status(), row.key_error.clone());
+        let (mut key_status, mut key_error) = (row.key_status, row.key_error.clone());
         // A key that does not decrypt (tampered, or copied from another row) fails only its own
         // user, visibly, instead of the whole call; the log says which user.
         let key = match with_key.then(|| self.decrypt_key(row)).transpose() {
-            Ok(key) => key.flatten(),
+            Ok(key) => key.flatten().map(|k| k.expose().to_owned()),
             Err(_) => {
                 key_status = KeyStatus::Failed;
                 key_error =
@@ -91,15 +92,19 @@ impl Mama {
 
     /// The user's plaintext key. A ciphertext that does not decrypt (tampered, or copied from
     /// another row) is an error, never silently "no key".
-    pub fn decrypt_key(&self, row: &UserRow) -> OpResult<Option<String>> {
+    pub fn decrypt_key(&self, row: &UserRow) -> OpResult<Option<SecretString>> {
         self.decrypt_for(&row.id, row.key_ciphertext.as_deref())
     }
 
     /// Decrypts the key stored for `user_id`; the ciphertext is bound to that id.
-    pub fn decrypt_for(&self, user_id: &str, blob: Option<&[u8]>) -> OpResult<Option<String>> {
+    pub fn decrypt_for(
+        &self,
+        user_id: &str,
+        blob: Option<&[u8]>,
+    ) -> OpResult<Option<SecretString>> {
         let Some(blob) = blob else { return Ok(None) };
         match self.cipher.decrypt(blob, &user_key_aad(user_id)) {
-            Ok(secret) => Ok(Some(secret.expose().to_string())),
+            Ok(secret) => Ok(Some(secret)),
             Err(_) => {
                 tracing::error!(user = %user_id, "stored key does not decrypt (tampered or moved ciphertext)");
                 Err(ApiError::new(
@@ -299,15 +304,11 @@ impl Mama {
                 key_ciphertext: Some(self.cipher.encrypt(plain, &user_key_aad(&user.id))),
                 key_hash: Some(hash_token(plain)),
                 key_hint: Some(key_hint(plain)),
-                key_status: KeyStatus::Pending.as_str().into(),
+                key_status: KeyStatus::Pending.into(),
                 created_at: now,
                 updated_at: now,
             });
-            ops.push(NewOp {
-                user_id: user.id.clone(),
-                kind: outbox::KIND_SYNC,
-                key_hash: None,
-            });
+            ops.push(NewOp::sync(&user.id));
         }
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let event = ctx
@@ -476,9 +477,9 @@ impl Mama {
                     users::delete_model_rows(conn, std::slice::from_ref(&current.id), None)?;
                     users::insert_model_rows(conn, &models.iter().map(|m| (current.id.clone(), m.clone())).collect::<Vec<_>>())?;
                     changes.models = Some(models.to_json());
-                    changes.key_status = Some(KeyStatus::Pending.as_str().into());
+                    changes.key_status = Some(KeyStatus::Pending.into());
                     changes.key_error = Some(None);
-                    outbox::enqueue(conn, &[NewOp { user_id: current.id.clone(), kind: outbox::KIND_SYNC, key_hash: None }], db::now())?;
+                    outbox::enqueue(conn, &[NewOp::sync(&current.id)], db::now())?;
                     changed.push("models");
                 }
                 if let Some(services) = params.services.map(NameSet::new).filter(|s| *s != old_services) {
@@ -530,7 +531,7 @@ impl Mama {
         event: super::context::EventBuilder,
         params: DeleteUsersParams,
     ) -> OpResult<UsersDeleted> {
-        check_id_list("ids", &params.ids, MAX_USERS_PER_CALL)?;
+        check_id_list("ids", &params.ids, super::bulk::MAX_BULK_IDS)?;
         let ids = dedup(params.ids);
         self.db
             .write(move |conn| {
@@ -549,11 +550,7 @@ impl Mama {
                         [r.key_hash.clone(), r.prev_key_hash.clone()]
                             .into_iter()
                             .flatten()
-                            .map(|h| NewOp {
-                                user_id: r.id.clone(),
-                                kind: outbox::KIND_DELETE,
-                                key_hash: Some(h),
-                            })
+                            .map(|h| NewOp::delete(&r.id, &h))
                     })
                     .collect();
                 let deleted = users::delete_many(conn, &ids)?;

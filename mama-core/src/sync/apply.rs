@@ -2,122 +2,19 @@
 //! (`/key/info` by hash), so a retry after an unclear result (timeout, cut, 5xx) settles what the
 //! previous attempt did before acting: never a duplicate key, never a lost update.
 
-use serde_json::{Map, Value};
-
-use super::store::Job;
+use super::marks::{is_mamas, mark, CHANGED_BY};
+use super::outcome::{classify, Applied, JobError, RetryCause};
 use super::team;
 use super::wanted::{KeyField, WantedKey};
 use super::Engine;
+use crate::db::outbox::Job;
 use crate::db::users::{self, UserRow};
-use crate::db::DbError;
 use crate::domain::KeyAccess;
-use crate::litellm::{
-    GenerateKey, KeyConfirmation, KeyStatus, ListKeys, LiteLlmError, SecretString, UpdateKey,
-};
+use crate::litellm::{GenerateKey, KeyConfirmation, KeyStatus, ListKeys, LiteLlmError, UpdateKey};
 use crate::ops::Mama;
 
-/// Who LiteLLM records as the author of mama's changes (`litellm-changed-by`).
-pub const CHANGED_BY: &str = "mama-sync";
-
-/// What a finished job did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
-    /// Key created; carries the `models` JSON pushed.
-    Created {
-        user: String,
-        key_hash: String,
-        models_json: String,
-    },
-    /// Models (or alias/team) pushed to an existing key.
-    Updated {
-        user: String,
-        key_hash: String,
-        models_json: String,
-    },
-    /// LiteLLM already held the key as mama has it.
-    Unchanged {
-        user: String,
-        key_hash: String,
-        models_json: String,
-    },
-    Deleted,
-    /// Delete of a key LiteLLM does not have: nothing to do.
-    AlreadyGone,
-    /// The user (or its key) no longer exists: a delete operation handles the key.
-    Nothing,
-}
-
-/// Why a job did not finish.
-#[derive(Debug)]
-pub enum JobError {
-    /// Try again later (LiteLLM or the database unavailable, or an unclear result).
-    Retry(RetryCause),
-    /// Trying again will not help; the reason is mama's own words, safe to show and store.
-    Permanent {
-        key_hash: Option<String>,
-        reason: String,
-    },
-}
-
-#[derive(Debug)]
-pub enum RetryCause {
-    LiteLlm(LiteLlmError),
-    /// Logged where it happens; the outbox keeps mama's summary only.
-    Db(#[allow(dead_code)] DbError),
-    /// The alias was held by this user's superseded key, now deleted: create on the next round.
-    AliasFreed,
-}
-
-impl RetryCause {
-    /// mama's words for `outbox.last_error` and events.
-    pub fn describe(&self) -> String {
-        match self {
-            RetryCause::LiteLlm(e) => e.to_string(),
-            RetryCause::Db(_) => "the database was unavailable".into(),
-            RetryCause::AliasFreed => "the alias was held by the user's previous key".into(),
-        }
-    }
-}
-
-impl From<LiteLlmError> for JobError {
-    fn from(err: LiteLlmError) -> Self {
-        JobError::Retry(RetryCause::LiteLlm(err))
-    }
-}
-
-impl From<DbError> for JobError {
-    fn from(err: DbError) -> Self {
-        JobError::Retry(RetryCause::Db(err))
-    }
-}
-
-/// Whether a LiteLLM error on a key operation is a refusal of the request itself, which trying
-/// again will not change: LiteLLM rejected the body's shape (422), or refused a 4xx naming the
-/// field it objects to (`param`). Everything else is retried with backoff: a 5xx, a timeout or a
-/// cut, a 400 or 403 without a field (LiteLLM answers those while it restarts or its database
-/// fails: seen for real as 400s from a proxy shutting down in the middle of a bulk change), a 404
-/// (the key vanished between our read and our write: the next attempt re-reads and recreates
-/// it) and a 401 (mama's configuration, not the user's data).
-fn permanent(err: &LiteLlmError) -> bool {
-    match err {
-        LiteLlmError::Validation { .. } | LiteLlmError::DuplicateAlias { .. } => true,
-        LiteLlmError::BadRequest { param, .. } => param.is_some(),
-        _ => false,
-    }
-}
-
-/// Splits a LiteLLM error into retry or a permanent failure of this user's key.
-pub(super) fn classify(err: LiteLlmError, key_hash: &str) -> JobError {
-    if permanent(&err) {
-        JobError::Permanent {
-            key_hash: Some(key_hash.to_string()),
-            reason: format!("LiteLLM refused mama's change: {err}"),
-        }
-    } else {
-        JobError::Retry(RetryCause::LiteLlm(err))
-    }
-}
-
+/// Runs one job: a sync brings LiteLLM's key in line with the user as mama has it now (in one
+/// call when [`super::push`] can prove that is enough), a delete removes a key.
 pub async fn run(mama: &Mama, engine: &Engine, job: &Job) -> Result<Applied, JobError> {
     if job.is_sync() {
         if let Some(applied) = super::push::models_only(mama, engine, job).await? {
@@ -224,7 +121,7 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
                 return Ok(Applied::Nothing);
             };
             let req = GenerateKey {
-                key: SecretString::new(plain),
+                key: plain,
                 key_alias: Some(wanted.alias.clone()),
                 models: wanted.access.models.clone(),
                 user_id: Some(row.id.clone()),
@@ -329,106 +226,4 @@ async fn free_alias(
         }
     }
     Err(JobError::Retry(RetryCause::AliasFreed))
-}
-
-/// The metadata every key mama creates carries: that it is mama's, and which installation's
-/// (by its alias prefix), so that two mamas sharing one LiteLLM can tell their keys apart even
-/// when one prefix starts with the other (`mama-` and `mama-staging-`).
-pub fn mark(alias_prefix: &str) -> Map<String, Value> {
-    let mut metadata = Map::new();
-    metadata.insert("managed_by".into(), Value::from("mama"));
-    metadata.insert(ALIAS_PREFIX_MARK.into(), Value::from(alias_prefix));
-    metadata
-}
-
-/// Metadata field naming the alias prefix of the mama that created a key.
-pub const ALIAS_PREFIX_MARK: &str = "mama_alias_prefix";
-
-/// Keys mama created carry `{"managed_by": "mama"}`.
-pub fn is_mamas(metadata: &Map<String, Value>) -> bool {
-    metadata.get("managed_by").and_then(Value::as_str) == Some("mama")
-}
-
-/// Whether the reconciler may take a key no user holds for this installation's orphan: its
-/// alias has this installation's prefix, and it is not marked as another installation's. Keys
-/// of another mama on the same LiteLLM (another prefix, or a longer one starting with this one)
-/// are never deleted. Keys created before the mark existed are judged by their alias alone.
-pub fn may_be_our_orphan(
-    key_alias: Option<&str>,
-    metadata: &Map<String, Value>,
-    prefix: &str,
-) -> bool {
-    key_alias.is_some_and(|a| a.starts_with(prefix))
-        && metadata
-            .get(ALIAS_PREFIX_MARK)
-            .and_then(Value::as_str)
-            .is_none_or(|marked| marked == prefix)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_this_installations_keys_may_be_taken_for_orphans() {
-        let ours = mark("mama-");
-        assert!(may_be_our_orphan(Some("mama-gone"), &ours, "mama-"));
-        // Before the mark existed: the alias decides.
-        assert!(may_be_our_orphan(Some("mama-gone"), &Map::new(), "mama-"));
-        // Another mama on the same LiteLLM, with a prefix that starts with ours.
-        let staging = mark("mama-staging-");
-        assert!(!may_be_our_orphan(
-            Some("mama-staging-bob"),
-            &staging,
-            "mama-"
-        ));
-        assert!(may_be_our_orphan(
-            Some("mama-staging-bob"),
-            &staging,
-            "mama-staging-"
-        ));
-        // Another prefix altogether, or no alias: never ours to delete.
-        assert!(!may_be_our_orphan(
-            Some("corp-bob"),
-            &mark("corp-"),
-            "mama-"
-        ));
-        assert!(!may_be_our_orphan(Some("corp-bob"), &ours, "mama-"));
-        assert!(!may_be_our_orphan(None, &ours, "mama-"));
-    }
-
-    #[test]
-    fn only_refusals_naming_the_request_are_permanent() {
-        let named = LiteLlmError::BadRequest {
-            status: 400,
-            param: Some("budget_duration".into()),
-            detail: Default::default(),
-        };
-        assert!(permanent(&named));
-        assert!(permanent(&LiteLlmError::Validation {
-            detail: Default::default()
-        }));
-        // What a proxy shutting down (or losing its database) answers: no field named.
-        let unnamed = LiteLlmError::BadRequest {
-            status: 400,
-            param: None,
-            detail: Default::default(),
-        };
-        assert!(!permanent(&unnamed));
-        assert!(!permanent(&LiteLlmError::Forbidden {
-            detail: Default::default()
-        }));
-        assert!(!permanent(&LiteLlmError::Server {
-            status: 503,
-            detail: Default::default()
-        }));
-        assert!(!permanent(&LiteLlmError::NotFound {
-            detail: Default::default()
-        }));
-        assert!(!permanent(&LiteLlmError::RateLimited {
-            retry_after: None,
-            detail: Default::default()
-        }));
-        assert!(!permanent(&LiteLlmError::Timeout));
-    }
 }

@@ -1,6 +1,7 @@
-//! LiteLLM sync: the outbox worker that applies committed changes to LiteLLM, the reconciler that
-//! repairs drift, and the use cases that report on them (`models.list`, `sync.*`,
-//! `users.rotate_keys`). The daemon only schedules this; everything that decides lives here.
+//! LiteLLM sync: the outbox worker that applies committed changes to LiteLLM and the reconciler
+//! that repairs drift. The daemon only schedules this; everything that decides lives here. The
+//! admin use cases that report on it or start it (`sync.*`) live with the others in
+//! [`crate::ops`].
 //!
 //! Ordering rule: a user's outbox operations run one at a time, oldest first (a user with a live
 //! lease is skipped when claiming), so a delete of an old key always precedes the creation of a
@@ -8,10 +9,11 @@
 
 mod apply;
 pub mod breaker;
+mod marks;
+mod outcome;
 mod push;
 pub mod reconcile;
-mod rpc;
-mod store;
+pub(crate) mod store;
 mod team;
 mod wanted;
 pub mod worker;

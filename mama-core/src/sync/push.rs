@@ -13,9 +13,10 @@
 //! must look at LiteLLM to know what to repair). Not looked at here: an alias or metadata changed
 //! behind mama's back (the full path renames such a key when it next reads it).
 
-use super::apply::{classify, Applied, JobError, CHANGED_BY};
-use super::store::Job;
+use super::marks::CHANGED_BY;
+use super::outcome::{classify, Applied, JobError};
 use super::Engine;
+use crate::db::outbox::Job;
 use crate::db::users;
 use crate::domain::{KeyAccess, NameSet};
 use crate::litellm::{LiteLlmError, UpdateKey};

@@ -16,13 +16,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::Utc;
 use diesel::prelude::*;
 
-use super::apply::{is_mamas, may_be_our_orphan, CHANGED_BY};
+use super::marks::{is_mamas, may_be_our_orphan, CHANGED_BY};
 use super::wanted::{KeyField, WantedKey};
 use super::{store, team, Engine};
 use crate::api::types::{KeyStatus as UserKeyStatus, ReconcileSummary};
 use crate::api::{ApiError, ErrorCode};
 use crate::db::schema::users;
-use crate::db::{self, events, DbConn, DbError, PooledConn};
+use crate::db::users::StoredKeyStatus;
+use crate::db::{self, events, outbox, DbConn, DbError, PooledConn};
 use crate::domain::NameSet;
 use crate::litellm::{KeyInfo, ListKeys, LiteLlmError};
 use crate::ops::{Ctx, Mama};
@@ -62,7 +63,7 @@ struct Snapshot {
     id: String,
     key_hash: Option<String>,
     models: String,
-    status: String,
+    status: UserKeyStatus,
 }
 
 /// Holds the PostgreSQL session lock for as long as it lives on its own connection.
@@ -164,7 +165,7 @@ async fn reconcile(
     let (rows, previous, queued) = mama
         .db
         .read(|c| {
-            let rows: Vec<(String, Option<String>, String, String)> = users::table
+            let rows: Vec<(String, Option<String>, String, StoredKeyStatus)> = users::table
                 .select((users::id, users::key_hash, users::models, users::key_status))
                 .load(c)?;
             // Keys a rotation still serves: never orphans, whatever their alias says.
@@ -172,7 +173,7 @@ async fn reconcile(
                 .filter(users::prev_key_hash.is_not_null())
                 .select(users::prev_key_hash)
                 .load(c)?;
-            let queued = store::users_in_queue(c)?;
+            let queued = outbox::users_in_queue(c)?;
             Ok::<_, DbError>((rows, previous, queued))
         })
         .await?;
@@ -185,7 +186,7 @@ async fn reconcile(
                     id,
                     key_hash,
                     models,
-                    status,
+                    status: status.into(),
                 },
             )
         })
@@ -211,8 +212,7 @@ async fn reconcile(
     let mut drift: BTreeMap<KeyField, Vec<String>> = BTreeMap::new();
     let mut orphans = Vec::new();
     let min_age = chrono::Duration::from_std(engine.config.orphan_min_age).unwrap_or_default();
-    let settled =
-        |u: &Snapshot| u.status == UserKeyStatus::Active.as_str() && !queued.contains(&u.id);
+    let settled = |u: &Snapshot| u.status == UserKeyStatus::Active && !queued.contains(&u.id);
     for key in &mine {
         live.insert(key.token.as_str());
         // The owner is found by the key itself, not by its alias: an alias renamed behind
@@ -249,10 +249,7 @@ async fn reconcile(
     let stalled: Vec<String> = snapshot
         .values()
         .filter(|u| !queued.contains(&u.id) && u.key_hash.is_some())
-        .filter(|u| {
-            u.status == UserKeyStatus::Failed.as_str()
-                || u.status == UserKeyStatus::Pending.as_str()
-        })
+        .filter(|u| u.status == UserKeyStatus::Failed || u.status == UserKeyStatus::Pending)
         .map(|u| u.id.clone())
         .collect();
 

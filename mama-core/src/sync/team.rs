@@ -3,7 +3,8 @@
 //! (`--litellm-team-models`, never empty) and mama makes the team hold exactly them: on creation,
 //! when it first uses an existing team, and at every reconcile (someone may widen it in LiteLLM).
 
-use super::apply::{JobError, CHANGED_BY};
+use super::marks::CHANGED_BY;
+use super::outcome::JobError;
 use super::wanted::same_models;
 use super::Engine;
 use crate::litellm::{LiteLlmError, NewTeam, Team};

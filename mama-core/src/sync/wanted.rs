@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::apply::{mark, ALIAS_PREFIX_MARK};
+use super::marks::{is_mamas, mark, ALIAS_PREFIX_MARK};
 use crate::domain::{KeyAccess, NameSet};
 use crate::litellm::{KeyInfo, UpdateKey};
 
@@ -91,7 +91,7 @@ impl WantedKey {
 
     /// Whether the metadata carries mama's marks for this installation.
     fn marked(&self, metadata: &Map<String, Value>) -> bool {
-        metadata.get("managed_by").and_then(Value::as_str) == Some("mama")
+        is_mamas(metadata)
             && metadata.get(ALIAS_PREFIX_MARK).and_then(Value::as_str)
                 == Some(self.alias_prefix.as_str())
     }

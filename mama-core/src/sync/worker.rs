@@ -9,12 +9,14 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::sync::{watch, Semaphore};
 
-use super::apply::{self, Applied, JobError};
+use super::apply;
 use super::breaker::Breaker;
-use super::store::{self, Job};
+use super::outcome::{Applied, JobError, RetryCause};
+use super::store;
 use super::Engine;
 use crate::api::actions::{self, Action};
 use crate::api::{ApiError, ErrorCode};
+use crate::db::outbox::{self, Job};
 use crate::db::{self, events, Backend, DbError};
 use crate::ops::{Ctx, Mama};
 
@@ -32,7 +34,7 @@ pub async fn run(mama: Mama, mut stop: watch::Receiver<bool>) {
     let worker_id = format!("worker-{}", uuid::Uuid::now_v7());
     if mama.db.backend() == Backend::Sqlite {
         // One daemon per SQLite file: leases left by a killed predecessor are void.
-        match mama.db.write(store::release_all).await {
+        match mama.db.write(outbox::release_all).await {
             Ok(n) if n > 0 => tracing::info!(released = n, "released leases of a previous run"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not release old leases"),
@@ -105,7 +107,7 @@ async fn claim(
     mama.db
         .write(move |c| {
             let now = db::now();
-            store::claim(c, &worker, max, now, now + lease)
+            outbox::claim(c, &worker, max, now, now + lease)
         })
         .await
 }
@@ -126,7 +128,7 @@ async fn probe(mama: &Mama, engine: &Engine, breaker: &Breaker, stop: &mut watch
             mama.sync.set_link(true, None);
             breaker.success();
             tracing::info!("LiteLLM reachable again; resuming sync");
-            if let Err(e) = mama.db.write(|c| store::retry_now(c, db::now())).await {
+            if let Err(e) = mama.db.write(|c| outbox::retry_now(c, db::now())).await {
                 tracing::warn!(error = %e, "could not reschedule waiting operations");
             }
         }
@@ -142,7 +144,7 @@ async fn run_job(mama: &Mama, engine: &Engine, breaker: &Breaker, worker_id: &st
     .await
     {
         Ok(result) => result,
-        Err(_) => Err(JobError::Retry(apply::RetryCause::LiteLlm(
+        Err(_) => Err(JobError::Retry(RetryCause::LiteLlm(
             crate::litellm::LiteLlmError::Timeout,
         ))),
     };
@@ -151,7 +153,7 @@ async fn run_job(mama: &Mama, engine: &Engine, breaker: &Breaker, worker_id: &st
             breaker.success();
             mama.sync.set_link(true, None);
         }
-        Err(JobError::Retry(apply::RetryCause::LiteLlm(err))) => {
+        Err(JobError::Retry(RetryCause::LiteLlm(err))) => {
             if breaker.failure(err) {
                 tracing::warn!(error = %err, "LiteLLM looks down; pausing sync");
             }
@@ -204,7 +206,7 @@ async fn settle(
             });
             mama.db
                 .write(move |c| {
-                    store::finish(c, &worker, &job.ids)?;
+                    outbox::finish(c, &worker, &job.ids)?;
                     if let Applied::Created {
                         user,
                         key_hash,
@@ -241,7 +243,7 @@ async fn settle(
             tracing::warn!(user = %job.user_id, reason = %reason, "sync failed for good");
             mama.db
                 .write(move |c| {
-                    store::finish(c, &worker, &job.ids)?;
+                    outbox::finish(c, &worker, &job.ids)?;
                     if let (true, Some(hash)) = (job.is_sync(), key_hash) {
                         store::mark_failed(c, &job.user_id, &hash, &reason)?;
                     }
@@ -253,10 +255,9 @@ async fn settle(
         Err(JobError::Retry(cause)) => {
             let reason = cause.describe();
             // From the second failure on, the user shows why its key is not as mama has it yet.
-            let visible = (job.is_sync()
-                && job.attempts >= 1
-                && matches!(cause, apply::RetryCause::LiteLlm(_)))
-            .then(|| format!("{reason}; retrying (attempt {})", job.attempts + 2));
+            let visible =
+                (job.is_sync() && job.attempts >= 1 && matches!(cause, RetryCause::LiteLlm(_)))
+                    .then(|| format!("{reason}; retrying (attempt {})", job.attempts + 2));
             let wait = backoff(job.attempts, engine.config.max_backoff);
             let at = db::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             // One event when an operation starts failing, not one per retry of a long outage.
@@ -272,7 +273,7 @@ async fn settle(
             tracing::debug!(user = %job.user_id, attempts = job.attempts + 1, reason = %reason, "sync will retry");
             mama.db
                 .write(move |c| {
-                    store::retry_later(c, &worker, &job.ids, at, &reason)?;
+                    outbox::retry_later(c, &worker, &job.ids, at, &reason)?;
                     if let Some(note) = &visible {
                         store::note_retry(c, &job.user_id, note)?;
                     }

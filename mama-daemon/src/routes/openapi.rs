@@ -1,5 +1,6 @@
-//! The OpenAPI document of the REST API, kept next to the handlers it describes; the test suite
-//! checks the server against it.
+//! The OpenAPI document of the REST API, kept next to the handlers it describes. Schemathesis
+//! checks the served daemon against it in CI (`.ci/schemathesis.sh`), and a snapshot in
+//! `tests/api_contract.rs` makes every change to it a reviewed diff.
 
 use axum::Json;
 use serde_json::{json, Value};
@@ -8,9 +9,20 @@ pub async fn openapi_json() -> Json<Value> {
     Json(document())
 }
 
+/// What a user id may contain, as a pattern that no common regex dialect (ECMA-262 with or
+/// without the `u` flag, Java, Python) reads as refusing an id the server accepts: it refuses
+/// white space, control characters and ASCII punctuation other than `. _ - @ +`, and leaves the
+/// rest to the server. (`\w` is ASCII only in most dialects, so it refused ids like `홍길동`.)
+const USER_ID_PATTERN: &str = r"^[^\x00-\x2a\x2c\x2f\x3a-\x3f\x5b-\x5e\x60\x7b-\xa0\s]+$";
+
 pub fn document() -> Value {
     let error = json!({"$ref": "#/components/schemas/Error"});
     let err = |desc: &str| json!({"description": desc, "content": {"application/json": {"schema": error}}});
+    let throttled = || {
+        json!({"description": "Too many requests without a valid token from this address",
+               "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 0}}},
+               "content": {"application/json": {"schema": error}}})
+    };
     json!({
         "openapi": "3.0.3",
         "info": {"title": "mama REST API for services", "version": env!("CARGO_PKG_VERSION"),
@@ -21,40 +33,51 @@ pub fn document() -> Value {
             "/api/v1/users/lookup": {"post": {
                 "operationId": "lookupUsers",
                 "summary": "Info and key of many users, in request order",
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LookupRequest"}}}},
+                "requestBody": {"required": true, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/LookupRequest"},
+                    "example": {"user_ids": ["alice", "nobody"]}}}},
                 "responses": {
-                    "200": {"description": "Found users and missing ids", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LookupResponse"}}}},
+                    "200": {"description": "Found users and missing ids", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LookupResponse"}}},
+                            "links": {"GetFirstUser": {"operationId": "getUser", "parameters": {"id": "$response.body#/users/0/id"},
+                                                       "description": "The first user found, on its own"}}},
                     "400": err("Bad input: not JSON, unknown field, 0 or more than 1000 ids, an invalid id"),
                     "401": err("Missing, malformed, unknown or revoked service token"),
                     "413": err("Body larger than 1 MiB"),
-                    "429": err("Too many requests without a valid token from this address"),
+                    "429": throttled(),
                     "503": err("Database or event log unavailable")
                 }
             }},
             "/api/v1/users/{id}": {"get": {
                 "operationId": "getUser",
                 "summary": "Info and key of one user",
-                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"$ref": "#/components/schemas/UserId"}}],
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"$ref": "#/components/schemas/UserId"}, "example": "alice"}],
                 "responses": {
                     "200": {"description": "The user", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LookupUser"}}}},
                     "400": err("Invalid id"),
                     "401": err("Missing or invalid service token"),
                     "404": err("No such user"),
+                    "429": throttled(),
                     "503": err("Database or event log unavailable")
                 }
             }},
             "/api/v1/openapi.json": {"get": {"operationId": "openapi", "security": [], "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
-            "/healthz": {"get": {"operationId": "healthz", "security": [], "responses": {"200": {"description": "Alive"}}}},
-            "/readyz": {"get": {"operationId": "readyz", "security": [], "responses": {"200": {"description": "Database reachable and migrated, event log writable"}, "503": {"description": "Not ready"}}}}
+            "/healthz": {"get": {"operationId": "healthz", "security": [], "summary": "Liveness: the process answers",
+                "responses": {"200": {"description": "Alive", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}}}},
+            "/readyz": {"get": {"operationId": "readyz", "security": [], "summary": "Readiness: database and event log; LiteLLM is reported, not required",
+                "responses": {
+                    "200": {"description": "Database reachable and migrated, event log writable", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}},
+                    "503": {"description": "Not ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}}}}},
+            "/metrics": {"get": {"operationId": "metrics", "security": [], "summary": "Prometheus metrics",
+                "responses": {"200": {"description": "The Prometheus text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
         },
         "components": {
             "securitySchemes": {"serviceToken": {"type": "http", "scheme": "bearer", "description": "A service token (mama_st_…) issued by an admin"}},
             "schemas": {
                 "LookupRequest": {"type": "object", "additionalProperties": false, "required": ["user_ids"],
                     "properties": {"user_ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"$ref": "#/components/schemas/UserId"}}}},
-                "UserId": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\w.@+-]{1,128}$",
-                    "description": "Letters and digits of any script (Hangul included) and . _ - @ +, in Unicode normal form NFKC (fullwidth and other look-alike forms are refused)."},
+                "UserId": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": USER_ID_PATTERN, "example": "alice",
+                    "description": "Letters and digits of any script (Hangul included) and . _ - @ +, in Unicode normal form NFKC (fullwidth and other look-alike forms are refused). The pattern refuses only white space, control characters and ASCII punctuation other than . _ - @ +: which other characters are letters and digits is Unicode's call, made by the server."},
                 "LookupUser": {"type": "object", "required": ["id", "organization", "models", "services", "info", "key", "key_status"],
                     "properties": {
                         "id": {"type": "string"}, "organization": {"type": "string"},
@@ -69,10 +92,23 @@ pub fn document() -> Value {
                     "properties": {"users": {"type": "array", "items": {"$ref": "#/components/schemas/LookupUser"}},
                                    "missing": {"type": "array", "items": {"type": "string"}}}},
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                                   "fields": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "row": {"type": "integer"}}}},
+                    "properties": {"code": {"type": "string", "description": "Stable; branch on it: parse_error, invalid_request, invalid_params, payload_too_large, unauthenticated, too_many_requests, not_found, unavailable, internal"},
+                                   "message": {"type": "string", "description": "For a person; may change"},
+                                   "fields": {"type": "array", "items": {"type": "object", "required": ["field", "message"],
+                                       "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "row": {"type": "integer", "minimum": 0}}}},
                                    "missing": {"type": "array", "items": {"type": "string"}},
-                                   "retry_after_secs": {"type": "integer"}}}}}
+                                   "retry_after_secs": {"type": "integer", "minimum": 0}}}}},
+                "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok"]}}},
+                "Readiness": {"type": "object", "required": ["status", "database", "events", "litellm"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ready", "not ready"]},
+                        "database": {"type": "string", "enum": ["ok", "migrations pending", "unreachable"]},
+                        "events": {"type": "string", "enum": ["ok", "not writable"]},
+                        "litellm": {"type": "object", "required": ["configured"], "properties": {
+                            "configured": {"type": "boolean"},
+                            "reachable": {"type": "boolean", "nullable": true, "description": "null: not known yet"},
+                            "error": {"type": "string", "nullable": true}}}
+                    }}
             }
         }
     })

@@ -5,6 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
+use super::layout::clear_popup;
 use super::theme::Theme;
 use crate::action::{Cmd, Screen};
 use crate::app::App;
@@ -58,7 +59,7 @@ pub fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         lines.push(Line::from(spans));
     }
     let title = format!(" {} keys · esc closes ", screen.title());
-    super::clear_popup(frame, rect);
+    clear_popup(frame, rect);
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(title)),
         rect,

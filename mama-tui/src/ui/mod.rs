@@ -5,38 +5,23 @@
 
 mod dialogs;
 mod filter;
+mod form;
 mod help;
-mod screens;
+mod layout;
+pub mod screens;
+mod spans;
 pub mod table;
 pub mod theme;
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::action::Screen;
 use crate::app::{App, Level, SyncState};
 use crate::text::{fit, truncate, width};
 use theme::Theme;
-
-/// Clears `rect` for a popup drawn over the screen. A wide character (Hangul, CJK) in the cell
-/// just left of it reaches one cell into the popup, and ratatui then never draws that cell: the
-/// popup's left border would go missing on that row. Such a character is blanked instead.
-fn clear_popup(frame: &mut Frame, rect: Rect) {
-    frame.render_widget(Clear, rect);
-    let Some(left) = rect.x.checked_sub(1) else {
-        return;
-    };
-    let buffer = frame.buffer_mut();
-    for y in rect.top()..rect.bottom() {
-        if let Some(cell) = buffer.cell_mut((left, y)) {
-            if width(cell.symbol()) > 1 {
-                cell.set_symbol(" ");
-            }
-        }
-    }
-}
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
@@ -48,8 +33,8 @@ pub fn view(app: &App, frame: &mut Frame) {
         return;
     }
     match app.screen {
-        Screen::Login => screens::login(app, frame, area, theme),
-        Screen::ForcePassword => screens::force_password(app, frame, area, theme),
+        Screen::Login => screens::login::render(app, frame, area, theme),
+        Screen::ForcePassword => screens::force_password::render(app, frame, area, theme),
         screen => {
             let title = Rect { height: 1, ..area };
             let body = Rect {
@@ -70,17 +55,17 @@ pub fn view(app: &App, frame: &mut Frame) {
             frame.render_widget(title_line(app, theme, area.width), title);
             match screen {
                 Screen::Users => {
-                    table::render(app, frame, body, theme);
+                    screens::users::render(app, frame, body, theme);
                     filter::users_bar(app, frame, bar, theme);
                 }
                 Screen::Models => {
-                    screens::models(app, frame, body, theme);
-                    screens::models_bar(app, frame, bar, theme);
+                    screens::models::render(app, frame, body, theme);
+                    screens::models::bar(app, frame, bar, theme);
                 }
-                Screen::Admins => screens::admins(app, frame, body, theme),
-                Screen::Services => screens::services(app, frame, body, theme),
+                Screen::Admins => screens::admins::render(app, frame, body, theme),
+                Screen::Services => screens::services::render(app, frame, body, theme),
                 Screen::Events => {
-                    screens::events(app, frame, body, theme);
+                    screens::events::render(app, frame, body, theme);
                     filter::events_bar(app, frame, bar, theme);
                 }
                 Screen::Login | Screen::ForcePassword => {}
@@ -187,44 +172,4 @@ fn status_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
         None => spans.push(Span::styled(truncate(&app.server, room), theme.dim())),
     }
     Paragraph::new(Line::from(spans))
-}
-
-#[cfg(test)]
-mod tests {
-    use ratatui::backend::TestBackend;
-    use ratatui::widgets::Block;
-    use ratatui::Terminal;
-
-    use super::*;
-
-    /// What a terminal shows in the column of a popup's left edge after one frame: a row of
-    /// Hangul (two cells per syllable) under a bordered popup starting at `popup_x`.
-    fn left_edge_over_hangul(popup_x: u16) -> Vec<String> {
-        let mut terminal = Terminal::new(TestBackend::new(20, 3)).unwrap();
-        terminal
-            .draw(|frame| {
-                let hangul = vec![Line::from("연구소연구소연구소연구소"); 3];
-                frame.render_widget(Paragraph::new(hangul), frame.area());
-                let popup = Rect::new(popup_x, 0, 8, 3);
-                clear_popup(frame, popup);
-                frame.render_widget(Block::bordered(), popup);
-            })
-            .unwrap();
-        let shown = terminal.backend().buffer();
-        (0..3)
-            .map(|y| shown.cell((popup_x, y)).unwrap().symbol().to_string())
-            .collect()
-    }
-
-    #[test]
-    fn a_popup_keeps_its_left_border_over_wide_characters() {
-        // At x = 5 the syllable in cells 4–5 would cover the border's cell.
-        for x in [4, 5] {
-            assert_eq!(
-                left_edge_over_hangul(x),
-                ["┌", "│", "└"],
-                "popup at x = {x}"
-            );
-        }
-    }
 }

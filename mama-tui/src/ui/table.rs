@@ -1,302 +1,449 @@
-//! The users table. Column widths are computed from the display width of the rows on screen
-//! (Hangul is two cells per syllable), so columns line up whatever the script.
+//! The one table every list screen draws (users, models, admins, services, events). A screen
+//! declares its [`Column`]s and turns one of its items into a [`Row`]; the table lays the
+//! columns out by display width (Hangul is two cells per syllable, so columns line up whatever
+//! the script), draws the header with the sort arrow, cuts every cell to its column, and shows
+//! the selection, the marks, and what stands in while rows are missing.
 
-use mama_api::types::{KeyStatus, UserColumn, UserView};
+use std::collections::BTreeSet;
+
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::spans::{cut, pad};
 use super::theme::Theme;
-use crate::app::App;
-use crate::text::{fit, truncate, width};
+use crate::app::ListState;
+use crate::text::width;
 
-/// Terminal row of the header (the title line is above it).
+/// Terminal row of a table's header (the title line is above it).
 pub const HEADER_Y: u16 = 1;
-/// Cells before the first column: the mark.
-const MARK: usize = 2;
+/// Cells before the first column: the mark (`● `) where rows can be marked, else an indent.
+const LEAD: usize = 2;
 
-pub const COLUMNS: [UserColumn; 6] = [
-    UserColumn::Id,
-    UserColumn::Organization,
-    UserColumn::Models,
-    UserColumn::Services,
-    UserColumn::KeyStatus,
-    UserColumn::Info,
-];
-
-fn label(column: UserColumn) -> &'static str {
-    match column {
-        UserColumn::Id => "id",
-        UserColumn::Organization => "organization",
-        UserColumn::Models => "models",
-        UserColumn::Services => "services",
-        UserColumn::KeyStatus => "key",
-        UserColumn::Info => "info",
-        UserColumn::CreatedAt => "created",
-        UserColumn::UpdatedAt => "updated",
-    }
+/// How wide a column is drawn.
+#[derive(Debug, Clone, Copy)]
+pub enum Width {
+    /// Always this many cells.
+    Fixed(usize),
+    /// As wide as its widest cell on screen (or its heading, with room for the sort arrow),
+    /// within `min..=max`. When the table is too narrow, the columns with the lowest `yields`
+    /// give up room first, the one furthest above its minimum first.
+    Fit { min: usize, max: usize, yields: u8 },
 }
 
-/// Narrowest and widest a column gets.
-const MIN: [usize; 6] = [6, 6, 6, 6, 8, 4];
-const MAX: [usize; 6] = [28, 20, 36, 24, 20, 60];
-
-fn info_text(user: &UserView) -> String {
-    user.info
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// A column: its heading and its width. The last column also gets whatever room the others
+/// leave, so a table always spans its area.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub heading: &'static str,
+    pub width: Width,
 }
 
-/// The key's state in a word: its sync status, except where that would mislead. A user with no
-/// model holds a blocked key ("blocked", not "active"); a rotation waiting for LiteLLM says
-/// "rotating"; a change LiteLLM keeps failing says "retrying" (the reason is in the edit dialog).
-pub fn key_state(user: &UserView) -> &'static str {
-    match user.key_status {
-        KeyStatus::Active if user.key_blocked => "blocked",
-        KeyStatus::Pending if user.rotating => "rotating",
-        KeyStatus::Pending if user.key_error.is_some() => "retrying",
-        status => status.as_str(),
-    }
-}
-
-fn key_text(user: &UserView) -> String {
-    match (&user.key_hint, user.key_status) {
-        (_, KeyStatus::None) => "-".into(),
-        // Status first: when the column is narrow the hint is what gets cut.
-        (Some(hint), _) => format!("{} {hint}", key_state(user)),
-        (None, _) => key_state(user).into(),
-    }
-}
-
-fn natural(column: UserColumn, user: &UserView) -> usize {
-    match column {
-        UserColumn::Id => width(&user.id),
-        UserColumn::Organization => width(&user.organization),
-        UserColumn::Models => width(&user.models.join(",")),
-        UserColumn::Services => width(&user.services.join(",")),
-        UserColumn::KeyStatus => width(&key_text(user)),
-        _ => width(&info_text(user)),
-    }
-}
-
-/// Column widths for a table `total` cells wide holding `rows`: each column's widest cell
-/// (bounded), shrunk from the widest columns first when they do not fit, slack to `info`.
-pub fn widths<'a>(rows: impl Iterator<Item = &'a UserView>, total: usize) -> [usize; 6] {
-    let mut w = [0usize; 6];
-    for (i, column) in COLUMNS.iter().enumerate() {
-        w[i] = width(label(*column)) + 2; // room for the sort arrow
-    }
-    for user in rows {
-        for (i, column) in COLUMNS.iter().enumerate() {
-            w[i] = w[i].max(natural(*column, user));
+impl Column {
+    pub const fn fixed(heading: &'static str, cells: usize) -> Self {
+        Column {
+            heading,
+            width: Width::Fixed(cells),
         }
     }
-    for i in 0..6 {
-        w[i] = w[i].clamp(MIN[i], MAX[i]);
+
+    /// A last column that gets only the room the others leave.
+    pub const fn rest(heading: &'static str) -> Self {
+        Column::fixed(heading, 0)
     }
-    let available = total.saturating_sub(MARK + COLUMNS.len() - 1);
-    let mut sum: usize = w.iter().sum();
-    // Give up room in order of what operators miss least: info first, then the widest of id,
-    // organization, models and services, and the key status last.
-    for phase in [&[5usize][..], &[0, 1, 2, 3], &[4]] {
-        while sum > available {
-            let Some(i) = phase
-                .iter()
-                .copied()
-                .filter(|&i| w[i] > MIN[i])
-                .max_by_key(|&i| w[i] - MIN[i])
-            else {
-                break;
-            };
-            w[i] -= 1;
-            sum -= 1;
+
+    pub const fn fit(heading: &'static str, min: usize, max: usize, yields: u8) -> Self {
+        Column {
+            heading,
+            width: Width::Fit { min, max, yields },
         }
     }
-    if sum < available {
-        w[5] += available - sum;
-    }
-    w
-}
 
-fn current_widths(app: &App) -> [usize; 6] {
-    let viewport = app.table_rows();
-    widths(
-        app.users.visible(viewport).filter_map(|(_, u)| u),
-        usize::from(app.width),
-    )
-}
-
-/// The column under terminal column `x` (header clicks).
-pub fn column_at(app: &App, x: u16) -> Option<UserColumn> {
-    let w = current_widths(app);
-    let mut start = MARK;
-    for (i, column) in COLUMNS.iter().enumerate() {
-        let end = start + w[i];
-        if (start..=end).contains(&usize::from(x)) {
-            return Some(*column);
+    fn min(&self) -> usize {
+        match self.width {
+            Width::Fixed(cells) => cells,
+            Width::Fit { min, .. } => min,
         }
-        start = end + 1;
     }
-    None
-}
 
-/// Items joined by `sep`, each with its style, cut to `cells` and padded.
-fn fit_spans(items: Vec<(String, Style)>, sep: &str, cells: usize) -> Vec<Span<'static>> {
-    let mut spans = Vec::new();
-    let mut used = 0;
-    for (i, (text, style)) in items.into_iter().enumerate() {
-        let piece = if i == 0 { text } else { format!("{sep}{text}") };
-        let w = width(&piece);
-        if used + w > cells {
-            let cut = truncate(&piece, cells - used);
-            used += width(&cut);
-            spans.push(Span::styled(cut, style));
-            break;
+    fn yields(&self) -> Option<u8> {
+        match self.width {
+            Width::Fixed(_) => None,
+            Width::Fit { yields, .. } => Some(yields),
         }
-        used += w;
-        spans.push(Span::styled(piece, style));
-    }
-    spans.push(Span::raw(" ".repeat(cells - used)));
-    spans
-}
-
-fn key_style(user: &UserView, theme: Theme) -> Style {
-    match user.key_status {
-        KeyStatus::Active if user.key_blocked => theme.warn(),
-        KeyStatus::Active => theme.ok(),
-        KeyStatus::Pending => theme.warn(),
-        KeyStatus::Failed => theme.error(),
-        KeyStatus::None => theme.dim(),
     }
 }
 
-fn row_line(app: &App, user: &UserView, w: &[usize; 6], theme: Theme) -> Line<'static> {
-    let marked = app.users.marks.contains(&user.id);
-    let mut spans = vec![if marked {
-        Span::styled("● ", theme.marked())
-    } else {
-        Span::raw("  ")
-    }];
-    let plain = if marked {
-        theme.marked()
-    } else {
-        Style::default()
-    };
-    spans.push(Span::styled(fit(&user.id, w[0]), plain));
-    spans.push(Span::raw(" "));
-    spans.push(Span::raw(fit(&user.organization, w[1])));
-    spans.push(Span::raw(" "));
-    let models = user
-        .models
-        .iter()
-        .map(|m| {
-            if user.unavailable_models.contains(m) {
-                let text = if theme.color {
-                    m.clone()
-                } else {
-                    format!("{m}!")
+/// One cell: text in pieces, each in its own style over the cell's style (a list whose items
+/// are styled apart). The cell's style also fills the padding up to the column's width.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    pieces: Vec<(String, Style)>,
+    style: Style,
+}
+
+impl Cell {
+    pub fn plain(text: impl Into<String>) -> Self {
+        Cell::styled(text, Style::default())
+    }
+
+    pub fn styled(text: impl Into<String>, style: Style) -> Self {
+        Cell {
+            pieces: vec![(text.into(), Style::default())],
+            style,
+        }
+    }
+
+    /// Pieces each in their own style, drawn one after the other; the padding is unstyled.
+    pub fn pieces(pieces: Vec<(String, Style)>) -> Self {
+        Cell {
+            pieces,
+            style: Style::default(),
+        }
+    }
+
+    fn width(&self) -> usize {
+        self.pieces.iter().map(|(text, _)| width(text)).sum()
+    }
+
+    /// The pieces as spans, each piece's style over the cell's.
+    fn styled_pieces(&self) -> Vec<Span<'static>> {
+        self.pieces
+            .iter()
+            .map(|(text, style)| Span::styled(text.clone(), self.style.patch(*style)))
+            .collect()
+    }
+
+    /// The cell exactly `cells` wide, as [`crate::text::fit`] makes text.
+    fn fit(&self, cells: usize) -> Vec<Span<'static>> {
+        pad(cut(self.styled_pieces(), cells), cells, self.style)
+    }
+}
+
+/// One row as a screen reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    /// One per column, in the columns' order.
+    pub cells: Vec<Cell>,
+    /// The style of the whole row (a revoked token is dim); the selection takes its place.
+    pub style: Style,
+    /// Drawn with a mark in front (in a table with marks).
+    pub marked: bool,
+}
+
+impl Row {
+    pub fn new(cells: Vec<Cell>) -> Self {
+        Row {
+            cells,
+            ..Row::default()
+        }
+    }
+}
+
+/// What a table shows: the rows in view, each with its index in the whole list (`None` for a
+/// row whose page has not arrived yet), which one is selected, and whether there is anything.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub rows: Vec<(u64, Option<Row>)>,
+    pub selected: u64,
+    /// The list has arrived; until then the table says it is loading.
+    pub loaded: bool,
+    /// The list is empty; the table then says so in its own words.
+    pub empty: bool,
+}
+
+impl Rows {
+    /// The rows of `items` that fit under the header of a table drawn in `area`, scrolled so
+    /// the selected one shows.
+    pub fn scrolled<T>(
+        items: &[T],
+        selected: usize,
+        loaded: bool,
+        area: Rect,
+        row: impl Fn(&T) -> Row,
+    ) -> Self {
+        let height = usize::from(area.height.saturating_sub(1));
+        let scroll = selected.saturating_sub(height.saturating_sub(1));
+        let rows = items
+            .iter()
+            .enumerate()
+            .skip(scroll)
+            .take(height)
+            .map(|(index, item)| (index as u64, Some(row(item))))
+            .collect();
+        Rows {
+            rows,
+            selected: selected as u64,
+            loaded,
+            empty: items.is_empty(),
+        }
+    }
+
+    /// The rows of a list screen.
+    pub fn list<T>(state: &ListState<T>, area: Rect, row: impl Fn(&T) -> Row) -> Self {
+        Rows::scrolled(&state.items, state.selected, state.loaded, area, row)
+    }
+
+    fn shown(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter_map(|(_, row)| row.as_ref())
+    }
+}
+
+/// Rows that fit under the header of a table drawn in `area`.
+pub fn body_rows(area: Rect) -> u64 {
+    u64::from(area.height.saturating_sub(1))
+}
+
+/// A list screen's table: its columns and how they sit.
+#[derive(Debug, Clone, Copy)]
+pub struct ListTable<'a> {
+    columns: &'a [Column],
+    /// Said (dimmed) when the list is empty.
+    empty: &'a str,
+    /// Blank cells between two columns.
+    gap: usize,
+    /// Rows can be marked: the lead shows `●` in front of a marked row. Without marks the lead
+    /// is an indent that belongs to the first cell (and takes its style).
+    marks: bool,
+    /// The column the rows are sorted by, and whether they go down.
+    sort: Option<(usize, bool)>,
+}
+
+impl<'a> ListTable<'a> {
+    pub fn new(columns: &'a [Column], empty: &'a str) -> Self {
+        ListTable {
+            columns,
+            empty,
+            gap: 0,
+            marks: false,
+            sort: None,
+        }
+    }
+
+    pub fn gap(self, cells: usize) -> Self {
+        ListTable { gap: cells, ..self }
+    }
+
+    pub fn marks(self) -> Self {
+        ListTable {
+            marks: true,
+            ..self
+        }
+    }
+
+    /// Sorted by the column at `index` (its heading then ends in ▲, or ▼ when `descending`).
+    pub fn sorted(self, index: Option<usize>, descending: bool) -> Self {
+        ListTable {
+            sort: index.map(|i| (i, descending)),
+            ..self
+        }
+    }
+
+    /// Column widths for `rows` in a table `total` cells wide: fixed ones as declared, the
+    /// others as wide as what they hold, bounded; when that does not fit, room is given up in
+    /// the columns' `yields` order, and room left over goes to the last column.
+    pub fn widths(&self, rows: &Rows, total: usize) -> Vec<usize> {
+        let mut w: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| match column.width {
+                Width::Fixed(cells) => cells,
+                Width::Fit { min, max, .. } => {
+                    let widest = rows
+                        .shown()
+                        .filter_map(|row| row.cells.get(i))
+                        .map(Cell::width)
+                        .max()
+                        .unwrap_or(0);
+                    (width(column.heading) + 2).max(widest).clamp(min, max)
+                }
+            })
+            .collect();
+        let gaps = self.gap * self.columns.len().saturating_sub(1);
+        let available = total.saturating_sub(LEAD + gaps);
+        let mut sum: usize = w.iter().sum();
+        let ranks: BTreeSet<u8> = self.columns.iter().filter_map(Column::yields).collect();
+        for rank in ranks {
+            let yielding: Vec<usize> = (0..self.columns.len())
+                .filter(|&i| self.columns[i].yields() == Some(rank))
+                .collect();
+            while sum > available {
+                let Some(i) = yielding
+                    .iter()
+                    .copied()
+                    .filter(|&i| w[i] > self.columns[i].min())
+                    .max_by_key(|&i| w[i] - self.columns[i].min())
+                else {
+                    break;
                 };
-                (text, theme.unavailable())
-            } else {
-                (m.clone(), Style::default())
+                w[i] -= 1;
+                sum -= 1;
             }
-        })
-        .collect();
-    spans.extend(fit_spans(models, ",", w[2]));
-    spans.push(Span::raw(" "));
-    spans.push(Span::raw(fit(&user.services.join(","), w[3])));
-    spans.push(Span::raw(" "));
-    spans.push(Span::styled(
-        fit(&key_text(user), w[4]),
-        key_style(user, theme),
-    ));
-    spans.push(Span::raw(" "));
-    spans.push(Span::raw(fit(&info_text(user), w[5])));
-    Line::from(spans)
-}
+        }
+        if let Some(last) = w.last_mut() {
+            *last += available.saturating_sub(sum);
+        }
+        w
+    }
 
-fn header_line(app: &App, w: &[usize; 6], theme: Theme) -> Line<'static> {
-    let mut spans = vec![Span::raw("  ")];
-    for (i, column) in COLUMNS.iter().enumerate() {
-        let mut text = label(*column).to_string();
-        if app.users.sort.column == *column {
-            text.push_str(if app.users.sort.descending {
-                " ▼"
+    /// The column under terminal column `x` of a table drawn with `widths` (a column owns the
+    /// gap after it).
+    pub fn column_at(&self, widths: &[usize], x: usize) -> Option<usize> {
+        let mut start = LEAD;
+        for (i, w) in widths.iter().enumerate() {
+            let end = start + w + self.gap;
+            if (start..end).contains(&x) {
+                return Some(i);
+            }
+            start = end;
+        }
+        None
+    }
+
+    pub fn render(&self, frame: &mut Frame, area: Rect, theme: Theme, rows: &Rows) {
+        let total = usize::from(area.width);
+        let widths = self.widths(rows, total);
+        let mut lines = vec![self.header(&widths, theme, total)];
+        if !rows.loaded {
+            lines.push(Line::styled("  loading…", theme.dim()));
+        } else if rows.empty {
+            lines.push(Line::styled(format!("  {}", self.empty), theme.dim()));
+        }
+        for (index, row) in &rows.rows {
+            let mut line = match row {
+                Some(row) => {
+                    let spans = self.spans(&row.cells, &widths, row.marked, theme, total);
+                    Line::from(spans).style(row.style)
+                }
+                None => Line::styled("  …", theme.dim()),
+            };
+            if *index == rows.selected {
+                line = line.style(theme.selected());
+            }
+            lines.push(line);
+        }
+        frame.render_widget(Paragraph::new(lines), area);
+    }
+
+    fn header(&self, widths: &[usize], theme: Theme, total: usize) -> Line<'static> {
+        let cells: Vec<Cell> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| {
+                let arrow = match self.sort {
+                    Some((sorted, descending)) if sorted == i => {
+                        if descending {
+                            " ▼"
+                        } else {
+                            " ▲"
+                        }
+                    }
+                    _ => "",
+                };
+                Cell::styled(format!("{}{arrow}", column.heading), theme.header())
+            })
+            .collect();
+        Line::from(self.spans(&cells, widths, false, theme, total))
+    }
+
+    /// A line of cells after the lead (the mark in a table with marks, else an indent in the
+    /// first cell's style), `gap` blank cells apart, each cut to its column but the last, which
+    /// runs to the edge of the table: the line is cut there like a cell is cut at the edge of
+    /// its column, so what does not fit ends in `…`.
+    fn spans(
+        &self,
+        cells: &[Cell],
+        widths: &[usize],
+        marked: bool,
+        theme: Theme,
+        total: usize,
+    ) -> Vec<Span<'static>> {
+        let lead = match (self.marks, marked) {
+            (true, true) => Span::styled("● ", theme.marked()),
+            (true, false) => Span::raw("  "),
+            (false, _) => {
+                let style = cells.first().map_or_else(Style::default, |c| c.style);
+                Span::styled("  ", style)
+            }
+        };
+        let mut spans = vec![lead];
+        let last = cells.len().saturating_sub(1);
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 && self.gap > 0 {
+                spans.push(Span::raw(" ".repeat(self.gap)));
+            }
+            if i < last {
+                spans.extend(cell.fit(widths.get(i).copied().unwrap_or(0)));
             } else {
-                " ▲"
-            });
+                spans.extend(cell.styled_pieces());
+            }
         }
-        spans.push(Span::styled(fit(&text, w[i]), theme.header()));
-        if i + 1 < COLUMNS.len() {
-            spans.push(Span::raw(" "));
-        }
+        let style = cells.last().map_or_else(Style::default, |c| c.style);
+        pad(cut(spans, total), total, style)
     }
-    Line::from(spans)
-}
-
-pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
-    let viewport = u64::from(area.height.saturating_sub(1));
-    let w = widths(
-        app.users.visible(viewport).filter_map(|(_, u)| u),
-        usize::from(area.width),
-    );
-    let mut lines = vec![header_line(app, &w, theme)];
-    let users = &app.users;
-    if !users.loaded {
-        lines.push(Line::styled("  loading…", theme.dim()));
-    } else if users.matching == 0 {
-        let text = if users.filter.is_empty() {
-            "  No users yet. Press c to create some."
-        } else {
-            "  No user matches the filter."
-        };
-        lines.push(Line::styled(text, theme.dim()));
-    }
-    for (index, user) in users.visible(viewport) {
-        let mut line = match user {
-            Some(user) => row_line(app, user, &w, theme),
-            None => Line::styled("  …", theme.dim()),
-        };
-        if index == users.selected {
-            line = line.style(theme.selected());
-        }
-        lines.push(line);
-    }
-    frame.render_widget(Paragraph::new(lines), area);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn widths_fill_the_terminal_and_respect_minimums() {
-        let w = widths(std::iter::empty(), 80);
-        assert_eq!(w.iter().sum::<usize>(), 80 - MARK - 5);
-        let w = widths(std::iter::empty(), 30);
-        assert!(w.iter().zip(MIN).all(|(w, min)| *w >= min));
+    const FIT: [Column; 3] = [
+        Column::fit("name", 6, 20, 1),
+        Column::fit("kind", 4, 8, 2),
+        Column::fit("notes", 4, 30, 0),
+    ];
+
+    fn rows_of(texts: &[[&str; 3]]) -> Rows {
+        Rows {
+            rows: texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    (
+                        i as u64,
+                        Some(Row::new(t.iter().map(|s| Cell::plain(*s)).collect())),
+                    )
+                })
+                .collect(),
+            loaded: true,
+            ..Rows::default()
+        }
     }
 
     #[test]
-    fn the_key_column_never_calls_a_closed_or_struggling_key_active() {
-        let mut user = crate::users::tests::user("kim");
-        user.key_hint = Some("sk-...a1b2".into());
-        user.key_status = KeyStatus::Active;
-        assert_eq!(key_text(&user), "active sk-...a1b2");
-        user.key_blocked = true;
-        assert_eq!(key_text(&user), "blocked sk-...a1b2");
-        user.key_blocked = false;
-        user.key_status = KeyStatus::Pending;
-        user.rotating = true;
-        assert_eq!(key_state(&user), "rotating");
-        user.rotating = false;
-        user.key_error = Some("LiteLLM failed with status 503; retrying (attempt 3)".into());
-        assert_eq!(key_state(&user), "retrying");
-        user.key_status = KeyStatus::Failed;
-        assert_eq!(key_state(&user), "failed");
+    fn widths_fill_the_table_and_respect_minimums() {
+        let table = ListTable::new(&FIT, "none").gap(1);
+        let w = table.widths(&Rows::default(), 80);
+        assert_eq!(w.iter().sum::<usize>(), 80 - LEAD - 2);
+        let w = table.widths(&Rows::default(), 10);
+        assert!(w.iter().zip(FIT).all(|(w, c)| *w >= c.min()));
+    }
+
+    #[test]
+    fn the_lowest_yields_give_up_room_first_and_the_last_column_takes_the_rest() {
+        let table = ListTable::new(&FIT, "none").gap(1);
+        let rows = rows_of(&[["a".repeat(20).as_str(), "kindkind", "n".repeat(30).as_str()]]);
+        // Everything at its widest: 20 + 8 + 30 and the gaps.
+        assert_eq!(table.widths(&rows, 2 + 58 + 2), vec![20, 8, 30]);
+        // Short of 30 cells: the notes give up 26 (to their minimum), then the name 4.
+        assert_eq!(table.widths(&rows, 2 + 28 + 2), vec![16, 8, 4]);
+        // Wider than needed: the notes take the rest.
+        assert_eq!(table.widths(&rows, 100), vec![20, 8, 68]);
+    }
+
+    #[test]
+    fn a_header_click_finds_the_column_and_the_gap_after_it() {
+        let table = ListTable::new(&FIT, "none").gap(1);
+        let widths = [6, 4, 10];
+        assert_eq!(table.column_at(&widths, 1), None);
+        assert_eq!(table.column_at(&widths, 2), Some(0));
+        assert_eq!(table.column_at(&widths, 8), Some(0));
+        assert_eq!(table.column_at(&widths, 9), Some(1));
+        assert_eq!(table.column_at(&widths, 24), Some(2));
+        assert_eq!(table.column_at(&widths, 25), None);
     }
 }

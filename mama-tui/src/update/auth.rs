@@ -6,7 +6,8 @@ use mama_api::types::{ChangePasswordParams, LoginParams, Session};
 use mama_api::ErrorCode;
 use serde_json::Value;
 
-use super::{decode, describe, go_to, quit};
+use super::nav::{go_to, quit};
+use super::rpc::{decode, describe};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::{App, SessionInfo};
 use crate::client::ClientError;

@@ -6,9 +6,10 @@ use mama_api::rpc::method;
 use mama_api::types::{BulkUpdateParams, BulkUpdateResult, SetChange, SetOp};
 use serde_json::Value;
 
-use super::dialogs::{cycle, open_picker, refresh_table};
-use super::popups::batch;
-use super::{decode, describe, users};
+use super::form::cycle;
+use super::picker::open_picker;
+use super::rpc::{batch, decode, describe};
+use super::users::{bulk_targets, refresh_table};
 use crate::action::{Cmd, Tag};
 use crate::app::App;
 use crate::client::ClientError;
@@ -16,7 +17,21 @@ use crate::popup::{
     cycle_op, parse_info, parse_keys, BulkDialog, BulkField, Confirm, ConfirmAction, PickerTarget,
     Popup,
 };
-use crate::text::count;
+use crate::text::{count, Edit};
+
+pub fn edit(d: &mut BulkDialog, edit: &Edit) {
+    match d.focus {
+        // Typing an organization means setting it.
+        BulkField::Organization => d.set_organization |= d.organization.apply(edit),
+        BulkField::InfoSet => {
+            d.info_set.apply(edit);
+        }
+        BulkField::InfoUnset => {
+            d.info_unset.apply(edit);
+        }
+        _ => {}
+    }
+}
 
 pub fn command(app: &mut App, cmd: Cmd) {
     let Some(Popup::Bulk(d)) = app.popups.last_mut() else {
@@ -53,7 +68,7 @@ pub fn command(app: &mut App, cmd: Cmd) {
             Ok(change) => {
                 d.error = None;
                 d.busy = true;
-                let batch: Vec<BulkUpdateParams> = users::bulk_targets(app)
+                let batch: Vec<BulkUpdateParams> = bulk_targets(app)
                     .into_iter()
                     .map(|p| BulkUpdateParams {
                         ids: p.ids,
@@ -134,6 +149,22 @@ pub fn preview_bulk(app: &mut App, batch_params: Vec<BulkUpdateParams>) {
         .collect();
     app.pending_bulk = batch_params;
     batch::<method::UsersBulkUpdate>(app, dry, Tag::BulkPreview);
+}
+
+/// Drops unavailable models from the marked users: a dry run first, then a confirm.
+pub fn drop_unavailable(app: &mut App) {
+    if app.users.marks.is_empty() {
+        app.error("Mark users first (on the users screen: filter `unavailable`, then a).");
+        return;
+    }
+    let batch: Vec<BulkUpdateParams> = bulk_targets(app)
+        .into_iter()
+        .map(|p| BulkUpdateParams {
+            drop_unavailable_models: true,
+            ..p
+        })
+        .collect();
+    preview_bulk(app, batch);
 }
 
 /// Adds up the answers of a batch of bulk calls.
@@ -274,15 +305,7 @@ fn applied_reply(app: &mut App, applied: &[BulkUpdateParams], result: Result<Val
             refresh_table(app);
         }
         Ok(None) => {}
-        // Each call is one transaction: a failed one changed nothing, but calls before it
-        // (more than ID_CHUNK marked users) did.
-        Err(err) if applied.len() > 1 => {
-            app.error(format!(
-                "bulk change stopped: {}; earlier batches were applied (r reloads).",
-                describe(&err)
-            ));
-            refresh_table(app);
-        }
+        // One call, one transaction (see `bulk_targets`): a failure changed nothing.
         Err(err) => app.error(format!(
             "bulk change failed, nothing was changed: {}",
             describe(&err)

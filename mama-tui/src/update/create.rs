@@ -6,15 +6,23 @@ use mama_api::rpc::method;
 use mama_api::types::{CreateUsersParams, NewUser, UsersCreated};
 use serde_json::Value;
 
-use super::dialogs::{find_popup, refresh_table};
-use super::{decode, describe};
+use super::form::find_popup;
+use super::rpc::{decode, describe};
+use super::users::refresh_table;
 use crate::action::{Cmd, Tag};
 use crate::app::App;
 use crate::client::ClientError;
 use crate::csv;
 use crate::effect::Effect;
-use crate::popup::{parse_info, CreateField, Popup};
-use crate::text::{count, TextArea};
+use crate::popup::{parse_info, CreateDialog, CreateField, Popup};
+use crate::text::{count, Edit, TextArea};
+
+pub fn edit(d: &mut CreateDialog, edit: &Edit) {
+    match d.focus {
+        CreateField::Rows => d.rows.apply(edit),
+        CreateField::CsvPath => d.csv_path.apply(edit),
+    };
+}
 
 pub fn command(app: &mut App, cmd: Cmd) {
     let Some(Popup::Create(d)) = app.popups.last_mut() else {
@@ -110,16 +118,17 @@ fn submit_create(app: &mut App) {
     }
 }
 
+fn create_dialog(popup: &mut Popup) -> Option<&mut CreateDialog> {
+    match popup {
+        Popup::Create(d) => Some(d),
+        _ => None,
+    }
+}
+
 pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
     match tag {
         Tag::CreateUsers => {
-            let Some(d) = find_popup(app, |p| {
-                if let Popup::Create(d) = p {
-                    Some(d)
-                } else {
-                    None
-                }
-            }) else {
+            let Some(d) = find_popup(app, create_dialog) else {
                 return;
             };
             d.busy = false;
@@ -140,13 +149,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             }
         }
         Tag::ImportFile => {
-            let Some(d) = find_popup(app, |p| {
-                if let Popup::Create(d) = p {
-                    Some(d)
-                } else {
-                    None
-                }
-            }) else {
+            let Some(d) = find_popup(app, create_dialog) else {
                 return;
             };
             d.busy = false;

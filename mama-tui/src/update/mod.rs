@@ -1,19 +1,34 @@
 //! `update(&mut App, Action) -> Vec<Effect>`: the only place the model changes. Pure apart from
 //! the clock values the tick carries, so whole flows are tested by feeding actions and replies.
+//!
+//! This file only routes: an action, a key or an answer goes to the module that owns it. The
+//! modules import only from the layers under them, so no two depend on each other:
+//!
+//! 1. keys: `popups` (the popup on top) over `screens` (the logged-in screens), `auth` (login)
+//!    and `dialogs`, which hands typing and keys to the dialog on top;
+//! 2. the dialogs `edit_user`, `bulk` and `create`; `sync` (LiteLLM's state); `nav` (screens);
+//! 3. the data they change: `users` (the users table), `lists` (models, admins, services,
+//!    events);
+//! 4. what all use: `rpc` (calls and answers), `form` (what dialogs share), `picker`.
 
 mod auth;
 mod bulk;
 pub mod create;
 mod dialogs;
+mod edit_user;
+mod form;
+mod lists;
+mod nav;
+mod picker;
 mod popups;
+mod rpc;
 mod screens;
+mod sync;
 mod users;
 
 use chrono::{DateTime, Duration, Utc};
 use mama_api::rpc::method;
 use mama_api::ErrorCode;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::action::{Action, Cmd, Reply, Screen, Tag};
@@ -21,19 +36,18 @@ use crate::app::{App, SyncState};
 use crate::client::ClientError;
 use crate::effect::Effect;
 use crate::popup::Popup;
+use nav::{go_to, quit};
 
 pub use bulk::bulk_change;
 pub use create::parse_rows;
-pub use dialogs::SENTINELS;
-pub use screens::service_rows;
-pub use users::{bulk_targets, ID_CHUNK};
+pub use picker::SENTINELS;
+pub use rpc::{is_missing_method, ID_CHUNK};
+pub use users::bulk_targets;
 
 /// How often the status line asks for `sync.status`.
 const SYNC_POLL_SECS: i64 = 5;
 /// Refresh the session when less than this remains (sessions last 15 minutes).
 const REFRESH_BEFORE_SECS: i64 = 5 * 60;
-/// Ticks (50 ms) a typed filter waits for the previous query's answer before it is sent anyway.
-const FILTER_MAX_WAIT_TICKS: u8 = 40;
 
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     match action {
@@ -76,7 +90,7 @@ fn command(app: &mut App, cmd: Cmd) {
         return;
     }
     if app.screen == Screen::Users && app.users.filter_editing {
-        users::filter_bar_command(app, cmd);
+        screens::users_filter_command(app, cmd);
         return;
     }
     if app.screen == Screen::Events && app.events.filter_editing {
@@ -87,10 +101,7 @@ fn command(app: &mut App, cmd: Cmd) {
         Screen::Login | Screen::ForcePassword => auth::command(app, cmd),
         screen => {
             if !global(app, cmd) {
-                match screen {
-                    Screen::Users => users::command(app, cmd),
-                    _ => screens::command(app, screen, cmd),
-                }
+                screens::command(app, screen, cmd);
             }
         }
     }
@@ -107,27 +118,6 @@ fn global(app: &mut App, cmd: Cmd) -> bool {
         _ => return false,
     }
     true
-}
-
-pub(crate) fn quit(app: &mut App) {
-    app.quit = true;
-    app.push_effect(Effect::Quit);
-}
-
-/// Switches screens and loads what the new one shows.
-pub(crate) fn go_to(app: &mut App, screen: Screen) {
-    if app.session.is_none() {
-        return;
-    }
-    app.screen = screen;
-    match screen {
-        Screen::Users => users::fetch_pages(app),
-        Screen::Models => screens::load_models(app),
-        Screen::Admins => screens::load_admins(app),
-        Screen::Services => screens::load_services(app),
-        Screen::Events => screens::apply_events_filter(app),
-        Screen::Login | Screen::ForcePassword => {}
-    }
 }
 
 fn tick(app: &mut App, now: DateTime<Utc>) {
@@ -176,15 +166,19 @@ fn handle_reply(app: &mut App, reply: Reply) {
         Tag::Login | Tag::Refresh | Tag::Logout | Tag::ChangePassword => {
             auth::reply(app, reply.tag, reply.result)
         }
-        Tag::UsersPage { .. } | Tag::UsersCount { .. } | Tag::MarkAll { .. } | Tag::Export => {
-            users::reply(app, reply.tag, reply.result)
-        }
-        Tag::EditLoad | Tag::UpdateUser | Tag::DeleteUsers | Tag::RotateKeys => {
-            dialogs::reply(app, reply.tag, reply.result)
-        }
+        Tag::UsersPage { .. }
+        | Tag::UsersCount { .. }
+        | Tag::MarkAll { .. }
+        | Tag::Export
+        | Tag::DeleteUsers
+        | Tag::RotateKeys => users::reply(app, reply.tag, reply.result),
+        Tag::EditLoad | Tag::UpdateUser => edit_user::reply(app, reply.tag, reply.result),
         Tag::BulkPreview | Tag::BulkApply => bulk::reply(app, reply.tag, reply.result),
         Tag::CreateUsers | Tag::ImportFile => create::reply(app, reply.tag, reply.result),
-        _ => screens::reply(app, reply.tag, reply.result),
+        Tag::SyncStatus | Tag::SyncFailures | Tag::Reconcile | Tag::RetryFailed => {
+            sync::reply(app, reply.tag, reply.result)
+        }
+        _ => lists::reply(app, reply.tag, reply.result),
     }
 }
 
@@ -212,38 +206,5 @@ fn session_lost(app: &mut App, tag: &Tag, err: &ClientError) -> bool {
             true
         }
         _ => false,
-    }
-}
-
-/// Serializes params; these types cannot fail to serialize, `Null` is only a type-level fallback.
-pub fn to_params<T: Serialize>(params: &T) -> Value {
-    serde_json::to_value(params).unwrap_or(Value::Null)
-}
-
-/// Decodes a result into its type; a mismatch is a protocol error, not a panic.
-pub(crate) fn decode<T: DeserializeOwned>(
-    result: Result<Value, ClientError>,
-) -> Result<T, ClientError> {
-    let value = result?;
-    serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
-}
-
-/// Whether the daemon lacks the method (an older daemon): features degrade instead of failing.
-pub fn is_missing_method(err: &ClientError) -> bool {
-    err.api()
-        .is_some_and(|e| e.code == ErrorCode::MethodNotFound)
-}
-
-/// One line for the status bar: the daemon's message, with the fields at fault.
-pub(crate) fn describe(err: &ClientError) -> String {
-    match err {
-        ClientError::Api(api) if api.code == ErrorCode::LoginThrottled => {
-            match api.retry_after_secs {
-                Some(secs) => format!("{} (retry in {secs}s)", api.message),
-                None => api.message.clone(),
-            }
-        }
-        ClientError::Api(api) => api.message.clone(),
-        other => other.to_string(),
     }
 }

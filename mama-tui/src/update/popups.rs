@@ -1,17 +1,18 @@
 //! Keys for the popup on top of the stack: help, messages, confirms, the palette and the small
 //! forms. The bigger dialogs live in `dialogs`.
 
-use mama_api::rpc::{method, Method};
+use mama_api::rpc::method;
 use mama_api::types::RevokeTokenParams;
 use mama_api::types::{
     CreateAdminParams, DeleteAdminParams, DeleteUsersParams, Role, RotateKeysParams,
     ServiceNameParams,
 };
 
-use super::{auth, dialogs, go_to, quit, screens, to_params, users, ID_CHUNK};
+use super::nav::{go_to, quit};
+use super::rpc::{batch, ID_CHUNK};
+use super::{auth, dialogs, sync, users};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::App;
-use crate::effect::Effect;
 use crate::popup::{ConfirmAction, Popup, PromptPurpose};
 use crate::text::{count, Edit};
 
@@ -146,12 +147,10 @@ pub fn command(app: &mut App, cmd: Cmd) {
 fn confirmed(app: &mut App, action: ConfirmAction) {
     match action {
         ConfirmAction::DeleteUsers(ids) => {
-            let params: Vec<_> = ids
-                .chunks(ID_CHUNK)
-                .map(|c| DeleteUsersParams { ids: c.to_vec() })
-                .collect();
-            batch::<method::UsersDelete>(app, params, Tag::DeleteUsers);
-            app.info(format!("Deleting {}…", count(ids.len() as u64, "user")));
+            // One call however many: deleted all together or not at all, one event.
+            let n = ids.len() as u64;
+            batch::<method::UsersDelete>(app, vec![DeleteUsersParams { ids }], Tag::DeleteUsers);
+            app.info(format!("Deleting {}…", count(n, "user")));
         }
         ConfirmAction::RotateKeys(ids) => {
             let params: Vec<_> = ids
@@ -179,18 +178,6 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
             app.call::<method::ServicesRevokeToken>(&RevokeTokenParams { id }, Tag::RevokeToken);
         }
     }
-}
-
-/// Calls method `M` once per params (see [`Effect::Batch`]).
-pub(crate) fn batch<M: Method>(app: &mut App, params: Vec<M::Params>, tag: Tag) {
-    let effect = Effect::Batch {
-        method: M::NAME,
-        params: params.iter().map(to_params).collect(),
-        tag,
-        token: app.token(),
-        epoch: app.epoch,
-    };
-    app.push_effect(effect);
 }
 
 /// Runs a `:` command.
@@ -222,8 +209,8 @@ pub fn palette(app: &mut App, line: &str) {
             app.call::<method::AuthLogout>(&Default::default(), Tag::Logout);
             app.end_session("Logged out.");
         }
-        "reconcile" => screens::reconcile(app),
-        "retry" => screens::retry_failed(app),
+        "reconcile" => sync::reconcile(app),
+        "retry" => sync::retry_failed(app),
         other => app.error(format!("unknown command :{other} (try :users :models :admins :services :events :passwd :export FILE :retry :reconcile :q)")),
     }
 }

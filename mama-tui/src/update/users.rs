@@ -1,27 +1,29 @@
-//! The users table: moving, sorting, filtering, marking, and the pages the daemon sends.
+//! The users table: the pages the daemon sends, moving, sorting, filtering and marking, and the
+//! answers to changes of the marked users. What the keys of the users screen do is in
+//! `screens`.
 
 use std::path::PathBuf;
 
 use mama_api::rpc::method;
 use mama_api::types::{
-    BulkUpdateParams, CountUsersParams, ListUsersParams, Page, PageCursor, UserColumn, UserCounts,
-    UserList,
+    BulkUpdateParams, CountUsersParams, KeysRotated, ListUsersParams, Page, PageCursor, UserColumn,
+    UserCounts, UserList, UsersDeleted,
 };
 use serde_json::Value;
 
-use super::{decode, describe, dialogs};
-use crate::action::{Cmd, Screen, Tag};
+use super::rpc::{decode, describe, is_missing_method, ID_CHUNK};
+use crate::action::{Screen, Tag};
 use crate::app::App;
 use crate::client::ClientError;
 use crate::effect::Effect;
 use crate::filter;
-use crate::popup::{BulkDialog, Confirm, ConfirmAction, CreateDialog, EditDialog, Popup};
 use crate::text::{count, Edit};
-use crate::ui::table;
+use crate::ui::screens::users::column_at;
+use crate::ui::table::HEADER_Y;
 use crate::users::{PageAsk, PageRequest, PageRows, RowsAt, PAGE};
 
-/// Ids per call when a list of ids is sent: keeps bodies well under the daemon's 1 MiB limit.
-pub const ID_CHUNK: usize = 5000;
+/// Ticks (50 ms) a typed filter waits for the previous query's answer before it is sent anyway.
+const FILTER_MAX_WAIT_TICKS: u8 = 40;
 
 /// Asks for the pages the viewport needs, and for the counts of a new query (in their own
 /// call, so the first page does not wait for them).
@@ -75,6 +77,12 @@ pub fn fetch_pages(app: &mut App) {
     }
 }
 
+/// Shows fresh rows after a change, keeping the position.
+pub fn refresh_table(app: &mut App) {
+    app.users.invalidate();
+    fetch_pages(app);
+}
+
 pub fn move_by(app: &mut App, delta: i64) {
     let rows = app.table_rows();
     app.users.move_by(delta, rows);
@@ -82,7 +90,7 @@ pub fn move_by(app: &mut App, delta: i64) {
 }
 
 /// Rows of the selection (marks, or the current row when nothing is marked).
-fn selection(app: &App) -> Vec<String> {
+pub fn selection(app: &App) -> Vec<String> {
     if app.users.marks.is_empty() {
         app.users
             .selected_user()
@@ -93,8 +101,9 @@ fn selection(app: &App) -> Vec<String> {
     }
 }
 
-/// Bulk params selecting the marked users: the filter when the marks are exactly a filter's
-/// result and too many for one call, else ids in chunks.
+/// Bulk params selecting the marked users, always one call (so one transaction and one event):
+/// the filter when the marks are exactly a large filter's result (the daemon selects the same
+/// users without the ids travelling), else every marked id.
 pub fn bulk_targets(app: &App) -> Vec<BulkUpdateParams> {
     if let Some(filter) = &app.users.marks_filter {
         if app.users.marks.len() > ID_CHUNK {
@@ -104,122 +113,13 @@ pub fn bulk_targets(app: &App) -> Vec<BulkUpdateParams> {
             }];
         }
     }
-    let ids: Vec<String> = app.users.marks.iter().cloned().collect();
-    ids.chunks(ID_CHUNK)
-        .map(|chunk| BulkUpdateParams {
-            ids: Some(chunk.to_vec()),
-            ..Default::default()
-        })
-        .collect()
+    vec![BulkUpdateParams {
+        ids: Some(app.users.marks.iter().cloned().collect()),
+        ..Default::default()
+    }]
 }
 
-/// A short list of ids for a confirm popup.
-pub fn id_preview(ids: &[String], max: usize) -> Vec<String> {
-    let mut lines: Vec<String> = ids.iter().take(max).map(|id| format!("  {id}")).collect();
-    if ids.len() > max {
-        lines.push(format!("  … and {} more", ids.len() - max));
-    }
-    lines
-}
-
-pub fn command(app: &mut App, cmd: Cmd) {
-    let rows = app.table_rows() as i64;
-    match cmd {
-        Cmd::Down => move_by(app, 1),
-        Cmd::Up => move_by(app, -1),
-        Cmd::PageDown => move_by(app, rows),
-        Cmd::PageUp => move_by(app, -rows),
-        Cmd::Top => move_by(app, i64::MIN / 2),
-        Cmd::Bottom => {
-            let rows = app.table_rows();
-            app.users.bottom(rows);
-            fetch_pages(app);
-        }
-        Cmd::Sort(column) => sort(app, column),
-        Cmd::Filter => app.users.filter_editing = true,
-        Cmd::Reload => {
-            app.users.invalidate();
-            fetch_pages(app);
-        }
-        Cmd::ToggleMark => {
-            if let Some(id) = app.users.selected_user().map(|u| u.id.clone()) {
-                app.users.toggle_mark(&id);
-                move_by(app, 1);
-            }
-        }
-        Cmd::MarkAll => mark_all(app),
-        Cmd::ClearMarks => clear_marks(app),
-        Cmd::Back => {
-            if !app.users.marks.is_empty() {
-                clear_marks(app);
-            } else if !app.users.filter_input.is_empty() {
-                app.users.filter_input.clear();
-                apply_filter(app);
-            }
-        }
-        Cmd::Open => {
-            if let Some(user) = app.users.selected_user().cloned() {
-                dialogs::ensure_pickers(app);
-                app.popups
-                    .push(Popup::Edit(Box::new(EditDialog::new(user))));
-            }
-        }
-        Cmd::BulkEdit => {
-            if app.users.marks.is_empty() {
-                app.error("Mark users first (space marks, a marks all matching).");
-            } else {
-                dialogs::ensure_pickers(app);
-                app.popups
-                    .push(Popup::Bulk(BulkDialog::new(app.users.marks.len() as u64)));
-            }
-        }
-        Cmd::CreateUsers => app.popups.push(Popup::Create(CreateDialog::default())),
-        Cmd::DeleteMarked => confirm_ids(app, "Delete users", "Delete", ConfirmAction::DeleteUsers),
-        Cmd::RotateMarked => confirm_ids(
-            app,
-            "Rotate keys",
-            "Rotate the keys of",
-            ConfirmAction::RotateKeys,
-        ),
-        Cmd::DropUnavailable => drop_unavailable(app),
-        _ => {}
-    }
-}
-
-fn confirm_ids(app: &mut App, title: &str, verb: &str, action: fn(Vec<String>) -> ConfirmAction) {
-    let ids = selection(app);
-    if ids.is_empty() {
-        app.error("Nothing to act on: mark users first.");
-        return;
-    }
-    let mut lines = vec![format!("{verb} {}?", count(ids.len() as u64, "user"))];
-    lines.extend(id_preview(&ids, 8));
-    lines.push(String::new());
-    lines.push("y: yes   n/esc: no".into());
-    app.popups.push(Popup::Confirm(Confirm {
-        title: title.into(),
-        lines,
-        action: action(ids),
-    }));
-}
-
-/// Drops unavailable models from the marked users: a dry run first, then a confirm.
-pub fn drop_unavailable(app: &mut App) {
-    if app.users.marks.is_empty() {
-        app.error("Mark users first (on the users screen: filter `unavailable`, then a).");
-        return;
-    }
-    let batch: Vec<BulkUpdateParams> = bulk_targets(app)
-        .into_iter()
-        .map(|p| BulkUpdateParams {
-            drop_unavailable_models: true,
-            ..p
-        })
-        .collect();
-    super::bulk::preview_bulk(app, batch);
-}
-
-fn sort(app: &mut App, column: UserColumn) {
+pub fn sort(app: &mut App, column: UserColumn) {
     let sort = &mut app.users.sort;
     if sort.column == column {
         sort.descending = !sort.descending;
@@ -231,12 +131,12 @@ fn sort(app: &mut App, column: UserColumn) {
     fetch_pages(app);
 }
 
-fn clear_marks(app: &mut App) {
+pub fn clear_marks(app: &mut App) {
     app.users.marks.clear();
     app.users.marks_filter = None;
 }
 
-fn mark_all(app: &mut App) {
+pub fn mark_all(app: &mut App) {
     if app.users.marking || app.session.is_none() {
         return;
     }
@@ -274,7 +174,7 @@ pub fn edit_filter(app: &mut App, edit: &Edit) {
 /// bounded wait, should that answer be slow).
 pub fn debounce_filter(app: &mut App) {
     if let Some(ticks) = app.users.filter_pending {
-        if app.users.loaded || ticks + 1 >= super::FILTER_MAX_WAIT_TICKS {
+        if app.users.loaded || ticks + 1 >= FILTER_MAX_WAIT_TICKS {
             apply_filter(app);
         } else {
             app.users.filter_pending = Some(ticks + 1);
@@ -298,34 +198,17 @@ pub fn apply_filter(app: &mut App) {
     }
 }
 
-/// Enter/esc in the filter bar.
-pub fn filter_bar_command(app: &mut App, cmd: Cmd) {
-    match cmd {
-        Cmd::Open => {
-            app.users.filter_editing = false;
-            apply_filter(app);
-        }
-        Cmd::Back => {
-            app.users.filter_editing = false;
-            app.users.filter_input.clear();
-            apply_filter(app);
-        }
-        Cmd::Quit => super::quit(app),
-        _ => {}
-    }
-}
-
 /// A click on the header sorts by that column; on a row selects it.
 pub fn click(app: &mut App, x: u16, y: u16) {
     if !app.popups.is_empty() || app.screen != Screen::Users {
         return;
     }
-    if y == table::HEADER_Y {
-        if let Some(column) = table::column_at(app, x) {
+    if y == HEADER_Y {
+        if let Some(column) = column_at(app, x) {
             sort(app, column);
         }
-    } else if y > table::HEADER_Y && u64::from(y - table::HEADER_Y) <= app.table_rows() {
-        let index = app.users.scroll + u64::from(y - table::HEADER_Y - 1);
+    } else if y > HEADER_Y && u64::from(y - HEADER_Y) <= app.table_rows() {
+        let index = app.users.scroll + u64::from(y - HEADER_Y - 1);
         if index < app.users.matching {
             let rows = app.table_rows();
             app.users.select(index, rows);
@@ -410,6 +293,32 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 app.info(format!("Exported {rows} users to {path}."));
             }
             Err(err) => app.error(format!("export: {}", describe(&err))),
+        },
+        Tag::DeleteUsers => match decode::<Vec<UsersDeleted>>(result) {
+            Ok(parts) => {
+                let deleted: u64 = parts.iter().map(|p| p.deleted).sum();
+                app.users.marks.clear();
+                app.users.marks_filter = None;
+                app.info(format!("Deleted {}.", count(deleted, "user")));
+                refresh_table(app);
+            }
+            Err(err) => app.error(format!("delete: {}", describe(&err))),
+        },
+        Tag::RotateKeys => match decode::<Vec<KeysRotated>>(result) {
+            Ok(parts) => {
+                let rotated: u64 = parts.iter().map(|p| p.rotated).sum();
+                app.info(format!(
+                    "Rotated {}; LiteLLM sync follows.",
+                    count(rotated, "key")
+                ));
+                app.watching_sync = true;
+                app.last_sync_poll = None;
+                refresh_table(app);
+            }
+            Err(err) if is_missing_method(&err) => {
+                app.error("This daemon cannot rotate keys yet (users.rotate_keys).")
+            }
+            Err(err) => app.error(format!("rotate: {}", describe(&err))),
         },
         _ => {}
     }

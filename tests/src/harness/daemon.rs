@@ -222,3 +222,52 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+impl Daemon {
+    /// Starts `mama-daemon serve` on `dir` and `db` as [`Daemon::start_on`] does, and kills it
+    /// with SIGKILL `after` it was spawned, ready or not: a kill during start-up (migrations,
+    /// key checks, the first claims and reconcile). Hands back the data dir and database, and
+    /// whether the daemon had said it was ready before it was killed.
+    pub fn start_and_kill_after(
+        dir: tempfile::TempDir,
+        db: TestDatabase,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        after: Duration,
+    ) -> (tempfile::TempDir, TestDatabase, bool) {
+        let data = dir.path().join("data");
+        let mut cmd = Command::new(daemon_bin());
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--database-url", &db.url])
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(["--log", "info"])
+            .args(args)
+            .env_remove("MAMA_CONFIG")
+            .env_remove("MAMA_BOOTSTRAP_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("mama-daemon starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let said = ready.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("mama-daemon ready") {
+                    said.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+        std::thread::sleep(after);
+        let _ = child.kill();
+        let _ = child.wait();
+        // The pipe closes with the process: the reader has seen every line it wrote.
+        let _ = reader.join();
+        (dir, db, ready.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}

@@ -159,3 +159,73 @@ where
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
     (status, bytes)
 }
+
+impl RpcClient {
+    /// Like [`RpcClient::call`], but the daemon records `request_id` (`x-request-id`) on the
+    /// call's event, and a daemon that goes away is an `Err` saying where the call was cut
+    /// (connect, send, answer) rather than a panic: a test that kills the daemon tells an
+    /// answered call from one that never was.
+    pub async fn try_call(
+        &mut self,
+        method: &str,
+        params: Value,
+        request_id: &str,
+    ) -> Result<RpcReply, String> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let mut req = hyper::Request::post("/rpc")
+            .header("host", "mama")
+            .header("content-type", "application/json")
+            .header("x-request-id", request_id);
+        if let Some(token) = &self.token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| format!("request: {e}"))?;
+        let (status, bytes) = match &self.target {
+            Target::Unix(path) => {
+                let stream = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?;
+                try_send(TokioIo::new(stream), req).await?
+            }
+            Target::Tcp(addr) => {
+                let stream = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?;
+                try_send(TokioIo::new(stream), req).await?
+            }
+        };
+        let body = serde_json::from_slice(&bytes).map_err(|_| {
+            format!(
+                "not JSON (HTTP {status}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })?;
+        Ok(RpcReply { status, body })
+    }
+}
+
+async fn try_send<T>(io: T, req: hyper::Request<Full<Bytes>>) -> Result<(u16, Bytes), String>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(conn);
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("answer: {e}"))?
+        .to_bytes();
+    Ok((status, bytes))
+}

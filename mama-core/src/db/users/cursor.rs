@@ -14,8 +14,9 @@ use diesel::dsl::sql;
 use diesel::sql_types::{Bool, Text, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use super::key_status::StoredKeyStatus;
 use super::plan::Cond;
-use super::UserRow;
+use super::rows::UserRow;
 use crate::api::types::UserColumn;
 
 /// The sort key of a row: its value in the sort column (none when sorting by id) and its id.
@@ -72,7 +73,9 @@ impl Cursor {
             UserColumn::Organization => text(&row.organization),
             UserColumn::Models => text(&row.models),
             UserColumn::Services => text(&row.services),
-            UserColumn::KeyStatus => text(&row.key_status),
+            UserColumn::KeyStatus => {
+                SortValue::Text(StoredKeyStatus(row.key_status).as_str().into())
+            }
             UserColumn::Info => text(&row.info),
             UserColumn::CreatedAt => SortValue::Time(row.created_at),
             UserColumn::UpdatedAt => SortValue::Time(row.updated_at),

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use super::cursor::{Cursor, SortValue, Window};
 use super::plan::{self, Plan};
+use super::rows::{BoxedUsers, UserRow};
 use super::skip::{self, Skip};
-use super::{BoxedUsers, UserRow};
 use crate::api::types::{UserColumn, UserFilter, UserSort};
 use crate::db::schema::users;
 use crate::db::{DbConn, DbError};

@@ -16,21 +16,15 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 use diesel::sqlite::SqliteConnection;
 
-use super::{like_escape, BoxedUsers, SENTINEL_MODELS};
+use super::key_status::StoredKeyStatus;
+use super::rows::BoxedUsers;
+use super::terms::{like_escape, text_term, trigram_query};
 use crate::api::types::{UserColumn, UserFilter};
 use crate::db::schema::{user_info, user_models, user_services, users};
 use crate::db::{DbConn, DbError, MultiBackend};
+use crate::domain::access::SENTINEL_MODELS;
 
-/// A filter term that an index can answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Term {
-    Text,
-    Org,
-    Model,
-    Service,
-    InfoKey,
-    KeyStatus,
-}
+pub use super::terms::Term;
 
 /// How to write a filter as SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,26 +39,6 @@ pub enum Plan {
 
 /// A boxed condition on `users`.
 pub type Cond<'a> = Box<dyn BoxableExpression<users::table, MultiBackend, SqlType = Bool> + 'a>;
-
-/// The term, if set and not empty.
-pub(super) fn text_term(term: &Option<String>) -> Option<&str> {
-    term.as_deref().filter(|t| !t.is_empty())
-}
-
-/// The FTS5 query for a substring, or `None` when it is shorter than a trigram (three
-/// characters), which the trigram index cannot answer. Terms are lowercased like the indexed
-/// columns; a quoted FTS5 string is one phrase of consecutive trigrams, that is a substring.
-pub(super) fn trigram_query(term: &str, column: Option<&str>) -> Option<String> {
-    let lower = term.to_lowercase();
-    if lower.chars().count() < 3 {
-        return None;
-    }
-    let phrase = format!("\"{}\"", lower.replace('"', "\"\""));
-    Some(match column {
-        Some(c) => format!("{c} : {phrase}"),
-        None => phrase,
-    })
-}
 
 /// `users.id IN (…)` for a substring of the id or organization (`org_only`: the organization),
 /// on SQLite: from the trigram index, or, for terms too short for it, from a scan of the narrow
@@ -209,9 +183,11 @@ pub fn build<'a>(filter: &UserFilter, available: Option<&[String]>, plan: Plan) 
     if let Some(status) = filter.key_status {
         query = if sqlite && !drives(Term::KeyStatus) {
             // The unary `+` keeps SQLite from reading the rows through `users_key_status`.
-            query.filter(sql::<Bool>("+users.key_status = ").bind::<Text, _>(status.as_str()))
+            query.filter(
+                sql::<Bool>("+users.key_status = ").bind::<Text, _>(StoredKeyStatus(status)),
+            )
         } else {
-            query.filter(users::key_status.eq(status.as_str()))
+            query.filter(users::key_status.eq(StoredKeyStatus(status)))
         };
     }
     if filter.unavailable_models {
@@ -392,7 +368,7 @@ pub fn estimates(
     }
     if let Some(status) = filter.key_status {
         let rows = "SELECT 1 FROM users WHERE key_status = ?";
-        counted(c, Term::KeyStatus, rows, status.as_str())?;
+        counted(c, Term::KeyStatus, rows, StoredKeyStatus(status).as_str())?;
     }
     for (term, value) in [
         (Term::Text, &filter.text),
@@ -573,7 +549,7 @@ pub fn single_set_count(conn: &mut DbConn, filter: &UserFilter) -> Result<Option
             .count()
             .get_result(conn)?,
         (None, None, None, Some(status)) => users::table
-            .filter(users::key_status.eq(status.as_str()))
+            .filter(users::key_status.eq(StoredKeyStatus(status)))
             .count()
             .get_result(conn)?,
         _ => return Ok(None),

@@ -8,8 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::{Sqlite, SqliteConnection};
 
-use super::like_escape;
-use super::plan::{text_term, trigram_query, Term};
+use super::terms::{like_escape, text_term, trigram_query, Term};
 use crate::api::types::UserFilter;
 use crate::db::DbError;
 

@@ -11,7 +11,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
-use super::like_escape;
+use super::terms::like_escape;
 use crate::db::{DbConn, DbError};
 
 /// Distinct organizations visited at most before giving up on skipping (then the page walks

@@ -3,12 +3,12 @@
 //! Every call is recorded: use cases record their own events; what fails before a use case runs
 //! (bad JSON, bad token, bad params, unknown method) is recorded here.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use mama_core::api::actions::{self, Action};
 use mama_core::api::rpc::{self, method, Caller, Method, RpcRequest, RpcResponse};
 use mama_core::api::types::Role;
@@ -43,7 +43,7 @@ pub async fn handle_rpc(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let ctx = Ctx::new(
         Actor::Anonymous(None),
@@ -52,6 +52,7 @@ pub async fn handle_rpc(
         request_id(&headers),
     );
     let mama = &state.mama;
+    let body = read_body(mama, &headers, body).await;
     let (id, method_name, outcome) = match parse(body) {
         Err(err) => (Value::Null, "rpc".to_string(), Err(Failure::Early(err))),
         Ok(req) => {
@@ -123,23 +124,35 @@ async fn actor_from_token(mama: &Mama, headers: &HeaderMap) -> Actor {
     }
 }
 
-fn parse(body: Result<Bytes, BytesRejection>) -> Result<RpcRequest, ApiError> {
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "the request body is larger than {} bytes",
-                    super::MAX_BODY_BYTES
-                ),
-            )
-        } else {
-            ApiError::new(
-                ErrorCode::InvalidRequest,
-                "the request body could not be read",
-            )
-        }
-    })?;
+/// Largest body of a call carrying a valid session token: a bulk change naming a million
+/// marked users (ids of up to 64 characters) is one call, so one transaction and one event.
+pub const SESSION_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads the body, up to [`SESSION_BODY_BYTES`] for a caller whose session token verifies
+/// (a signature check, no database) and [`super::MAX_BODY_BYTES`] for anyone else, so a
+/// stranger cannot make the daemon buffer more than a megabyte per request.
+async fn read_body(mama: &Mama, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let signed_in = bearer(headers).is_some_and(|token| mama.jwt.verify(token).is_ok());
+    let limit = if signed_in {
+        SESSION_BODY_BYTES
+    } else {
+        super::MAX_BODY_BYTES
+    };
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than {limit} bytes"),
+        )),
+        Err(_) => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "the request body could not be read",
+        )),
+    }
+}
+
+fn parse(body: Result<Bytes, ApiError>) -> Result<RpcRequest, ApiError> {
+    let bytes = body?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
             ErrorCode::ParseError,

@@ -1,0 +1,108 @@
+//! The `users` table as Rust reads and writes it: the row shapes and the boxed query every
+//! filter, sort and page is built on. Below the queries (the parent module and its planners),
+//! which all speak in these types.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::key_status::StoredKeyStatus;
+use crate::api::types::{Info, KeyStatus};
+use crate::db::schema::users;
+use crate::db::{DbError, MultiBackend};
+use crate::domain::NameSet;
+
+/// A user row as stored (the key stays encrypted here).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub organization: String,
+    pub models: String,
+    pub services: String,
+    pub info: String,
+    pub version: i64,
+    pub key_ciphertext: Option<Vec<u8>>,
+    pub key_hash: Option<String>,
+    pub key_hint: Option<String>,
+    #[diesel(deserialize_as = StoredKeyStatus)]
+    pub key_status: KeyStatus,
+    pub key_error: Option<String>,
+    pub synced_models: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    /// Set while a rotation waits for LiteLLM to confirm the new key (see the
+    /// `rotation_grace` migration).
+    pub prev_key_hash: Option<String>,
+}
+
+impl UserRow {
+    pub fn model_set(&self) -> Result<NameSet, DbError> {
+        NameSet::from_json(&self.models)
+            .map_err(|e| DbError::Corrupt(format!("models of {}: {e}", self.id)))
+    }
+
+    pub fn service_set(&self) -> Result<NameSet, DbError> {
+        NameSet::from_json(&self.services)
+            .map_err(|e| DbError::Corrupt(format!("services of {}: {e}", self.id)))
+    }
+
+    pub fn info_map(&self) -> Result<Info, DbError> {
+        serde_json::from_str(&self.info)
+            .map_err(|e| DbError::Corrupt(format!("info of {}: {e}", self.id)))
+    }
+}
+
+/// A new user row, with its sets already canonical.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUserRow {
+    pub id: String,
+    pub organization: String,
+    pub models: String,
+    pub services: String,
+    pub info: String,
+    pub search_id: String,
+    pub search_org: String,
+    pub version: i64,
+    pub key_ciphertext: Option<Vec<u8>>,
+    pub key_hash: Option<String>,
+    pub key_hint: Option<String>,
+    pub key_status: StoredKeyStatus,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The columns a service lookup needs: no timestamps, no sync bookkeeping.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct LookupRow {
+    pub id: String,
+    pub organization: String,
+    pub models: String,
+    pub services: String,
+    pub info: String,
+    pub key_ciphertext: Option<Vec<u8>>,
+    #[diesel(deserialize_as = StoredKeyStatus)]
+    pub key_status: KeyStatus,
+    /// The models LiteLLM last confirmed for the current key; `None` until it confirmed the key.
+    pub synced_models: Option<String>,
+    /// The key a rotation replaces, served until LiteLLM confirms the new one.
+    pub prev_key_ciphertext: Option<Vec<u8>>,
+}
+
+/// The columns a change may set on many users at once. `None` leaves a column alone.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub organization: Option<String>,
+    pub search_org: Option<String>,
+    pub models: Option<String>,
+    pub services: Option<String>,
+    pub info: Option<String>,
+    pub key_status: Option<StoredKeyStatus>,
+    pub key_error: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A `users` query assembled piece by piece (filter terms, sort, window).
+pub type BoxedUsers<'a> = users::BoxedQuery<'a, MultiBackend>;

@@ -1,0 +1,40 @@
+//! Popups, one file each, drawn bottom to top so a picker sits over the dialog that opened it.
+//! The `?` overlay is drawn by `help`, which makes the hint bar from the same keymap.
+
+mod bulk_change;
+mod confirm;
+mod create_users;
+mod edit_user;
+mod message;
+mod new_admin;
+mod palette;
+mod password;
+mod picker;
+mod prompt;
+mod shared;
+
+use ratatui::layout::Rect;
+use ratatui::Frame;
+
+use super::help;
+use super::theme::Theme;
+use crate::app::App;
+use crate::popup::Popup;
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    for popup in &app.popups {
+        match popup {
+            Popup::Help => help::overlay(app, frame, area, theme),
+            Popup::Palette(input) => palette::render(input, frame, area),
+            Popup::Message { title, lines } => message::render(title, lines, frame, area),
+            Popup::Confirm(c) => confirm::render(c, frame, area, theme),
+            Popup::Edit(d) => edit_user::render(d, frame, area, theme),
+            Popup::Bulk(d) => bulk_change::render(d, frame, area, theme),
+            Popup::Create(d) => create_users::render(d, frame, area, theme),
+            Popup::Picker(p) => picker::render(p, frame, area, theme),
+            Popup::Password(form) => password::render(form, frame, area, theme),
+            Popup::NewAdmin(form) => new_admin::render(form, frame, area, theme),
+            Popup::Prompt(prompt) => prompt::render(prompt, frame, area, theme),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The screens, one file each: the two login forms, and the list screens, each a column
+//! declaration and a row function for the one table widget ([`super::table`]).
+
+pub mod admins;
+pub mod events;
+pub mod force_password;
+pub mod login;
+pub mod models;
+pub mod services;
+pub mod users;
