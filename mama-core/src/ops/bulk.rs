@@ -11,8 +11,9 @@ use crate::api::rpc::{method, Method};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::auth::{audit_or, AdminSession};
-use super::user_input::{unknown_services, Grant};
-use super::users::{check_id_list, dedup, info_json, missing_users};
+use super::user_input::{
+    check_id_list, dedup, info_json, missing_users, unknown_services, Grant, MAX_BULK_IDS,
+};
 use super::{audit_failed, Ctx, Mama, OpResult};
 use crate::api::types::{BulkUpdateParams, BulkUpdateResult, Info, KeyStatus, SetChange, SetOp};
 use crate::api::{ApiError, ErrorCode};
@@ -21,9 +22,6 @@ use crate::db::users::{self, UserChanges, UserRow};
 use crate::db::{self, events, DbConn, DbError};
 use crate::domain::access::SENTINEL_MODELS;
 use crate::domain::{validate, NameSet};
-
-/// Most ids one bulk call takes (a filter has no limit).
-pub const MAX_BULK_IDS: usize = 1_000_000;
 
 /// The validated change, shared by the preview and the real run.
 #[derive(Debug, Clone)]

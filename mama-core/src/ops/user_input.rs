@@ -9,8 +9,12 @@ use crate::api::{ApiError, ErrorCode};
 use crate::db::{services, DbConn, DbError};
 use crate::domain::validate;
 
-/// Most users one create, get or delete call takes.
+/// Most users one create or get call takes.
 pub const MAX_USERS_PER_CALL: usize = 10_000;
+
+/// Most ids one bulk change or delete takes (a bulk change by filter has no limit): every
+/// hand-marked user of a million in one call, so one transaction and one event.
+pub const MAX_BULK_IDS: usize = 1_000_000;
 
 /// `sk-...` and the last four characters, like LiteLLM's own `key_name`.
 pub fn key_hint(key: &str) -> String {

@@ -531,7 +531,7 @@ impl Mama {
         event: super::context::EventBuilder,
         params: DeleteUsersParams,
     ) -> OpResult<UsersDeleted> {
-        check_id_list("ids", &params.ids, super::bulk::MAX_BULK_IDS)?;
+        check_id_list("ids", &params.ids, super::user_input::MAX_BULK_IDS)?;
         let ids = dedup(params.ids);
         self.db
             .write(move |conn| {
