@@ -7,7 +7,7 @@ use mama_api::ErrorCode;
 use serde_json::Value;
 
 use super::nav::{go_to, quit};
-use super::rpc::{decode, describe};
+use super::rpc::{answer, describe};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::{App, SessionInfo};
 use crate::client::ClientError;
@@ -122,7 +122,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
     match tag {
         Tag::Login => {
             app.login.busy = false;
-            match decode::<Session>(result) {
+            match answer::<method::AuthLogin>(result) {
                 Ok(session) => {
                     // The password is not needed any more; do not keep it in memory.
                     app.login.password.clear();
@@ -147,14 +147,14 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
         }
         Tag::Refresh => {
             app.refreshing = false;
-            match decode::<Session>(result) {
+            match answer::<method::AuthRefresh>(result) {
                 Ok(session) => start_session(app, session),
                 Err(err) => app.error(format!("session refresh failed: {}", describe(&err))),
             }
         }
         Tag::ChangePassword => {
             let forced = app.screen == Screen::ForcePassword;
-            match decode::<Session>(result) {
+            match answer::<method::AuthChangePassword>(result) {
                 Ok(session) => {
                     start_session(app, session);
                     if forced {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::form::cycle;
 use super::picker::open_picker;
-use super::rpc::{batch, decode, describe};
+use super::rpc::{answers, batch, describe};
 use super::users::{bulk_targets, refresh_table};
 use crate::action::{Cmd, Tag};
 use crate::app::App;
@@ -241,7 +241,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 d.busy = false;
             }
             let change = app.pending_bulk.first().cloned();
-            match decode::<Vec<BulkUpdateResult>>(result).map(sum_bulk) {
+            match answers::<method::UsersBulkUpdate>(result).map(sum_bulk) {
                 Ok(Some(preview)) if preview.changed == 0 => {
                     app.pending_bulk.clear();
                     let mut lines = summary_lines(&preview, change.as_ref());
@@ -283,7 +283,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
 
 /// The summary of an applied bulk change, or why it failed.
 fn applied_reply(app: &mut App, applied: &[BulkUpdateParams], result: Result<Value, ClientError>) {
-    match decode::<Vec<BulkUpdateResult>>(result).map(sum_bulk) {
+    match answers::<method::UsersBulkUpdate>(result).map(sum_bulk) {
         Ok(Some(done)) => {
             let mut lines = vec![format!(
                 "Changed {} of {}.",

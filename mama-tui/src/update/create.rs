@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 
 use mama_api::rpc::method;
-use mama_api::types::{CreateUsersParams, NewUser, UsersCreated};
+use mama_api::types::{CreateUsersParams, NewUser};
 use serde_json::Value;
 
 use super::form::find_popup;
-use super::rpc::{decode, describe};
+use super::rpc::{answer, describe};
 use super::users::refresh_table;
 use crate::action::{Cmd, Tag};
 use crate::app::App;
@@ -132,7 +132,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 return;
             };
             d.busy = false;
-            match decode::<UsersCreated>(result) {
+            match answer::<method::UsersCreate>(result) {
                 Ok(created) => {
                     app.popups.retain(|p| !matches!(p, Popup::Create(_)));
                     app.info(format!("Created {}.", count(created.created, "user")));

@@ -4,13 +4,13 @@
 use std::collections::BTreeSet;
 
 use mama_api::rpc::method;
-use mama_api::types::{GetUsersParams, UpdateUserParams, UsersFound};
+use mama_api::types::{GetUsersParams, UpdateUserParams};
 use mama_api::ErrorCode;
 use serde_json::Value;
 
 use super::form::{cycle, find_popup};
 use super::picker::open_picker;
-use super::rpc::{decode, describe};
+use super::rpc::{answer, describe};
 use super::users::refresh_table;
 use crate::action::{Cmd, Tag};
 use crate::app::App;
@@ -105,7 +105,7 @@ fn edit_dialog(popup: &mut Popup) -> Option<&mut EditDialog> {
 
 pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
     match tag {
-        Tag::EditLoad => match decode::<UsersFound>(result) {
+        Tag::EditLoad => match answer::<method::UsersGet>(result) {
             Ok(found) => {
                 let Some(user) = found.users.into_iter().next() else {
                     app.popups.retain(|p| !matches!(p, Popup::Edit(_)));

@@ -2,14 +2,11 @@
 //! answers to those loads and to the changes made on their screens.
 
 use mama_api::rpc::method;
-use mama_api::types::{
-    AdminList, EventList, IssuedToken, ListEventsParams, ModelList, ModelsListParams, Page,
-    ServiceDeleted, ServiceList,
-};
+use mama_api::types::{ListEventsParams, ModelsListParams, Page};
 use mama_api::ErrorCode;
 use serde_json::Value;
 
-use super::rpc::{decode, describe, is_missing_method};
+use super::rpc::{answer, describe, is_missing_method};
 use crate::action::Tag;
 use crate::app::{service_rows, App, EVENTS_PAGE};
 use crate::client::ClientError;
@@ -59,7 +56,7 @@ pub fn apply_events_filter(app: &mut App) {
 
 pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
     match tag {
-        Tag::Models | Tag::Catalog => match decode::<ModelList>(result) {
+        Tag::Models | Tag::Catalog => match answer::<method::ModelsList>(result) {
             Ok(list) => {
                 app.catalog = list
                     .models
@@ -79,7 +76,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             }
             Err(err) => app.error(format!("models: {}", describe(&err))),
         },
-        Tag::ServiceNames | Tag::Services => match decode::<ServiceList>(result) {
+        Tag::ServiceNames | Tag::Services => match answer::<method::ServicesList>(result) {
             Ok(list) => {
                 app.service_names = list.services.iter().map(|s| s.name.clone()).collect();
                 if tag == Tag::Services {
@@ -90,7 +87,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             }
             Err(err) => app.error(format!("services: {}", describe(&err))),
         },
-        Tag::Admins => match decode::<AdminList>(result) {
+        Tag::Admins => match answer::<method::AdminsList>(result) {
             Ok(list) => app.admins.set(list.admins),
             Err(err) => {
                 app.admins.loaded = true;
@@ -131,7 +128,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             },
         },
         Tag::DeleteService => {
-            match decode::<ServiceDeleted>(result) {
+            match answer::<method::ServicesDelete>(result) {
                 Ok(deleted) => app.info(format!(
                     "Service deleted; removed from {}.",
                     count(deleted.grants_removed, "user")
@@ -147,7 +144,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             }
             load_services(app);
         }
-        Tag::IssueToken => match decode::<IssuedToken>(result) {
+        Tag::IssueToken => match answer::<method::ServicesIssueToken>(result) {
             Ok(issued) => {
                 app.popups.push(Popup::Message {
                     title: format!("New token for {}", issued.service),
@@ -163,13 +160,15 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             }
             Err(err) => app.error(format!("issue token: {}", describe(&err))),
         },
-        Tag::Events { query } if query == app.events.query => match decode::<EventList>(result) {
-            Ok(list) => {
-                app.events.matching = list.matching;
-                app.events.list.set(list.events);
+        Tag::Events { query } if query == app.events.query => {
+            match answer::<method::EventsList>(result) {
+                Ok(list) => {
+                    app.events.matching = list.matching;
+                    app.events.list.set(list.events);
+                }
+                Err(err) => app.error(format!("events: {}", describe(&err))),
             }
-            Err(err) => app.error(format!("events: {}", describe(&err))),
-        },
+        }
         _ => {}
     }
 }

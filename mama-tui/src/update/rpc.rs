@@ -20,6 +20,19 @@ pub fn decode<T: DeserializeOwned>(result: Result<Value, ClientError>) -> Result
     serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
 }
 
+/// The answer of one call of method `M`, of the type the contract declares for it: a reply
+/// handler names the method it called, never a result type that could drift from the daemon's.
+pub fn answer<M: Method>(result: Result<Value, ClientError>) -> Result<M::Output, ClientError> {
+    decode(result)
+}
+
+/// The answers of a [`batch`] of calls of method `M`, in order.
+pub fn answers<M: Method>(
+    result: Result<Value, ClientError>,
+) -> Result<Vec<M::Output>, ClientError> {
+    decode(result)
+}
+
 /// Whether the daemon lacks the method (an older daemon): features degrade instead of failing.
 pub fn is_missing_method(err: &ClientError) -> bool {
     err.api()

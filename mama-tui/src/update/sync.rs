@@ -3,12 +3,11 @@
 
 use mama_api::rpc::method;
 use mama_api::types::{
-    FailedRetried, KeyStatus, ListUsersParams, Page, ReconcileSummary, SyncStatus, UserFilter,
-    UserList, UserSort,
+    KeyStatus, ListUsersParams, Page, ReconcileSummary, UserFilter, UserList, UserSort,
 };
 use serde_json::Value;
 
-use super::rpc::{decode, describe, is_missing_method};
+use super::rpc::{answer, describe, is_missing_method};
 use super::users::refresh_table;
 use crate::action::Tag;
 use crate::app::{App, SyncState};
@@ -92,7 +91,7 @@ fn drift_fields(s: &ReconcileSummary) -> String {
 
 pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
     match tag {
-        Tag::SyncStatus => match decode::<SyncStatus>(result) {
+        Tag::SyncStatus => match answer::<method::SyncStatus>(result) {
             Ok(status) => {
                 if app.watching_sync && status.users_pending == 0 && status.queue_depth == 0 {
                     app.watching_sync = false;
@@ -111,11 +110,11 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             // A transient failure keeps the last known state; the next poll tries again.
             Err(_) => {}
         },
-        Tag::SyncFailures => match decode::<UserList>(result) {
+        Tag::SyncFailures => match answer::<method::UsersList>(result) {
             Ok(list) => show_sync_failures(app, list),
             Err(err) => app.error(format!("failed users: {}", describe(&err))),
         },
-        Tag::Reconcile => match decode::<ReconcileSummary>(result) {
+        Tag::Reconcile => match answer::<method::SyncReconcile>(result) {
             Ok(s) => app.info(format!(
                 "Reconciled: {} keys seen, {} recreated, {} repaired{}, {} retried, {} orphans deleted, {} errors.",
                 s.keys_seen,
@@ -128,7 +127,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             )),
             Err(err) => app.error(format!("reconcile: {}", describe(&err))),
         },
-        Tag::RetryFailed => match decode::<FailedRetried>(result) {
+        Tag::RetryFailed => match answer::<method::SyncRetryFailed>(result) {
             Ok(r) if r.retried == 0 => app.info("No failed users to retry."),
             Ok(r) => {
                 app.info(format!("Retrying {}…", count(r.retried, "failed user")));

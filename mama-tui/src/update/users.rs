@@ -6,12 +6,11 @@ use std::path::PathBuf;
 
 use mama_api::rpc::method;
 use mama_api::types::{
-    BulkUpdateParams, CountUsersParams, KeysRotated, ListUsersParams, Page, PageCursor, UserColumn,
-    UserCounts, UserList, UsersDeleted,
+    BulkUpdateParams, CountUsersParams, ListUsersParams, Page, PageCursor, UserColumn,
 };
 use serde_json::Value;
 
-use super::rpc::{decode, describe, is_missing_method, ID_CHUNK};
+use super::rpc::{answer, answers, decode, describe, is_missing_method, ID_CHUNK};
 use crate::action::{Screen, Tag};
 use crate::app::App;
 use crate::client::ClientError;
@@ -222,7 +221,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             if query != app.users.query {
                 return;
             }
-            match decode::<UserList>(result) {
+            match answer::<method::UsersList>(result) {
                 Ok(list) => {
                     if let (Some(total), Some(matching)) = (list.total, list.matching) {
                         app.users.store_counts(total, matching);
@@ -255,7 +254,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             if query != app.users.query {
                 return;
             }
-            match decode::<UserCounts>(result) {
+            match answer::<method::UsersCount>(result) {
                 Ok(counts) => {
                     app.users.store_counts(counts.total, counts.matching);
                     if app.users.bottom_pending {
@@ -294,7 +293,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             }
             Err(err) => app.error(format!("export: {}", describe(&err))),
         },
-        Tag::DeleteUsers => match decode::<Vec<UsersDeleted>>(result) {
+        Tag::DeleteUsers => match answers::<method::UsersDelete>(result) {
             Ok(parts) => {
                 let deleted: u64 = parts.iter().map(|p| p.deleted).sum();
                 app.users.marks.clear();
@@ -304,7 +303,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             }
             Err(err) => app.error(format!("delete: {}", describe(&err))),
         },
-        Tag::RotateKeys => match decode::<Vec<KeysRotated>>(result) {
+        Tag::RotateKeys => match answers::<method::UsersRotateKeys>(result) {
             Ok(parts) => {
                 let rotated: u64 = parts.iter().map(|p| p.rotated).sum();
                 app.info(format!(
