@@ -31,6 +31,8 @@ other_actions! {
     ENCRYPTION_KEY_ROTATE = "encryption_key.rotate", Change;
     /// The event log could be written again after a failure.
     EVENTS_RECOVERED = "events.recovered", Change;
+    /// Events older than the retention period were deleted; the count and cut-off are in it.
+    EVENTS_PRUNED = "events.pruned", Change;
     /// A service read one user (`GET /api/v1/users/{id}`).
     REST_GET_USER = "rest.get_user", View;
     /// A service looked up many users (`POST /api/v1/users/lookup`).

@@ -83,6 +83,11 @@ pub struct Opts {
     /// (default 600).
     #[arg(long, env = "MAMA_ORPHAN_MIN_AGE_SECS", global = true)]
     pub orphan_min_age_secs: Option<f64>,
+    /// Days events are kept (default 400: a yearly audit with a month to spare); older ones are
+    /// deleted every hour, in small batches, and the deletion is itself an event. 0 keeps every
+    /// event forever (plan the disk, see docs/deploy.md §9).
+    #[arg(long, env = "MAMA_EVENTS_RETENTION_DAYS", global = true)]
+    pub events_retention_days: Option<u32>,
 }
 
 /// The TOML file's shape: the same names as the flags, with underscores.
@@ -107,6 +112,7 @@ pub struct FileConfig {
     pub litellm_team_models: Option<Vec<String>>,
     pub reconcile_interval_secs: Option<f64>,
     pub orphan_min_age_secs: Option<f64>,
+    pub events_retention_days: Option<u32>,
 }
 
 /// LiteLLM sync tuning.
@@ -144,9 +150,15 @@ pub struct Settings {
     /// The first super admin's password on an empty database.
     pub bootstrap_password: String,
     pub sync: SyncSettings,
+    /// How long events are kept; `None` keeps them forever.
+    pub events_retention: Option<chrono::Duration>,
 }
 
 const DEFAULT_CONFIG: &str = "/etc/mama/mama.toml";
+
+/// Events older than this many days are deleted (see [`Opts::events_retention_days`]).
+pub const DEFAULT_EVENTS_RETENTION_DAYS: u32 = 400;
+const MAX_EVENTS_RETENTION_DAYS: u32 = 36_500;
 
 fn credential(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("CREDENTIALS_DIRECTORY")?;
@@ -262,8 +274,20 @@ impl Opts {
                 0.0,
             ),
         };
+        let retention_days = self
+            .events_retention_days
+            .or(file.events_retention_days)
+            .unwrap_or(DEFAULT_EVENTS_RETENTION_DAYS);
+        if retention_days > MAX_EVENTS_RETENTION_DAYS {
+            bail!(
+                "--events-retention-days must be at most {MAX_EVENTS_RETENTION_DAYS} (0 keeps events forever), not {retention_days}"
+            );
+        }
+        let events_retention =
+            (retention_days > 0).then(|| chrono::Duration::days(i64::from(retention_days)));
         Ok(Settings {
             sync,
+            events_retention,
             listen: self
                 .listen
                 .or(file.listen)

@@ -16,6 +16,7 @@ pub mod error;
 mod listen;
 pub mod metrics;
 mod notify;
+mod retention;
 pub mod routes;
 pub mod serve;
 pub mod state;

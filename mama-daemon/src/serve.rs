@@ -57,6 +57,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
         listener: "rest",
     };
     let sync = crate::worker::spawn(&settings, state.mama.clone())?;
+    let pruner = crate::retention::spawn(state.mama.clone(), settings.events_retention);
 
     let rest = TcpListener::bind(settings.listen)
         .await
@@ -110,6 +111,10 @@ pub async fn serve(settings: Settings) -> Result<()> {
     }
     crate::notify::stopping();
     let _ = stop_tx.send(true);
+    if let Some(pruner) = pruner {
+        // A batch already in its transaction finishes on its blocking thread; none starts.
+        pruner.abort();
+    }
     // Listeners drain their requests while the sync worker finishes its operations.
     let drain = async {
         while let Some(res) = tasks.join_next().await {

@@ -10,8 +10,11 @@ use diesel::sqlite::SqliteConnection;
 
 use super::schema::{event_users, events};
 use super::{Backend, DbConn, DbError};
+
+mod retention;
 use crate::api::actions;
 use crate::api::types::{EventFilter, EventKind};
+pub use retention::{prune_batch, PRUNE_BATCH};
 
 /// How many affected user ids an event shows.
 pub const LISTED_USER_IDS: usize = 100;

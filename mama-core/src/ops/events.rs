@@ -1,7 +1,9 @@
-//! Reading the event log (itself a view, and recorded as one).
+//! Reading the event log (itself a view, and recorded as one), and deleting what is past the
+//! retention period (itself a change, and recorded as one).
 
 use super::auth::AdminSession;
-use super::{Ctx, Mama, OpResult};
+use super::{audit_failed, Ctx, Mama, OpResult};
+use crate::api::actions;
 use crate::api::rpc::{method, Method};
 use crate::api::types::{EventList, EventView, ListEventsParams, Page};
 use crate::api::ApiError;
@@ -84,5 +86,41 @@ impl Mama {
             offset,
             limit,
         })
+    }
+}
+
+impl Mama {
+    /// Deletes the events recorded more than `retention` ago, a batch per transaction, and
+    /// records what went as one `events.pruned` event (none when nothing was old enough), so
+    /// the log says how far back it reaches and why.
+    pub async fn prune_events(&self, retention: chrono::Duration) -> OpResult<u64> {
+        let cutoff = crate::db::now() - retention;
+        let mut total: u64 = 0;
+        loop {
+            let deleted = self
+                .db
+                .write(move |conn| events::prune_batch(conn, cutoff))
+                .await
+                .map_err(ApiError::from)?;
+            total += deleted as u64;
+            if deleted < events::PRUNE_BATCH as usize {
+                break;
+            }
+            // Writers get their turn between batches.
+            tokio::task::yield_now().await;
+        }
+        if total > 0 {
+            let event = Ctx::system("retention")
+                .event(actions::EVENTS_PRUNED)
+                .count(total)
+                .detail(format!(
+                    "deleted {total} events recorded before {} UTC (kept {} days)",
+                    cutoff.format("%Y-%m-%d %H:%M:%S"),
+                    retention.num_days()
+                ))
+                .ok();
+            self.audit.record(event).await.map_err(|_| audit_failed())?;
+        }
+        Ok(total)
     }
 }
