@@ -129,9 +129,18 @@ pub struct SyncSettings {
     pub orphan_min_age: std::time::Duration,
 }
 
-fn secs(value: Option<f64>, default: f64, min: f64) -> std::time::Duration {
-    let v = value.filter(|v| v.is_finite()).unwrap_or(default).max(min);
-    std::time::Duration::from_secs_f64(v)
+/// Longest duration any seconds setting takes (about 31 years): anything longer is a typo,
+/// and would overflow a `Duration`.
+const MAX_SECS: f64 = 1e9;
+
+/// A seconds setting: the default when unset, at least `min` (smaller values are raised to it),
+/// and refused, naming the flag, when it is not a number of seconds a duration can hold.
+fn secs(flag: &str, value: Option<f64>, default: f64, min: f64) -> Result<std::time::Duration> {
+    let v = value.unwrap_or(default);
+    if !v.is_finite() || v > MAX_SECS {
+        bail!("--{flag} must be a number of seconds up to {MAX_SECS:e}, not {v}");
+    }
+    Ok(std::time::Duration::from_secs_f64(v.max(min)))
 }
 
 /// Resolved settings.
@@ -241,20 +250,22 @@ impl Opts {
         }
         let sync = SyncSettings {
             timeout: secs(
+                "litellm-timeout-secs",
                 self.litellm_timeout_secs.or(file.litellm_timeout_secs),
                 10.0,
                 0.1,
-            ),
+            )?,
             concurrency: self
                 .sync_concurrency
                 .or(file.sync_concurrency)
                 .unwrap_or(8)
                 .clamp(1, 256),
             max_backoff: secs(
+                "sync-max-backoff-secs",
                 self.sync_max_backoff_secs.or(file.sync_max_backoff_secs),
                 300.0,
                 0.1,
-            ),
+            )?,
             alias_prefix: self
                 .alias_prefix
                 .clone()
@@ -263,16 +274,18 @@ impl Opts {
             team,
             team_models,
             reconcile_every: secs(
+                "reconcile-interval-secs",
                 self.reconcile_interval_secs
                     .or(file.reconcile_interval_secs),
                 120.0,
                 1.0,
-            ),
+            )?,
             orphan_min_age: secs(
+                "orphan-min-age-secs",
                 self.orphan_min_age_secs.or(file.orphan_min_age_secs),
                 600.0,
                 0.0,
-            ),
+            )?,
         };
         let retention_days = self
             .events_retention_days
