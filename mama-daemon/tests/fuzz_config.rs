@@ -40,7 +40,8 @@ fn value() -> impl Strategy<Value = String> {
         any::<u32>().prop_map(|n| n.to_string()),
         any::<f64>().prop_map(|f| format!("{f:?}")),
         // Magnitudes across the whole range, written as TOML floats: huge, tiny, negative.
-        (-320i32..320, any::<bool>()).prop_map(|(e, neg)| format!("{}1.5e{e}", if neg { "-" } else { "" })),
+        (-320i32..320, any::<bool>())
+            .prop_map(|(e, neg)| format!("{}1.5e{e}", if neg { "-" } else { "" })),
         Just("nan".to_string()),
         Just("-inf".to_string()),
         Just("1e309".to_string()),
