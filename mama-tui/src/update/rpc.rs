@@ -11,7 +11,9 @@ use crate::app::App;
 use crate::client::ClientError;
 use crate::effect::{to_params, Effect};
 
-/// Ids per call when a list of ids is sent: keeps bodies well under the daemon's 1 MiB limit.
+/// Ids per `users.rotate_keys` call (the daemon takes up to 10,000 per call; a rotation is one
+/// event per call). Bulk changes and deletes send every marked id in one call; above this many
+/// marks that are exactly a filter's result, a bulk change names the filter instead.
 pub const ID_CHUNK: usize = 5000;
 
 /// Decodes a result into its type; a mismatch is a protocol error, not a panic.
