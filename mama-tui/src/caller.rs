@@ -13,7 +13,7 @@ use mama_api::rpc::Method;
 use mama_api::ErrorCode;
 use serde_json::Value;
 
-use crate::client::{ClientError, RpcClient};
+use crate::client::{decode_as, encode, ClientError, RpcClient};
 
 /// How long a revoked call waits for a token that may be arriving (a refresh in flight).
 const WAIT_FOR_NEW_TOKEN: Duration = Duration::from_secs(2);
@@ -57,10 +57,8 @@ impl Caller {
         params: &M::Params,
         token: Option<&str>,
     ) -> Result<M::Output, ClientError> {
-        let params =
-            serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let value = self.call(M::NAME, params, token).await?;
-        serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
+        let value = self.call(M::NAME, encode(params)?, token).await?;
+        decode_as(value)
     }
 
     pub async fn call(

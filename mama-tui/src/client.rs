@@ -124,10 +124,8 @@ impl RpcClient {
         params: &M::Params,
         token: Option<&str>,
     ) -> Result<M::Output, ClientError> {
-        let params =
-            serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let value = self.call(M::NAME, params, token).await?;
-        serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
+        let value = self.call(M::NAME, encode(params)?, token).await?;
+        decode_as(value)
     }
 
     /// Calls `method`, bounded by the per-request timeout.
@@ -274,6 +272,16 @@ where
         let _ = connection.await;
     });
     Ok(sender)
+}
+
+/// Params as JSON; a value that cannot be encoded is a protocol error, not a panic.
+pub(crate) fn encode<P: serde::Serialize>(params: &P) -> Result<Value, ClientError> {
+    serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+/// A result as its declared type; a mismatch is a protocol error, not a panic.
+pub(crate) fn decode_as<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ClientError> {
+    serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
 }
 
 #[cfg(test)]

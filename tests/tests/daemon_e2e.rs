@@ -1230,15 +1230,7 @@ async fn when_the_event_cannot_be_stored_nothing_changes() {
     .ok();
 
     // Make every event insert fail, at the database.
-    match d.db.kind {
-        mama_tests::harness::database::Kind::Sqlite => d.db.execute(
-            "CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'events refused by test'); END;",
-        ),
-        mama_tests::harness::database::Kind::Postgres => d.db.execute(
-            "CREATE FUNCTION refuse_events() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'events refused by test'; END $$ LANGUAGE plpgsql;
-             CREATE TRIGGER refuse_events BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_events();",
-        ),
-    }
+    d.db.refuse_events();
 
     let create = rpc
         .call(
@@ -1262,18 +1254,7 @@ async fn when_the_event_cannot_be_stored_nothing_changes() {
     assert_eq!(list.code(), "unavailable");
     assert!(list.body.get("result").is_none());
 
-    d.db.execute(
-        "DROP TRIGGER refuse_events ON events;"
-            .replace(
-                " ON events",
-                if d.db.kind == mama_tests::harness::database::Kind::Sqlite {
-                    ""
-                } else {
-                    " ON events"
-                },
-            )
-            .as_str(),
-    );
+    d.db.allow_events();
     let after = rpc
         .call("users.get", json!({"ids": ["keep", "lost"]}))
         .await;

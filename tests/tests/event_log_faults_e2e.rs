@@ -21,43 +21,12 @@ fn user(id: &str) -> Value {
     json!({"id": id, "organization": "org", "models": ["gpt-4o"], "services": ["chat"], "info": {}})
 }
 
-fn refuse_events(d: &Daemon) {
-    match d.db.kind {
-        Kind::Sqlite => d.db.execute(
-            "CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'events refused by test'); END;",
-        ),
-        Kind::Postgres => d.db.execute(
-            "CREATE FUNCTION refuse_events() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'events refused by test'; END $$ LANGUAGE plpgsql;
-             CREATE TRIGGER refuse_events BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_events();",
-        ),
-    }
-}
-
-fn allow_events(d: &Daemon) {
-    match d.db.kind {
-        Kind::Sqlite => d.db.execute("DROP TRIGGER refuse_events;"),
-        Kind::Postgres => d.db.execute("DROP TRIGGER refuse_events ON events;"),
-    }
-}
-
 async fn ready(d: &Daemon) -> u16 {
     reqwest::get(d.rest_url("/readyz"))
         .await
         .expect("readyz answers")
         .status()
         .as_u16()
-}
-
-async fn lookup(d: &Daemon, token: &str, ids: &[&str]) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(d.rest_url("/api/v1/users/lookup"))
-        .bearer_auth(token)
-        .json(&json!({ "user_ids": ids }))
-        .send()
-        .await
-        .expect("REST answers");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("JSON body"))
 }
 
 /// What the daemon holds, to compare before and after a fault.
@@ -128,12 +97,12 @@ async fn every_declared_change_fails_whole_while_events_cannot_be_stored() {
     .ok();
     let u1 = rpc.call("users.get", json!({"ids": ["u1"]})).await;
     let u1_version = u1.ok()["users"][0]["version"].as_i64().expect("version");
-    let (status, _) = lookup(&d, &token, &["u1"]).await;
+    let (status, _) = d.lookup(&token, &["u1"]).await;
     assert_eq!(status, 200);
     let before = state(&mut rpc).await;
     assert_eq!(ready(&d).await, 200);
 
-    refuse_events(&d);
+    d.db.refuse_events();
     let changes: Vec<_> = methods()
         .iter()
         .filter(|m| m.kind == EventKind::Change && m.caller != Caller::Anyone)
@@ -158,7 +127,7 @@ async fn every_declared_change_fails_whole_while_events_cannot_be_stored() {
     }
     // A service's lookup hands out no key without its record, and a sign-in is refused the
     // same way whatever the password.
-    let (status, body) = lookup(&d, &token, &["u1"]).await;
+    let (status, body) = d.lookup(&token, &["u1"]).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "unavailable");
     assert!(
@@ -177,7 +146,7 @@ async fn every_declared_change_fails_whole_while_events_cannot_be_stored() {
     }
     assert_eq!(ready(&d).await, 503);
 
-    allow_events(&d);
+    d.db.allow_events();
     assert_eq!(
         ready(&d).await,
         200,
@@ -185,7 +154,7 @@ async fn every_declared_change_fails_whole_while_events_cannot_be_stored() {
     );
     let after = state(&mut rpc).await;
     assert_eq!(after, before, "no change was applied without its event");
-    let (status, body) = lookup(&d, &token, &["u1"]).await;
+    let (status, body) = d.lookup(&token, &["u1"]).await;
     assert_eq!(status, 200, "{body}");
     // The session survived: logout and password change failed whole too.
     rpc.call("auth.whoami", json!({})).await.ok();
@@ -305,7 +274,7 @@ async fn a_full_filesystem_fails_requests_whole_and_heals_when_space_returns() {
             "unavailable" => refused.push(id),
             other => panic!("a full disk answered {other}: {}", reply.body),
         }
-        let (status, body) = lookup(&d, &token, &["u1"]).await;
+        let (status, body) = d.lookup(&token, &["u1"]).await;
         match status {
             200 => lookups_answered += 1,
             503 => {
@@ -364,7 +333,7 @@ async fn a_full_filesystem_fails_requests_whole_and_heals_when_space_returns() {
     );
     let mut fresh = d.rpc_tcp();
     fresh.login("admin", ADMIN_PASSWORD).await;
-    let (status, _) = lookup(&d, &token, &["u1"]).await;
+    let (status, _) = d.lookup(&token, &["u1"]).await;
     assert_eq!(status, 200);
     // Every acknowledged create is there, every refused one is not.
     let mut ids: Vec<&str> = created.iter().map(String::as_str).collect();

@@ -8,7 +8,6 @@
 //! - while events cannot be stored, a right and a wrong password get the same refusal, before
 //!   the password is evaluated, failures still count, and `/readyz` says not ready.
 
-use mama_tests::harness::database::Kind;
 use mama_tests::harness::{Daemon, RpcClient};
 use serde_json::{json, Value};
 
@@ -127,7 +126,7 @@ async fn while_events_cannot_be_stored_every_password_gets_the_same_refusal() {
     };
     assert_eq!(ready().await.0, 200);
 
-    refuse_events(&d);
+    d.db.refuse_events();
     let mut answers = Vec::new();
     for pw in ["wrong-password-1", password, "wrong-password-2", password] {
         let mut rpc = d.rpc_tcp();
@@ -151,7 +150,7 @@ async fn while_events_cannot_be_stored_every_password_gets_the_same_refusal() {
         "nothing evaluated without its event: {failures}"
     );
 
-    allow_events(&d);
+    d.db.allow_events();
     let (status, body) = ready().await;
     assert_eq!(status, 200, "{body}");
     let mut rpc = d.rpc_tcp();
@@ -163,25 +162,6 @@ async fn while_events_cannot_be_stored_every_password_gets_the_same_refusal() {
         )
         .await;
     assert!(recovered.ok()["matching"].as_u64().unwrap() >= 1);
-}
-
-fn refuse_events(d: &Daemon) {
-    match d.db.kind {
-        Kind::Sqlite => d.db.execute(
-            "CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'events refused by test'); END;",
-        ),
-        Kind::Postgres => d.db.execute(
-            "CREATE FUNCTION refuse_events() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'events refused by test'; END $$ LANGUAGE plpgsql;
-             CREATE TRIGGER refuse_events BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_events();",
-        ),
-    }
-}
-
-fn allow_events(d: &Daemon) {
-    match d.db.kind {
-        Kind::Sqlite => d.db.execute("DROP TRIGGER refuse_events;"),
-        Kind::Postgres => d.db.execute("DROP TRIGGER refuse_events ON events;"),
-    }
 }
 
 /// An unauthenticated flood costs the event log two events per source and interval, not one

@@ -10,19 +10,6 @@ fn user(id: &str, services: &[&str]) -> Value {
     json!({"id": id, "organization": "ops", "models": ["gpt-4o"], "services": services, "info": {}})
 }
 
-/// `POST /api/v1/users/lookup` with `token`.
-async fn lookup(d: &Daemon, token: &str, ids: &[&str]) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(d.rest_url("/api/v1/users/lookup"))
-        .bearer_auth(token)
-        .json(&json!({ "user_ids": ids }))
-        .send()
-        .await
-        .expect("REST answers");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("JSON body"))
-}
-
 async fn get_users(rpc: &mut RpcClient, ids: &[&str]) -> Vec<Value> {
     let reply = rpc.call("users.get", json!({ "ids": ids })).await;
     reply.ok()["users"].as_array().expect("users").clone()
@@ -162,7 +149,7 @@ async fn deleting_a_service_takes_it_from_its_users_and_a_new_one_of_that_name_g
     )
     .await
     .ok();
-    let (status, before) = lookup(&d, &old_token, &["김철수", "bob"]).await;
+    let (status, before) = d.lookup(&old_token, &["김철수", "bob"]).await;
     assert_eq!(status, 200);
     assert!(
         before["users"][0]["key"]
@@ -179,7 +166,7 @@ async fn deleting_a_service_takes_it_from_its_users_and_a_new_one_of_that_name_g
     assert_eq!(deleted.ok(), &json!({"grants_removed": 2}));
 
     // The old token is refused at once, by both REST routes.
-    let (status, body) = lookup(&d, &old_token, &["김철수"]).await;
+    let (status, body) = d.lookup(&old_token, &["김철수"]).await;
     assert_eq!(status, 401, "{body}");
     let one = reqwest::Client::new()
         .get(d.rest_url("/api/v1/users/bob"))
@@ -240,14 +227,14 @@ async fn deleting_a_service_takes_it_from_its_users_and_a_new_one_of_that_name_g
     let new_token = rpc.service_token("chat").await;
     let listed = rpc.call("services.list", json!({})).await;
     assert_eq!(listed.ok()["services"][1]["users"], 0);
-    let (status, body) = lookup(&d, &new_token, &["김철수", "bob", "carol"]).await;
+    let (status, body) = d.lookup(&new_token, &["김철수", "bob", "carol"]).await;
     assert_eq!(status, 200);
     for entry in body["users"].as_array().expect("users") {
         assert_eq!(entry["key"], Value::Null, "{entry}");
         assert_eq!(entry["key_withheld"], "service_not_allowed", "{entry}");
     }
     // The old token stays refused after the name is taken again.
-    assert_eq!(lookup(&d, &old_token, &["bob"]).await.0, 401);
+    assert_eq!(d.lookup(&old_token, &["bob"]).await.0, 401);
 
     // Deleting a service nobody allows removes nothing.
     rpc.call("services.create", json!({"name": "unused"}))
@@ -298,7 +285,7 @@ async fn a_name_held_from_before_the_rule_opens_nothing_and_is_dropped_when_the_
         (&legacy["services"], &legacy["version"]),
         (&json!([]), &json!(3))
     );
-    let (status, body) = lookup(&d, &token, &["legacy"]).await;
+    let (status, body) = d.lookup(&token, &["legacy"]).await;
     assert_eq!(status, 200);
     assert_eq!(
         body["users"][0]["key_withheld"], "service_not_allowed",
@@ -318,7 +305,7 @@ async fn a_name_held_from_before_the_rule_opens_nothing_and_is_dropped_when_the_
     )
     .await
     .ok();
-    let (_, body) = lookup(&d, &token, &["legacy"]).await;
+    let (_, body) = d.lookup(&token, &["legacy"]).await;
     assert!(body["users"][0]["key"].is_string(), "{body}");
 }
 
@@ -399,16 +386,16 @@ async fn a_service_deleted_through_one_daemon_is_gone_for_the_other_at_once() {
     let b = Daemon::start_on(tempfile::tempdir().unwrap(), a.db.shared(), &args, &[]);
     // Twice, so B surely holds bob's answer in its cache.
     for _ in 0..2 {
-        let (status, body) = lookup(&b, &old_token, &["bob"]).await;
+        let (status, body) = b.lookup(&old_token, &["bob"]).await;
         assert_eq!(status, 200);
         assert!(body["users"][0]["key"].is_string(), "{body}");
     }
 
     let deleted = rpc_a.call("services.delete", json!({"name": "chat"})).await;
     assert_eq!(deleted.ok()["grants_removed"], 1);
-    assert_eq!(lookup(&b, &old_token, &["bob"]).await.0, 401);
+    assert_eq!(b.lookup(&old_token, &["bob"]).await.0, 401);
     let new_token = rpc_a.service_token("chat").await;
-    let (status, body) = lookup(&b, &new_token, &["bob"]).await;
+    let (status, body) = b.lookup(&new_token, &["bob"]).await;
     assert_eq!(status, 200);
     assert_eq!(body["users"][0]["services"], json!([]), "{body}");
     assert_eq!(body["users"][0]["key_withheld"], "service_not_allowed");

@@ -66,29 +66,7 @@ impl Daemon {
     ) -> Daemon {
         let data = dir.path().join("data");
         let socket = data.join("admin.sock");
-        let mut cmd = Command::new(daemon_bin());
-        cmd.arg("serve")
-            .arg("--data-dir")
-            .arg(&data)
-            .args([
-                "--database-url",
-                &db.url,
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-                "--log",
-                "info",
-            ])
-            .args(args)
-            .env_remove("MAMA_CONFIG")
-            .env_remove("MAMA_BOOTSTRAP_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
+        let mut cmd = serve_command(&data, &db, args, envs);
         let mut child = cmd.spawn().expect("mama-daemon starts");
         let stderr = child.stderr.take().expect("stderr piped");
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -145,6 +123,19 @@ impl Daemon {
 
     pub fn rest_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.rest)
+    }
+
+    /// `POST /api/v1/users/lookup` with a service `token`: the status and the JSON body.
+    pub async fn lookup(&self, token: &str, ids: &[&str]) -> (u16, serde_json::Value) {
+        let resp = reqwest::Client::new()
+            .post(self.rest_url("/api/v1/users/lookup"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "user_ids": ids }))
+            .send()
+            .await
+            .expect("REST answers");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("JSON body"))
     }
 
     /// Logs in as admin/admin, changes the password, returns a client with the new session.
@@ -211,6 +202,33 @@ impl Daemon {
 /// The password tests give the bootstrap admin.
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
+/// `mama-daemon serve` on `data` and `db`, on free loopback ports, its log piped, with the
+/// test's extra flags and environment.
+fn serve_command(
+    data: &std::path::Path,
+    db: &TestDatabase,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Command {
+    let mut cmd = Command::new(daemon_bin());
+    cmd.arg("serve")
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--database-url", &db.url])
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args(["--log", "info"])
+        .args(args)
+        .env_remove("MAMA_CONFIG")
+        .env_remove("MAMA_BOOTSTRAP_PASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
 fn field<'a>(line: &'a str, key: &str) -> &'a str {
     let start = line.find(key).map(|i| i + key.len()).unwrap_or(line.len());
     line[start..].split_whitespace().next().unwrap_or("")
@@ -235,23 +253,7 @@ impl Daemon {
         envs: &[(&str, &str)],
         after: Duration,
     ) -> (tempfile::TempDir, TestDatabase, bool) {
-        let data = dir.path().join("data");
-        let mut cmd = Command::new(daemon_bin());
-        cmd.arg("serve")
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["--database-url", &db.url])
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-            .args(["--log", "info"])
-            .args(args)
-            .env_remove("MAMA_CONFIG")
-            .env_remove("MAMA_BOOTSTRAP_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
+        let mut cmd = serve_command(&dir.path().join("data"), &db, args, envs);
         let mut child = cmd.spawn().expect("mama-daemon starts");
         let stderr = child.stderr.take().expect("stderr piped");
         let ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

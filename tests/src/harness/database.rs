@@ -75,6 +75,30 @@ impl TestDatabase {
         );
     }
 
+    /// Makes every event insert fail at the database (a trigger), as a full or broken event log
+    /// would; [`TestDatabase::allow_events`] undoes it.
+    pub fn refuse_events(&self) {
+        match self.kind {
+            Kind::Sqlite => self.execute(
+                "CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'events refused by test'); END;",
+            ),
+            Kind::Postgres => self.execute(
+                "CREATE FUNCTION refuse_events() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'events refused by test'; END $$ LANGUAGE plpgsql;
+                 CREATE TRIGGER refuse_events BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_events();",
+            ),
+        }
+    }
+
+    /// Lets events be stored again after [`TestDatabase::refuse_events`].
+    pub fn allow_events(&self) {
+        match self.kind {
+            Kind::Sqlite => self.execute("DROP TRIGGER refuse_events;"),
+            Kind::Postgres => {
+                self.execute("DROP TRIGGER refuse_events ON events; DROP FUNCTION refuse_events();")
+            }
+        }
+    }
+
     /// Runs a query and returns its first column as text, one row per line.
     pub fn query(&self, sql: &str) -> String {
         let output = match self.kind {
