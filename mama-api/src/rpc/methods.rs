@@ -3,13 +3,14 @@
 //! [`with_methods!`](crate::with_methods) holds the one table; everything else is generated from
 //! it or checked against it:
 //! - here, a unit type per method implementing [`Method`] (its name, params, result, the kind of
-//!   event it records and who may call it) and the [`METHODS`] list;
+//!   event it records and who may call it) and the [`methods()`] table;
 //! - the daemon's dispatcher, which calls the same macro and so must serve every method (a
 //!   method without a handler does not compile);
 //! - the TUI's client, which calls `call::<M>(M::Params)` and decodes `M::Output`, so params of
 //!   the wrong type do not compile;
 //! - the event log, whose actions are [`Method::ACTION`] (see [`crate::actions`]);
-//! - `docs/admin-rpc.md`, whose method table is checked against [`METHODS`] by a test.
+//! - `docs/admin-rpc.md`, whose method table is checked against [`methods()`] by a test
+//!   (`mama-api/tests/docs.rs`).
 //!
 //! Adding a method is one row in the table plus its use case and handler.
 
@@ -203,7 +204,7 @@ macro_rules! declare_methods {
             )*])
         }
 
-        /// Method names, for [`is_method`] in const context.
+        /// Method names, for [`is_method`] without building the table.
         const NAMES: &[&str] = &[$($name),*];
     };
 }

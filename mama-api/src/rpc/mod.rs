@@ -2,7 +2,7 @@
 //!
 //! A failed call answers with an HTTP status matching the error (see
 //! [`ErrorCode::http_status`](super::ErrorCode::http_status)) and a JSON-RPC error object whose
-//! `data` is the [`ApiError`](super::ApiError) envelope.
+//! `data` is the [`ApiError`] envelope.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
