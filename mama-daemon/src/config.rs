@@ -242,10 +242,11 @@ impl Opts {
         if team.is_some() && team_models.is_empty() {
             bail!("--litellm-team needs --litellm-team-models: a LiteLLM team without models opens every model");
         }
-        if let Some(sentinel) = team_models
-            .iter()
-            .find(|m| mama_core::domain::access::SENTINEL_MODELS.contains(&m.as_str()))
-        {
+        // `mama-no-models` is mama's own marker of a key that opens nothing, never a model.
+        if let Some(sentinel) = team_models.iter().find(|m| {
+            mama_core::domain::access::SENTINEL_MODELS.contains(&m.as_str())
+                || m.as_str() == mama_core::domain::access::NO_MODELS
+        }) {
             bail!("--litellm-team-models must name models, not {sentinel}");
         }
         let sync = SyncSettings {
