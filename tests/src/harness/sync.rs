@@ -244,16 +244,19 @@ pub fn set(models: &[&str]) -> BTreeSet<String> {
 // ------------------------------------------------------------------ the real proxy
 
 /// The real proxy's URL and master key, or `None` (and a printed reason) to skip.
-/// CI sets `MAMA_REQUIRE_REAL_PROXY=1`: there a missing proxy fails the test instead of skipping it.
+/// In CI (`MAMA_REQUIRE_REAL_PROXY=1`, which `.ci/run` sets, or any `CI` environment) a missing
+/// proxy fails the test instead of skipping it.
 pub fn real_proxy() -> Option<(String, String)> {
     match (
         std::env::var("LITELLM_BASE_URL"),
         std::env::var("LITELLM_MASTER_KEY"),
     ) {
         (Ok(url), Ok(key)) if !url.is_empty() && !key.is_empty() => Some((url, key)),
-        _ if std::env::var("MAMA_REQUIRE_REAL_PROXY").is_ok_and(|v| v == "1") => {
+        _ if std::env::var("MAMA_REQUIRE_REAL_PROXY").is_ok_and(|v| v == "1")
+            || std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") =>
+        {
             panic!(
-                "MAMA_REQUIRE_REAL_PROXY=1 but LITELLM_BASE_URL / LITELLM_MASTER_KEY are not set"
+                "the real LiteLLM proxy is required here (CI) but LITELLM_BASE_URL / LITELLM_MASTER_KEY are not set"
             )
         }
         _ => {
