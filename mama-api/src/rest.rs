@@ -4,7 +4,9 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{Info, KeyStatus};
+use chrono::{DateTime, Utc};
+
+use super::types::{Info, KeyLimits, KeyStatus, UserStatus};
 
 /// Most ids one lookup accepts.
 pub const MAX_LOOKUP_IDS: usize = 1000;
@@ -74,6 +76,10 @@ pub enum KeyWithheld {
     /// The stored key does not decrypt (tampered, or copied from another user's row); the
     /// daemon's log says which user. Rotating the key repairs it.
     KeyUnreadable,
+    /// An admin suspended the user: its key is blocked in LiteLLM until it is resumed.
+    Suspended,
+    /// The key is past its `expires_at`: LiteLLM refuses it until an admin extends it.
+    Expired,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +93,20 @@ pub struct LookupUser {
     pub key_status: KeyStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_withheld: Option<KeyWithheld>,
+    /// Budget, rate limits, expiry and rotation interval of the key.
+    #[serde(default)]
+    pub limits: KeyLimits,
+    #[serde(default = "LookupUser::default_status")]
+    pub status: UserStatus,
+    /// When the key was last rotated (null: never): a service caching keys refreshes then.
+    #[serde(default)]
+    pub rotated_at: Option<DateTime<Utc>>,
+}
+
+impl LookupUser {
+    fn default_status() -> UserStatus {
+        UserStatus::Active
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -52,6 +52,7 @@ fn new_key(prefix: &str, name: &str, models: &[&str]) -> GenerateKey {
         team_id: None,
         metadata: mama_metadata(name),
         blocked: false,
+        limits: Default::default(),
     }
 }
 

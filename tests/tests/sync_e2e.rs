@@ -657,6 +657,7 @@ async fn real_proxy_alias_held_by_a_foreign_key_fails_then_recovers() {
                 team_id: None,
                 metadata: Default::default(),
                 blocked: false,
+                limits: Default::default(),
             },
         )
         .await
@@ -772,6 +773,7 @@ async fn real_proxy_reconcile_leaves_other_installations_keys_alone() {
             team_id: None,
             metadata,
             blocked: false,
+            limits: Default::default(),
         }
     };
     let staging_prefix = format!("{prefix}staging-");

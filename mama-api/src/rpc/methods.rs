@@ -154,6 +154,12 @@ macro_rules! with_methods {
             ServicesRevokeToken = "services.revoke_token",
                 $crate::types::RevokeTokenParams => $crate::rpc::Done,
                 Change, Admin, "Revokes a service token.";
+            OrganizationsList = "organizations.list",
+                $crate::rpc::NoParams => $crate::types::OrganizationList,
+                View, Admin, "Organizations, their users and the default limits they inherit.";
+            OrganizationsSetDefaults = "organizations.set_defaults",
+                $crate::types::SetDefaultsParams => $crate::types::DefaultsSet,
+                Change, Admin, "Replaces an organization's default limits; inheriting users follow.";
             EventsList = "events.list",
                 $crate::types::ListEventsParams => $crate::types::EventList,
                 View, Admin, "A page of the event log, newest first, filtered.";

@@ -17,10 +17,11 @@ pub use methods::{find, is_method, methods, Caller, Done, Method, MethodInfo, No
 pub mod method {
     pub use super::methods::{
         AdminsCreate, AdminsDelete, AdminsList, AuthChangePassword, AuthLogin, AuthLogout,
-        AuthRefresh, AuthWhoami, EventsList, ModelsList, ServicesCreate, ServicesDelete,
-        ServicesIssueToken, ServicesList, ServicesRevokeToken, SyncReconcile, SyncRetryFailed,
-        SyncStatus, UsersBulkUpdate, UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList,
-        UsersListIds, UsersRotateKeys, UsersUpdate,
+        AuthRefresh, AuthWhoami, EventsList, ModelsList, OrganizationsList,
+        OrganizationsSetDefaults, ServicesCreate, ServicesDelete, ServicesIssueToken, ServicesList,
+        ServicesRevokeToken, SyncReconcile, SyncRetryFailed, SyncStatus, UsersBulkUpdate,
+        UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList, UsersListIds, UsersRotateKeys,
+        UsersUpdate,
     };
 }
 

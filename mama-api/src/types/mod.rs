@@ -4,6 +4,8 @@
 mod admins;
 mod auth;
 mod events;
+mod limits;
+mod organizations;
 mod services;
 mod sync;
 mod users;
@@ -11,6 +13,8 @@ mod users;
 pub use admins::*;
 pub use auth::*;
 pub use events::*;
+pub use limits::*;
+pub use organizations::*;
 pub use services::*;
 pub use sync::*;
 pub use users::*;

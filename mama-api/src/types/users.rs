@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::{KeyLimits, LimitField, LimitsChange, Suspend, Suspension, UserStatus};
+
 /// Free-form key/value notes on a user.
 pub type Info = BTreeMap<String, String>;
 
@@ -68,14 +70,40 @@ pub struct UserView {
     /// Allowed models that LiteLLM does not currently serve.
     #[serde(default)]
     pub unavailable_models: Vec<String>,
+    /// Budget, rate limits, expiry and rotation as they apply to the key.
+    #[serde(default)]
+    pub limits: KeyLimits,
+    /// The limits that come from the organization's defaults (the rest are the user's own).
+    #[serde(default)]
+    pub inherited: Vec<LimitField>,
+    /// Set while the user is suspended.
+    #[serde(default)]
+    pub suspended: Option<Suspension>,
+    /// The user's state, most pressing first (suspended, expired, over budget, failed, …).
+    #[serde(default = "UserView::default_status")]
+    pub status: UserStatus,
+    /// Spend in the current budget period as last read from LiteLLM, and when it was read.
+    #[serde(default)]
+    pub spend: Option<f64>,
+    #[serde(default)]
+    pub spend_read_at: Option<DateTime<Utc>>,
+    /// When the key was last rotated (null: never, since the user was created).
+    #[serde(default)]
+    pub rotated_at: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version: pass it back to `users.update`.
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+impl UserView {
+    fn default_status() -> UserStatus {
+        UserStatus::Active
+    }
+}
+
 /// Filters for `users.list` and `users.bulk_update`. All given terms must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserFilter {
     /// Case-insensitive substring of the id or the organization.
@@ -98,11 +126,32 @@ pub struct UserFilter {
     /// Only users holding at least one model LiteLLM does not currently serve.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unavailable_models: bool,
+    /// Users in this state (see [`UserStatus`]: each user is in exactly one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<UserStatus>,
+    /// Users whose key expires within this many days from now (or has expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_within_days: Option<u32>,
+    /// Users whose spend in the current period (as last read) is above this many USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_above: Option<f64>,
+    /// `true`: users with a budget; `false`: users without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_budget: Option<bool>,
 }
 
 impl UserFilter {
     pub fn is_empty(&self) -> bool {
         *self == UserFilter::default()
+    }
+
+    /// Whether a term on the limits, status or spend columns is given (those are tested on the
+    /// `users` rows, never counted from an index of their own).
+    pub fn has_row_terms(&self) -> bool {
+        self.status.is_some()
+            || self.expires_within_days.is_some()
+            || self.spend_above.is_some()
+            || self.has_budget.is_some()
     }
 }
 
@@ -266,6 +315,9 @@ pub struct NewUser {
     pub services: Vec<String>,
     #[serde(default)]
     pub info: Info,
+    /// The user's own limits; fields left out follow the organization's defaults.
+    #[serde(default, skip_serializing_if = "LimitsChange::is_empty")]
+    pub limits: LimitsChange,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -295,6 +347,14 @@ pub struct UpdateUserParams {
     pub services: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<Info>,
+    #[serde(default, skip_serializing_if = "LimitsChange::is_empty")]
+    pub limits: LimitsChange,
+    /// Switch the key off (blocked in LiteLLM, withheld from services), keeping it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<Suspend>,
+    /// Switch a suspended user's key on again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resume: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -344,6 +404,16 @@ pub struct BulkUpdateParams {
     /// Remove from the selected users every allowed model LiteLLM does not currently serve.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drop_unavailable_models: bool,
+    #[serde(default, skip_serializing_if = "LimitsChange::is_empty")]
+    pub limits: LimitsChange,
+    /// Move each selected user's expiry this many days later (from now, if it is already past);
+    /// users that never expire stay so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extend_expiry_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<Suspend>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resume: bool,
     /// Compute and return the summary without changing anything (the preview).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
@@ -364,7 +434,32 @@ pub struct BulkUpdateResult {
     /// services stop getting them) until a model is given back.
     #[serde(default)]
     pub left_without_models: u64,
+    /// Users whose limits change, who get suspended, and who get resumed.
+    #[serde(default)]
+    pub limits_changed: u64,
+    #[serde(default)]
+    pub suspended: u64,
+    #[serde(default)]
+    pub resumed: u64,
+    /// The first changed users, each with what changes (before → after), for the preview.
+    #[serde(default)]
+    pub samples: Vec<UserChangeSample>,
     pub dry_run: bool,
+}
+
+/// One user of a bulk change, field by field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserChangeSample {
+    pub id: String,
+    pub changes: Vec<FieldChange>,
+}
+
+/// One field of one user before and after a change, as text for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: String,
+    pub after: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod events;
 pub mod key_check;
 pub mod migrate;
+pub mod organizations;
 pub mod outbox;
 pub mod schema;
 pub mod services;

@@ -22,6 +22,33 @@ diesel::table! {
         updated_at -> Timestamp,
         prev_key_ciphertext -> Nullable<Binary>,
         prev_key_hash -> Nullable<Text>,
+        max_budget -> Nullable<Double>,
+        budget_period -> Nullable<Text>,
+        tpm_limit -> Nullable<BigInt>,
+        rpm_limit -> Nullable<BigInt>,
+        expires_at -> Nullable<Timestamp>,
+        rotation_days -> Nullable<BigInt>,
+        limits_own -> Text,
+        suspended_at -> Nullable<Timestamp>,
+        suspended_by -> Nullable<Text>,
+        suspended_reason -> Nullable<Text>,
+        rotated_at -> Nullable<Timestamp>,
+        synced_limits -> Nullable<Text>,
+        spend -> Nullable<Double>,
+        spend_read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    organizations (name) {
+        name -> Text,
+        max_budget -> Nullable<Double>,
+        budget_period -> Nullable<Text>,
+        tpm_limit -> Nullable<BigInt>,
+        rpm_limit -> Nullable<BigInt>,
+        expires_at -> Nullable<Timestamp>,
+        rotation_days -> Nullable<BigInt>,
+        updated_at -> Timestamp,
     }
 }
 
@@ -163,6 +190,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_users,
     outbox,
     data_version,
+    organizations,
 );
 
 diesel::table! {

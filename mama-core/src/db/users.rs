@@ -12,6 +12,7 @@ use crate::domain::NameSet;
 
 pub mod cursor;
 mod key_status;
+pub mod limits;
 mod paging;
 pub mod plan;
 mod rows;

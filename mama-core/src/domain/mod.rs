@@ -2,6 +2,7 @@
 //! is unit-tested directly and applied identically by the RPC and the REST API.
 
 pub mod access;
+pub mod limits;
 pub mod sets;
 pub mod validate;
 

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
@@ -265,7 +267,25 @@ fn generate_body(req: &GenerateKey) -> Value {
     if req.blocked {
         body.insert("blocked".into(), json!(true));
     }
+    let limits = limits_body(&req.limits, Utc::now());
+    body.extend(limits.into_iter().filter(|(_, v)| !v.is_null()));
     Value::Object(body)
+}
+
+/// Every limit as `/key/generate` and `/key/update` take it, `null` for none (which clears it
+/// on an update). An expiry goes out as a duration from `now`, at least a second, so a key whose
+/// time has passed while LiteLLM was unreachable still expires.
+fn limits_body(limits: &LimitsOnKey, now: DateTime<Utc>) -> Map<String, Value> {
+    let duration = limits
+        .expires
+        .map(|at| format!("{}s", (at - now).num_seconds().max(1)));
+    Map::from_iter([
+        ("max_budget".to_string(), json!(limits.max_budget)),
+        ("budget_duration".to_string(), json!(limits.budget_duration)),
+        ("tpm_limit".to_string(), json!(limits.tpm_limit)),
+        ("rpm_limit".to_string(), json!(limits.rpm_limit)),
+        ("duration".to_string(), json!(duration)),
+    ])
 }
 
 /// The `/key/update` body: only the fields that change.
@@ -289,6 +309,9 @@ fn update_body(token: &str, req: &UpdateKey) -> Value {
     }
     if let Some(blocked) = req.blocked {
         body.insert("blocked".into(), json!(blocked));
+    }
+    if let Some(limits) = &req.limits {
+        body.extend(limits_body(limits, Utc::now()));
     }
     Value::Object(body)
 }
@@ -483,7 +506,39 @@ mod tests {
             team_id: None,
             metadata: Map::new(),
             blocked: false,
+            limits: LimitsOnKey::default(),
         }
+    }
+
+    #[test]
+    fn limits_go_out_as_litellm_takes_them_and_none_clears_on_update() {
+        let now = Utc::now();
+        let limits = LimitsOnKey {
+            max_budget: Some(2.5),
+            budget_duration: Some("30d".into()),
+            tpm_limit: None,
+            rpm_limit: Some(60),
+            expires: Some(now + chrono::Duration::seconds(3600)),
+        };
+        let body = limits_body(&limits, now);
+        assert_eq!(body["max_budget"], 2.5);
+        assert_eq!(body["budget_duration"], "30d");
+        assert_eq!(body["rpm_limit"], 60);
+        assert_eq!(body["duration"], "3600s");
+        assert!(
+            body["tpm_limit"].is_null(),
+            "null clears the limit in LiteLLM"
+        );
+        let past = LimitsOnKey {
+            expires: Some(now - chrono::Duration::seconds(10)),
+            ..LimitsOnKey::default()
+        };
+        assert_eq!(limits_body(&past, now)["duration"], "1s");
+        let mut req = generate(None);
+        req.limits = limits;
+        let body = generate_body(&req);
+        assert!(body.get("tpm_limit").is_none(), "no nulls on generate");
+        assert_eq!(body["rpm_limit"], 60);
     }
 
     #[test]

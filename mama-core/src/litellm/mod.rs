@@ -26,8 +26,8 @@ pub use crate::secret::SecretString;
 pub use client::{LiteLlmConfig, ReqwestLiteLlm};
 pub use error::{LiteLlmError, UpstreamDetail};
 pub use types::{
-    GenerateKey, Health, KeyConfirmation, KeyInfo, KeyPage, KeyStatus, ListKeys, NewTeam, Team,
-    UpdateKey, KEY_TYPE_LLM_API,
+    GenerateKey, Health, KeyConfirmation, KeyInfo, KeyPage, KeyStatus, LimitsOnKey, ListKeys,
+    NewTeam, Team, UpdateKey, KEY_TYPE_LLM_API,
 };
 
 /// LiteLLM's id for a key (`token`): the SHA-256 hex of the plaintext `sk-…` value.

@@ -30,6 +30,20 @@ pub struct GenerateKey {
     pub metadata: Map<String, Value>,
     /// A blocked key is refused by the proxy (401) whatever its models.
     pub blocked: bool,
+    pub limits: LimitsOnKey,
+}
+
+/// A key's budget, rate limits and expiry as LiteLLM takes them; `None` is no limit. On an
+/// update every field is sent, so `None` goes out as `null`, which clears it in LiteLLM.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, Deserialize)]
+pub struct LimitsOnKey {
+    pub max_budget: Option<f64>,
+    /// `1d`, `7d`, `30d`: LiteLLM resets spend on calendar boundaries in UTC.
+    pub budget_duration: Option<String>,
+    pub tpm_limit: Option<u64>,
+    pub rpm_limit: Option<u64>,
+    /// Sent as a `duration` from the moment of the call (LiteLLM takes no absolute time).
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// Fields to change on an existing key; `None` leaves the field as LiteLLM has it.
@@ -44,6 +58,8 @@ pub struct UpdateKey {
     pub team_id: Option<String>,
     pub metadata: Option<Map<String, Value>>,
     pub blocked: Option<bool>,
+    /// All limits at once (`None` leaves them all as LiteLLM has them).
+    pub limits: Option<LimitsOnKey>,
 }
 
 /// Whether LiteLLM still holds a key or keeps it only in its archive of deleted keys.
@@ -73,6 +89,10 @@ pub struct KeyInfo {
     /// Blocked keys (`/key/block`, or `blocked: true`) stay live but every call with them gets a
     /// 401; `/key/info` says `status: "revoked"` for them.
     pub blocked: bool,
+    pub limits: LimitsOnKey,
+    /// What the key spent in its current budget period (LiteLLM's running total, written in
+    /// batches every ~10–15 s).
+    pub spend: f64,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -181,6 +201,18 @@ pub(crate) struct RawKey {
     #[serde(default)]
     pub blocked: Option<bool>,
     #[serde(default)]
+    pub max_budget: Option<f64>,
+    #[serde(default)]
+    pub budget_duration: Option<String>,
+    #[serde(default)]
+    pub tpm_limit: Option<f64>,
+    #[serde(default)]
+    pub rpm_limit: Option<f64>,
+    #[serde(default)]
+    pub expires: Option<Value>,
+    #[serde(default)]
+    pub spend: Option<f64>,
+    #[serde(default)]
     pub created_at: Option<Value>,
     #[serde(default)]
     pub updated_at: Option<Value>,
@@ -214,6 +246,15 @@ impl RawKey {
             key_type: self.key_type,
             status,
             blocked,
+            limits: LimitsOnKey {
+                max_budget: self.max_budget,
+                budget_duration: self.budget_duration.filter(|d| !d.is_empty()),
+                // Counts, though LiteLLM's schema allows floats: anything else is dropped.
+                tpm_limit: self.tpm_limit.filter(|n| *n >= 0.0).map(|n| n as u64),
+                rpm_limit: self.rpm_limit.filter(|n| *n >= 0.0).map(|n| n as u64),
+                expires: parse_time(self.expires),
+            },
+            spend: self.spend.unwrap_or(0.0),
             created_at: parse_time(self.created_at),
             updated_at: parse_time(self.updated_at),
         })

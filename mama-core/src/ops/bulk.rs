@@ -8,20 +8,27 @@
 //! tens of thousands.
 
 use crate::api::rpc::{method, Method};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::auth::{audit_or, AdminSession};
 use super::user_input::{
     check_id_list, dedup, info_json, missing_users, unknown_services, Grant, MAX_BULK_IDS,
 };
 use super::{audit_failed, Ctx, Mama, OpResult};
-use crate::api::types::{BulkUpdateParams, BulkUpdateResult, Info, KeyStatus, SetChange, SetOp};
+use crate::api::types::{
+    BulkUpdateParams, BulkUpdateResult, FieldChange, Info, KeyLimits, KeyStatus, LimitsChange,
+    SetChange, SetOp, Setting, UserChangeSample,
+};
 use crate::api::{ApiError, ErrorCode};
+use crate::db::organizations;
 use crate::db::outbox::{self, NewOp};
+use crate::db::users::limits::{LimitColumns, OrderedLimits};
 use crate::db::users::{self, UserChanges, UserRow};
 use crate::db::{self, events, DbConn, DbError};
 use crate::domain::access::SENTINEL_MODELS;
-use crate::domain::{validate, NameSet};
+use crate::domain::{limits, validate, NameSet};
 
 /// The validated change, shared by the preview and the real run.
 #[derive(Debug, Clone)]
@@ -33,6 +40,17 @@ struct Change {
     info_unset: Vec<String>,
     /// The served catalog, when unavailable models are to be dropped.
     drop_unavailable: Option<BTreeSet<String>>,
+    limits: LimitsChange,
+    extend_expiry_days: Option<u32>,
+    /// Suspend with (when, by whom, why), or resume.
+    suspend: Option<(NaiveDateTime, String, String)>,
+    resume: bool,
+}
+
+impl Change {
+    fn touches_limits(&self) -> bool {
+        !self.limits.is_empty() || self.extend_expiry_days.is_some() || self.organization.is_some()
+    }
 }
 
 /// A user's state after the change, as stored.
@@ -44,20 +62,26 @@ struct NewState {
     models: Option<String>,
     services: Option<String>,
     info: Option<String>,
+    limits: Option<OrderedLimits>,
+    /// `Some(Some(..))` suspends, `Some(None)` resumes.
+    suspension: Option<Option<(NaiveDateTime, String, String)>>,
 }
+
+/// How many changed users a preview describes field by field.
+const SAMPLES: usize = 100;
 
 impl Mama {
     pub async fn bulk_update(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
         params: BulkUpdateParams,
     ) -> OpResult<BulkUpdateResult> {
         let mut event = ctx.event(method::UsersBulkUpdate::ACTION);
         if let Some(filter) = &params.filter {
             event = event.filter(filter);
         }
-        let result = self.bulk_update_inner(event.clone(), params).await;
+        let result = self.bulk_update_inner(event.clone(), s, params).await;
         if let Err(err) = &result {
             self.audit.record_failure(event.failed(err)).await;
         }
@@ -67,9 +91,10 @@ impl Mama {
     async fn bulk_update_inner(
         &self,
         event: super::context::EventBuilder,
+        session: &AdminSession,
         params: BulkUpdateParams,
     ) -> OpResult<BulkUpdateResult> {
-        let change = self.validate_bulk(&params)?;
+        let change = self.validate_bulk(&params, &session.username)?;
         let dry_run = params.dry_run;
         let catalog = self.catalog.get().map(|s| s.models);
         let (ids, filter) = (params.ids.map(dedup), params.filter);
@@ -106,7 +131,15 @@ impl Mama {
                     }
                     _ => return Ok(Err(ApiError::invalid("ids", "give either ids or a filter"))),
                 };
-                let plan = plan(&targets, &change)?;
+                let defaults = if change.touches_limits() {
+                    let mut orgs: Vec<String> =
+                        targets.iter().map(|r| r.organization.clone()).collect();
+                    orgs.extend(change.organization.clone());
+                    organizations::defaults_of(conn, &orgs)?
+                } else {
+                    HashMap::new()
+                };
+                let plan = plan(&targets, &change, &defaults, Utc::now())?;
                 let summary = plan.summary(targets.len() as u64, dry_run);
                 if dry_run {
                     // A preview changes nothing; it is still a view, recorded after this read.
@@ -132,7 +165,7 @@ impl Mama {
         Ok(summary)
     }
 
-    fn validate_bulk(&self, params: &BulkUpdateParams) -> OpResult<Change> {
+    fn validate_bulk(&self, params: &BulkUpdateParams, actor: &str) -> OpResult<Change> {
         let mut problems = validate::Problems::default();
         match (&params.ids, &params.filter) {
             (Some(ids), None) => check_id_list("ids", ids, MAX_BULK_IDS)?,
@@ -168,14 +201,41 @@ impl Mama {
         let info_set = params.info_set.clone().unwrap_or_default();
         validate::info("info_set", &info_set, None, &mut problems);
         let info_unset = params.info_unset.clone().unwrap_or_default();
+        limits::validate("limits", &params.limits, Utc::now(), None, &mut problems);
+        if let Some(days) = params.extend_expiry_days {
+            if days == 0 || days > limits::MAX_EXTEND_DAYS {
+                problems.push(
+                    "extend_expiry_days",
+                    format!("give 1 to {} days", limits::MAX_EXTEND_DAYS),
+                    None,
+                );
+            }
+            if !params.limits.expires_at.is_keep() {
+                problems.push(
+                    "extend_expiry_days",
+                    "give limits.expires_at or extend_expiry_days, not both",
+                    None,
+                );
+            }
+        }
+        if let Some(suspend) = &params.suspend {
+            limits::validate_suspend("suspend", suspend, &mut problems);
+            if params.resume {
+                problems.push("resume", "give suspend or resume, not both", None);
+            }
+        }
         if params.models.is_none()
             && params.services.is_none()
             && params.organization.is_none()
             && info_set.is_empty()
             && info_unset.is_empty()
             && !params.drop_unavailable_models
+            && params.limits.is_empty()
+            && params.extend_expiry_days.is_none()
+            && params.suspend.is_none()
+            && !params.resume
         {
-            problems.push("models", "nothing to change: give models, services, organization, info_set, info_unset or drop_unavailable_models", None);
+            problems.push("models", "nothing to change: give models, services, organization, info_set, info_unset, drop_unavailable_models, limits, extend_expiry_days, suspend or resume", None);
         }
         if !problems.is_empty() {
             return Err(ApiError::invalid_fields(problems.errors));
@@ -195,6 +255,13 @@ impl Mama {
             info_set,
             info_unset,
             drop_unavailable,
+            limits: params.limits.clone(),
+            extend_expiry_days: params.extend_expiry_days,
+            suspend: params
+                .suspend
+                .as_ref()
+                .map(|s| (db::now(), actor.to_string(), s.reason.trim().to_string())),
+            resume: params.resume,
         })
     }
 }
@@ -227,6 +294,23 @@ fn describe(change: &Change) -> String {
     if change.drop_unavailable.is_some() {
         parts.push("drop unavailable models".into());
     }
+    for (field, how) in change.limits.touched() {
+        let how = match how {
+            Setting::Clear => "none",
+            Setting::Inherit => "inherit",
+            _ => "set",
+        };
+        parts.push(format!("{} {how}", field.name()));
+    }
+    if let Some(days) = change.extend_expiry_days {
+        parts.push(format!("extend expiry {days}d"));
+    }
+    if let Some((_, _, reason)) = &change.suspend {
+        parts.push(format!("suspend: {reason}"));
+    }
+    if change.resume {
+        parts.push("resume".into());
+    }
     parts.join("; ")
 }
 
@@ -235,8 +319,9 @@ fn describe(change: &Change) -> String {
 struct Plan {
     /// Users whose row changes, grouped by their resulting state.
     groups: BTreeMap<NewState, Vec<String>>,
-    /// Users whose models change (they need a LiteLLM update).
-    models_changed: Vec<String>,
+    /// Users whose key changes in LiteLLM (models, limits or suspension): they go pending and
+    /// get a sync.
+    resync: Vec<String>,
     model_rows_added: Vec<(String, String)>,
     model_rows_removed: BTreeMap<String, Vec<String>>,
     service_rows_added: Vec<(String, String)>,
@@ -248,6 +333,10 @@ struct Plan {
     emptied: u64,
     services_added: BTreeSet<String>,
     services_removed: BTreeSet<String>,
+    limits_changed: u64,
+    suspended: u64,
+    resumed: u64,
+    samples: Vec<UserChangeSample>,
 }
 
 impl Plan {
@@ -264,12 +353,21 @@ impl Plan {
             services_added: self.services_added.iter().cloned().collect(),
             services_removed: self.services_removed.iter().cloned().collect(),
             left_without_models: self.emptied,
+            limits_changed: self.limits_changed,
+            suspended: self.suspended,
+            resumed: self.resumed,
+            samples: self.samples.clone(),
             dry_run,
         }
     }
 }
 
-fn plan(targets: &[UserRow], change: &Change) -> Result<Plan, DbError> {
+fn plan(
+    targets: &[UserRow],
+    change: &Change,
+    defaults: &HashMap<String, KeyLimits>,
+    now: DateTime<Utc>,
+) -> Result<Plan, DbError> {
     let mut plan = Plan::default();
     for row in targets {
         let old_models = row.model_set()?;
@@ -300,16 +398,92 @@ fn plan(targets: &[UserRow], change: &Change) -> Result<Plan, DbError> {
             .organization
             .clone()
             .unwrap_or_else(|| row.organization.clone());
+        let old_limits = row.limits.limits();
+        let new_limits = if change.touches_limits() {
+            let inherited = defaults.get(&organization).cloned().unwrap_or_default();
+            let mut limits = change.limits.clone();
+            if let Some(days) = change.extend_expiry_days {
+                limits.expires_at = match limits::extended(old_limits.values.expires_at, days, now)
+                {
+                    Some(at) => Setting::Set(at),
+                    None => Setting::Keep,
+                };
+            }
+            old_limits.changed(&limits, &inherited)
+        } else {
+            old_limits.clone()
+        };
+        let was_suspended = row.suspension.suspended_at.is_some();
+        let suspension = match (&change.suspend, change.resume) {
+            (Some(s), _) if !was_suspended => Some(Some(s.clone())),
+            (None, true) if was_suspended => Some(None),
+            _ => None,
+        };
 
         if models == old_models
             && services == old_services
             && info == old_info
             && organization == row.organization
+            && new_limits == old_limits
+            && suspension.is_none()
         {
             continue;
         }
+        let mut sample = Vec::new();
+        let mut field = |name: &str, before: String, after: String| {
+            if before != after {
+                sample.push(FieldChange {
+                    field: name.to_string(),
+                    before,
+                    after,
+                });
+            }
+        };
+        field(
+            "organization",
+            row.organization.clone(),
+            organization.clone(),
+        );
+        field(
+            "models",
+            old_models.to_vec().join(","),
+            models.to_vec().join(","),
+        );
+        field(
+            "services",
+            old_services.to_vec().join(","),
+            services.to_vec().join(","),
+        );
+        field("info", info_json(&old_info), info_json(&info));
+        for (name, before, after) in
+            limits::describe_changes(&old_limits.values, &new_limits.values)
+        {
+            field(name, before, after);
+        }
+        if let Some(s) = &suspension {
+            let to = if s.is_some() { "suspended" } else { "active" };
+            let from = if was_suspended { "suspended" } else { "active" };
+            field("suspended", from.into(), to.into());
+        }
+        if plan.samples.len() < SAMPLES {
+            plan.samples.push(UserChangeSample {
+                id: row.id.clone(),
+                changes: sample,
+            });
+        }
+        let limits_resync = new_limits.values != old_limits.values;
+        if limits_resync {
+            plan.limits_changed += 1;
+        }
+        match &suspension {
+            Some(Some(_)) => plan.suspended += 1,
+            Some(None) => plan.resumed += 1,
+            None => {}
+        }
+        if models != old_models || limits_resync || suspension.is_some() {
+            plan.resync.push(row.id.clone());
+        }
         if models != old_models {
-            plan.models_changed.push(row.id.clone());
             if models.is_empty() {
                 plan.emptied += 1;
             }
@@ -348,6 +522,9 @@ fn plan(targets: &[UserRow], change: &Change) -> Result<Plan, DbError> {
             services: change.services.is_some().then(|| services.to_json()),
             info: (!change.info_set.is_empty() || !change.info_unset.is_empty())
                 .then(|| info_json(&info)),
+            limits: (new_limits != old_limits)
+                .then(|| OrderedLimits(LimitColumns::of(&new_limits))),
+            suspension,
         };
         plan.groups.entry(state).or_default().push(row.id.clone());
     }
@@ -356,18 +533,18 @@ fn plan(targets: &[UserRow], change: &Change) -> Result<Plan, DbError> {
 
 fn apply(conn: &mut DbConn, plan: &Plan) -> Result<(), DbError> {
     let now = db::now();
-    let models_changed: HashSet<&str> = plan.models_changed.iter().map(String::as_str).collect();
+    let resync: HashSet<&str> = plan.resync.iter().map(String::as_str).collect();
     for (state, ids) in &plan.groups {
-        // Users of one state whose models changed go pending; the rest keep their key status.
-        let (pending, unchanged_models): (Vec<String>, Vec<String>) = ids
+        // Users of one state whose key changes go pending; the rest keep their key status.
+        let (pending, unchanged_key): (Vec<String>, Vec<String>) = ids
             .iter()
             .cloned()
-            .partition(|id| models_changed.contains(id.as_str()));
-        for (ids, to_pending) in [(pending, true), (unchanged_models, false)] {
+            .partition(|id| resync.contains(id.as_str()));
+        for (ids, to_pending) in [(pending, true), (unchanged_key, false)] {
             if ids.is_empty() {
                 continue;
             }
-            let changes = UserChanges {
+            let mut changes = UserChanges {
                 search_org: state.organization.as_deref().map(users::search_text),
                 organization: state.organization.clone(),
                 models: state.models.clone(),
@@ -376,7 +553,14 @@ fn apply(conn: &mut DbConn, plan: &Plan) -> Result<(), DbError> {
                 key_status: to_pending.then_some(KeyStatus::Pending.into()),
                 key_error: to_pending.then_some(None),
                 updated_at: Some(now),
+                ..UserChanges::default()
             };
+            if let Some(limits) = &state.limits {
+                changes.set_limits(&limits.0);
+            }
+            if let Some(suspension) = &state.suspension {
+                changes.set_suspension(suspension.clone());
+            }
             users::update_many(conn, &ids, &changes)?;
         }
     }
@@ -401,11 +585,7 @@ fn apply(conn: &mut DbConn, plan: &Plan) -> Result<(), DbError> {
             .collect();
         users::insert_info_rows(conn, &rows)?;
     }
-    let ops: Vec<NewOp> = plan
-        .models_changed
-        .iter()
-        .map(|id| NewOp::sync(id))
-        .collect();
+    let ops: Vec<NewOp> = plan.resync.iter().map(|id| NewOp::sync(id)).collect();
     outbox::enqueue(conn, &ops, now)?;
     Ok(())
 }

@@ -9,6 +9,8 @@
 use crate::api::actions;
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
+
 use zeroize::{Zeroize, Zeroizing};
 
 use super::lookup_cache::{GenerationCache, Keyed};
@@ -19,7 +21,7 @@ use crate::api::{ApiError, ErrorCode};
 use crate::auth::{constant_time_eq, hash_token, looks_like_service_token};
 use crate::crypto::{user_key_aad, KeyCipher};
 use crate::db::{self, services, users, Backend, DbConn, DbError};
-use crate::domain::{validate, KeyAccess, NameSet};
+use crate::domain::{limits, validate, KeyAccess, NameSet};
 
 /// The caches a daemon keeps for lookups (see `lookup_cache`).
 #[derive(Clone, Default)]
@@ -51,6 +53,9 @@ pub struct RenderedUser {
     id_end: u32,
     services_end: u32,
     allowed_end: u32,
+    /// Unix time from which this answer is out of date though nothing was written: the key's
+    /// expiry (`i64::MAX`: never).
+    stale_at: i64,
 }
 
 impl Keyed for RenderedUser {
@@ -74,7 +79,12 @@ impl RenderedUser {
             id_end: end,
             services_end: end,
             allowed_end: end,
+            stale_at: i64::MAX,
         }
+    }
+
+    fn is_stale(&self, now: i64) -> bool {
+        self.stale_at <= now
     }
 
     fn exists(&self) -> bool {
@@ -93,6 +103,14 @@ impl RenderedUser {
         let corrupt = |what: &str, e: serde_json::Error| {
             DbError::Corrupt(format!("{what} of {}: {e}", row.id))
         };
+        let now = Utc::now();
+        let limits = row.limits.limits().values;
+        // An answer stays valid until the key expires: then it must say so, though no write
+        // has happened.
+        let stale_at = limits
+            .expires_at
+            .filter(|at| *at > now)
+            .map_or(i64::MAX, |at| at.timestamp());
         let services: Vec<String> =
             serde_json::from_str(&row.services).map_err(|e| corrupt("services", e))?;
         let mut user = LookupUser {
@@ -104,10 +122,19 @@ impl RenderedUser {
             key: None,
             key_status: row.key_status,
             key_withheld: Some(KeyWithheld::ServiceNotAllowed),
+            status: limits::status(
+                row.key_status,
+                row.suspended_at.is_some(),
+                &limits,
+                row.spend,
+                now,
+            ),
+            limits,
+            rotated_at: row.rotated_at.map(|t| t.and_utc()),
         };
         let for_others = serde_json::to_string(&user).map_err(|e| corrupt("answer", e))?;
         let models = NameSet::new(user.models.iter().cloned());
-        let choice = serving.choose(row, &models);
+        let choice = serving.choose(row, &models, now);
         if choice.rotating {
             // The old key works until LiteLLM confirms the new one: it is the one served.
             user.key_status = KeyStatus::Active;
@@ -155,6 +182,7 @@ impl RenderedUser {
             id_end: offset(id_end)?,
             services_end: offset(services_end)?,
             allowed_end: offset(allowed_end)?,
+            stale_at,
             // Exactly sized, so this does not reallocate.
             buf: buf.into_boxed_str(),
         })
@@ -198,7 +226,12 @@ struct ServedKey<'r> {
 impl Serving {
     /// The key that works in LiteLLM: none for a user who may use no model (its key is blocked);
     /// the previous key while a rotation is unconfirmed; the current key once LiteLLM confirmed it.
-    fn choose<'r>(&self, row: &'r users::LookupRow, models: &NameSet) -> ServedKey<'r> {
+    fn choose<'r>(
+        &self,
+        row: &'r users::LookupRow,
+        models: &NameSet,
+        now: DateTime<Utc>,
+    ) -> ServedKey<'r> {
         let withheld = |why| ServedKey {
             key: Err(why),
             rotating: false,
@@ -206,6 +239,12 @@ impl Serving {
         let Some(current) = row.key_ciphertext.as_deref() else {
             return withheld(KeyWithheld::NoKey);
         };
+        if row.suspended_at.is_some() {
+            return withheld(KeyWithheld::Suspended);
+        }
+        if users::limits::expired(row.limits.expires_at, now) {
+            return withheld(KeyWithheld::Expired);
+        }
         if KeyAccess::of(models, self.team_configured).blocked {
             return withheld(KeyWithheld::NoModels);
         }
@@ -443,12 +482,13 @@ impl Mama {
                 Some(read_at_authentication) if attempt == 0 => read_at_authentication,
                 _ => self.cache_generation().await?,
             };
+            let now = Utc::now().timestamp();
             let outcome = cache.with(generation, |view| {
                 let found = view.get_all(ids);
                 let misses: Vec<String> = ids
                     .iter()
                     .zip(&found)
-                    .filter(|(_, user)| user.is_none())
+                    .filter(|(_, user)| user.is_none_or(|u| u.is_stale(now)))
                     .map(|(id, _)| id.to_string())
                     .collect();
                 if !misses.is_empty() {
@@ -570,6 +610,7 @@ mod tests {
             id_end: id.len() as u32,
             services_end,
             allowed_end,
+            stale_at: i64::MAX,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod events;
 pub mod lookup;
 mod lookup_cache;
 pub mod models;
+pub mod organizations;
 pub mod refusals;
 pub mod rotate;
 pub mod services;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::auth::{audit_or, AdminSession};
 use super::{Ctx, Mama, OpResult};
+use crate::api::types::LimitsChange;
 use crate::api::types::{
     CountUsersParams, CreateUsersParams, DeleteUsersParams, GetUsersParams, KeyStatus,
     ListIdsParams, ListUsersParams, Page, PageCursor, UpdateUserParams, UserCounts, UserIds,
@@ -13,10 +14,13 @@ use crate::api::types::{
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::hash_token;
 use crate::crypto::{mint_virtual_key, user_key_aad};
+use crate::db::organizations;
 use crate::db::outbox::{self, NewOp};
 use crate::db::users::cursor::{Cursor, Window};
+use crate::db::users::limits::LimitColumns;
 use crate::db::users::{self, NewUserRow, UserChanges, UserRow};
 use crate::db::{self, events, DbError};
+use crate::domain::limits::{self, UserLimits};
 use crate::domain::{validate, KeyAccess, NameSet};
 use crate::secret::SecretString;
 
@@ -71,6 +75,15 @@ impl Mama {
                 None
             }
         };
+        let limits = row.limits.limits();
+        let suspended = row.suspension.suspension();
+        let status = crate::domain::limits::status(
+            key_status,
+            suspended.is_some(),
+            &limits.values,
+            row.spend,
+            chrono::Utc::now(),
+        );
         Ok(UserView {
             id: row.id.clone(),
             organization: row.organization.clone(),
@@ -84,6 +97,13 @@ impl Mama {
             key_blocked: KeyAccess::of(&models, self.team_configured()).blocked,
             rotating: row.prev_key_hash.is_some(),
             key,
+            inherited: limits.inherited(),
+            limits: limits.values,
+            suspended,
+            status,
+            spend: row.spend,
+            spend_read_at: row.spend_read_at.map(|t| t.and_utc()),
+            rotated_at: row.rotated_at.map(|t| t.and_utc()),
             version: row.version,
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
@@ -284,6 +304,20 @@ impl Mama {
         params: CreateUsersParams,
     ) -> OpResult<UsersCreated> {
         validate_new_users(&params.users, self.team_configured())?;
+        let mut problems = validate::Problems::default();
+        for (i, user) in params.users.iter().enumerate() {
+            let field = format!("users[{i}].limits");
+            limits::validate(
+                &field,
+                &user.limits,
+                chrono::Utc::now(),
+                Some(i),
+                &mut problems,
+            );
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::invalid_fields(problems.errors));
+        }
         let now = db::now();
         let mut rows = Vec::with_capacity(params.users.len());
         let mut ops = Vec::with_capacity(params.users.len());
@@ -307,6 +341,7 @@ impl Mama {
                 key_status: KeyStatus::Pending.into(),
                 created_at: now,
                 updated_at: now,
+                limits: LimitColumns::default(),
             });
             ops.push(NewOp::sync(&user.id));
         }
@@ -322,11 +357,18 @@ impl Mama {
             .filter(|(_, u)| !u.services.is_empty())
             .map(|(i, u)| Grant::all(format!("users[{i}].services"), &u.services, Some(i)))
             .collect();
+        let own_limits: Vec<LimitsChange> = params.users.iter().map(|u| u.limits.clone()).collect();
         let created = self
             .db
             .write(move |conn| {
                 if let Some(err) = unknown_services(conn, &grants)? {
                     return Ok(Err(CreateRefused::UnknownServices(err)));
+                }
+                let orgs: Vec<String> = rows.iter().map(|r| r.organization.clone()).collect();
+                let defaults = organizations::defaults_of(conn, &orgs)?;
+                for (row, own) in rows.iter_mut().zip(&own_limits) {
+                    let inherited = defaults.get(&row.organization).cloned().unwrap_or_default();
+                    row.limits = LimitColumns::of(&UserLimits::default().changed(own, &inherited));
                 }
                 let existing = users::existing_ids(conn, &ids)?;
                 if !existing.is_empty() {
@@ -387,11 +429,11 @@ impl Mama {
     pub async fn update_user(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
         params: UpdateUserParams,
     ) -> OpResult<UserView> {
         let id = params.id.clone();
-        let result = self.update_user_inner(ctx, params).await;
+        let result = self.update_user_inner(ctx, s, params).await;
         if let Err(err) = &result {
             self.audit
                 .record_failure(
@@ -404,7 +446,12 @@ impl Mama {
         result
     }
 
-    async fn update_user_inner(&self, ctx: &Ctx, params: UpdateUserParams) -> OpResult<UserView> {
+    async fn update_user_inner(
+        &self,
+        ctx: &Ctx,
+        s: &AdminSession,
+        params: UpdateUserParams,
+    ) -> OpResult<UserView> {
         let mut problems = validate::Problems::default();
         if let Err(msg) = validate::user_id(&params.id) {
             problems.push("id", msg, None);
@@ -430,9 +477,23 @@ impl Mama {
         if let Some(info) = &params.info {
             validate::info("info", info, None, &mut problems);
         }
+        limits::validate(
+            "limits",
+            &params.limits,
+            chrono::Utc::now(),
+            None,
+            &mut problems,
+        );
+        if let Some(suspend) = &params.suspend {
+            limits::validate_suspend("suspend", suspend, &mut problems);
+            if params.resume {
+                problems.push("resume", "give suspend or resume, not both", None);
+            }
+        }
         if !problems.is_empty() {
             return Err(ApiError::invalid_fields(problems.errors));
         }
+        let actor = s.username.clone();
         let event = ctx
             .event(method::UsersUpdate::ACTION)
             .users([params.id.clone()]);
@@ -467,20 +528,48 @@ impl Mama {
                 }
                 let mut changes = UserChanges { updated_at: Some(db::now()), ..Default::default() };
                 let mut changed = Vec::new();
-                if let Some(org) = params.organization.filter(|o| *o != current.organization) {
+                let mut resync = false;
+                let new_org = params.organization.clone().filter(|o| *o != current.organization);
+                if let Some(org) = new_org.clone() {
                     changes.search_org = Some(users::search_text(&org));
                     changes.organization = Some(org);
                     changed.push("organization");
+                }
+                // A new organization brings its defaults for every limit the user does not set.
+                if new_org.is_some() || !params.limits.is_empty() {
+                    let org = new_org.as_deref().unwrap_or(&current.organization);
+                    let defaults = organizations::defaults(conn, org)?;
+                    let old = current.limits.limits();
+                    let new = old.changed(&params.limits, &defaults);
+                    if new != old {
+                        changes.set_limits(&LimitColumns::of(&new));
+                        changed.push("limits");
+                        resync |= new.values != old.values;
+                    }
+                }
+                let suspended = current.suspension.suspended_at.is_some();
+                if let Some(suspend) = params.suspend.as_ref().filter(|_| !suspended) {
+                    changes.set_suspension(Some((db::now(), actor.clone(), suspend.reason.trim().to_string())));
+                    changed.push("suspended");
+                    resync = true;
+                }
+                if params.resume && suspended {
+                    changes.set_suspension(None);
+                    changed.push("resumed");
+                    resync = true;
                 }
                 let old_models = current.model_set()?;
                 if let Some(models) = params.models.map(NameSet::new).filter(|m| *m != old_models) {
                     users::delete_model_rows(conn, std::slice::from_ref(&current.id), None)?;
                     users::insert_model_rows(conn, &models.iter().map(|m| (current.id.clone(), m.clone())).collect::<Vec<_>>())?;
                     changes.models = Some(models.to_json());
+                    changed.push("models");
+                    resync = true;
+                }
+                if resync {
                     changes.key_status = Some(KeyStatus::Pending.into());
                     changes.key_error = Some(None);
                     outbox::enqueue(conn, &[NewOp::sync(&current.id)], db::now())?;
-                    changed.push("models");
                 }
                 if let Some(services) = params.services.map(NameSet::new).filter(|s| *s != old_services) {
                     users::delete_service_rows(conn, std::slice::from_ref(&current.id), None)?;

@@ -5,7 +5,7 @@
 use super::marks::{is_mamas, mark, CHANGED_BY};
 use super::outcome::{classify, Applied, JobError, RetryCause};
 use super::team;
-use super::wanted::{KeyField, WantedKey};
+use super::wanted::{KeyField, KeyTerms, WantedKey};
 use super::Engine;
 use crate::db::outbox::Job;
 use crate::db::users::{self, UserRow};
@@ -64,8 +64,10 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
         &models,
         teams_managed,
         team_id,
-    );
+    )
+    .with_terms(KeyTerms::of(&row));
     let models_json = row.models.clone();
+    let terms_json = wanted.terms.to_json();
     let user = row.id.clone();
 
     let existing = engine.client.key_info(&hash).await?;
@@ -80,6 +82,7 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
                     user,
                     key_hash: hash,
                     models_json,
+                    terms_json,
                 });
             }
             let change = wanted.repair(&info, &fields);
@@ -92,6 +95,7 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
                 user,
                 key_hash: hash,
                 models_json,
+                terms_json,
             })
         }
         existing => {
@@ -127,7 +131,8 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
                 user_id: Some(row.id.clone()),
                 team_id: wanted.team_id.clone(),
                 metadata: mark(&engine.config.alias_prefix),
-                blocked: wanted.access.blocked,
+                blocked: wanted.blocked(),
+                limits: wanted.terms.limits.clone(),
             };
             create(engine, &req, &hash, &row.id).await?;
             if moving {
@@ -135,12 +140,14 @@ async fn sync_user(mama: &Mama, engine: &Engine, user_id: &str) -> Result<Applie
                     user,
                     key_hash: hash,
                     models_json,
+                    terms_json,
                 });
             }
             Ok(Applied::Created {
                 user,
                 key_hash: hash,
                 models_json,
+                terms_json,
             })
         }
     }
@@ -164,6 +171,7 @@ async fn create(
                 team_id: req.team_id.clone(),
                 metadata: Some(req.metadata.clone()),
                 blocked: Some(req.blocked),
+                limits: Some(req.limits.clone()),
             };
             engine
                 .client

@@ -12,18 +12,24 @@ pub enum Applied {
         user: String,
         key_hash: String,
         models_json: String,
+        /// The limits and block pushed ([`super::wanted::KeyTerms::to_json`]).
+        terms_json: String,
     },
     /// Models (or alias/team) pushed to an existing key.
     Updated {
         user: String,
         key_hash: String,
         models_json: String,
+        /// The limits and block pushed ([`super::wanted::KeyTerms::to_json`]).
+        terms_json: String,
     },
     /// LiteLLM already held the key as mama has it.
     Unchanged {
         user: String,
         key_hash: String,
         models_json: String,
+        /// The limits and block pushed ([`super::wanted::KeyTerms::to_json`]).
+        terms_json: String,
     },
     Deleted,
     /// Delete of a key LiteLLM does not have: nothing to do.

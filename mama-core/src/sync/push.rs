@@ -1,4 +1,5 @@
-//! The common case in one LiteLLM call: a models change of a key LiteLLM is known to hold.
+//! The common case in one LiteLLM call: a models, limits or suspension change of a key LiteLLM is
+//! known to hold.
 //!
 //! The full path ([`super::apply`]) reads the key (`/key/info`) before acting, which settles
 //! whatever an earlier, unclear attempt did. On the real proxy a `/key/info` costs about as much
@@ -15,6 +16,7 @@
 
 use super::marks::CHANGED_BY;
 use super::outcome::{classify, Applied, JobError};
+use super::wanted::KeyTerms;
 use super::Engine;
 use crate::db::outbox::Job;
 use crate::db::users;
@@ -42,18 +44,24 @@ pub(super) async fn models_only(
     let Ok(synced) = NameSet::from_json(synced) else {
         return Ok(None);
     };
+    let Some(synced_terms) = KeyTerms::from_json(row.synced_limits.as_deref()) else {
+        return Ok(None);
+    };
     let models = row.model_set()?;
+    let terms = KeyTerms::of(&row);
     let teams_managed = engine.config.team_alias.is_some();
     let access = KeyAccess::of(&models, teams_managed);
     let team_changes = access.in_team != KeyAccess::of(&synced, teams_managed).in_team;
-    if models == synced || team_changes {
+    if (models == synced && terms == synced_terms) || team_changes {
         return Ok(None);
     }
-    // `blocked` goes with every push: a user's last model taken away blocks the key in the same
-    // call that empties its list, and the first model given back opens it.
+    // `blocked` goes with every push: a user's last model taken away (or a suspension) blocks
+    // the key in the same call that empties its list, and the first model given back opens it.
+    // Limits go out all at once when any of them changed.
     let change = UpdateKey {
-        models: Some(access.models),
-        blocked: Some(access.blocked),
+        models: (models != synced).then_some(access.models),
+        blocked: Some(access.blocked || terms.suspended),
+        limits: (terms.limits != synced_terms.limits).then(|| terms.limits.clone()),
         ..UpdateKey::default()
     };
     match engine.client.update_key(CHANGED_BY, &hash, &change).await {
@@ -61,6 +69,7 @@ pub(super) async fn models_only(
             user: row.id,
             key_hash: hash,
             models_json: row.models,
+            terms_json: terms.to_json(),
         })),
         Err(LiteLlmError::NotFound { .. }) => Ok(None),
         Err(err) => Err(classify(err, &hash)),

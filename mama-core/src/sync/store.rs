@@ -7,15 +7,16 @@ use diesel::prelude::*;
 
 use crate::api::types::KeyStatus;
 use crate::db::outbox::{self, NewOp};
-use crate::db::schema::users;
+use crate::db::schema::{outbox as outbox_table, users};
 use crate::db::users::StoredKeyStatus;
 use crate::db::{DbConn, DbError, CHUNK};
 
 /// Records that LiteLLM holds the user's key `key_hash` with `pushed_models` (the `models` JSON
-/// that was pushed), all in the caller's transaction:
-/// - `synced_models` says what LiteLLM holds for that key, whatever mama changed since;
-/// - the key is `active` only if the user still holds those models: otherwise a newer change is
-///   on its way and the user stays pending;
+/// that was pushed) and `pushed_terms` (its limits and block), all in the caller's transaction:
+/// - `synced_models` and `synced_limits` say what LiteLLM holds for that key, whatever mama
+///   changed since;
+/// - the key is `active` only if the user still holds those models and no other sync of it is
+///   queued: otherwise a newer change is on its way and the user stays pending;
 /// - a rotation waiting for this key is finished: the previous key stops being served and its
 ///   deletion in LiteLLM is queued (only now, so the key services get always works).
 ///
@@ -26,13 +27,17 @@ pub fn mark_active(
     user_id: &str,
     key_hash: &str,
     pushed_models: &str,
+    pushed_terms: &str,
     now: NaiveDateTime,
 ) -> Result<bool, DbError> {
     let held = users::table
         .filter(users::id.eq(user_id))
         .filter(users::key_hash.eq(key_hash));
     let found = diesel::update(held)
-        .set(users::synced_models.eq(pushed_models))
+        .set((
+            users::synced_models.eq(pushed_models),
+            users::synced_limits.eq(pushed_terms),
+        ))
         .execute(conn)?;
     if found == 0 {
         return Ok(false);
@@ -47,12 +52,19 @@ pub fn mark_active(
             .execute(conn)?;
         outbox::enqueue(conn, &[NewOp::delete(user_id, &previous)], now)?;
     }
-    let n = diesel::update(held.filter(users::models.eq(pushed_models)))
-        .set((
-            users::key_status.eq(StoredKeyStatus(KeyStatus::Active)),
-            users::key_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
+    let queued = outbox_table::table
+        .filter(outbox_table::user_id.eq(user_id))
+        .filter(outbox_table::kind.eq(outbox::KIND_SYNC))
+        .select(outbox_table::id);
+    let n = diesel::update(
+        held.filter(users::models.eq(pushed_models))
+            .filter(diesel::dsl::not(diesel::dsl::exists(queued))),
+    )
+    .set((
+        users::key_status.eq(StoredKeyStatus(KeyStatus::Active)),
+        users::key_error.eq(None::<String>),
+    ))
+    .execute(conn)?;
     Ok(n == 1)
 }
 

@@ -6,7 +6,11 @@ use serde_json::{Map, Value};
 
 use super::marks::{is_mamas, mark, ALIAS_PREFIX_MARK};
 use crate::domain::{KeyAccess, NameSet};
-use crate::litellm::{KeyInfo, UpdateKey};
+use crate::litellm::{KeyInfo, LimitsOnKey, UpdateKey};
+
+/// How far LiteLLM's `expires` may be from mama's: an expiry goes out as a duration from the
+/// moment of the call, so the two differ by the call's transit time.
+const EXPIRY_TOLERANCE_SECS: i64 = 120;
 
 /// A field of a LiteLLM key that mama owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -17,6 +21,11 @@ pub enum KeyField {
     Team,
     Blocked,
     Metadata,
+    MaxBudget,
+    BudgetDuration,
+    TpmLimit,
+    RpmLimit,
+    Expires,
 }
 
 impl KeyField {
@@ -28,12 +37,60 @@ impl KeyField {
             KeyField::Team => "team_id",
             KeyField::Blocked => "blocked",
             KeyField::Metadata => "metadata",
+            KeyField::MaxBudget => "max_budget",
+            KeyField::BudgetDuration => "budget_duration",
+            KeyField::TpmLimit => "tpm_limit",
+            KeyField::RpmLimit => "rpm_limit",
+            KeyField::Expires => "expires",
+        }
+    }
+
+    fn is_limit(self) -> bool {
+        matches!(
+            self,
+            KeyField::MaxBudget
+                | KeyField::BudgetDuration
+                | KeyField::TpmLimit
+                | KeyField::RpmLimit
+                | KeyField::Expires
+        )
+    }
+}
+
+/// What a user's record says about its key besides its models: its limits, and whether an
+/// admin switched it off.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KeyTerms {
+    pub limits: LimitsOnKey,
+    pub suspended: bool,
+}
+
+impl KeyTerms {
+    /// The terms of a stored user.
+    pub fn of(row: &crate::db::users::UserRow) -> KeyTerms {
+        KeyTerms {
+            limits: crate::domain::limits::on_key(&row.limits.limits().values),
+            suspended: row.suspension.suspended_at.is_some(),
+        }
+    }
+
+    /// As `synced_limits` stores it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// What `synced_limits` says LiteLLM holds. A key confirmed before limits existed holds
+    /// none and is not blocked for suspension, which is what a missing value means.
+    pub fn from_json(stored: Option<&str>) -> Option<KeyTerms> {
+        match stored {
+            None => Some(KeyTerms::default()),
+            Some(json) => serde_json::from_str(json).ok(),
         }
     }
 }
 
 /// Everything mama decides about one key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WantedKey {
     pub alias: String,
     pub user_id: String,
@@ -44,6 +101,7 @@ pub struct WantedKey {
     /// left as LiteLLM has it.
     pub teams_managed: bool,
     pub alias_prefix: String,
+    pub terms: KeyTerms,
 }
 
 impl WantedKey {
@@ -62,7 +120,19 @@ impl WantedKey {
             access,
             teams_managed,
             alias_prefix: alias_prefix.to_string(),
+            terms: KeyTerms::default(),
         }
+    }
+
+    /// The same key with these limits and suspension.
+    pub fn with_terms(mut self, terms: KeyTerms) -> WantedKey {
+        self.terms = terms;
+        self
+    }
+
+    /// A key is blocked when its user may use no model or is suspended.
+    pub fn blocked(&self) -> bool {
+        self.access.blocked || self.terms.suspended
     }
 
     /// The fields in which `held` differs from this key, in a fixed order.
@@ -80,12 +150,13 @@ impl WantedKey {
         if self.teams_managed && held.team_id != self.team_id {
             fields.push(KeyField::Team);
         }
-        if held.blocked != self.access.blocked {
+        if held.blocked != self.blocked() {
             fields.push(KeyField::Blocked);
         }
         if !self.marked(&held.metadata) {
             fields.push(KeyField::Metadata);
         }
+        fields.extend(limit_differences(&self.terms.limits, &held.limits));
         fields
     }
 
@@ -111,9 +182,42 @@ impl WantedKey {
                 merged.extend(mark(&self.alias_prefix));
                 merged
             }),
-            blocked: has(KeyField::Blocked).then_some(self.access.blocked),
+            blocked: has(KeyField::Blocked).then_some(self.blocked()),
+            limits: fields
+                .iter()
+                .any(|f| f.is_limit())
+                .then(|| self.terms.limits.clone()),
         }
     }
+}
+
+/// The limits in which `held` differs from `wanted`.
+pub(crate) fn limit_differences(wanted: &LimitsOnKey, held: &LimitsOnKey) -> Vec<KeyField> {
+    let mut fields = Vec::new();
+    let same_money = match (wanted.max_budget, held.max_budget) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12),
+        (a, b) => a.is_none() && b.is_none(),
+    };
+    if !same_money {
+        fields.push(KeyField::MaxBudget);
+    }
+    if wanted.budget_duration != held.budget_duration {
+        fields.push(KeyField::BudgetDuration);
+    }
+    if wanted.tpm_limit != held.tpm_limit {
+        fields.push(KeyField::TpmLimit);
+    }
+    if wanted.rpm_limit != held.rpm_limit {
+        fields.push(KeyField::RpmLimit);
+    }
+    let same_expiry = match (wanted.expires, held.expires) {
+        (Some(a), Some(b)) => (a - b).num_seconds().abs() <= EXPIRY_TOLERANCE_SECS,
+        (a, b) => a.is_none() && b.is_none(),
+    };
+    if !same_expiry {
+        fields.push(KeyField::Expires);
+    }
+    fields
 }
 
 /// Model lists compare as sets.
@@ -145,6 +249,8 @@ mod tests {
             key_type: None,
             status: KeyStatus::Active,
             blocked: false,
+            limits: LimitsOnKey::default(),
+            spend: 0.0,
             created_at: None,
             updated_at: None,
         }
@@ -207,6 +313,43 @@ mod tests {
         let merged = fix.metadata.expect("metadata repaired");
         assert_eq!(merged["owner"], "ops");
         assert_eq!(merged["managed_by"], "mama");
+    }
+
+    #[test]
+    fn limits_and_suspension_are_owned_fields() {
+        let now = chrono::Utc::now();
+        let terms = KeyTerms {
+            limits: LimitsOnKey {
+                max_budget: Some(10.0),
+                budget_duration: Some("30d".into()),
+                tpm_limit: None,
+                rpm_limit: Some(5),
+                expires: Some(now + chrono::Duration::days(3)),
+            },
+            suspended: true,
+        };
+        let want = wanted(&["gpt-4o"]).with_terms(terms.clone());
+        let mut key = held(&["gpt-4o"]);
+        key.limits = terms.limits.clone();
+        // LiteLLM's expiry lands a moment after the call; a second apart is the same expiry.
+        key.limits.expires = terms
+            .limits
+            .expires
+            .map(|t| t + chrono::Duration::seconds(1));
+        assert_eq!(want.differences(&key), vec![KeyField::Blocked]);
+        key.blocked = true;
+        assert!(want.differences(&key).is_empty());
+        key.limits.rpm_limit = Some(500);
+        key.limits.max_budget = None;
+        let fields = want.differences(&key);
+        assert_eq!(fields, vec![KeyField::MaxBudget, KeyField::RpmLimit]);
+        let fix = want.repair(&key, &fields);
+        assert_eq!(
+            fix.limits,
+            Some(terms.limits),
+            "every limit goes out at once"
+        );
+        assert_eq!(fix.blocked, None);
     }
 
     #[test]

@@ -211,19 +211,22 @@ async fn settle(
                         user,
                         key_hash,
                         models_json,
+                        terms_json,
                     }
                     | Applied::Updated {
                         user,
                         key_hash,
                         models_json,
+                        terms_json,
                     }
                     | Applied::Unchanged {
                         user,
                         key_hash,
                         models_json,
+                        terms_json,
                     } = &applied
                     {
-                        store::mark_active(c, user, key_hash, models_json, db::now())?;
+                        store::mark_active(c, user, key_hash, models_json, terms_json, db::now())?;
                     }
                     if let Some(event) = event {
                         events::insert(c, &[event])?;

@@ -78,7 +78,7 @@ pub fn document() -> Value {
                     "properties": {"user_ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"$ref": "#/components/schemas/UserId"}}}},
                 "UserId": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": USER_ID_PATTERN, "example": "alice",
                     "description": "Letters and digits of any script (Hangul included) and . _ - @ +, in Unicode normal form NFKC (fullwidth and other look-alike forms are refused). The pattern refuses only white space, control characters and ASCII punctuation other than . _ - @ +: which other characters are letters and digits is Unicode's call, made by the server."},
-                "LookupUser": {"type": "object", "required": ["id", "organization", "models", "services", "info", "key", "key_status"],
+                "LookupUser": {"type": "object", "required": ["id", "organization", "models", "services", "info", "key", "key_status", "limits", "status", "rotated_at"],
                     "properties": {
                         "id": {"type": "string"}, "organization": {"type": "string"},
                         "models": {"type": "array", "items": {"type": "string"}},
@@ -86,7 +86,21 @@ pub fn document() -> Value {
                         "info": {"type": "object", "additionalProperties": {"type": "string"}},
                         "key": {"type": "string", "nullable": true, "description": "The LiteLLM virtual key, or null (see key_withheld)"},
                         "key_status": {"type": "string", "enum": ["none", "pending", "active", "failed"]},
-                        "key_withheld": {"type": "string", "enum": ["service_not_allowed", "no_key", "no_models", "not_in_litellm_yet", "key_unreadable"]}
+                        "key_withheld": {"type": "string", "enum": ["service_not_allowed", "no_key", "no_models", "not_in_litellm_yet", "key_unreadable", "suspended", "expired"]},
+                        "limits": {"$ref": "#/components/schemas/KeyLimits"},
+                        "status": {"type": "string", "enum": ["suspended", "expired", "over_budget", "failed", "pending", "active", "none"],
+                                   "description": "What the key can do now, the most pressing state first"},
+                        "rotated_at": {"type": "string", "format": "date-time", "nullable": true, "description": "When the key was last rotated (null: never)"}
+                    }},
+                "KeyLimits": {"type": "object", "required": ["max_budget", "budget_period", "tpm_limit", "rpm_limit", "expires_at", "rotation_every"],
+                    "description": "What the key may spend, how fast and for how long; null is no limit",
+                    "properties": {
+                        "max_budget": {"type": "number", "minimum": 0, "nullable": true, "description": "USD per budget period (or in total without one)"},
+                        "budget_period": {"type": "string", "enum": ["1d", "7d", "30d"], "nullable": true, "description": "Spend resets on UTC calendar boundaries"},
+                        "tpm_limit": {"type": "integer", "minimum": 1, "nullable": true, "description": "Tokens per minute"},
+                        "rpm_limit": {"type": "integer", "minimum": 1, "nullable": true, "description": "Requests per minute"},
+                        "expires_at": {"type": "string", "format": "date-time", "nullable": true},
+                        "rotation_every": {"type": "string", "pattern": "^[0-9]+d$", "nullable": true, "description": "The key is rotated this long after its last rotation"}
                     }},
                 "LookupResponse": {"type": "object", "required": ["users", "missing"],
                     "properties": {"users": {"type": "array", "items": {"$ref": "#/components/schemas/LookupUser"}},

@@ -19,7 +19,7 @@ use diesel::sqlite::SqliteConnection;
 use super::key_status::StoredKeyStatus;
 use super::rows::BoxedUsers;
 use super::terms::{like_escape, text_term, trigram_query};
-use crate::api::types::{UserColumn, UserFilter};
+use crate::api::types::{KeyStatus, UserColumn, UserFilter};
 use crate::db::schema::{user_info, user_models, user_services, users};
 use crate::db::{DbConn, DbError, MultiBackend};
 use crate::domain::access::SENTINEL_MODELS;
@@ -203,7 +203,65 @@ pub fn build<'a>(filter: &UserFilter, available: Option<&[String]>, plan: Plan) 
             None => query = query.filter(users::id.ne(users::id)),
         }
     }
-    query
+    row_terms(query, filter, crate::db::now())
+}
+
+/// The terms on the limit, suspension and spend columns, tested on each `users` row. `now`
+/// decides which expiries have passed.
+fn row_terms<'a>(
+    mut query: BoxedUsers<'a>,
+    filter: &UserFilter,
+    now: chrono::NaiveDateTime,
+) -> BoxedUsers<'a> {
+    use crate::api::types::UserStatus;
+    if let Some(days) = filter.expires_within_days {
+        let until = now + chrono::Duration::days(i64::from(days));
+        query = query.filter(users::expires_at.le(until));
+    }
+    if let Some(spend) = filter.spend_above {
+        query = query.filter(users::spend.gt(spend));
+    }
+    match filter.has_budget {
+        Some(true) => query = query.filter(users::max_budget.is_not_null()),
+        Some(false) => query = query.filter(users::max_budget.is_null()),
+        None => {}
+    }
+    let Some(status) = filter.status else {
+        return query;
+    };
+    // Each user is in exactly one state: the first that applies, in this order.
+    let suspended = || users::suspended_at.is_not_null();
+    let expired = || users::expires_at.le(now);
+    let over_budget = || users::spend.ge(users::max_budget);
+    let key = |status| users::key_status.eq(StoredKeyStatus(status));
+    match status {
+        UserStatus::Suspended => query.filter(suspended()),
+        UserStatus::Expired => query
+            .filter(users::suspended_at.is_null())
+            .filter(expired()),
+        UserStatus::OverBudget => query
+            .filter(users::suspended_at.is_null())
+            .filter(users::expires_at.is_null().or(users::expires_at.gt(now)))
+            .filter(over_budget()),
+        key_state => {
+            let key_status = match key_state {
+                UserStatus::Failed => KeyStatus::Failed,
+                UserStatus::Pending => KeyStatus::Pending,
+                UserStatus::Active => KeyStatus::Active,
+                _ => KeyStatus::None,
+            };
+            query
+                .filter(users::suspended_at.is_null())
+                .filter(users::expires_at.is_null().or(users::expires_at.gt(now)))
+                .filter(
+                    users::spend
+                        .is_null()
+                        .or(users::max_budget.is_null())
+                        .or(users::spend.lt(users::max_budget)),
+                )
+                .filter(key(key_status))
+        }
+    }
 }
 
 #[derive(QueryableByName)]
@@ -493,6 +551,7 @@ pub fn for_count(c: &mut SqliteConnection, filter: &UserFilter) -> Result<Counti
         filter.info_key.is_some(),
         filter.key_status.is_some(),
         filter.unavailable_models,
+        filter.has_row_terms(),
         text.is_some(),
         org.is_some(),
     ]

@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::key_status::StoredKeyStatus;
+use super::limits::{LimitColumns, SuspensionColumns};
 use crate::api::types::{Info, KeyStatus};
 use crate::db::schema::users;
 use crate::db::{DbError, MultiBackend};
@@ -33,6 +34,15 @@ pub struct UserRow {
     /// Set while a rotation waits for LiteLLM to confirm the new key (see the
     /// `rotation_grace` migration).
     pub prev_key_hash: Option<String>,
+    #[diesel(embed)]
+    pub limits: LimitColumns,
+    #[diesel(embed)]
+    pub suspension: SuspensionColumns,
+    pub rotated_at: Option<NaiveDateTime>,
+    /// The limits and block LiteLLM last confirmed for the current key (see `synced_models`).
+    pub synced_limits: Option<String>,
+    pub spend: Option<f64>,
+    pub spend_read_at: Option<NaiveDateTime>,
 }
 
 impl UserRow {
@@ -70,6 +80,8 @@ pub struct NewUserRow {
     pub key_status: StoredKeyStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    #[diesel(embed)]
+    pub limits: LimitColumns,
 }
 
 /// The columns a service lookup needs: no timestamps, no sync bookkeeping.
@@ -88,6 +100,11 @@ pub struct LookupRow {
     pub synced_models: Option<String>,
     /// The key a rotation replaces, served until LiteLLM confirms the new one.
     pub prev_key_ciphertext: Option<Vec<u8>>,
+    #[diesel(embed)]
+    pub limits: LimitColumns,
+    pub suspended_at: Option<NaiveDateTime>,
+    pub rotated_at: Option<NaiveDateTime>,
+    pub spend: Option<f64>,
 }
 
 /// The columns a change may set on many users at once. `None` leaves a column alone.
@@ -102,6 +119,45 @@ pub struct UserChanges {
     pub key_status: Option<StoredKeyStatus>,
     pub key_error: Option<Option<String>>,
     pub updated_at: Option<NaiveDateTime>,
+    pub max_budget: Option<Option<f64>>,
+    pub budget_period: Option<Option<String>>,
+    pub tpm_limit: Option<Option<i64>>,
+    pub rpm_limit: Option<Option<i64>>,
+    pub expires_at: Option<Option<NaiveDateTime>>,
+    pub rotation_days: Option<Option<i64>>,
+    pub limits_own: Option<String>,
+    pub suspended_at: Option<Option<NaiveDateTime>>,
+    pub suspended_by: Option<Option<String>>,
+    pub suspended_reason: Option<Option<String>>,
+}
+
+impl UserChanges {
+    /// Sets every limit column to `limits`.
+    pub fn set_limits(&mut self, limits: &LimitColumns) {
+        self.max_budget = Some(limits.max_budget);
+        self.budget_period = Some(limits.budget_period.clone());
+        self.tpm_limit = Some(limits.tpm_limit);
+        self.rpm_limit = Some(limits.rpm_limit);
+        self.expires_at = Some(limits.expires_at);
+        self.rotation_days = Some(limits.rotation_days);
+        self.limits_own = Some(limits.limits_own.clone());
+    }
+
+    /// Suspends (`Some((at, by, reason))`) or resumes (`None`).
+    pub fn set_suspension(&mut self, suspension: Option<(NaiveDateTime, String, String)>) {
+        match suspension {
+            Some((at, by, reason)) => {
+                self.suspended_at = Some(Some(at));
+                self.suspended_by = Some(Some(by));
+                self.suspended_reason = Some(Some(reason));
+            }
+            None => {
+                self.suspended_at = Some(None);
+                self.suspended_by = Some(None);
+                self.suspended_reason = Some(None);
+            }
+        }
+    }
 }
 
 /// A `users` query assembled piece by piece (filter terms, sort, window).

@@ -185,9 +185,16 @@ fn params<T: DeserializeOwned>(req: &RpcRequest) -> Result<T, Failure> {
         None | Some(Value::Null) => Value::Object(Default::default()),
         Some(v) => v.clone(),
     };
-    serde_json::from_value(value).map_err(|e| {
-        let msg = sanitize_serde_message(&e.to_string());
-        Failure::Early(ApiError::invalid("params", msg))
+    // The path names the field at fault (`limits.max_budget`, `users[3].id`), as validation does.
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path.is_empty() || path == "." {
+            "params".to_string()
+        } else {
+            path
+        };
+        let msg = sanitize_serde_message(&e.into_inner().to_string());
+        Failure::Early(ApiError::invalid(&field, msg))
     })
 }
 

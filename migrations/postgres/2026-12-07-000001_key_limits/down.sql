@@ -1,0 +1,15 @@
+DROP TABLE organizations;
+ALTER TABLE users DROP COLUMN spend_read_at;
+ALTER TABLE users DROP COLUMN spend;
+ALTER TABLE users DROP COLUMN synced_limits;
+ALTER TABLE users DROP COLUMN rotated_at;
+ALTER TABLE users DROP COLUMN suspended_reason;
+ALTER TABLE users DROP COLUMN suspended_by;
+ALTER TABLE users DROP COLUMN suspended_at;
+ALTER TABLE users DROP COLUMN limits_own;
+ALTER TABLE users DROP COLUMN rotation_days;
+ALTER TABLE users DROP COLUMN expires_at;
+ALTER TABLE users DROP COLUMN rpm_limit;
+ALTER TABLE users DROP COLUMN tpm_limit;
+ALTER TABLE users DROP COLUMN budget_period;
+ALTER TABLE users DROP COLUMN max_budget;

@@ -1,0 +1,33 @@
+-- What a key may spend, how fast and for how long (issue 16). The users columns hold the values
+-- that apply, whether the user set them or inherits them from its organization: lists sort and
+-- filter on them directly. `limits_own` names the fields the user set itself (comma-separated
+-- `LimitField` names); every other field follows the organization's default.
+ALTER TABLE users ADD COLUMN max_budget DOUBLE PRECISION;
+ALTER TABLE users ADD COLUMN budget_period TEXT;
+ALTER TABLE users ADD COLUMN tpm_limit BIGINT;
+ALTER TABLE users ADD COLUMN rpm_limit BIGINT;
+ALTER TABLE users ADD COLUMN expires_at TIMESTAMP;
+ALTER TABLE users ADD COLUMN rotation_days BIGINT;
+ALTER TABLE users ADD COLUMN limits_own TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN suspended_at TIMESTAMP;
+ALTER TABLE users ADD COLUMN suspended_by TEXT;
+ALTER TABLE users ADD COLUMN suspended_reason TEXT;
+ALTER TABLE users ADD COLUMN rotated_at TIMESTAMP;
+-- The limits and block LiteLLM last confirmed for the current key (JSON), so a limits change of a
+-- confirmed key goes out in one `/key/update`, like a models change.
+ALTER TABLE users ADD COLUMN synced_limits TEXT;
+-- Spend in the current budget period, as last read from LiteLLM, and when.
+ALTER TABLE users ADD COLUMN spend DOUBLE PRECISION;
+ALTER TABLE users ADD COLUMN spend_read_at TIMESTAMP;
+
+-- Default limits of an organization, inherited by its users' fields they did not set.
+CREATE TABLE organizations (
+    name TEXT PRIMARY KEY NOT NULL,
+    max_budget DOUBLE PRECISION,
+    budget_period TEXT,
+    tpm_limit BIGINT,
+    rpm_limit BIGINT,
+    expires_at TIMESTAMP,
+    rotation_days BIGINT,
+    updated_at TIMESTAMP NOT NULL
+);

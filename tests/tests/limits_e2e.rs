@@ -1,0 +1,592 @@
+//! What a key may spend, how fast and for how long, checked through the real LiteLLM proxy with
+//! the key mama minted: a spent budget, a rate limit, an expiry, a suspension, and a limit
+//! changed behind mama's back. Each test runs on SQLite or PostgreSQL (`MAMA_TEST_DATABASE`);
+//! the real-proxy ones skip outside CI when no proxy is configured.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use mama_core::litellm::{key_hash, LimitsOnKey, LiteLlm, UpdateKey};
+use mama_tests::harness::sync::*;
+use mama_tests::harness::{Daemon, RpcClient};
+use serde_json::{json, Value};
+
+/// A chat call to `mock-gpt` with a user's key: the status, LiteLLM's error `type` (if any) and
+/// the `retry-after` header.
+async fn chat(url: &str, key: &str) -> (u16, Option<String>, Option<String>) {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("LiteLLM answers");
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    let kind = body["error"]["type"].as_str().map(str::to_owned);
+    (status, kind, retry_after)
+}
+
+fn one(id: &str) -> Vec<String> {
+    vec![id.to_string()]
+}
+
+async fn get_one(rpc: &mut RpcClient, id: &str) -> Value {
+    get_users(rpc, &one(id)).await.remove(0)
+}
+
+/// `users.update` of one user at its current version.
+async fn update(rpc: &mut RpcClient, id: &str, change: Value) -> Value {
+    let version = get_one(rpc, id).await["version"].clone();
+    let mut params = json!({"id": id, "version": version});
+    params
+        .as_object_mut()
+        .unwrap()
+        .extend(change.as_object().unwrap().clone());
+    let reply = rpc.call("users.update", params).await;
+    reply.ok().clone()
+}
+
+/// Waits for the user to be settled in LiteLLM and returns its view.
+async fn settled(rpc: &mut RpcClient, id: &str) -> Value {
+    wait_active(rpc, &one(id)).await.remove(0)
+}
+
+#[tokio::test]
+async fn real_proxy_budgets_and_rate_limits_hold_through_the_proxy() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let key = key_file(&master);
+    let prefix = unique_prefix();
+    let d = start(&url, &key, &prefix);
+    let mut rpc = d.admin().await;
+    rpc.ensure_service(SERVICE).await;
+
+    // A budget of 0 refuses the very first call: 429 budget_exceeded.
+    let mut broke = user("broke", &["mock-gpt"]);
+    broke["limits"] = json!({"max_budget": 0, "budget_period": "30d"});
+    let mut paced = user("paced", &["mock-gpt"]);
+    paced["limits"] = json!({"rpm_limit": 1});
+    let created = rpc
+        .call("users.create", json!({"users": [broke, paced]}))
+        .await;
+    assert_eq!(created.ok()["created"], 2, "{}", created.body);
+    let broke = settled(&mut rpc, "broke").await;
+    assert_eq!(broke["limits"]["max_budget"], 0.0);
+    assert_eq!(broke["limits"]["budget_period"], "30d");
+    assert!(broke["inherited"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f != "max_budget"));
+    let broke_key = broke["key"].as_str().unwrap().to_string();
+    let (status, kind, _) = chat(&url, &broke_key).await;
+    assert_eq!((status, kind.as_deref()), (429, Some("budget_exceeded")));
+
+    // Raising it (a bulk limits change, previewed first) lets calls through.
+    let preview = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["broke"], "limits": {"max_budget": 100}, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(preview.ok()["limits_changed"], 1, "{}", preview.body);
+    let sample = &preview.ok()["samples"][0];
+    assert_eq!(sample["id"], "broke");
+    assert_eq!(
+        sample["changes"][0],
+        json!({"field": "max_budget", "before": "0", "after": "100"})
+    );
+    let done = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["broke"], "limits": {"max_budget": 100}}),
+        )
+        .await;
+    assert_eq!(done.ok()["changed"], 1, "{}", done.body);
+    settled(&mut rpc, "broke").await;
+    let (status, _, _) = chat(&url, &broke_key).await;
+    assert_eq!(status, 200, "a raised budget lets the next call through");
+    let held = admin_client(&url, &master)
+        .key_info(&key_hash(&broke_key))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.limits.max_budget, Some(100.0));
+    assert_eq!(held.limits.budget_duration.as_deref(), Some("30d"));
+
+    // rpm_limit 1: the second call within the minute is throttled, with retry-after.
+    let paced = settled(&mut rpc, "paced").await;
+    let paced_key = paced["key"].as_str().unwrap().to_string();
+    assert_eq!(chat(&url, &paced_key).await.0, 200);
+    let (status, kind, retry_after) = chat(&url, &paced_key).await;
+    assert_eq!((status, kind.as_deref()), (429, Some("throttling_error")));
+    assert!(retry_after.is_some(), "LiteLLM says when to retry");
+    // Cleared with null: the limit is gone in LiteLLM, and calls go through again.
+    update(&mut rpc, "paced", json!({"limits": {"rpm_limit": null}})).await;
+    let paced = settled(&mut rpc, "paced").await;
+    assert_eq!(paced["limits"]["rpm_limit"], Value::Null);
+    let held = admin_client(&url, &master)
+        .key_info(&key_hash(&paced_key))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.limits.rpm_limit, None);
+    assert_eq!(chat(&url, &paced_key).await.0, 200);
+}
+
+#[tokio::test]
+async fn real_proxy_expiry_and_suspension_switch_the_same_key_off_and_on() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let key = key_file(&master);
+    let prefix = unique_prefix();
+    let d = start(&url, &key, &prefix);
+    let mut rpc = d.admin().await;
+    let token = rpc.service_token(SERVICE).await;
+
+    let expires = Utc::now() + chrono::Duration::seconds(8);
+    let mut brief = user("brief", &["mock-gpt"]);
+    brief["limits"] = json!({"expires_at": expires.to_rfc3339()});
+    let created = rpc
+        .call(
+            "users.create",
+            json!({"users": [brief, user("held", &["mock-gpt"])]}),
+        )
+        .await;
+    assert_eq!(created.ok()["created"], 2, "{}", created.body);
+    let brief = settled(&mut rpc, "brief").await;
+    let brief_key = brief["key"].as_str().unwrap().to_string();
+    assert_eq!(
+        chat(&url, &brief_key).await.0,
+        200,
+        "works before its expiry"
+    );
+    let served = lookup(&d, &token, &one("brief")).await;
+    assert_eq!(served["brief"]["key"].as_str(), Some(brief_key.as_str()));
+
+    // After the expiry: LiteLLM refuses the key, and services are told why instead of given it.
+    let wait = (expires - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(2);
+    tokio::time::sleep(wait).await;
+    let (status, kind, _) = chat(&url, &brief_key).await;
+    assert_eq!((status, kind.as_deref()), (401, Some("expired_key")));
+    let served = lookup(&d, &token, &one("brief")).await;
+    assert_eq!(served["brief"]["key"], Value::Null);
+    assert_eq!(served["brief"]["key_withheld"], "expired");
+    assert_eq!(served["brief"]["status"], "expired");
+    assert_eq!(get_one(&mut rpc, "brief").await["status"], "expired");
+
+    // Extended by a day (from now, as it had passed): the same key works again.
+    let extended = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["brief"], "extend_expiry_days": 1}),
+        )
+        .await;
+    assert_eq!(extended.ok()["limits_changed"], 1, "{}", extended.body);
+    let brief = settled(&mut rpc, "brief").await;
+    let new_expiry: chrono::DateTime<Utc> =
+        serde_json::from_value(brief["limits"]["expires_at"].clone()).unwrap();
+    assert!(new_expiry > Utc::now() + chrono::Duration::hours(23));
+    assert_eq!(
+        brief["key"].as_str(),
+        Some(brief_key.as_str()),
+        "the same key"
+    );
+    assert_eq!(chat(&url, &brief_key).await.0, 200);
+    let served = lookup(&d, &token, &one("brief")).await;
+    assert_eq!(served["brief"]["key"].as_str(), Some(brief_key.as_str()));
+
+    // Suspended: blocked in LiteLLM (401), withheld from services with the reason.
+    let held = settled(&mut rpc, "held").await;
+    let held_key = held["key"].as_str().unwrap().to_string();
+    assert_eq!(chat(&url, &held_key).await.0, 200);
+    let view = update(
+        &mut rpc,
+        "held",
+        json!({"suspend": {"reason": "laptop stolen"}}),
+    )
+    .await;
+    assert_eq!(view["status"], "suspended", "{view}");
+    assert_eq!(
+        view["key_status"], "pending",
+        "the block is on its way to LiteLLM"
+    );
+    let held = settled(&mut rpc, "held").await;
+    assert_eq!(held["status"], "suspended");
+    assert_eq!(held["suspended"]["by"], "admin");
+    assert_eq!(held["suspended"]["reason"], "laptop stolen");
+    assert_eq!(
+        chat(&url, &held_key).await.0,
+        401,
+        "a suspended key is refused"
+    );
+    let served = lookup(&d, &token, &one("held")).await;
+    assert_eq!(served["held"]["key"], Value::Null);
+    assert_eq!(served["held"]["key_withheld"], "suspended");
+
+    // Resumed: the same key, working again.
+    update(&mut rpc, "held", json!({"resume": true})).await;
+    let held = settled(&mut rpc, "held").await;
+    assert_eq!(held["status"], "active");
+    assert_eq!(held["suspended"], Value::Null);
+    assert_eq!(
+        held["key"].as_str(),
+        Some(held_key.as_str()),
+        "the same key"
+    );
+    assert_eq!(chat(&url, &held_key).await.0, 200);
+    let served = lookup(&d, &token, &one("held")).await;
+    assert_eq!(served["held"]["key"].as_str(), Some(held_key.as_str()));
+
+    // Both changes are in the event log.
+    let updates = events(&mut rpc, "users.update").await;
+    let details: Vec<&str> = updates
+        .iter()
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert!(
+        details.iter().any(|d| d.contains("suspended")),
+        "{details:?}"
+    );
+    assert!(details.iter().any(|d| d.contains("resumed")), "{details:?}");
+}
+
+#[tokio::test]
+async fn real_proxy_a_limit_changed_in_litellm_is_repaired_by_reconcile() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let litellm = admin_client(&url, &master);
+    let key = key_file(&master);
+    let prefix = unique_prefix();
+    let d = start(&url, &key, &prefix);
+    let mut rpc = d.admin().await;
+    rpc.ensure_service(SERVICE).await;
+    let mut drifter = user("drifter", &["mock-gpt"]);
+    drifter["limits"] = json!({"rpm_limit": 50, "max_budget": 5});
+    let created = rpc.call("users.create", json!({"users": [drifter]})).await;
+    assert_eq!(created.ok()["created"], 1, "{}", created.body);
+    let row = settled(&mut rpc, "drifter").await;
+    let hash = key_hash(row["key"].as_str().unwrap());
+
+    // Someone raises the limits with LiteLLM's own endpoint.
+    let behind_our_back = UpdateKey {
+        limits: Some(LimitsOnKey {
+            rpm_limit: Some(5000),
+            max_budget: Some(1000.0),
+            ..LimitsOnKey::default()
+        }),
+        ..UpdateKey::default()
+    };
+    litellm
+        .update_key("someone-else", &hash, &behind_our_back)
+        .await
+        .expect("LiteLLM takes the change");
+
+    let summary = reconcile(&mut rpc).await;
+    assert_eq!(summary["drift"]["rpm_limit"], 1, "{summary}");
+    assert_eq!(summary["drift"]["max_budget"], 1, "{summary}");
+    settled(&mut rpc, "drifter").await;
+    let started = Instant::now();
+    loop {
+        let held = litellm.key_info(&hash).await.unwrap().unwrap();
+        if held.limits.rpm_limit == Some(50) && held.limits.max_budget == Some(5.0) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not repaired: {:?}",
+            held.limits
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every field refuses its bad values with a 4xx naming it, and nothing changes.
+#[tokio::test]
+async fn bad_limits_are_refused_naming_the_field_and_change_nothing() {
+    let d = Daemon::start();
+    let mut rpc = d.admin().await;
+    let created = rpc
+        .call("users.create", json!({"users": [{"id": "steady"}]}))
+        .await;
+    assert_eq!(created.ok()["created"], 1, "{}", created.body);
+    let before = get_one(&mut rpc, "steady").await;
+    let past = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let cases = [
+        (json!({"max_budget": -1}), "limits.max_budget"),
+        (json!({"max_budget": "ten"}), "limits.max_budget"),
+        (json!({"budget_period": "2d"}), "limits.budget_period"),
+        (json!({"tpm_limit": 0}), "limits.tpm_limit"),
+        (json!({"rpm_limit": -5}), "limits.rpm_limit"),
+        (json!({"expires_at": past}), "limits.expires_at"),
+        (json!({"expires_at": "tomorrow"}), "limits.expires_at"),
+        (json!({"rotation_every": "0d"}), "limits.rotation_every"),
+        (
+            json!({"rotation_every": "quarterly"}),
+            "limits.rotation_every",
+        ),
+        (json!({"budget": 5}), "limits.budget"),
+    ];
+    for (limits, field) in cases {
+        for (method, params) in [
+            (
+                "users.update",
+                json!({"id": "steady", "version": before["version"], "limits": limits}),
+            ),
+            (
+                "users.bulk_update",
+                json!({"ids": ["steady"], "limits": limits}),
+            ),
+            (
+                "users.create",
+                json!({"users": [{"id": "newcomer", "limits": limits}]}),
+            ),
+        ] {
+            let reply = rpc.call(method, params).await;
+            assert_eq!(reply.status, 400, "{method} {limits}: {}", reply.body);
+            assert_eq!(reply.code(), "invalid_params", "{method} {limits}");
+            let fields: Vec<&str> = reply.error()["fields"]
+                .as_array()
+                .expect("fields")
+                .iter()
+                .filter_map(|f| f["field"].as_str())
+                .collect();
+            assert!(
+                fields.iter().any(|f| f.ends_with(field)),
+                "{method} {limits}: {fields:?} should name {field}"
+            );
+        }
+    }
+    let reply = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["steady"], "suspend": {"reason": "  "}}),
+        )
+        .await;
+    assert_eq!(reply.code(), "invalid_params", "{}", reply.body);
+    let reply = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["steady"], "suspend": {"reason": "x"}, "resume": true}),
+        )
+        .await;
+    assert_eq!(reply.code(), "invalid_params", "{}", reply.body);
+    let reply = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["steady"], "extend_expiry_days": 0}),
+        )
+        .await;
+    assert_eq!(reply.code(), "invalid_params", "{}", reply.body);
+
+    let after = get_one(&mut rpc, "steady").await;
+    assert_eq!(after["version"], before["version"], "nothing changed");
+    assert_eq!(after["limits"], before["limits"]);
+    let missing = rpc.call("users.get", json!({"ids": ["newcomer"]})).await;
+    assert_eq!(missing.ok()["missing"], json!(["newcomer"]));
+}
+
+/// `users.list` and `users.count` filter on limits and status in the database.
+#[tokio::test]
+async fn users_filter_by_budget_expiry_and_status() {
+    let d = Daemon::start();
+    let mut rpc = d.admin().await;
+    let soon = (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let in_ten_days = (Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    let in_a_year = (Utc::now() + chrono::Duration::days(365)).to_rfc3339();
+    let created = rpc
+        .call(
+            "users.create",
+            json!({"users": [
+                {"id": "f-budget", "limits": {"max_budget": 20, "budget_period": "7d"}},
+                {"id": "f-soon", "limits": {"expires_at": soon}},
+                {"id": "f-ten", "limits": {"expires_at": in_ten_days}},
+                {"id": "f-year", "limits": {"expires_at": in_a_year}},
+                {"id": "f-plain"},
+                {"id": "f-off"},
+            ]}),
+        )
+        .await;
+    assert_eq!(created.ok()["created"], 6, "{}", created.body);
+    let off = update(&mut rpc, "f-off", json!({"suspend": {"reason": "audit"}})).await;
+    assert_eq!(off["status"], "suspended");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let ids = |rpc_reply: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = rpc_reply["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    for (filter, expected) in [
+        (json!({"has_budget": true}), vec!["f-budget"]),
+        (
+            json!({"has_budget": false, "text": "f-"}),
+            vec!["f-off", "f-plain", "f-soon", "f-ten", "f-year"],
+        ),
+        (json!({"expires_within_days": 30}), vec!["f-soon", "f-ten"]),
+        (json!({"status": "expired"}), vec!["f-soon"]),
+        (json!({"status": "suspended"}), vec!["f-off"]),
+        (
+            json!({"status": "pending", "text": "f-"}),
+            vec!["f-budget", "f-plain", "f-ten", "f-year"],
+        ),
+        (json!({"status": "suspended", "text": "plain"}), vec![]),
+    ] {
+        let listed = rpc.call("users.list", json!({"filter": filter})).await;
+        assert_eq!(ids(listed.ok()), expected, "{filter}");
+        let counted = rpc.call("users.count", json!({"filter": filter})).await;
+        assert_eq!(counted.ok()["matching"], expected.len() as u64, "{filter}");
+        let marked = rpc.call("users.list_ids", json!({"filter": filter})).await;
+        assert_eq!(
+            marked.ok()["ids"].as_array().unwrap().len(),
+            expected.len(),
+            "{filter}"
+        );
+    }
+    // A bulk change by filter reaches exactly those users.
+    let resumed = rpc
+        .call(
+            "users.bulk_update",
+            json!({"filter": {"status": "suspended"}, "resume": true}),
+        )
+        .await;
+    assert_eq!(resumed.ok()["resumed"], 1, "{}", resumed.body);
+    let listed = rpc
+        .call("users.list", json!({"filter": {"status": "suspended"}}))
+        .await;
+    assert_eq!(listed.ok()["users"], json!([]));
+}
+
+#[tokio::test]
+async fn real_proxy_an_organization_default_reaches_every_inheriting_key_and_no_other() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let litellm = admin_client(&url, &master);
+    let key = key_file(&master);
+    let prefix = unique_prefix();
+    let d = start(&url, &key, &prefix);
+    let mut rpc = d.admin().await;
+    rpc.ensure_service(SERVICE).await;
+    let member = |id: &str| json!({"id": id, "organization": "dept", "models": ["mock-gpt"]});
+    let mut own = member("dept-own");
+    own["limits"] = json!({"max_budget": 7});
+    let created = rpc
+        .call(
+            "users.create",
+            json!({"users": [member("dept-a"), member("dept-b"), own, user("outsider", &["mock-gpt"])]}),
+        )
+        .await;
+    assert_eq!(created.ok()["created"], 4, "{}", created.body);
+    let all = vec![
+        "dept-a".to_string(),
+        "dept-b".into(),
+        "dept-own".into(),
+        "outsider".into(),
+    ];
+    let rows = wait_active(&mut rpc, &all).await;
+    let keys: Vec<String> = rows
+        .iter()
+        .map(|u| u["key"].as_str().unwrap().to_string())
+        .collect();
+
+    // The preview counts, then the default of 0 closes every inheriting key at once.
+    let preview = rpc
+        .call(
+            "organizations.set_defaults",
+            json!({"name": "dept", "defaults": {"max_budget": 0, "rpm_limit": 100}, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(preview.ok()["users_changed"], 3, "{}", preview.body);
+    let done = rpc
+        .call(
+            "organizations.set_defaults",
+            json!({"name": "dept", "defaults": {"max_budget": 0, "rpm_limit": 100}}),
+        )
+        .await;
+    assert_eq!(done.ok()["users_changed"], 3, "{}", done.body);
+    assert_eq!(done.ok()["users_unaffected"], 0);
+    let rows = wait_active(&mut rpc, &all).await;
+    for (row, key) in rows.iter().zip(&keys).take(2) {
+        assert_eq!(row["limits"]["max_budget"], 0.0, "{row}");
+        assert!(row["inherited"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("max_budget")));
+        let (status, kind, _) = chat(&url, key).await;
+        assert_eq!(
+            (status, kind.as_deref()),
+            (429, Some("budget_exceeded")),
+            "{}",
+            row["id"]
+        );
+    }
+    // The user with its own budget keeps it (and inherits only the rate limit).
+    assert_eq!(rows[2]["limits"]["max_budget"], 7.0);
+    assert_eq!(rows[2]["limits"]["rpm_limit"], 100);
+    assert_eq!(chat(&url, &keys[2]).await.0, 200);
+    let held = litellm
+        .key_info(&key_hash(&keys[2]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.limits.max_budget, Some(7.0));
+    assert_eq!(held.limits.rpm_limit, Some(100));
+    // Another organization is untouched.
+    assert_eq!(rows[3]["limits"]["max_budget"], Value::Null);
+    assert_eq!(chat(&url, &keys[3]).await.0, 200);
+
+    // A user joining the organization inherits its defaults; one created in it too.
+    update(&mut rpc, "outsider", json!({"organization": "dept"})).await;
+    let outsider = settled(&mut rpc, "outsider").await;
+    assert_eq!(outsider["limits"]["max_budget"], 0.0);
+    assert_eq!(chat(&url, &keys[3]).await.0, 429);
+    let created = rpc
+        .call("users.create", json!({"users": [member("dept-new")]}))
+        .await;
+    assert_eq!(created.ok()["users"][0]["limits"]["rpm_limit"], 100);
+
+    let listed = rpc.call("organizations.list", json!({})).await;
+    let dept = listed.ok()["organizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "dept")
+        .cloned()
+        .expect("dept listed");
+    assert_eq!(dept["users"], 5);
+    assert_eq!(dept["defaults"]["max_budget"], 0.0);
+
+    // Back to no default: the inheriting keys open again; the one event names the users.
+    let lifted = rpc
+        .call(
+            "organizations.set_defaults",
+            json!({"name": "dept", "defaults": {}}),
+        )
+        .await;
+    assert_eq!(lifted.ok()["users_changed"], 5, "{}", lifted.body);
+    wait_active(&mut rpc, &all).await;
+    assert_eq!(chat(&url, &keys[0]).await.0, 200);
+    let changes = events(&mut rpc, "organizations.set_defaults").await;
+    assert!(
+        changes.iter().any(|e| e["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("max_budget 0 → none")),
+        "{changes:?}"
+    );
+}
