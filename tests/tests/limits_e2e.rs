@@ -590,3 +590,82 @@ async fn real_proxy_an_organization_default_reaches_every_inheriting_key_and_no_
         "{changes:?}"
     );
 }
+
+#[tokio::test]
+async fn real_proxy_spend_is_read_back_and_a_spent_budget_shows_as_over_budget() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let litellm = admin_client(&url, &master);
+    let key = key_file(&master);
+    let prefix = unique_prefix();
+    let d = start(&url, &key, &prefix);
+    let mut rpc = d.admin().await;
+    rpc.ensure_service(SERVICE).await;
+    // One mock call costs 1.35e-05 USD: a budget of 1e-05 lets exactly one through.
+    let mut spender = user("spender", &["mock-gpt"]);
+    spender["limits"] = json!({"max_budget": 0.00001});
+    let created = rpc
+        .call(
+            "users.create",
+            json!({"users": [spender, user("idle", &["mock-gpt"])]}),
+        )
+        .await;
+    assert_eq!(created.ok()["created"], 2, "{}", created.body);
+    let row = settled(&mut rpc, "spender").await;
+    let spender_key = row["key"].as_str().unwrap().to_string();
+    assert_eq!(chat(&url, &spender_key).await.0, 200);
+    let (status, kind, _) = chat(&url, &spender_key).await;
+    assert_eq!((status, kind.as_deref()), (429, Some("budget_exceeded")));
+
+    // LiteLLM writes spend in batches: wait until it shows, then reconcile reads it back.
+    let hash = key_hash(&spender_key);
+    let started = Instant::now();
+    while litellm.key_info(&hash).await.unwrap().unwrap().spend <= 0.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "LiteLLM never recorded the spend (is PROXY_BATCH_WRITE_AT set low?)"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let summary = reconcile(&mut rpc).await;
+    assert!(summary["spend_updated"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(summary["pages_read"].as_u64().unwrap() >= 1, "{summary}");
+    let row = get_one(&mut rpc, "spender").await;
+    assert_eq!(row["status"], "over_budget", "{row}");
+    let spent = row["spend"].as_f64().unwrap();
+    assert!(spent >= 0.00001, "{row}");
+    assert!(row["spend_read_at"].is_string(), "{row}");
+    let idle = get_one(&mut rpc, "idle").await;
+    assert_eq!(idle["spend"], 0.0);
+    assert_eq!(idle["status"], "active");
+
+    for filter in [
+        json!({"status": "over_budget"}),
+        json!({"spend_above": 0.000001}),
+    ] {
+        let listed = rpc.call("users.list", json!({"filter": filter})).await;
+        let ids: Vec<&str> = listed.ok()["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|u| u["id"].as_str())
+            .collect();
+        assert_eq!(ids, ["spender"], "{filter}");
+    }
+    // The REST lookup says so too (the key is still served: a budget reset reopens it).
+    let token = rpc.service_token(SERVICE).await;
+    let served = lookup(&d, &token, &one("spender")).await;
+    assert_eq!(served["spender"]["status"], "over_budget");
+    // A higher budget: the status follows at once, from the spend already read.
+    let raised = rpc
+        .call(
+            "users.bulk_update",
+            json!({"ids": ["spender"], "limits": {"max_budget": 1}}),
+        )
+        .await;
+    assert_eq!(raised.ok()["changed"], 1);
+    settled(&mut rpc, "spender").await;
+    assert_eq!(get_one(&mut rpc, "spender").await["status"], "active");
+    assert_eq!(chat(&url, &spender_key).await.0, 200);
+}

@@ -67,6 +67,13 @@ pub struct ReconcileSummary {
     #[serde(default)]
     pub team_restricted: bool,
     pub orphans_deleted: u64,
+    /// Users whose spend in the current budget period moved since the last reconcile (read from
+    /// the same `/key/list` pages, 100 keys each).
+    #[serde(default)]
+    pub spend_updated: u64,
+    /// `/key/list` pages read.
+    #[serde(default)]
+    pub pages_read: u64,
     pub errors: Vec<String>,
 }
 

@@ -102,7 +102,11 @@ impl Mama {
             suspended,
             status,
             spend: row.spend,
-            spend_read_at: row.spend_read_at.map(|t| t.and_utc()),
+            // A reconcile reads every key's spend: a value it left alone is current as of then.
+            spend_read_at: row
+                .spend_read_at
+                .map(|t| t.and_utc())
+                .map(|read| self.sync.last_reconcile().map_or(read, |r| r.max(read))),
             rotated_at: row.rotated_at.map(|t| t.and_utc()),
             version: row.version,
             created_at: row.created_at.and_utc(),

@@ -17,11 +17,12 @@ use chrono::Utc;
 use diesel::prelude::*;
 
 use super::marks::{is_mamas, may_be_our_orphan, CHANGED_BY};
-use super::wanted::{KeyField, WantedKey};
+use super::wanted::{KeyField, KeyTerms, WantedKey};
 use super::{store, team, Engine};
 use crate::api::types::{KeyStatus as UserKeyStatus, ReconcileSummary};
 use crate::api::{ApiError, ErrorCode};
 use crate::db::schema::users;
+use crate::db::users::limits::LimitColumns;
 use crate::db::users::StoredKeyStatus;
 use crate::db::{self, events, outbox, DbConn, DbError, PooledConn};
 use crate::domain::NameSet;
@@ -64,6 +65,9 @@ struct Snapshot {
     key_hash: Option<String>,
     models: String,
     status: UserKeyStatus,
+    /// The limits and suspension LiteLLM must hold for the key.
+    terms: KeyTerms,
+    spend: Option<f64>,
 }
 
 /// Holds the PostgreSQL session lock for as long as it lives on its own connection.
@@ -165,8 +169,25 @@ async fn reconcile(
     let (rows, previous, queued) = mama
         .db
         .read(|c| {
-            let rows: Vec<(String, Option<String>, String, StoredKeyStatus)> = users::table
-                .select((users::id, users::key_hash, users::models, users::key_status))
+            #[allow(clippy::type_complexity)]
+            let rows: Vec<(
+                String,
+                Option<String>,
+                String,
+                StoredKeyStatus,
+                LimitColumns,
+                Option<chrono::NaiveDateTime>,
+                Option<f64>,
+            )> = users::table
+                .select((
+                    users::id,
+                    users::key_hash,
+                    users::models,
+                    users::key_status,
+                    LimitColumns::as_select(),
+                    users::suspended_at,
+                    users::spend,
+                ))
                 .load(c)?;
             // Keys a rotation still serves: never orphans, whatever their alias says.
             let previous: Vec<Option<String>> = users::table
@@ -179,17 +200,25 @@ async fn reconcile(
         .await?;
     let snapshot: HashMap<String, Snapshot> = rows
         .into_iter()
-        .map(|(id, key_hash, models, status)| {
-            (
-                id.clone(),
-                Snapshot {
-                    id,
-                    key_hash,
-                    models,
-                    status: status.into(),
-                },
-            )
-        })
+        .map(
+            |(id, key_hash, models, status, limits, suspended_at, spend)| {
+                let terms = KeyTerms {
+                    limits: crate::domain::limits::on_key(&limits.limits().values),
+                    suspended: suspended_at.is_some(),
+                };
+                (
+                    id.clone(),
+                    Snapshot {
+                        id,
+                        key_hash,
+                        models,
+                        status: status.into(),
+                        terms,
+                        spend,
+                    },
+                )
+            },
+        )
         .collect();
     let by_hash: HashMap<&str, &Snapshot> = snapshot
         .values()
@@ -205,8 +234,24 @@ async fn reconcile(
         }
     }
     let prefix = engine.config.alias_prefix.as_str();
-    let mine = list_mamas_keys(engine, prefix).await?;
+    let (mine, pages) = list_mamas_keys(engine, prefix).await?;
     summary.keys_seen = mine.len() as u64;
+    summary.pages_read = pages;
+    // What each key spent in its current period comes with the listing: kept where it moved.
+    let spends: Vec<(String, f64)> = mine
+        .iter()
+        .filter_map(|key| {
+            let u = by_hash.get(key.token.as_str())?;
+            let moved = u.spend.is_none_or(|s| (s - key.spend).abs() > 1e-12);
+            moved.then(|| (u.id.clone(), key.spend))
+        })
+        .collect();
+    summary.spend_updated = spends.len() as u64;
+    if !spends.is_empty() {
+        mama.db
+            .write(move |c| store::record_spend(c, &spends, db::now()))
+            .await?;
+    }
 
     let mut live: HashSet<&str> = HashSet::new();
     let mut drift: BTreeMap<KeyField, Vec<String>> = BTreeMap::new();
@@ -224,7 +269,8 @@ async fn reconcile(
             let models = NameSet::from_json(&u.models).unwrap_or_default();
             // Without a known team id the team cannot be judged this time: leave it out.
             let judged_team = teams_managed && team_id.is_some();
-            let wanted = WantedKey::new(prefix, &u.id, &models, judged_team, team_id.clone());
+            let wanted = WantedKey::new(prefix, &u.id, &models, judged_team, team_id.clone())
+                .with_terms(u.terms.clone());
             for field in wanted.differences(key) {
                 drift.entry(field).or_default().push(u.id.clone());
             }
@@ -352,7 +398,10 @@ async fn check_team(engine: &Engine, summary: &mut ReconcileSummary) -> (bool, O
 
 /// Every live LiteLLM key that is mama's: alias with mama's prefix, or mama's metadata mark.
 /// (`/key/list` filters aliases by exact match only, so the prefix is checked here.)
-async fn list_mamas_keys(engine: &Engine, prefix: &str) -> Result<Vec<KeyInfo>, LiteLlmError> {
+async fn list_mamas_keys(
+    engine: &Engine,
+    prefix: &str,
+) -> Result<(Vec<KeyInfo>, u64), LiteLlmError> {
     let mut keys = Vec::new();
     let mut page = 1;
     loop {
@@ -374,5 +423,5 @@ async fn list_mamas_keys(engine: &Engine, prefix: &str) -> Result<Vec<KeyInfo>, 
         }
         page += 1;
     }
-    Ok(keys)
+    Ok((keys, u64::from(page)))
 }

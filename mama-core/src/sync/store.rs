@@ -113,3 +113,18 @@ pub fn requeue(conn: &mut DbConn, ids: &[String], now: NaiveDateTime) -> Result<
     let ops: Vec<_> = ids.iter().map(|id| NewOp::sync(id)).collect();
     outbox::enqueue(conn, &ops, now)
 }
+
+/// Records what each user's key spent in its current budget period, as LiteLLM reported it at
+/// `now`. Not an admin's edit: neither the version nor `updated_at` moves.
+pub fn record_spend(
+    conn: &mut DbConn,
+    spends: &[(String, f64)],
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    for (id, spend) in spends {
+        diesel::update(users::table.filter(users::id.eq(id)))
+            .set((users::spend.eq(spend), users::spend_read_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
