@@ -101,6 +101,9 @@ pub struct LookupUser {
     /// When the key was last rotated (null: never): a service caching keys refreshes then.
     #[serde(default)]
     pub rotated_at: Option<DateTime<Utc>>,
+    /// While the key's predecessor still works (the grace after a rotation): when it stops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key_expires_at: Option<DateTime<Utc>>,
 }
 
 impl LookupUser {

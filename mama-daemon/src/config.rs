@@ -88,6 +88,10 @@ pub struct Opts {
     /// event forever (plan the disk, see docs/deploy.md §9).
     #[arg(long, env = "MAMA_EVENTS_RETENTION_DAYS", global = true)]
     pub events_retention_days: Option<u32>,
+    /// Seconds a rotated key keeps working after its replacement is live in LiteLLM (default
+    /// 900), so services can switch without an outage; `users.rotate_keys` may ask for another.
+    #[arg(long, env = "MAMA_ROTATION_GRACE_SECS", global = true)]
+    pub rotation_grace_secs: Option<f64>,
 }
 
 /// The TOML file's shape: the same names as the flags, with underscores.
@@ -113,6 +117,7 @@ pub struct FileConfig {
     pub reconcile_interval_secs: Option<f64>,
     pub orphan_min_age_secs: Option<f64>,
     pub events_retention_days: Option<u32>,
+    pub rotation_grace_secs: Option<f64>,
 }
 
 /// LiteLLM sync tuning.
@@ -161,6 +166,8 @@ pub struct Settings {
     pub sync: SyncSettings,
     /// How long events are kept; `None` keeps them forever.
     pub events_retention: Option<chrono::Duration>,
+    /// How long a rotated key keeps working after its replacement is live.
+    pub rotation_grace: std::time::Duration,
 }
 
 const DEFAULT_CONFIG: &str = "/etc/mama/mama.toml";
@@ -299,9 +306,16 @@ impl Opts {
         }
         let events_retention =
             (retention_days > 0).then(|| chrono::Duration::days(i64::from(retention_days)));
+        let rotation_grace = secs(
+            "rotation-grace-secs",
+            self.rotation_grace_secs.or(file.rotation_grace_secs),
+            900.0,
+            0.0,
+        )?;
         Ok(Settings {
             sync,
             events_retention,
+            rotation_grace,
             listen: self
                 .listen
                 .or(file.listen)

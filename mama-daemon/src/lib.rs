@@ -17,6 +17,7 @@ mod listen;
 pub mod metrics;
 mod notify;
 mod retention;
+mod rotation;
 pub mod routes;
 pub mod serve;
 pub mod state;

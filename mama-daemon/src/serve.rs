@@ -41,6 +41,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
         cipher,
         CoreConfig {
             bootstrap_password: settings.bootstrap_password.clone(),
+            rotation_grace: settings.rotation_grace,
         },
     );
     {
@@ -58,6 +59,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
     };
     let sync = crate::worker::spawn(&settings, state.mama.clone())?;
     let pruner = crate::retention::spawn(state.mama.clone(), settings.events_retention);
+    let rotator = crate::rotation::spawn(state.mama.clone());
 
     let rest = TcpListener::bind(settings.listen)
         .await
@@ -111,6 +113,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
     }
     crate::notify::stopping();
     let _ = stop_tx.send(true);
+    rotator.abort();
     if let Some(pruner) = pruner {
         // A batch already in its transaction finishes on its blocking thread; none starts.
         pruner.abort();

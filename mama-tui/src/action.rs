@@ -69,6 +69,8 @@ pub enum Cmd {
     Reload,
     GoTo(Screen),
     DropUnavailable,
+    /// Suspend the selected user (asking why), or resume it when it is suspended.
+    SuspendResume,
     /// Show the users holding unavailable models (models screen).
     ShowUnavailableUsers,
     New,
@@ -103,6 +105,8 @@ pub enum Tag {
     },
     EditLoad,
     UpdateUser,
+    SuspendUser,
+    ResumeUser,
     CreateUsers,
     DeleteUsers,
     RotateKeys,

@@ -140,6 +140,7 @@ pub const USERS: &[Binding] = &[
         "drop unavailable models from marked",
         "",
     ),
+    key('p', Cmd::SuspendResume, "p", "suspend or resume user", ""),
     key(
         'I',
         Cmd::Sort(UserColumn::Id),
@@ -290,16 +291,21 @@ impl Context {
                     Field::Text
                 }),
                 Popup::Edit(d) => Context::Form(match d.focus {
-                    EditField::Organization => Field::Text,
+                    EditField::Organization | EditField::Limit(_) => Field::Text,
                     EditField::Models | EditField::Services => Field::Button,
                     EditField::Info => Field::Area,
                 }),
                 Popup::Bulk(d) => Context::Form(match d.focus {
-                    BulkField::ModelsOp | BulkField::ServicesOp | BulkField::OrganizationOp => {
-                        Field::Choice
-                    }
+                    BulkField::ModelsOp
+                    | BulkField::ServicesOp
+                    | BulkField::OrganizationOp
+                    | BulkField::SuspendOp => Field::Choice,
                     BulkField::Models | BulkField::Services => Field::Button,
-                    BulkField::Organization | BulkField::InfoUnset => Field::Text,
+                    BulkField::Organization
+                    | BulkField::InfoUnset
+                    | BulkField::Limit(_)
+                    | BulkField::ExtendExpiry
+                    | BulkField::SuspendReason => Field::Text,
                     BulkField::InfoSet => Field::Area,
                 }),
                 Popup::Create(d) => Context::Form(match d.focus {
@@ -583,7 +589,7 @@ mod tests {
         for (focus, kind) in cases {
             let mut dialog = BulkDialog::new(2);
             dialog.focus = focus;
-            app.popups = vec![Popup::Bulk(dialog)];
+            app.popups = vec![Popup::Bulk(Box::new(dialog))];
             assert_eq!(Context::of(&app), Context::Form(kind), "{focus:?}");
         }
         // Typing an organization: `q` and space are text there, not quit or toggle.

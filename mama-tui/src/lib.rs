@@ -15,6 +15,8 @@ pub mod effect;
 pub mod event_filter;
 pub mod filter;
 pub mod keymap;
+pub mod limit_form;
+pub mod limits;
 pub mod popup;
 pub mod runtime;
 pub mod terminal;

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use mama_api::types::{BulkUpdateParams, Info, Role, SetOp, UserView};
+use mama_api::types::{BulkUpdateParams, Info, LimitField, Role, SetOp, UserView};
 use mama_api::FieldError;
 
+use crate::limit_form::LimitInputs;
 use crate::text::{TextArea, TextInput};
 
 #[derive(Debug)]
@@ -19,7 +20,7 @@ pub enum Popup {
     },
     Confirm(Confirm),
     Edit(Box<EditDialog>),
-    Bulk(BulkDialog),
+    Bulk(Box<BulkDialog>),
     Create(CreateDialog),
     Picker(Picker),
     Password(PasswordForm),
@@ -37,6 +38,11 @@ pub enum ConfirmAction {
     ApplyBulk(Vec<BulkUpdateParams>),
     DeleteAdmin(String),
     DeleteService(String),
+    /// Switch a suspended user's key on again.
+    ResumeUser {
+        id: String,
+        version: i64,
+    },
     RevokeToken(String),
 }
 
@@ -53,14 +59,21 @@ pub enum EditField {
     Organization,
     Models,
     Services,
+    Limit(LimitField),
     Info,
 }
 
 impl EditField {
-    pub const ALL: [EditField; 4] = [
+    pub const ALL: [EditField; 10] = [
         EditField::Organization,
         EditField::Models,
         EditField::Services,
+        EditField::Limit(LimitField::MaxBudget),
+        EditField::Limit(LimitField::BudgetPeriod),
+        EditField::Limit(LimitField::TpmLimit),
+        EditField::Limit(LimitField::RpmLimit),
+        EditField::Limit(LimitField::ExpiresAt),
+        EditField::Limit(LimitField::RotationEvery),
         EditField::Info,
     ];
 }
@@ -72,6 +85,9 @@ pub struct EditDialog {
     pub models: BTreeSet<String>,
     pub services: BTreeSet<String>,
     pub info: TextArea,
+    /// Budget, rate limits, expiry and rotation: blank is no limit, `inherit` the
+    /// organization's default.
+    pub limits: LimitInputs,
     pub focus: EditField,
     pub error: Option<String>,
     /// The daemon answered `conflict`: the user changed meanwhile. `r` reloads.
@@ -92,6 +108,7 @@ impl EditDialog {
             models: user.models.iter().cloned().collect(),
             services: user.services.iter().cloned().collect(),
             info: TextArea::new(&info),
+            limits: LimitInputs::of_user(&user),
             focus: EditField::Organization,
             error: None,
             conflict: None,
@@ -134,10 +151,17 @@ pub enum BulkField {
     InfoSet,
     /// Keys removed from every user, comma-separated.
     InfoUnset,
+    /// A limit set on every user (blank: unchanged).
+    Limit(LimitField),
+    /// Days added to every expiry.
+    ExtendExpiry,
+    /// Unchanged / suspend / resume.
+    SuspendOp,
+    SuspendReason,
 }
 
 impl BulkField {
-    pub const ALL: [BulkField; 8] = [
+    pub const ALL: [BulkField; 17] = [
         BulkField::ModelsOp,
         BulkField::Models,
         BulkField::ServicesOp,
@@ -146,7 +170,43 @@ impl BulkField {
         BulkField::Organization,
         BulkField::InfoSet,
         BulkField::InfoUnset,
+        BulkField::Limit(LimitField::MaxBudget),
+        BulkField::Limit(LimitField::BudgetPeriod),
+        BulkField::Limit(LimitField::TpmLimit),
+        BulkField::Limit(LimitField::RpmLimit),
+        BulkField::Limit(LimitField::ExpiresAt),
+        BulkField::Limit(LimitField::RotationEvery),
+        BulkField::ExtendExpiry,
+        BulkField::SuspendOp,
+        BulkField::SuspendReason,
     ];
+}
+
+/// Whether a bulk change switches the keys off or on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BulkSuspension {
+    #[default]
+    Unchanged,
+    Suspend,
+    Resume,
+}
+
+impl BulkSuspension {
+    pub fn cycle(self) -> Self {
+        match self {
+            BulkSuspension::Unchanged => BulkSuspension::Suspend,
+            BulkSuspension::Suspend => BulkSuspension::Resume,
+            BulkSuspension::Resume => BulkSuspension::Unchanged,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BulkSuspension::Unchanged => "unchanged",
+            BulkSuspension::Suspend => "suspend",
+            BulkSuspension::Resume => "resume",
+        }
+    }
 }
 
 /// Bulk edit of the marked users: a set operation (or none) for models and for services, a new
@@ -164,6 +224,10 @@ pub struct BulkDialog {
     pub organization: TextInput,
     pub info_set: TextArea,
     pub info_unset: TextInput,
+    pub limits: LimitInputs,
+    pub extend_expiry: TextInput,
+    pub suspension: BulkSuspension,
+    pub reason: TextInput,
     pub focus: BulkField,
     pub error: Option<String>,
     pub busy: bool,
@@ -181,6 +245,10 @@ impl BulkDialog {
             organization: TextInput::default(),
             info_set: TextArea::default(),
             info_unset: TextInput::default(),
+            limits: LimitInputs::default(),
+            extend_expiry: TextInput::default(),
+            suspension: BulkSuspension::Unchanged,
+            reason: TextInput::default(),
             focus: BulkField::ModelsOp,
             error: None,
             busy: false,
@@ -383,14 +451,21 @@ impl Default for AdminForm {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptPurpose {
     NewService,
+    /// The reason for suspending one user.
+    SuspendUser {
+        id: String,
+        version: i64,
+    },
 }
 
 #[derive(Debug)]
 pub struct Prompt {
     pub title: String,
+    /// The field's label (`name`, `reason`).
+    pub label: &'static str,
     pub input: TextInput,
     pub purpose: PromptPurpose,
     pub error: Option<String>,

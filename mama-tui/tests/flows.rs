@@ -822,8 +822,9 @@ fn bulk_dialog_checks_organization_and_info_locally() {
     cmd(&mut app, Cmd::BulkEdit);
     cmd(&mut app, Cmd::PrevChoice);
     cmd(&mut app, Cmd::PrevChoice);
-    cmd(&mut app, Cmd::PrevField);
-    cmd(&mut app, Cmd::PrevField);
+    for _ in 0..6 {
+        cmd(&mut app, Cmd::NextField);
+    }
     typed(&mut app, "no equals sign");
     assert!(cmd(&mut app, Cmd::Save).is_empty());
     let error = match app.popups.last() {
@@ -948,6 +949,7 @@ fn created_users_turn_active_on_screen_once_their_keys_are_synced() {
     );
     assert!(methods(&effects).contains(&"users.list"), "{effects:?}");
     rows.last_mut().unwrap().key_status = KeyStatus::Active;
+    rows.last_mut().unwrap().status = mama_api::types::UserStatus::Active;
     reply_first_page(
         &mut app,
         json!({"users": rows, "total": 6, "matching": 6, "offset": 0, "limit": 100}),

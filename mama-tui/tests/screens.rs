@@ -119,11 +119,11 @@ fn users_table_wide() {
 
 #[test]
 fn unavailable_models_are_red_and_marked_without_colour() {
-    let app = users_app(120, 24, sample_users(), 5);
+    let app = users_app(160, 24, sample_users(), 5);
     let terminal = render(&app);
     let buffer = terminal.backend().buffer();
     let row = 2u16;
-    let line: String = (0..120)
+    let line: String = (0..160)
         .map(|x| buffer[(x, row)].symbol().to_string())
         .collect();
     let at = line
@@ -134,7 +134,7 @@ fn unavailable_models_are_red_and_marked_without_colour() {
     };
     assert_eq!(buffer[(x, row)].fg, Color::Red);
 
-    let mut plain = users_app(120, 24, sample_users(), 5);
+    let mut plain = users_app(160, 24, sample_users(), 5);
     plain.color = false;
     let text = screen(&plain);
     assert!(
@@ -647,4 +647,119 @@ fn tiny_terminals_draw_without_panic() {
             }
         }
     }
+}
+
+#[test]
+fn users_table_120_with_spend_gauges() {
+    let app = users_app(120, 24, sample_users(), 5);
+    let text = screen(&app);
+    assert!(text.contains("▇▇▁▁ 4.20"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn keys_that_refuse_calls_read_so_without_colour() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    app.color = false;
+    let text = screen(&app);
+    for (id, status) in [
+        ("박영희", "✗ suspended"),
+        ("lee.young", "✗ over budget"),
+        ("u00017", "✗ expired"),
+    ] {
+        let row = text.lines().find(|l| l.contains(id)).unwrap_or_default();
+        assert!(row.contains(status), "{id}: {row}");
+    }
+    let row = text
+        .lines()
+        .find(|l| l.contains("u00017"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("2026-03-01!"),
+        "a past expiry is marked: {row}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.contains("김철수"))
+        .unwrap_or_default();
+    assert!(!row.contains('✗') && row.contains("active"), "{row}");
+}
+
+#[test]
+fn edit_dialog_with_limits_and_a_bad_budget() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Open);
+    for _ in 0..3 {
+        cmd(&mut app, Cmd::NextField);
+    }
+    update(&mut app, Action::Edit(Edit::ClearLine));
+    update(&mut app, Action::Edit(Edit::End));
+    update(&mut app, Action::Edit(Edit::ClearLine));
+    typed(&mut app, "-5");
+    cmd(&mut app, Cmd::Save);
+    let text = screen(&app);
+    assert!(text.contains("inherit (org: 90d)"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn edit_dialog_of_a_suspended_user() {
+    let mut app = users_app(100, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::Down);
+    cmd(&mut app, Cmd::Open);
+    let text = screen(&app);
+    assert!(
+        text.contains("✗ suspended by admin, 2026-03-02 08:15"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn suspend_prompt() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    cmd(&mut app, Cmd::SuspendResume);
+    typed(&mut app, "laptop stolen");
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn bulk_limits_preview_with_samples() {
+    let mut app = marked_app();
+    cmd(&mut app, Cmd::BulkEdit);
+    for _ in 0..8 {
+        cmd(&mut app, Cmd::NextField);
+    }
+    typed(&mut app, "0");
+    insta::assert_snapshot!("bulk_limits_dialog", screen(&app));
+    cmd(&mut app, Cmd::Save);
+    reply(
+        &mut app,
+        Tag::BulkPreview,
+        json!([{
+            "matched": 2, "changed": 2, "models_added": [], "models_removed": [],
+            "services_added": [], "services_removed": [], "limits_changed": 2,
+            "suspended": 0, "resumed": 0, "dry_run": true,
+            "samples": [
+                {"id": "김철수", "changes": [
+                    {"field": "max_budget", "before": "$10.00/30d", "after": "$0.00/30d"}]},
+                {"id": "박영희", "changes": [
+                    {"field": "max_budget", "before": "none", "after": "$0.00"}]}
+            ]
+        }]),
+    );
+    let text = screen(&app);
+    assert!(text.contains("$10.00/30d → $0.00/30d"), "{text}");
+    insta::assert_snapshot!("bulk_limits_preview", text);
+    cmd(&mut app, Cmd::Yes);
+    reply(
+        &mut app,
+        Tag::BulkApply,
+        json!([{
+            "matched": 2, "changed": 2, "models_added": [], "models_removed": [],
+            "services_added": [], "services_removed": [], "limits_changed": 2,
+            "suspended": 0, "resumed": 0, "dry_run": false, "samples": []
+        }]),
+    );
+    insta::assert_snapshot!("bulk_limits_summary", screen(&app));
 }

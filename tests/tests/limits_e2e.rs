@@ -669,3 +669,176 @@ async fn real_proxy_spend_is_read_back_and_a_spent_budget_shows_as_over_budget()
     assert_eq!(get_one(&mut rpc, "spender").await["status"], "active");
     assert_eq!(chat(&url, &spender_key).await.0, 200);
 }
+
+#[tokio::test]
+async fn real_proxy_a_rotation_keeps_the_old_key_working_for_its_grace_then_deletes_it() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let litellm = admin_client(&url, &master);
+    let key = key_file(&master);
+    let prefix = unique_prefix();
+    let mut env = envs(&prefix);
+    env.retain(|(name, _)| *name != "MAMA_ROTATION_GRACE_SECS");
+    env.push(("MAMA_ROTATION_GRACE_SECS", "8".into()));
+    let d = start_synced(&sync_args(&url, &key), &env, None);
+    let mut rpc = d.admin().await;
+    let token = rpc.service_token(SERVICE).await;
+    let created = rpc
+        .call(
+            "users.create",
+            json!({"users": [user("turner", &["mock-gpt"])]}),
+        )
+        .await;
+    assert_eq!(created.ok()["created"], 1, "{}", created.body);
+    let old_key = settled(&mut rpc, "turner").await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let refused = rpc
+        .call(
+            "users.rotate_keys",
+            json!({"ids": ["turner"], "grace_minutes": 100_000}),
+        )
+        .await;
+    assert_eq!(refused.code(), "invalid_params", "{}", refused.body);
+    let rotated = rpc
+        .call("users.rotate_keys", json!({"ids": ["turner"]}))
+        .await;
+    assert_eq!(rotated.ok()["rotated"], 1, "{}", rotated.body);
+    let row = settled(&mut rpc, "turner").await;
+    let new_key = row["key"].as_str().unwrap().to_string();
+    assert_ne!(new_key, old_key);
+    assert!(row["rotated_at"].is_string(), "{row}");
+    let grace_ends: chrono::DateTime<Utc> =
+        serde_json::from_value(row["previous_key_expires_at"].clone()).expect("grace shown");
+
+    // During the grace: services get the new key and learn when the old one stops; both work.
+    let served = lookup(&d, &token, &one("turner")).await;
+    assert_eq!(served["turner"]["key"].as_str(), Some(new_key.as_str()));
+    assert!(served["turner"]["rotated_at"].is_string());
+    assert!(served["turner"]["previous_key_expires_at"].is_string());
+    assert_eq!(
+        chat(&url, &new_key).await.0,
+        200,
+        "the new key works at once"
+    );
+    assert_eq!(chat(&url, &old_key).await.0, 200, "the old key still works");
+    let status = rpc.call("sync.status", json!({})).await;
+    assert_eq!(status.ok()["keys_in_grace"], 1, "{}", status.body);
+    // A reconcile in the middle leaves the old key alone.
+    let summary = reconcile(&mut rpc).await;
+    assert_eq!(summary["orphans_deleted"], 0, "{summary}");
+    assert_eq!(chat(&url, &old_key).await.0, 200);
+
+    // After it: the old key is deleted through the outbox, the new one goes on working.
+    let wait = (grace_ends - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait).await;
+    wait_key_gone(&litellm, &key_hash(&old_key)).await;
+    assert_eq!(chat(&url, &old_key).await.0, 401, "the old key is gone");
+    assert_eq!(chat(&url, &new_key).await.0, 200);
+    let served = lookup(&d, &token, &one("turner")).await;
+    assert_eq!(served["turner"]["previous_key_expires_at"], Value::Null);
+    let status = rpc.call("sync.status", json!({})).await;
+    assert_eq!(status.ok()["keys_in_grace"], 0, "{}", status.body);
+}
+
+/// `rotation_every`: a key whose interval has passed is rotated by the daemon itself, once,
+/// even with two daemons on one PostgreSQL database, and the new key works in LiteLLM.
+#[tokio::test]
+async fn real_proxy_a_key_due_by_rotation_every_is_rotated_once_by_the_daemon() {
+    let Some((url, master)) = real_proxy() else {
+        return;
+    };
+    let key = key_file(&master);
+    let prefix = unique_prefix();
+    let d = start(&url, &key, &prefix);
+    let mut rpc = d.admin().await;
+    rpc.ensure_service(SERVICE).await;
+    let mut due = user("due", &["mock-gpt"]);
+    due["limits"] = json!({"rotation_every": "30d"});
+    let mut fresh = user("fresh", &["mock-gpt"]);
+    fresh["limits"] = json!({"rotation_every": "30d"});
+    let created = rpc
+        .call("users.create", json!({"users": [due, fresh]}))
+        .await;
+    assert_eq!(created.ok()["created"], 2, "{}", created.body);
+    let rows = wait_active(&mut rpc, &["due".to_string(), "fresh".to_string()]).await;
+    let (old_due, old_fresh) = (
+        rows[0]["key"].as_str().unwrap().to_string(),
+        rows[1]["key"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(rows[0]["limits"]["rotation_every"], "30d");
+
+    // 31 days pass for one of them (the clock of the database, moved by hand), then the daemon
+    // restarts (its scheduler looks at start, then every minute); on PostgreSQL a second
+    // daemon starts on the same database at the same time.
+    d.db.execute(&format!(
+        "UPDATE users SET created_at = {} WHERE id = 'due'",
+        shifted_created_at()
+    ));
+    let data = d.dir.path().join("data");
+    let (dir, db) = d.kill();
+    let shared = (mama_tests::harness::database::kind()
+        == mama_tests::harness::database::Kind::Postgres)
+        .then(|| db.shared());
+    let d = start_synced(&sync_args(&url, &key), &envs(&prefix), Some((dir, db)));
+    let second = shared.map(|db| {
+        let mut args = sync_args(&url, &key);
+        args.extend([
+            "--encryption-key-file".into(),
+            data.join("encryption.key").to_string_lossy().into_owned(),
+            "--jwt-key-file".into(),
+            data.join("jwt.key").to_string_lossy().into_owned(),
+        ]);
+        start_synced(
+            &args,
+            &envs(&prefix),
+            Some((tempfile::tempdir().unwrap(), db)),
+        )
+    });
+    let mut rpc = admin_again(&d).await;
+    let started = Instant::now();
+    let rotated = loop {
+        let row = get_one(&mut rpc, "due").await;
+        if row["key"].as_str() != Some(old_due.as_str()) && row["key_status"] == "active" {
+            break row;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not rotated: {row}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let new_key = rotated["key"].as_str().unwrap().to_string();
+    assert!(rotated["rotated_at"].is_string());
+    assert_eq!(chat(&url, &new_key).await.0, 200, "the new key works");
+    // Rotated once: one scheduled rotation event naming it, and the other key left alone.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rotations: Vec<Value> = events(&mut rpc, "users.rotate_keys")
+        .await
+        .into_iter()
+        .filter(|e| e["detail"].as_str().unwrap_or("").contains("scheduled"))
+        .collect();
+    assert_eq!(rotations.len(), 1, "{rotations:?}");
+    assert_eq!(
+        get_one(&mut rpc, "due").await["key"].as_str(),
+        Some(new_key.as_str())
+    );
+    assert_eq!(
+        get_one(&mut rpc, "fresh").await["key"].as_str(),
+        Some(old_fresh.as_str())
+    );
+    drop(second);
+}
+
+/// `created_at` 31 days earlier, in the test database's SQL dialect.
+fn shifted_created_at() -> String {
+    match mama_tests::harness::database::kind() {
+        mama_tests::harness::database::Kind::Postgres => "created_at - INTERVAL '31 days'".into(),
+        mama_tests::harness::database::Kind::Sqlite => {
+            "strftime('%Y-%m-%d %H:%M:%f', created_at, '-31 days')".into()
+        }
+    }
+}

@@ -619,3 +619,93 @@ async fn paging_a_long_list_by_cursor_in_tmux() {
     tmux.keys(&["g"]);
     wait("the first rows again", Box::new(|first, _| first == 1)).await;
 }
+
+/// Two marked users get a budget of 0 in the bulk dialog: the preview names the change and the
+/// users it samples, nothing changes before `y`, and after it both rows show the new budget
+/// (the third, unmarked, keeps none).
+#[tokio::test]
+async fn bulk_budget_of_zero_for_two_marked_users_in_tmux() {
+    if !Tmux::available() {
+        eprintln!("tmux is not installed: skipping the TUI end-to-end test");
+        return;
+    }
+    let daemon = Daemon::start();
+    let mut rpc = daemon.admin().await;
+    rpc.call(
+        "users.create",
+        json!({"users": [
+            {"id": "budget-a", "organization": "연구소"},
+            {"id": "budget-b", "organization": "연구소"},
+            {"id": "budget-c", "organization": "Sales"},
+        ]}),
+    )
+    .await
+    .ok();
+    let tmux = Tmux::start("limits", &tui_command(&daemon));
+    tmux.wait_for("mama · log in").await;
+    tmux.text(ADMIN_PASSWORD);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("total 3 · matching 3").await;
+
+    // Space marks the row and moves down: the first two users (sorted by id).
+    tmux.keys(&["Space"]);
+    tmux.wait_for("marked 1").await;
+    tmux.keys(&["Space"]);
+    tmux.wait_for("marked 2").await;
+
+    // Bulk edit: past models, services, organization and info to the budget.
+    tmux.keys(&["b"]);
+    tmux.wait_for("bulk edit 2 marked").await;
+    for _ in 0..8 {
+        tmux.keys(&["Tab"]);
+    }
+    tmux.text("0");
+    tmux.keys(&["C-s"]);
+    let preview = tmux.wait_for("Preview of the bulk change").await;
+    for line in [
+        "2 users selected, 2 will change.",
+        "limits: max_budget → $0.00",
+        // A sample line of the daemon's before → after.
+        "max_budget: ",
+    ] {
+        assert!(preview.contains(line), "{line:?} in\n{preview}");
+    }
+    let before = users(&mut rpc).await;
+    assert_eq!(
+        user(&before, "budget-a").map(|u| u["limits"]["max_budget"].clone()),
+        Some(Value::Null),
+        "the preview changed nothing"
+    );
+    tmux.keys(&["y"]);
+    tmux.wait_for("Bulk change applied").await;
+    tmux.keys(&["Enter"]);
+    let row = |screen: &str, id: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let screen = tmux
+        .wait_until("both marked rows show a budget of $0.00", |s| {
+            row(s, "budget-a").contains("$0.00") && row(s, "budget-b").contains("$0.00")
+        })
+        .await;
+    assert!(
+        !row(&screen, "budget-c").contains("$0.00"),
+        "the unmarked user keeps no budget:\n{screen}"
+    );
+    let after = users(&mut rpc).await;
+    for id in ["budget-a", "budget-b"] {
+        assert_eq!(
+            user(&after, id).map(|u| u["limits"]["max_budget"].clone()),
+            Some(json!(0.0)),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        user(&after, "budget-c").map(|u| u["limits"]["max_budget"].clone()),
+        Some(Value::Null)
+    );
+    tmux.keys(&["q"]);
+}

@@ -46,6 +46,9 @@ pub struct SyncStatus {
     pub users_pending: u64,
     pub users_failed: u64,
     pub last_reconcile_at: Option<DateTime<Utc>>,
+    /// Rotated keys still working in their grace; each one's deletion is queued for its end.
+    #[serde(default)]
+    pub keys_in_grace: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

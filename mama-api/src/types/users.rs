@@ -90,6 +90,9 @@ pub struct UserView {
     /// When the key was last rotated (null: never, since the user was created).
     #[serde(default)]
     pub rotated_at: Option<DateTime<Utc>>,
+    /// While a rotated key's grace runs: when the old key stops working.
+    #[serde(default)]
+    pub previous_key_expires_at: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version: pass it back to `users.update`.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -462,10 +465,14 @@ pub struct FieldChange {
     pub after: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeysParams {
     pub ids: Vec<String>,
+    /// Minutes the old key keeps working once the new one is live in LiteLLM (0 to 10080; the
+    /// daemon's `--rotation-grace-secs` when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -62,6 +62,18 @@ impl NewOp {
 
 /// Enqueues operations in multi-row inserts.
 pub fn enqueue(conn: &mut DbConn, ops: &[NewOp], at: NaiveDateTime) -> Result<(), DbError> {
+    enqueue_at(conn, ops, at, at)
+}
+
+/// Enqueues operations that become due at `due` (a rotated key's deletion at the end of its
+/// grace). A delete that is not due yet does not hold up its user's other operations: it
+/// removes another key than the one they change.
+pub fn enqueue_at(
+    conn: &mut DbConn,
+    ops: &[NewOp],
+    at: NaiveDateTime,
+    due: NaiveDateTime,
+) -> Result<(), DbError> {
     for chunk in ops.chunks(super::rows_per_insert(6)) {
         let values: Vec<_> = chunk
             .iter()
@@ -71,7 +83,7 @@ pub fn enqueue(conn: &mut DbConn, ops: &[NewOp], at: NaiveDateTime) -> Result<()
                     outbox::kind.eq(op.kind),
                     outbox::key_hash.eq(&op.key_hash),
                     outbox::created_at.eq(at),
-                    outbox::available_at.eq(at),
+                    outbox::available_at.eq(due),
                     outbox::attempts.eq(0),
                 )
             })
@@ -83,9 +95,30 @@ pub fn enqueue(conn: &mut DbConn, ops: &[NewOp], at: NaiveDateTime) -> Result<()
     Ok(())
 }
 
-/// Operations queued or running: the queue depth `sync.status` and the metrics report.
+/// Operations queued or running: the queue depth `sync.status` and the metrics report. Deletes
+/// scheduled for later (rotated keys in their grace) are not work waiting: see [`scheduled`].
 pub fn depth(conn: &mut DbConn) -> Result<u64, DbError> {
-    Ok(outbox::table.count().get_result::<i64>(conn)? as u64)
+    let now = super::now();
+    Ok(outbox::table
+        .filter(
+            outbox::kind
+                .eq(KIND_SYNC)
+                .or(outbox::available_at.le(now))
+                .or(outbox::attempts.gt(0)),
+        )
+        .count()
+        .get_result::<i64>(conn)? as u64)
+}
+
+/// Key deletions scheduled for later: rotated keys still in their grace.
+pub fn scheduled(conn: &mut DbConn) -> Result<u64, DbError> {
+    let now = super::now();
+    Ok(outbox::table
+        .filter(outbox::kind.eq(KIND_DELETE))
+        .filter(outbox::available_at.gt(now))
+        .filter(outbox::attempts.eq(0))
+        .count()
+        .get_result::<i64>(conn)? as u64)
 }
 
 /// One unit of work: the oldest operation of a user, plus the later `sync` operations of that
@@ -164,6 +197,13 @@ pub fn claim(
         let Some(ops) = per_user.get(user.as_str()) else {
             continue;
         };
+        // A delete scheduled for later (a rotated key in its grace) waits without holding up
+        // the user's other operations.
+        let ops: Vec<&OutboxRow> = ops
+            .iter()
+            .copied()
+            .filter(|op| !(op.kind == KIND_DELETE && op.available_at > now))
+            .collect();
         let Some(first) = ops.first() else { continue };
         if first.available_at > now {
             continue;
@@ -257,7 +297,9 @@ pub fn retry_now(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, DbError
 
 /// Users with a queued or running operation (their LiteLLM state is about to change).
 pub fn users_in_queue(conn: &mut DbConn) -> Result<HashSet<String>, DbError> {
+    let now = super::now();
     Ok(outbox::table
+        .filter(outbox::kind.eq(KIND_SYNC).or(outbox::available_at.le(now)))
         .select(outbox::user_id)
         .distinct()
         .load::<String>(conn)?

@@ -107,10 +107,14 @@ impl RenderedUser {
         let limits = row.limits.limits().values;
         // An answer stays valid until the key expires: then it must say so, though no write
         // has happened.
-        let stale_at = limits
-            .expires_at
+        // So does the end of a rotated key's grace.
+        let stale_at = [limits.expires_at, row.retiring_until.map(|t| t.and_utc())]
+            .into_iter()
+            .flatten()
             .filter(|at| *at > now)
-            .map_or(i64::MAX, |at| at.timestamp());
+            .map(|at| at.timestamp())
+            .min()
+            .unwrap_or(i64::MAX);
         let services: Vec<String> =
             serde_json::from_str(&row.services).map_err(|e| corrupt("services", e))?;
         let mut user = LookupUser {
@@ -131,6 +135,7 @@ impl RenderedUser {
             ),
             limits,
             rotated_at: row.rotated_at.map(|t| t.and_utc()),
+            previous_key_expires_at: row.retiring_until.map(|t| t.and_utc()).filter(|t| *t > now),
         };
         let for_others = serde_json::to_string(&user).map_err(|e| corrupt("answer", e))?;
         let models = NameSet::new(user.models.iter().cloned());

@@ -36,12 +36,16 @@ use crate::db::{Db, DbError};
 pub struct CoreConfig {
     /// Password of the first super admin on an empty database (must be changed at first login).
     pub bootstrap_password: String,
+    /// How long a rotated key keeps working once its replacement is live in LiteLLM, unless a
+    /// rotation asks for another grace.
+    pub rotation_grace: std::time::Duration,
 }
 
 impl Default for CoreConfig {
     fn default() -> Self {
         CoreConfig {
             bootstrap_password: "admin".into(),
+            rotation_grace: std::time::Duration::from_secs(15 * 60),
         }
     }
 }

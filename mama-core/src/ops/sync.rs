@@ -35,23 +35,27 @@ impl Mama {
                     outbox::depth(c)?,
                     user_db::count_by_status(c, KeyStatus::Pending)?,
                     user_db::count_by_status(c, KeyStatus::Failed)?,
+                    outbox::scheduled(c)?,
                 ))
             })
             .await
             .map_err(ApiError::from)
-            .map(|(queue_depth, users_pending, users_failed)| {
-                let link = self.sync.link();
-                SyncStatus {
-                    configured: self.sync.engine().is_some(),
-                    team_configured: self.team_configured(),
-                    litellm_reachable: link.reachable,
-                    litellm_error: link.error,
-                    queue_depth,
-                    users_pending,
-                    users_failed,
-                    last_reconcile_at: self.sync.last_reconcile(),
-                }
-            });
+            .map(
+                |(queue_depth, users_pending, users_failed, keys_in_grace)| {
+                    let link = self.sync.link();
+                    SyncStatus {
+                        configured: self.sync.engine().is_some(),
+                        team_configured: self.team_configured(),
+                        litellm_reachable: link.reachable,
+                        litellm_error: link.error,
+                        queue_depth,
+                        users_pending,
+                        users_failed,
+                        last_reconcile_at: self.sync.last_reconcile(),
+                        keys_in_grace,
+                    }
+                },
+            );
         self.finish_read(ctx.event(method::SyncStatus::ACTION), result, |e, _| e)
             .await
     }

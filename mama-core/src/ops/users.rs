@@ -108,6 +108,10 @@ impl Mama {
                 .map(|t| t.and_utc())
                 .map(|read| self.sync.last_reconcile().map_or(read, |r| r.max(read))),
             rotated_at: row.rotated_at.map(|t| t.and_utc()),
+            previous_key_expires_at: row
+                .retiring_until
+                .map(|t| t.and_utc())
+                .filter(|t| *t > chrono::Utc::now()),
             version: row.version,
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
@@ -636,14 +640,18 @@ impl Mama {
                 ) {
                     return Ok(Err(err));
                 }
-                // Both keys of a user in the middle of a rotation go.
+                // Every key of a user in the middle of a rotation or its grace goes, now.
                 let ops: Vec<NewOp> = rows
                     .iter()
                     .flat_map(|r| {
-                        [r.key_hash.clone(), r.prev_key_hash.clone()]
-                            .into_iter()
-                            .flatten()
-                            .map(|h| NewOp::delete(&r.id, &h))
+                        [
+                            r.key_hash.clone(),
+                            r.prev_key_hash.clone(),
+                            r.retiring_key_hash.clone(),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .map(|h| NewOp::delete(&r.id, &h))
                     })
                     .collect();
                 let deleted = users::delete_many(conn, &ids)?;

@@ -189,11 +189,26 @@ async fn reconcile(
                     users::spend,
                 ))
                 .load(c)?;
-            // Keys a rotation still serves: never orphans, whatever their alias says.
-            let previous: Vec<Option<String>> = users::table
+            // Keys a rotation still serves, or whose grace runs: never orphans, whatever their
+            // alias says (a retiring key's deletion is already queued for the end of its grace).
+            let mut previous: Vec<Option<String>> = users::table
                 .filter(users::prev_key_hash.is_not_null())
                 .select(users::prev_key_hash)
                 .load(c)?;
+            previous.extend(
+                users::table
+                    .filter(users::retiring_key_hash.is_not_null())
+                    .select(users::retiring_key_hash)
+                    .load::<Option<String>>(c)?,
+            );
+            // And any key whose deletion is queued (an older retiring key, for one): it goes
+            // when its operation runs, not earlier.
+            previous.extend(
+                crate::db::schema::outbox::table
+                    .filter(crate::db::schema::outbox::kind.eq(outbox::KIND_DELETE))
+                    .select(crate::db::schema::outbox::key_hash)
+                    .load::<Option<String>>(c)?,
+            );
             let queued = outbox::users_in_queue(c)?;
             Ok::<_, DbError>((rows, previous, queued))
         })

@@ -42,15 +42,22 @@ pub fn mark_active(
     if found == 0 {
         return Ok(false);
     }
-    let previous: Option<String> = held.select(users::prev_key_hash).first(conn)?;
+    let (previous, grace_secs): (Option<String>, Option<i64>) = held
+        .select((users::prev_key_hash, users::rotation_grace_secs))
+        .first(conn)?;
     if let Some(previous) = previous {
+        // The old key keeps working for the rotation's grace, so services can switch without
+        // an outage; its deletion is queued for the end of it.
+        let until = now + chrono::Duration::seconds(grace_secs.unwrap_or(0).max(0));
         diesel::update(held)
             .set((
                 users::prev_key_hash.eq(None::<String>),
                 users::prev_key_ciphertext.eq(None::<Vec<u8>>),
+                users::retiring_key_hash.eq(Some(&previous)),
+                users::retiring_until.eq(Some(until)),
             ))
             .execute(conn)?;
-        outbox::enqueue(conn, &[NewOp::delete(user_id, &previous)], now)?;
+        outbox::enqueue_at(conn, &[NewOp::delete(user_id, &previous)], now, until)?;
     }
     let queued = outbox_table::table
         .filter(outbox_table::user_id.eq(user_id))

@@ -90,7 +90,8 @@ pub fn document() -> Value {
                         "limits": {"$ref": "#/components/schemas/KeyLimits"},
                         "status": {"type": "string", "enum": ["suspended", "expired", "over_budget", "failed", "pending", "active", "none"],
                                    "description": "What the key can do now, the most pressing state first"},
-                        "rotated_at": {"type": "string", "format": "date-time", "nullable": true, "description": "When the key was last rotated (null: never)"}
+                        "rotated_at": {"type": "string", "format": "date-time", "nullable": true, "description": "When the key was last rotated (null: never)"},
+                        "previous_key_expires_at": {"type": "string", "format": "date-time", "description": "During the grace after a rotation: when the previous key stops working"}
                     }},
                 "KeyLimits": {"type": "object", "required": ["max_budget", "budget_period", "tpm_limit", "rpm_limit", "expires_at", "rotation_every"],
                     "description": "What the key may spend, how fast and for how long; null is no limit",

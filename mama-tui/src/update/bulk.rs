@@ -2,10 +2,12 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
 use mama_api::rpc::method;
-use mama_api::types::{BulkUpdateParams, BulkUpdateResult, SetChange, SetOp};
+use mama_api::types::{BulkUpdateParams, SetChange, SetOp, Suspend};
 use serde_json::Value;
 
+use super::bulk_summary::{sum_bulk, summary_lines};
 use super::form::cycle;
 use super::picker::open_picker;
 use super::rpc::{answers, batch, describe};
@@ -14,8 +16,8 @@ use crate::action::{Cmd, Tag};
 use crate::app::App;
 use crate::client::ClientError;
 use crate::popup::{
-    cycle_op, parse_info, parse_keys, BulkDialog, BulkField, Confirm, ConfirmAction, PickerTarget,
-    Popup,
+    cycle_op, parse_info, parse_keys, BulkDialog, BulkField, BulkSuspension, Confirm,
+    ConfirmAction, PickerTarget, Popup,
 };
 use crate::text::{count, Edit};
 
@@ -29,11 +31,25 @@ pub fn edit(d: &mut BulkDialog, edit: &Edit) {
         BulkField::InfoUnset => {
             d.info_unset.apply(edit);
         }
+        BulkField::Limit(field) => {
+            d.limits.input_mut(field).apply(edit);
+        }
+        BulkField::ExtendExpiry => {
+            d.extend_expiry.apply(edit);
+        }
+        // Typing a reason means suspending.
+        BulkField::SuspendReason => {
+            let typed = d.reason.apply(edit);
+            if typed && !d.reason.is_empty() {
+                d.suspension = BulkSuspension::Suspend;
+            }
+        }
         _ => {}
     }
 }
 
 pub fn command(app: &mut App, cmd: Cmd) {
+    let now = app.now;
     let Some(Popup::Bulk(d)) = app.popups.last_mut() else {
         return;
     };
@@ -56,6 +72,21 @@ pub fn command(app: &mut App, cmd: Cmd) {
         Cmd::NextChoice | Cmd::PrevChoice | Cmd::Toggle if d.focus == BulkField::OrganizationOp => {
             d.set_organization = !d.set_organization;
         }
+        Cmd::NextChoice | Cmd::Toggle if d.focus == BulkField::SuspendOp => {
+            d.suspension = d.suspension.cycle();
+        }
+        Cmd::PrevChoice if d.focus == BulkField::SuspendOp => {
+            d.suspension = d.suspension.cycle().cycle();
+        }
+        // Enter in a text field moves on, like tab: ctrl-s previews.
+        Cmd::Open
+            if matches!(
+                d.focus,
+                BulkField::Limit(_) | BulkField::ExtendExpiry | BulkField::SuspendOp
+            ) =>
+        {
+            d.focus = cycle(&BulkField::ALL, d.focus, true)
+        }
         Cmd::Open | Cmd::Toggle if d.focus == BulkField::Models => {
             let chosen = d.models.clone();
             open_picker(app, PickerTarget::Models, chosen, &[]);
@@ -64,7 +95,7 @@ pub fn command(app: &mut App, cmd: Cmd) {
             let chosen = d.services.clone();
             open_picker(app, PickerTarget::Services, chosen, &[]);
         }
-        Cmd::Open | Cmd::Save => match bulk_change(d) {
+        Cmd::Open | Cmd::Save => match bulk_change(d, now) {
             Ok(change) => {
                 d.error = None;
                 d.busy = true;
@@ -90,7 +121,7 @@ pub fn command(app: &mut App, cmd: Cmd) {
 /// Adding or removing nothing leaves that set alone: the dialog opens on "add models", and an
 /// operator who only changes services should not have to switch models back to "unchanged"
 /// first. The preview shows what will change before anything does.
-pub fn bulk_change(d: &BulkDialog) -> Result<BulkUpdateParams, String> {
+pub fn bulk_change(d: &BulkDialog, now: DateTime<Utc>) -> Result<BulkUpdateParams, String> {
     let change = |op: Option<SetOp>, values: &BTreeSet<String>| -> Option<SetChange> {
         match op {
             None => None,
@@ -112,11 +143,46 @@ pub fn bulk_change(d: &BulkDialog) -> Result<BulkUpdateParams, String> {
     if let Some(key) = info_unset.iter().find(|k| info_set.contains_key(*k)) {
         return Err(format!("info key `{key}` is both set and removed"));
     }
+    let limits = d.limits.bulk(now).map_err(|(_, problem)| problem)?;
+    let extend = d.extend_expiry.value().trim();
+    let extend_expiry_days = if extend.is_empty() {
+        None
+    } else {
+        match extend.trim_end_matches('d').parse::<u32>() {
+            Ok(days) if (1..=3650).contains(&days) => Some(days),
+            _ => {
+                return Err(format!(
+                    "extend expiry: {extend:?} is not a number of days (1 to 3650)"
+                ))
+            }
+        }
+    };
+    if extend_expiry_days.is_some() && !limits.expires_at.is_keep() {
+        return Err("set the expiry or extend it, not both".into());
+    }
+    let reason = d.reason.value().trim();
+    let (suspend, resume) = match d.suspension {
+        BulkSuspension::Unchanged => (None, false),
+        BulkSuspension::Suspend if reason.is_empty() => {
+            return Err("suspend: say why (the reason is recorded)".into())
+        }
+        BulkSuspension::Suspend => (
+            Some(Suspend {
+                reason: reason.to_string(),
+            }),
+            false,
+        ),
+        BulkSuspension::Resume => (None, true),
+    };
     if models.is_none()
         && services.is_none()
         && organization.is_none()
         && info_set.is_empty()
         && info_unset.is_empty()
+        && limits.is_empty()
+        && extend_expiry_days.is_none()
+        && suspend.is_none()
+        && !resume
     {
         if picking(d.models_op) {
             return Err("pick the models to add or remove".into());
@@ -124,9 +190,7 @@ pub fn bulk_change(d: &BulkDialog) -> Result<BulkUpdateParams, String> {
         if picking(d.services_op) {
             return Err("pick the services to add or remove".into());
         }
-        return Err(
-            "nothing to change: choose an operation (←/→) or fill in organization or info".into(),
-        );
+        return Err("nothing to change: choose an operation (←/→) or fill in a field".into());
     }
     Ok(BulkUpdateParams {
         models,
@@ -134,6 +198,10 @@ pub fn bulk_change(d: &BulkDialog) -> Result<BulkUpdateParams, String> {
         organization,
         info_set: (!info_set.is_empty()).then_some(info_set),
         info_unset: (!info_unset.is_empty()).then_some(info_unset),
+        limits,
+        extend_expiry_days,
+        suspend,
+        resume,
         ..BulkUpdateParams::default()
     })
 }
@@ -165,73 +233,6 @@ pub fn drop_unavailable(app: &mut App) {
         })
         .collect();
     preview_bulk(app, batch);
-}
-
-/// Adds up the answers of a batch of bulk calls.
-fn sum_bulk(results: Vec<BulkUpdateResult>) -> Option<BulkUpdateResult> {
-    let mut iter = results.into_iter();
-    let mut total = iter.next()?;
-    for r in iter {
-        total.matched += r.matched;
-        total.changed += r.changed;
-        total.left_without_models += r.left_without_models;
-        for (into, from) in [
-            (&mut total.models_added, r.models_added),
-            (&mut total.models_removed, r.models_removed),
-            (&mut total.services_added, r.services_added),
-            (&mut total.services_removed, r.services_removed),
-        ] {
-            for v in from {
-                if !into.contains(&v) {
-                    into.push(v);
-                }
-            }
-        }
-    }
-    Some(total)
-}
-
-/// What the preview and the summary say: the daemon's counts and set differences, then the
-/// organization and info parts of the request (the daemon applies those to every changed user).
-fn summary_lines(r: &BulkUpdateResult, change: Option<&BulkUpdateParams>) -> Vec<String> {
-    let mut lines = vec![format!(
-        "{} selected, {} will change.",
-        count(r.matched, "user"),
-        r.changed
-    )];
-    for (label, list) in [
-        ("models added", &r.models_added),
-        ("models removed", &r.models_removed),
-        ("services added", &r.services_added),
-        ("services removed", &r.services_removed),
-    ] {
-        if !list.is_empty() {
-            lines.push(format!("{label}: {}", list.join(", ")));
-        }
-    }
-    if r.left_without_models > 0 {
-        lines.push(format!(
-            "{} left with no model: keys blocked in LiteLLM until a model is added.",
-            count(r.left_without_models, "user")
-        ));
-    }
-    let Some(change) = change else { return lines };
-    match change.organization.as_deref() {
-        Some("") => lines.push("organization: cleared".into()),
-        Some(org) => lines.push(format!("organization set to: {org}")),
-        None => {}
-    }
-    if let Some(info) = change.info_set.as_ref().filter(|i| !i.is_empty()) {
-        let pairs: Vec<String> = info.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        lines.push(format!("info set: {}", pairs.join(", ")));
-    }
-    if let Some(keys) = change.info_unset.as_ref().filter(|k| !k.is_empty()) {
-        lines.push(format!("info removed: {}", keys.join(", ")));
-    }
-    if change.drop_unavailable_models && r.models_removed.is_empty() {
-        lines.push("no unavailable models to drop".into());
-    }
-    lines
 }
 
 pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
@@ -323,7 +324,7 @@ mod tests {
         let mut d = BulkDialog::new(2);
         d.services_op = Some(SetOp::Remove);
         d.services.insert("search".into());
-        let change = bulk_change(&d).expect("a change of services only");
+        let change = bulk_change(&d, Utc::now()).expect("a change of services only");
         assert!(change.models.is_none(), "{change:?}");
         assert_eq!(
             change.services.map(|s| (s.op, s.values)),
@@ -335,23 +336,23 @@ mod tests {
     fn nothing_picked_and_nothing_else_says_what_to_pick() {
         let d = BulkDialog::new(2);
         assert_eq!(
-            bulk_change(&d).unwrap_err(),
+            bulk_change(&d, Utc::now()).unwrap_err(),
             "pick the models to add or remove"
         );
         let mut d = BulkDialog::new(2);
         d.models_op = None;
         d.services_op = Some(SetOp::Add);
         assert_eq!(
-            bulk_change(&d).unwrap_err(),
+            bulk_change(&d, Utc::now()).unwrap_err(),
             "pick the services to add or remove"
         );
         d.services_op = None;
-        assert!(bulk_change(&d)
+        assert!(bulk_change(&d, Utc::now())
             .unwrap_err()
             .starts_with("nothing to change"));
         // Replacing with nothing is a change: it empties the set.
         d.models_op = Some(SetOp::Replace);
-        let change = bulk_change(&d).expect("replace with nothing");
+        let change = bulk_change(&d, Utc::now()).expect("replace with nothing");
         assert_eq!(change.models.map(|m| m.values), Some(vec![]));
     }
 }

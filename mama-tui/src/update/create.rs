@@ -92,6 +92,7 @@ pub fn parse_rows(text: &str) -> Result<(Vec<NewUser>, Vec<usize>), (usize, Stri
             models: set(2),
             services: set(3),
             info,
+            ..NewUser::default()
         });
         lines.push(n);
     }

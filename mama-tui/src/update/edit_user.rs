@@ -15,6 +15,7 @@ use super::users::refresh_table;
 use crate::action::{Cmd, Tag};
 use crate::app::App;
 use crate::client::ClientError;
+use crate::limits::field_of;
 use crate::popup::{parse_info, EditDialog, EditField, PickerTarget, Popup};
 use crate::text::Edit;
 
@@ -22,6 +23,7 @@ pub fn edit(d: &mut EditDialog, edit: &Edit) {
     match d.focus {
         EditField::Organization => d.organization.apply(edit),
         EditField::Info => d.info.apply(edit),
+        EditField::Limit(field) => d.limits.input_mut(field).apply(edit),
         EditField::Models | EditField::Services => false,
     };
 }
@@ -44,6 +46,10 @@ pub fn command(app: &mut App, cmd: Cmd) {
             let chosen = d.services.clone();
             open_picker(app, PickerTarget::Services, chosen, &[]);
         }
+        // Enter in a limit moves on, like tab: ctrl-s saves.
+        Cmd::Open if matches!(d.focus, EditField::Limit(_)) => {
+            d.focus = cycle(&EditField::ALL, d.focus, true)
+        }
         Cmd::Open | Cmd::Save => save_user(app),
         Cmd::Reload => {
             let params = GetUsersParams {
@@ -56,6 +62,7 @@ pub fn command(app: &mut App, cmd: Cmd) {
 }
 
 fn save_user(app: &mut App) {
+    let now = app.now;
     let Some(Popup::Edit(d)) = app.popups.last_mut() else {
         return;
     };
@@ -67,6 +74,14 @@ fn save_user(app: &mut App) {
         Err(problem) => {
             d.error = Some(problem);
             d.focus = EditField::Info;
+            return;
+        }
+    };
+    let limits = match d.limits.edited(now) {
+        Ok(limits) => limits,
+        Err((field, problem)) => {
+            d.error = Some(problem);
+            d.focus = EditField::Limit(field);
             return;
         }
     };
@@ -82,11 +97,14 @@ fn save_user(app: &mut App) {
         models: (d.models.iter().collect::<BTreeSet<_>>() != old_models).then_some(models),
         services: (d.services.iter().collect::<BTreeSet<_>>() != old_services).then_some(services),
         info: (info != d.user.info).then_some(info),
+        limits,
+        ..UpdateUserParams::default()
     };
     if params.organization.is_none()
         && params.models.is_none()
         && params.services.is_none()
         && params.info.is_none()
+        && params.limits.is_empty()
     {
         app.popups.pop();
         return;
@@ -135,6 +153,19 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                     d.error = Some(
                         "Changed by someone else meanwhile. ctrl-r reloads it, esc cancels.".into(),
                     );
+                }
+                Err(ClientError::Api(api)) if !api.fields.is_empty() => {
+                    // The daemon names the fields it refuses (`limits.max_budget`): say so and
+                    // put the cursor on the first one.
+                    let problems: Vec<String> = api
+                        .fields
+                        .iter()
+                        .map(|f| format!("{}: {}", f.field, f.message))
+                        .collect();
+                    if let Some(field) = api.fields.iter().find_map(|f| field_of(&f.field)) {
+                        d.focus = EditField::Limit(field);
+                    }
+                    d.error = Some(problems.join("; "));
                 }
                 Err(err) => d.error = Some(describe(&err)),
             }

@@ -13,6 +13,7 @@
 
 mod auth;
 mod bulk;
+mod bulk_summary;
 pub mod create;
 mod dialogs;
 mod edit_user;
@@ -23,6 +24,7 @@ mod picker;
 mod popups;
 mod rpc;
 mod screens;
+mod suspend;
 mod sync;
 mod users;
 
@@ -173,6 +175,7 @@ fn handle_reply(app: &mut App, reply: Reply) {
         | Tag::DeleteUsers
         | Tag::RotateKeys => users::reply(app, reply.tag, reply.result),
         Tag::EditLoad | Tag::UpdateUser => edit_user::reply(app, reply.tag, reply.result),
+        Tag::SuspendUser | Tag::ResumeUser => suspend::reply(app, reply.tag, reply.result),
         Tag::BulkPreview | Tag::BulkApply => bulk::reply(app, reply.tag, reply.result),
         Tag::CreateUsers | Tag::ImportFile => create::reply(app, reply.tag, reply.result),
         Tag::SyncStatus | Tag::SyncFailures | Tag::Reconcile | Tag::RetryFailed => {

@@ -10,7 +10,7 @@ use mama_api::types::{
 
 use super::nav::{go_to, quit};
 use super::rpc::{batch, ID_CHUNK};
-use super::{auth, dialogs, sync, users};
+use super::{auth, dialogs, suspend, sync, users};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::App;
 use crate::popup::{ConfirmAction, Popup, PromptPurpose};
@@ -125,13 +125,17 @@ pub fn command(app: &mut App, cmd: Cmd) {
             Cmd::Open | Cmd::Save => {
                 let value = prompt.input.value().trim().to_string();
                 if value.is_empty() {
-                    prompt.error = Some("a name is needed".into());
+                    prompt.error = Some(format!("a {} is needed", prompt.label));
                     return;
                 }
-                match prompt.purpose {
+                match &prompt.purpose {
                     PromptPurpose::NewService => {
                         let params = ServiceNameParams { name: value };
                         app.call::<method::ServicesCreate>(&params, Tag::CreateService);
+                    }
+                    PromptPurpose::SuspendUser { id, version } => {
+                        let (id, version) = (id.clone(), *version);
+                        suspend::suspend(app, id, version, value);
                     }
                 }
             }
@@ -155,7 +159,10 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
         ConfirmAction::RotateKeys(ids) => {
             let params: Vec<_> = ids
                 .chunks(ID_CHUNK)
-                .map(|c| RotateKeysParams { ids: c.to_vec() })
+                .map(|c| RotateKeysParams {
+                    ids: c.to_vec(),
+                    grace_minutes: None,
+                })
                 .collect();
             batch::<method::UsersRotateKeys>(app, params, Tag::RotateKeys);
             app.info(format!("Rotating {}…", count(ids.len() as u64, "key")));
@@ -168,6 +175,7 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
             batch::<method::UsersBulkUpdate>(app, params, Tag::BulkApply);
             app.info("Applying the bulk change…");
         }
+        ConfirmAction::ResumeUser { id, version } => suspend::resume(app, id, version),
         ConfirmAction::DeleteAdmin(username) => {
             app.call::<method::AdminsDelete>(&DeleteAdminParams { username }, Tag::DeleteAdmin);
         }

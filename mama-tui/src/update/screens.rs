@@ -70,8 +70,9 @@ fn users_command(app: &mut App, cmd: Cmd) {
                 app.error("Mark users first (space marks, a marks all matching).");
             } else {
                 ensure_pickers(app);
-                app.popups
-                    .push(Popup::Bulk(BulkDialog::new(app.users.marks.len() as u64)));
+                app.popups.push(Popup::Bulk(Box::new(BulkDialog::new(
+                    app.users.marks.len() as u64,
+                ))));
             }
         }
         Cmd::CreateUsers => app.popups.push(Popup::Create(CreateDialog::default())),
@@ -83,6 +84,7 @@ fn users_command(app: &mut App, cmd: Cmd) {
             ConfirmAction::RotateKeys,
         ),
         Cmd::DropUnavailable => drop_unavailable(app),
+        Cmd::SuspendResume => super::suspend::ask(app),
         _ => {}
     }
 }
@@ -164,6 +166,7 @@ fn list_command(app: &mut App, screen: Screen, cmd: Cmd) {
         }
         (Screen::Services, Cmd::New) => app.popups.push(Popup::Prompt(Prompt {
             title: "New service".into(),
+            label: "name",
             input: Default::default(),
             purpose: PromptPurpose::NewService,
             error: None,

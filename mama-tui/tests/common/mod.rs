@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use chrono::{TimeZone, Utc};
-use mama_api::types::{KeyStatus, UserView};
+use mama_api::types::{
+    BudgetPeriod, Days, KeyLimits, KeyStatus, LimitField, Suspension, UserStatus, UserView,
+};
 use mama_tui::action::{Action, Reply, Tag};
 use mama_tui::app::App;
 use mama_tui::effect::Effect;
@@ -52,14 +54,32 @@ pub fn user(
         rotating: false,
         key: None,
         unavailable_models: vec![],
+        limits: Default::default(),
+        inherited: mama_api::types::LimitField::ALL.to_vec(),
+        suspended: None,
+        status: match status {
+            KeyStatus::None => mama_api::types::UserStatus::None,
+            KeyStatus::Pending => mama_api::types::UserStatus::Pending,
+            KeyStatus::Active => mama_api::types::UserStatus::Active,
+            KeyStatus::Failed => mama_api::types::UserStatus::Failed,
+        },
+        spend: None,
+        spend_read_at: None,
+        rotated_at: None,
+        previous_key_expires_at: None,
         version: 3,
         created_at: at(9, 0),
         updated_at: at(9, 30),
     }
 }
 
+fn on(month: u32, day: u32) -> Option<chrono::DateTime<Utc>> {
+    Utc.with_ymd_and_hms(2026, month, day, 0, 0, 0).single()
+}
+
 /// A small, mixed population: Hangul ids and organizations, every key status, an unavailable
-/// model and info notes.
+/// model and info notes; budgets, rate limits and expiry (own and inherited), spend, and a
+/// suspended, an over-budget and an expired user.
 pub fn sample_users() -> Vec<UserView> {
     let mut kim = user(
         "김철수",
@@ -78,24 +98,57 @@ pub fn sample_users() -> Vec<UserView> {
         KeyStatus::Pending,
     );
     lee.info.insert("seat".into(), "12".into());
+    // Own budget and rate limits; the rotation follows the organization.
+    kim.limits = KeyLimits {
+        max_budget: Some(10.0),
+        budget_period: Some(BudgetPeriod::Month),
+        tpm_limit: Some(10_000),
+        rpm_limit: Some(60),
+        expires_at: on(6, 30),
+        rotation_every: Some(Days(90)),
+    };
+    kim.inherited = vec![LimitField::RotationEvery];
+    kim.spend = Some(4.2);
+    kim.spend_read_at = Some(at(9, 45));
+    // The organization's daily budget, spent.
+    lee.limits = KeyLimits {
+        max_budget: Some(5.0),
+        budget_period: Some(BudgetPeriod::Day),
+        rpm_limit: Some(20),
+        ..KeyLimits::default()
+    };
+    lee.spend = Some(5.1);
+    lee.status = UserStatus::OverBudget;
+    let mut park = user(
+        "박영희",
+        "연구소 본부",
+        &["claude-3-5-sonnet"],
+        &[],
+        KeyStatus::Failed,
+    );
+    park.suspended = Some(Suspension {
+        at: at(8, 15),
+        by: "admin".into(),
+        reason: "left the team".into(),
+    });
+    park.status = UserStatus::Suspended;
+    park.spend = Some(0.0);
+    let mut u17 = user(
+        "u00017",
+        "Research",
+        &["gpt-4o"],
+        &["chat"],
+        KeyStatus::Active,
+    );
+    u17.limits.expires_at = on(3, 1);
+    u17.inherited.retain(|f| *f != LimitField::ExpiresAt);
+    u17.status = UserStatus::Expired;
     vec![
         kim,
-        user(
-            "박영희",
-            "연구소 본부",
-            &["claude-3-5-sonnet"],
-            &[],
-            KeyStatus::Failed,
-        ),
+        park,
         lee,
         user("ops-bot", "Ops", &[], &["provisioning"], KeyStatus::None),
-        user(
-            "u00017",
-            "Research",
-            &["gpt-4o"],
-            &["chat"],
-            KeyStatus::Active,
-        ),
+        u17,
     ]
 }
 

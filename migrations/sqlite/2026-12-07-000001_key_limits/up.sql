@@ -13,6 +13,11 @@ ALTER TABLE users ADD COLUMN suspended_at TIMESTAMP;
 ALTER TABLE users ADD COLUMN suspended_by TEXT;
 ALTER TABLE users ADD COLUMN suspended_reason TEXT;
 ALTER TABLE users ADD COLUMN rotated_at TIMESTAMP;
+-- A rotated key keeps working for a grace period once its replacement is live: its hash and
+-- the end of its grace (its deletion is queued for then), and the grace the rotation asked for.
+ALTER TABLE users ADD COLUMN retiring_key_hash TEXT;
+ALTER TABLE users ADD COLUMN retiring_until TIMESTAMP;
+ALTER TABLE users ADD COLUMN rotation_grace_secs BIGINT;
 -- The limits and block LiteLLM last confirmed for the current key (JSON), so a limits change of a
 -- confirmed key goes out in one `/key/update`, like a models change.
 ALTER TABLE users ADD COLUMN synced_limits TEXT;

@@ -47,7 +47,8 @@ pub fn sync_args(url: &str, key: &KeyFile) -> Vec<String> {
     ]
 }
 
-/// Environment of a synced daemon; short timeouts keep fault tests brief. Reconciles run at
+/// Environment of a synced daemon; short timeouts keep fault tests brief, and rotations take
+/// no grace. Reconciles run at
 /// start and when a test asks: a periodic one in the middle would repair what a test checks the
 /// worker repairs alone.
 pub fn envs(prefix: &str) -> Vec<(&'static str, String)> {
@@ -56,6 +57,9 @@ pub fn envs(prefix: &str) -> Vec<(&'static str, String)> {
         ("MAMA_RECONCILE_INTERVAL_SECS", "3600".into()),
         ("MAMA_LITELLM_TIMEOUT_SECS", "2".into()),
         ("MAMA_SYNC_MAX_BACKOFF_SECS", "2".into()),
+        // A rotated key goes as soon as its replacement is live, unless a test asks for a
+        // grace (`limits_e2e` does).
+        ("MAMA_ROTATION_GRACE_SECS", "0".into()),
     ]
 }
 

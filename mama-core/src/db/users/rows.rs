@@ -39,6 +39,10 @@ pub struct UserRow {
     #[diesel(embed)]
     pub suspension: SuspensionColumns,
     pub rotated_at: Option<NaiveDateTime>,
+    /// A replaced key that keeps working until `retiring_until` (its deletion is queued for
+    /// then).
+    pub retiring_key_hash: Option<String>,
+    pub retiring_until: Option<NaiveDateTime>,
     /// The limits and block LiteLLM last confirmed for the current key (see `synced_models`).
     pub synced_limits: Option<String>,
     pub spend: Option<f64>,
@@ -104,6 +108,7 @@ pub struct LookupRow {
     pub limits: LimitColumns,
     pub suspended_at: Option<NaiveDateTime>,
     pub rotated_at: Option<NaiveDateTime>,
+    pub retiring_until: Option<NaiveDateTime>,
     pub spend: Option<f64>,
 }
 

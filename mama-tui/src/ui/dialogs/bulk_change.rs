@@ -1,20 +1,23 @@
 //! A change to every marked user at once: set operations on models and services, the
-//! organization, info keys to set or remove.
+//! organization, info keys to set or remove, limits, expiry and suspension.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::shared::{boxed, error_line, label, line, set_line, text_area};
-use crate::popup::{op_name, BulkDialog, BulkField};
+use mama_api::types::LimitField;
+
+use super::shared::{boxed, error_line, halves, label, line, set_line, short_field, text_area};
+use crate::limits::{field_hint, field_label, CLEAR_WORD, INHERIT};
+use crate::popup::{op_name, BulkDialog, BulkField, BulkSuspension};
 use crate::text::count;
 use crate::ui::form::field_line;
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
 
 pub fn render(d: &BulkDialog, frame: &mut Frame, area: Rect, theme: Theme) {
-    let rect = centered(area, 72, 14);
+    let rect = centered(area, 72, 20);
     let inner = boxed(
         frame,
         rect,
@@ -125,6 +128,7 @@ pub fn render(d: &BulkDialog, frame: &mut Frame, area: Rect, theme: Theme) {
             theme,
         );
     }
+    limits(d, frame, inner, theme);
     let at = line(inner, inner.height.saturating_sub(1));
     if d.busy {
         error_line(frame, at, None, "computing the preview…", theme);
@@ -137,4 +141,74 @@ pub fn render(d: &BulkDialog, frame: &mut Frame, area: Rect, theme: Theme) {
             theme,
         );
     }
+}
+
+/// Lines 10 to 15: the limits (blank: unchanged), the expiry extension and the suspension.
+fn limits(d: &BulkDialog, frame: &mut Frame, inner: Rect, theme: Theme) {
+    let pairs = [
+        (LimitField::MaxBudget, LimitField::BudgetPeriod),
+        (LimitField::TpmLimit, LimitField::RpmLimit),
+        (LimitField::ExpiresAt, LimitField::RotationEvery),
+    ];
+    for (i, (left, right)) in pairs.into_iter().enumerate() {
+        let (l, r) = halves(line(inner, 10 + i as u16));
+        for (at, field) in [(l, left), (r, right)] {
+            short_field(
+                frame,
+                at,
+                field_label(field),
+                d.limits.input(field),
+                d.focus == BulkField::Limit(field),
+                None,
+                theme,
+            );
+        }
+    }
+    let (l, _) = halves(line(inner, 13));
+    short_field(
+        frame,
+        l,
+        "extend by",
+        &d.extend_expiry,
+        d.focus == BulkField::ExtendExpiry,
+        (!d.extend_expiry.is_empty()).then_some("days"),
+        theme,
+    );
+    let (l, r) = halves(line(inner, 14));
+    let mut choice = Line::from(vec![
+        label("suspension", d.focus == BulkField::SuspendOp, theme),
+        Span::raw(format!("◂ {} ▸", d.suspension.name())),
+    ]);
+    if d.suspension == BulkSuspension::Resume {
+        choice
+            .spans
+            .push(Span::styled(" suspended ones", theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(choice), l);
+    short_field(
+        frame,
+        r,
+        "reason",
+        &d.reason,
+        d.focus == BulkField::SuspendReason,
+        None,
+        theme,
+    );
+    let hint = match d.focus {
+        BulkField::Limit(field) => {
+            format!("{} · {CLEAR_WORD}: no limit · {INHERIT}", field_hint(field))
+        }
+        BulkField::ExtendExpiry => {
+            "days added to each expiry (never-expiring users stay so)".into()
+        }
+        _ => format!("blank: unchanged · {CLEAR_WORD}: no limit · {INHERIT}: org default"),
+    };
+    frame.render_widget(
+        Paragraph::new(Span::styled(hint, theme.dim())),
+        Rect {
+            x: inner.x + 14,
+            width: inner.width.saturating_sub(15),
+            ..line(inner, 15)
+        },
+    );
 }

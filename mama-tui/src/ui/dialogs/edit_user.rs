@@ -1,11 +1,15 @@
-//! Editing one user: organization, models, services and info, with the key's state.
+//! Editing one user: organization, models, services, limits and info, with the key's state,
+//! the user's status and spend.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::shared::{boxed, error_line, label, line, set_line, text_area};
+use mama_api::types::LimitField;
+
+use super::shared::{boxed, error_line, halves, label, line, set_line, short_field, text_area};
+use crate::limits::{self, field_hint, field_label, field_value, INHERIT};
 use crate::popup::{EditDialog, EditField};
 use crate::ui::form::field_line;
 use crate::ui::layout::centered;
@@ -13,7 +17,7 @@ use crate::ui::screens::users::key_state;
 use crate::ui::theme::Theme;
 
 pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
-    let rect = centered(area, 76, 18);
+    let rect = centered(area, 76, 22);
     let inner = boxed(
         frame,
         rect,
@@ -70,18 +74,41 @@ pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
         key_spans.push(Span::styled(format!("  {err}"), theme.error()));
     }
     frame.render_widget(Paragraph::new(Line::from(key_spans)), line(inner, 3));
+    frame.render_widget(Paragraph::new(status_line(d, theme)), line(inner, 4));
+    let pairs = [
+        (LimitField::MaxBudget, LimitField::BudgetPeriod),
+        (LimitField::TpmLimit, LimitField::RpmLimit),
+        (LimitField::ExpiresAt, LimitField::RotationEvery),
+    ];
+    for (i, (left, right)) in pairs.into_iter().enumerate() {
+        let (l, r) = halves(line(inner, 5 + i as u16));
+        limit_field(d, frame, l, left, theme);
+        limit_field(d, frame, r, right, theme);
+    }
+    let hint = match d.focus {
+        EditField::Limit(field) => format!("{} · blank: no limit · {INHERIT}", field_hint(field)),
+        _ => format!("limits: blank is no limit · {INHERIT}: organization's default"),
+    };
+    frame.render_widget(
+        Paragraph::new(Span::styled(hint, theme.dim())),
+        Rect {
+            x: inner.x + 14,
+            width: inner.width.saturating_sub(15),
+            ..line(inner, 8)
+        },
+    );
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             label("info", d.focus == EditField::Info, theme),
             Span::styled("key=value, one per line", theme.dim()),
         ])),
-        line(inner, 4),
+        line(inner, 9),
     );
     let info_rect = Rect {
         x: inner.x + 3,
-        y: inner.y + 5,
+        y: inner.y + 10,
         width: inner.width.saturating_sub(4),
-        height: inner.height.saturating_sub(7),
+        height: inner.height.saturating_sub(12),
     };
     text_area(
         frame,
@@ -109,4 +136,61 @@ pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
             theme,
         ),
     }
+}
+
+/// The user's status in words, with the suspension or the spend behind it.
+fn status_line(d: &EditDialog, theme: Theme) -> Line<'static> {
+    let user = &d.user;
+    let style = if limits::refuses_calls(user.status) {
+        theme.error()
+    } else {
+        ratatui::style::Style::default()
+    };
+    let mut spans = vec![
+        label("status", false, theme),
+        Span::styled(limits::status_text(user.status), style),
+    ];
+    if let Some(suspension) = limits::suspension_line(user) {
+        spans.push(Span::raw(format!(" {suspension}")));
+    } else if let Some(spend) = user.spend {
+        let of = match user.limits.max_budget {
+            Some(_) => format!(" of {}", limits::budget_text(&user.limits)),
+            None => String::new(),
+        };
+        let read = user
+            .spend_read_at
+            .map(|at| format!(" (read {})", at.format("%m-%d %H:%M")))
+            .unwrap_or_default();
+        spans.push(Span::raw(format!(" · spent ${spend:.2}{of}{read}")));
+    }
+    Line::from(spans)
+}
+
+/// One limit: its text, and where an inherited value comes from.
+fn limit_field(d: &EditDialog, frame: &mut Frame, at: Rect, field: LimitField, theme: Theme) {
+    let input = d.limits.input(field);
+    let note = if input.value().trim() == INHERIT {
+        if d.user.inherited.contains(&field) && !d.limits.changed(field) {
+            let value = field_value(&d.user.limits, field);
+            Some(format!(
+                "(org: {})",
+                if value.is_empty() { "none" } else { &value }
+            ))
+        } else {
+            Some("(org default)".to_string())
+        }
+    } else if input.value().trim().is_empty() {
+        Some("(no limit)".to_string())
+    } else {
+        None
+    };
+    short_field(
+        frame,
+        at,
+        field_label(field),
+        input,
+        d.focus == EditField::Limit(field),
+        note.as_deref(),
+        theme,
+    );
 }

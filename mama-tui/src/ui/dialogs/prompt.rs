@@ -14,7 +14,7 @@ pub fn render(prompt: &Prompt, frame: &mut Frame, area: Rect, theme: Theme) {
     field_line(
         frame,
         line(inner, 1),
-        "name",
+        prompt.label,
         &prompt.input,
         false,
         true,

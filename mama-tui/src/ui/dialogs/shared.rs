@@ -139,3 +139,53 @@ pub fn text_area(
         frame.set_cursor_position(Position { x, y });
     }
 }
+
+/// A short labelled field (half a dialog line): the value underlined, then `note` dimmed (where
+/// an inherited value comes from); places the cursor when focused.
+pub fn short_field(
+    frame: &mut Frame,
+    at: Rect,
+    name: &str,
+    input: &crate::text::TextInput,
+    focused: bool,
+    note: Option<&str>,
+    theme: Theme,
+) {
+    if at.is_empty() {
+        return;
+    }
+    let room = usize::from(at.width).saturating_sub(13);
+    let value = truncate(input.value(), room);
+    let used = width(&value);
+    let mut spans = vec![
+        label(name, focused, theme),
+        Span::styled(
+            value,
+            Style::default().add_modifier(ratatui::style::Modifier::UNDERLINED),
+        ),
+    ];
+    if let Some(note) = note {
+        spans.push(Span::styled(
+            truncate(&format!(" {note}"), room.saturating_sub(used)),
+            theme.dim(),
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), at);
+    if focused {
+        let x = at.x + 13 + input.cursor_cells().min(room) as u16;
+        frame.set_cursor_position(Position { x, y: at.y });
+    }
+}
+
+/// The left and right halves of a dialog line.
+pub fn halves(at: Rect) -> (Rect, Rect) {
+    let left = at.width / 2;
+    (
+        Rect { width: left, ..at },
+        Rect {
+            x: at.x + left + 1,
+            width: at.width.saturating_sub(left + 1),
+            ..at
+        },
+    )
+}

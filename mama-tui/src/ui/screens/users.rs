@@ -1,71 +1,170 @@
 //! The users screen: the users table over the sparse pages of the daemon's list.
 
-use mama_api::types::{KeyStatus, UserColumn, UserView};
+use mama_api::types::{KeyStatus, LimitField, UserColumn, UserStatus, UserView};
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::Frame;
 
 use crate::app::App;
+use crate::limits;
 use crate::ui::table::{self, Cell, Column, ListTable, Row, Rows};
 use crate::ui::theme::Theme;
 
-/// The columns. On a narrow terminal they give up room in the order of what operators miss
-/// least: info first, then the widest of id, organization, models and services, and the key
-/// status last.
-const COLUMNS: [Column; 6] = [
-    Column::fit("id", 6, 28, 1),
-    Column::fit("organization", 6, 20, 1),
-    Column::fit("models", 6, 36, 1),
-    Column::fit("services", 6, 24, 1),
-    Column::fit("key", 8, 20, 2),
-    Column::fit("info", 4, 60, 0),
-];
-
-/// What each column sorts by (a header click or shift+letter).
-const SORT_KEYS: [UserColumn; 6] = [
-    UserColumn::Id,
-    UserColumn::Organization,
-    UserColumn::Models,
-    UserColumn::Services,
-    UserColumn::KeyStatus,
-    UserColumn::Info,
-];
-
-pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
-    let rows = rows(app, table::body_rows(area), theme);
-    users_table(app).render(frame, area, theme, &rows);
+/// The columns the users table can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UsersColumn {
+    Id,
+    Organization,
+    Models,
+    Services,
+    Status,
+    Key,
+    Budget,
+    Spend,
+    Limits,
+    Expires,
+    Info,
 }
 
-/// The column under terminal column `x` (header clicks).
+/// One column: how it is drawn, what it sorts by (the daemon sorts the new limit columns not),
+/// and from which terminal width on it is shown at all. On a narrow terminal the columns
+/// operators miss least are left out (the key's hint, rate limits, info, services), and those
+/// shown give up room in the order of their `yields`: info first, then the widest of id,
+/// organization, models and services, then spend, budget, status and expiry, the key last.
+struct Spec {
+    column: UsersColumn,
+    def: Column,
+    sort: Option<UserColumn>,
+    from_width: u16,
+}
+
+const SPECS: [Spec; 11] = [
+    spec(
+        UsersColumn::Id,
+        Column::fit("id", 6, 28, 1),
+        Some(UserColumn::Id),
+        0,
+    ),
+    spec(
+        UsersColumn::Organization,
+        Column::fit("organization", 6, 20, 1),
+        Some(UserColumn::Organization),
+        0,
+    ),
+    spec(
+        UsersColumn::Models,
+        Column::fit("models", 6, 36, 1),
+        Some(UserColumn::Models),
+        0,
+    ),
+    spec(
+        UsersColumn::Services,
+        Column::fit("services", 6, 24, 1),
+        Some(UserColumn::Services),
+        100,
+    ),
+    spec(
+        UsersColumn::Status,
+        Column::fit("status", 9, 13, 3),
+        None,
+        0,
+    ),
+    spec(
+        UsersColumn::Key,
+        Column::fit("key", 8, 20, 4),
+        Some(UserColumn::KeyStatus),
+        140,
+    ),
+    spec(
+        UsersColumn::Budget,
+        Column::fit("budget", 6, 12, 2),
+        None,
+        0,
+    ),
+    spec(UsersColumn::Spend, Column::fit("spend", 5, 12, 2), None, 0),
+    spec(
+        UsersColumn::Limits,
+        Column::fit("limits", 6, 20, 2),
+        None,
+        130,
+    ),
+    spec(
+        UsersColumn::Expires,
+        Column::fit("expires", 7, 11, 3),
+        None,
+        0,
+    ),
+    spec(
+        UsersColumn::Info,
+        Column::fit("info", 4, 60, 0),
+        Some(UserColumn::Info),
+        120,
+    ),
+];
+
+const fn spec(column: UsersColumn, def: Column, sort: Option<UserColumn>, from_width: u16) -> Spec {
+    Spec {
+        column,
+        def,
+        sort,
+        from_width,
+    }
+}
+
+/// From this terminal width on, spend comes with a gauge of the budget.
+const GAUGE_FROM_WIDTH: u16 = 120;
+
+/// The columns shown on a terminal `width` cells wide.
+fn shown(width: u16) -> Vec<&'static Spec> {
+    SPECS.iter().filter(|s| width >= s.from_width).collect()
+}
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let specs = shown(area.width);
+    let defs: Vec<Column> = specs.iter().map(|s| s.def).collect();
+    let rows = rows(app, &specs, area.width, table::body_rows(area), theme);
+    users_table(app, &specs, &defs).render(frame, area, theme, &rows);
+}
+
+/// The column under terminal column `x` (header clicks); `None` for a column the daemon
+/// cannot sort by.
 pub fn column_at(app: &App, x: u16) -> Option<UserColumn> {
-    let table = users_table(app);
-    let rows = rows(app, app.table_rows(), Theme { color: app.color });
+    let specs = shown(app.width);
+    let defs: Vec<Column> = specs.iter().map(|s| s.def).collect();
+    let table = users_table(app, &specs, &defs);
+    let rows = rows(
+        app,
+        &specs,
+        app.width,
+        app.table_rows(),
+        Theme { color: app.color },
+    );
     let widths = table.widths(&rows, usize::from(app.width));
     table
         .column_at(&widths, usize::from(x))
-        .and_then(|i| SORT_KEYS.get(i).copied())
+        .and_then(|i| specs.get(i).and_then(|s| s.sort))
 }
 
-fn users_table(app: &App) -> ListTable<'static> {
+fn users_table<'a>(app: &App, specs: &[&Spec], defs: &'a [Column]) -> ListTable<'a> {
     let users = &app.users;
     let empty = if users.filter.is_empty() {
         "No users yet. Press c to create some."
     } else {
         "No user matches the filter."
     };
-    let sorted = SORT_KEYS.iter().position(|k| *k == users.sort.column);
-    ListTable::new(&COLUMNS, empty)
+    let sorted = specs.iter().position(|s| s.sort == Some(users.sort.column));
+    ListTable::new(defs, empty)
         .gap(1)
         .marks()
         .sorted(sorted, users.sort.descending)
 }
 
-fn rows(app: &App, viewport: u64, theme: Theme) -> Rows {
+fn rows(app: &App, specs: &[&Spec], width: u16, viewport: u64, theme: Theme) -> Rows {
     let users = &app.users;
     Rows {
         rows: users
             .visible(viewport)
-            .map(|(index, user)| (index, user.map(|u| row(app, u, theme))))
+            .map(|(index, user)| (index, user.map(|u| row(app, u, specs, width, theme))))
             .collect(),
         selected: users.selected,
         loaded: users.loaded,
@@ -73,8 +172,88 @@ fn rows(app: &App, viewport: u64, theme: Theme) -> Rows {
     }
 }
 
-fn row(app: &App, user: &UserView, theme: Theme) -> Row {
+fn row(app: &App, user: &UserView, specs: &[&Spec], width: u16, theme: Theme) -> Row {
     let marked = app.users.marks.contains(&user.id);
+    let cells = specs
+        .iter()
+        .map(|s| cell(app, user, s.column, width, marked, theme))
+        .collect();
+    Row {
+        cells,
+        marked,
+        // A key that refuses every call is dimmed (its status says why, in words).
+        style: if limits::refuses_calls(user.status) {
+            theme.dim()
+        } else {
+            Style::default()
+        },
+    }
+}
+
+fn cell(
+    app: &App,
+    user: &UserView,
+    column: UsersColumn,
+    width: u16,
+    marked: bool,
+    theme: Theme,
+) -> Cell {
+    // An inherited value is drawn dim (the edit dialog says where it comes from).
+    let own = |field: LimitField| {
+        if user.inherited.contains(&field) {
+            theme.dim()
+        } else {
+            Style::default()
+        }
+    };
+    match column {
+        UsersColumn::Id => Cell::styled(
+            &user.id,
+            if marked {
+                theme.marked()
+            } else {
+                Style::default()
+            },
+        ),
+        UsersColumn::Organization => Cell::plain(&user.organization),
+        UsersColumn::Models => models_cell(user, theme),
+        UsersColumn::Services => Cell::plain(user.services.join(",")),
+        UsersColumn::Status => {
+            Cell::styled(limits::status_text(user.status), status_style(user, theme))
+        }
+        UsersColumn::Key => Cell::styled(key_text(user), key_style(user, theme)),
+        UsersColumn::Budget => Cell::styled(
+            limits::budget_text(&user.limits),
+            own(LimitField::MaxBudget),
+        ),
+        UsersColumn::Spend => {
+            let text = limits::spend_text(
+                user.spend,
+                user.limits.max_budget,
+                width >= GAUGE_FROM_WIDTH,
+            );
+            let style = match (user.spend, user.limits.max_budget) {
+                (Some(spend), Some(budget)) if spend >= budget => theme.error(),
+                (Some(spend), Some(budget)) if spend >= budget * 0.8 => theme.warn(),
+                _ => Style::default(),
+            };
+            Cell::styled(text, style)
+        }
+        UsersColumn::Limits => Cell::plain(limits::rate_text(&user.limits)),
+        UsersColumn::Expires => {
+            let text = limits::expiry_text(user.limits.expires_at, app.now);
+            let style = if user.limits.expires_at.is_some_and(|at| at <= app.now) {
+                theme.error()
+            } else {
+                own(LimitField::ExpiresAt)
+            };
+            Cell::styled(text, style)
+        }
+        UsersColumn::Info => Cell::plain(info_text(user)),
+    }
+}
+
+fn models_cell(user: &UserView, theme: Theme) -> Cell {
     let models = user
         .models
         .iter()
@@ -90,22 +269,17 @@ fn row(app: &App, user: &UserView, theme: Theme) -> Row {
             }
         })
         .collect();
-    let id_style = if marked {
-        theme.marked()
-    } else {
-        Style::default()
-    };
-    Row {
-        cells: vec![
-            Cell::styled(&user.id, id_style),
-            Cell::plain(&user.organization),
-            Cell::pieces(models),
-            Cell::plain(user.services.join(",")),
-            Cell::styled(key_text(user), key_style(user, theme)),
-            Cell::plain(info_text(user)),
-        ],
-        marked,
-        ..Row::default()
+    Cell::pieces(models)
+}
+
+fn status_style(user: &UserView, theme: Theme) -> Style {
+    match user.status {
+        UserStatus::Suspended | UserStatus::Expired | UserStatus::OverBudget => theme.error(),
+        UserStatus::Failed => theme.error(),
+        UserStatus::Pending => theme.warn(),
+        UserStatus::Active if user.key_blocked => theme.warn(),
+        UserStatus::Active => theme.ok(),
+        UserStatus::None => theme.dim(),
     }
 }
 
@@ -154,12 +328,24 @@ mod tests {
 
     #[test]
     fn widths_fill_the_terminal_and_respect_minimums() {
-        let table = ListTable::new(&COLUMNS, "").gap(1);
-        let w = table.widths(&Rows::default(), 80);
-        // The mark and a gap between each two columns take the rest.
-        assert_eq!(w.iter().sum::<usize>(), 80 - 2 - 5);
-        let w = table.widths(&Rows::default(), 30);
-        assert!(w.iter().zip([6, 6, 6, 6, 8, 4]).all(|(w, min)| *w >= min));
+        for total in [80u16, 160] {
+            let defs: Vec<Column> = shown(total).iter().map(|s| s.def).collect();
+            let table = ListTable::new(&defs, "").gap(1);
+            let w = table.widths(&Rows::default(), usize::from(total));
+            // The mark and a gap between each two columns take the rest.
+            assert_eq!(
+                w.iter().sum::<usize>(),
+                usize::from(total) - 2 - (defs.len() - 1)
+            );
+        }
+        let defs: Vec<Column> = shown(80).iter().map(|s| s.def).collect();
+        let w = ListTable::new(&defs, "")
+            .gap(1)
+            .widths(&Rows::default(), 30);
+        assert!(w
+            .iter()
+            .zip([6, 6, 6, 9, 6, 5, 7])
+            .all(|(w, min)| *w >= min));
     }
 
     #[test]
