@@ -842,3 +842,89 @@ fn shifted_created_at() -> String {
         }
     }
 }
+
+/// `users.list` sorts by each limit in the database, "none" after every value (never-read spend
+/// first), ties by id, and pages by cursor through the same order in both directions.
+#[tokio::test]
+async fn users_sort_by_limits_with_none_last_and_page_by_cursor() {
+    let d = Daemon::start();
+    let mut rpc = d.admin().await;
+    let at = |days: i64| (Utc::now() + chrono::Duration::days(days)).to_rfc3339();
+    let created = rpc
+        .call(
+            "users.create",
+            json!({"users": [
+                {"id": "s-a", "limits": {"max_budget": 5, "tpm_limit": 1000, "expires_at": at(3)}},
+                {"id": "s-b", "limits": {"max_budget": 0.5, "rpm_limit": 60}},
+                {"id": "s-c", "limits": {"max_budget": 50, "rpm_limit": 5, "expires_at": at(1)}},
+                {"id": "s-d"},
+                {"id": "s-e", "limits": {"max_budget": 5, "tpm_limit": 10}},
+            ]}),
+        )
+        .await;
+    assert_eq!(created.ok()["created"], 5, "{}", created.body);
+    let order = |reply: &Value| -> Vec<String> {
+        reply["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (column, ascending) in [
+        ("max_budget", vec!["s-b", "s-a", "s-e", "s-c", "s-d"]),
+        ("tpm_limit", vec!["s-e", "s-a", "s-b", "s-c", "s-d"]),
+        ("rpm_limit", vec!["s-c", "s-b", "s-a", "s-d", "s-e"]),
+        ("expires_at", vec!["s-c", "s-a", "s-b", "s-d", "s-e"]),
+        ("spend", vec!["s-a", "s-b", "s-c", "s-d", "s-e"]),
+    ] {
+        let up = rpc
+            .call("users.list", json!({"sort": {"column": column}}))
+            .await;
+        assert_eq!(order(up.ok()), ascending, "{column} ascending");
+        let down = rpc
+            .call(
+                "users.list",
+                json!({"sort": {"column": column, "descending": true}}),
+            )
+            .await;
+        let mut descending = ascending.clone();
+        descending.reverse();
+        assert_eq!(order(down.ok()), descending, "{column} descending");
+        // Two rows a page, by cursor: the same order, and back again.
+        let mut seen = Vec::new();
+        let mut cursor = json!({});
+        let mut pages = Vec::new();
+        loop {
+            let page = rpc
+                .call(
+                    "users.list",
+                    json!({"sort": {"column": column}, "page": {"limit": 2}, "cursor": cursor}),
+                )
+                .await;
+            let ids = order(page.ok());
+            if ids.is_empty() {
+                break;
+            }
+            seen.extend(ids);
+            pages.push(page.ok().clone());
+            cursor = json!({"after": page.ok()["end_cursor"]});
+        }
+        assert_eq!(seen, ascending, "{column} by cursor");
+        let before = rpc
+            .call(
+                "users.list",
+                json!({"sort": {"column": column}, "page": {"limit": 2},
+                       "cursor": {"before": pages[1]["start_cursor"]}}),
+            )
+            .await;
+        assert_eq!(order(before.ok()), ascending[..2], "{column} page before");
+    }
+    let mixed = rpc
+        .call(
+            "users.list",
+            json!({"sort": {"column": "max_budget"}, "cursor": {"after": "garbage"}}),
+        )
+        .await;
+    assert_eq!(mixed.code(), "invalid_params");
+}

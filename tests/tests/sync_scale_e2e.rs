@@ -93,6 +93,15 @@ impl Synced {
     /// offset pages shift while others use the proxy, so a key seen twice counts once and a user
     /// the listing skipped is read with `/key/info`.
     async fn assert_litellm_holds(&self, models_of: impl Fn(&str) -> BTreeSet<String>) {
+        self.assert_litellm_holds_with(models_of, None).await
+    }
+
+    /// As [`Self::assert_litellm_holds`], and every key also has `limits` (when given).
+    async fn assert_litellm_holds_with(
+        &self,
+        models_of: impl Fn(&str) -> BTreeSet<String>,
+        limits: Option<&mama_core::litellm::LimitsOnKey>,
+    ) {
         let listed = keys_with_prefix(&self.litellm, &self.prefix, self.since).await;
         let by_token: HashMap<&str, &KeyInfo> =
             listed.iter().map(|k| (k.token.as_str(), k)).collect();
@@ -130,6 +139,9 @@ impl Synced {
                 models_of(id),
                 "{id}: models in LiteLLM"
             );
+            if let Some(limits) = limits {
+                assert_eq!(&info.limits, limits, "{id}: limits in LiteLLM");
+            }
         }
     }
 
@@ -193,13 +205,18 @@ async fn real_proxy_bulk_changes_of_2000_users_once_per_key_and_through_kill_9()
         assert_eq!(n, want, "successful updates recorded for {id}");
     }
 
-    // All 2,000 change again; kill -9 once the worker is well into it (a tenth applied).
+    // All 2,000 change again, models and limits in one change; kill -9 once the worker is well
+    // into it (a tenth applied).
     let final_models = ["claude-3-5-sonnet", "mock-gpt"];
     let bulk = t
         .rpc
         .call(
             "users.bulk_update",
-            json!({"ids": t.ids, "models": {"op": "replace", "values": final_models}}),
+            json!({
+                "ids": t.ids,
+                "models": {"op": "replace", "values": final_models},
+                "limits": {"max_budget": 25, "budget_period": "30d", "rpm_limit": 600},
+            }),
         )
         .await;
     assert_eq!(bulk.ok()["changed"], USERS as u64, "{}", bulk.body);
@@ -230,6 +247,11 @@ async fn real_proxy_bulk_changes_of_2000_users_once_per_key_and_through_kill_9()
         USERS as u64,
         "every user holds the change"
     );
+    assert_eq!(
+        count("SELECT count(*) FROM users WHERE max_budget = 25 AND rpm_limit = 600 AND budget_period = '30d'"),
+        USERS as u64,
+        "every user holds the new limits"
+    );
     let queued = count("SELECT count(DISTINCT user_id) FROM outbox");
     assert!(queued > 0, "killed after the sync finished; nothing tested");
     let active_ok = count(&format!(
@@ -249,7 +271,15 @@ async fn real_proxy_bulk_changes_of_2000_users_once_per_key_and_through_kill_9()
     t.rpc = admin_again(&d).await;
     t.daemon = Some(d);
     wait_all_synced(&mut t.rpc, &ids, CONVERGE_REAL).await;
-    t.assert_litellm_holds(|_| set(&final_models)).await;
+    let final_limits = mama_core::litellm::LimitsOnKey {
+        max_budget: Some(25.0),
+        budget_duration: Some("30d".into()),
+        tpm_limit: None,
+        rpm_limit: Some(600),
+        expires: None,
+    };
+    t.assert_litellm_holds_with(|_| set(&final_models), Some(&final_limits))
+        .await;
     t.cleanup().await;
 }
 

@@ -170,6 +170,15 @@ pub enum UserColumn {
     Info,
     CreatedAt,
     UpdatedAt,
+    /// Budget in USD; users without one (no limit) sort after every budget.
+    MaxBudget,
+    /// Spend in the current period as last read; never read sorts first.
+    Spend,
+    /// Tokens / requests per minute; no limit sorts after every limit.
+    TpmLimit,
+    RpmLimit,
+    /// Expiry; keys that never expire sort after every date.
+    ExpiresAt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -25,6 +25,15 @@ ALTER TABLE users ADD COLUMN synced_limits TEXT;
 ALTER TABLE users ADD COLUMN spend DOUBLE PRECISION;
 ALTER TABLE users ADD COLUMN spend_read_at TIMESTAMP;
 
+-- Lists sort by limits with "none" after every value (never-read spend first): the same
+-- expressions as the queries (mama-core/src/db/users/paging.rs, `sort_key`), so a page reads
+-- its rows in order from the index.
+CREATE INDEX users_max_budget_sort ON users (COALESCE(max_budget, 1e300), id);
+CREATE INDEX users_spend_sort ON users (COALESCE(spend, -1), id);
+CREATE INDEX users_tpm_limit_sort ON users (COALESCE(tpm_limit, 9223372036854775807), id);
+CREATE INDEX users_rpm_limit_sort ON users (COALESCE(rpm_limit, 9223372036854775807), id);
+CREATE INDEX users_expires_at_sort ON users (COALESCE(expires_at, '9999-12-31 23:59:59'), id);
+
 -- Default limits of an organization, inherited by its users' fields they did not set.
 CREATE TABLE organizations (
     name TEXT PRIMARY KEY NOT NULL,

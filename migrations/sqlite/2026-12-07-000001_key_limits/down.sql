@@ -1,4 +1,9 @@
 DROP TABLE organizations;
+DROP INDEX users_expires_at_sort;
+DROP INDEX users_rpm_limit_sort;
+DROP INDEX users_tpm_limit_sort;
+DROP INDEX users_spend_sort;
+DROP INDEX users_max_budget_sort;
 ALTER TABLE users DROP COLUMN spend_read_at;
 ALTER TABLE users DROP COLUMN spend;
 ALTER TABLE users DROP COLUMN synced_limits;

@@ -11,10 +11,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
-use diesel::sql_types::{Bool, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Double, Text, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::key_status::StoredKeyStatus;
+use super::paging::sort_key;
 use super::plan::Cond;
 use super::rows::UserRow;
 use crate::api::types::UserColumn;
@@ -27,13 +28,17 @@ pub struct Cursor {
     pub id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SortValue {
     /// Sorting by id: the id alone is the key.
     None,
     Text(String),
     Time(NaiveDateTime),
+    Float(f64),
+    Int(i64),
 }
+
+impl Eq for SortValue {}
 
 /// Where a page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +84,19 @@ impl Cursor {
             UserColumn::Info => text(&row.info),
             UserColumn::CreatedAt => SortValue::Time(row.created_at),
             UserColumn::UpdatedAt => SortValue::Time(row.updated_at),
+            UserColumn::MaxBudget => {
+                SortValue::Float(row.limits.max_budget.unwrap_or(sort_key::NO_BUDGET))
+            }
+            UserColumn::Spend => SortValue::Float(row.spend.unwrap_or(sort_key::NO_SPEND)),
+            UserColumn::TpmLimit => {
+                SortValue::Int(row.limits.tpm_limit.unwrap_or(sort_key::NO_LIMIT))
+            }
+            UserColumn::RpmLimit => {
+                SortValue::Int(row.limits.rpm_limit.unwrap_or(sort_key::NO_LIMIT))
+            }
+            UserColumn::ExpiresAt => {
+                SortValue::Time(row.limits.expires_at.unwrap_or_else(sort_key::never))
+            }
         };
         Cursor {
             column,
@@ -92,6 +110,9 @@ impl Cursor {
             SortValue::None => None,
             SortValue::Text(s) => Some(s.clone()),
             SortValue::Time(t) => Some(t.format(TIME_FORMAT).to_string()),
+            // Shortest text that reads back as the same number.
+            SortValue::Float(f) => Some(format!("{f:?}")),
+            SortValue::Int(n) => Some(n.to_string()),
         };
         let wire = Wire {
             c: self.column,
@@ -113,14 +134,30 @@ impl Cursor {
         }
         let value = match (column, wire.v) {
             (UserColumn::Id, None) => SortValue::None,
-            (UserColumn::CreatedAt | UserColumn::UpdatedAt, Some(v)) => SortValue::Time(
-                NaiveDateTime::parse_from_str(&v, TIME_FORMAT)
-                    .map_err(|_| CursorError::Malformed)?,
-            ),
-            (UserColumn::Id | UserColumn::CreatedAt | UserColumn::UpdatedAt, _) | (_, None) => {
-                return Err(CursorError::Malformed)
+            (UserColumn::CreatedAt | UserColumn::UpdatedAt | UserColumn::ExpiresAt, Some(v)) => {
+                SortValue::Time(
+                    NaiveDateTime::parse_from_str(&v, TIME_FORMAT)
+                        .map_err(|_| CursorError::Malformed)?,
+                )
             }
-            (_, Some(v)) => SortValue::Text(v),
+            (UserColumn::MaxBudget | UserColumn::Spend, Some(v)) => SortValue::Float(
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .ok_or(CursorError::Malformed)?,
+            ),
+            (UserColumn::TpmLimit | UserColumn::RpmLimit, Some(v)) => {
+                SortValue::Int(v.parse().map_err(|_| CursorError::Malformed)?)
+            }
+            (UserColumn::Id, _) | (_, None) => return Err(CursorError::Malformed),
+            (
+                UserColumn::Organization
+                | UserColumn::Models
+                | UserColumn::Services
+                | UserColumn::KeyStatus
+                | UserColumn::Info,
+                Some(v),
+            ) => SortValue::Text(v),
         };
         Ok(Cursor {
             column,
@@ -148,6 +185,11 @@ impl Cursor {
             UserColumn::Info => "(users.info, users.id)",
             UserColumn::CreatedAt => "(users.created_at, users.id)",
             UserColumn::UpdatedAt => "(users.updated_at, users.id)",
+            UserColumn::MaxBudget => return self.past_expression(sort_key::MAX_BUDGET, forward),
+            UserColumn::Spend => return self.past_expression(sort_key::SPEND, forward),
+            UserColumn::TpmLimit => return self.past_expression(sort_key::TPM_LIMIT, forward),
+            UserColumn::RpmLimit => return self.past_expression(sort_key::RPM_LIMIT, forward),
+            UserColumn::ExpiresAt => return self.past_expression(sort_key::EXPIRES_AT, forward),
         };
         let id = self.id.clone();
         let head = sql::<Bool>(key).sql(op).sql("(");
@@ -164,6 +206,18 @@ impl Cursor {
                     .bind::<Text, _>(id)
                     .sql(")"),
             ),
+            SortValue::Float(f) => Box::new(
+                head.bind::<Double, _>(*f)
+                    .sql(", ")
+                    .bind::<Text, _>(id)
+                    .sql(")"),
+            ),
+            SortValue::Int(n) => Box::new(
+                head.bind::<BigInt, _>(*n)
+                    .sql(", ")
+                    .bind::<Text, _>(id)
+                    .sql(")"),
+            ),
             // A cursor of another column never gets here (`decode` checks the column).
             SortValue::None => Box::new(
                 head.bind::<Text, _>(String::new())
@@ -171,6 +225,46 @@ impl Cursor {
                     .bind::<Text, _>(id)
                     .sql(")"),
             ),
+        }
+    }
+}
+
+impl Cursor {
+    /// [`Cursor::past`] for a sort key that is an expression: SQLite seeks an expression index
+    /// with a range on the expression, not with a row-value comparison, so the pair is spelled
+    /// out: `key >= v AND (key > v OR id > i)` (mirrored backwards).
+    fn past_expression<'a>(&self, key: &'static str, forward: bool) -> Cond<'a> {
+        let (or_equal, strictly) = if forward {
+            (" >= ", " > ")
+        } else {
+            (" <= ", " < ")
+        };
+        let id = self.id.clone();
+        macro_rules! spelled_out {
+            ($ty:ty, $v:expr) => {
+                Box::new(
+                    sql::<Bool>("(")
+                        .sql(key)
+                        .sql(or_equal)
+                        .bind::<$ty, _>($v)
+                        .sql(" AND (")
+                        .sql(key)
+                        .sql(strictly)
+                        .bind::<$ty, _>($v)
+                        .sql(" OR users.id")
+                        .sql(strictly)
+                        .bind::<Text, _>(id)
+                        .sql("))"),
+                )
+            };
+        }
+        match &self.value {
+            SortValue::Float(f) => spelled_out!(Double, *f),
+            SortValue::Int(n) => spelled_out!(BigInt, *n),
+            SortValue::Time(t) => spelled_out!(Timestamp, *t),
+            // `decode` gives these columns only the values above.
+            SortValue::Text(s) => spelled_out!(Text, s.clone()),
+            SortValue::None => spelled_out!(Text, String::new()),
         }
     }
 }
@@ -198,6 +292,26 @@ mod tests {
                 column: UserColumn::UpdatedAt,
                 value: SortValue::Time(time),
                 id: "u2".into(),
+            },
+            Cursor {
+                column: UserColumn::MaxBudget,
+                value: SortValue::Float(0.1 + 0.2),
+                id: "u3".into(),
+            },
+            Cursor {
+                column: UserColumn::Spend,
+                value: SortValue::Float(sort_key::NO_SPEND),
+                id: "u4".into(),
+            },
+            Cursor {
+                column: UserColumn::RpmLimit,
+                value: SortValue::Int(sort_key::NO_LIMIT),
+                id: "u5".into(),
+            },
+            Cursor {
+                column: UserColumn::ExpiresAt,
+                value: SortValue::Time(sort_key::never()),
+                id: "u6".into(),
             },
         ] {
             let column = cursor.column;

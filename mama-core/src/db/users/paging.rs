@@ -1,7 +1,9 @@
 //! One page of users: sorted in SQL, starting at an offset or next to a cursor's row, on SQLite
 //! in the shape that reads the fewest rows (see [`super::plan`] and [`super::skip`]).
 
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Timestamp};
 
 use super::cursor::{Cursor, SortValue, Window};
 use super::plan::{self, Plan};
@@ -36,6 +38,32 @@ fn sorted(query: BoxedUsers<'_>, sort: UserSort) -> BoxedUsers<'_> {
         UserColumn::Info => by!(users::info),
         UserColumn::CreatedAt => by!(users::created_at),
         UserColumn::UpdatedAt => by!(users::updated_at),
+        UserColumn::MaxBudget => by!(sql::<Double>(sort_key::MAX_BUDGET)),
+        UserColumn::Spend => by!(sql::<Double>(sort_key::SPEND)),
+        UserColumn::TpmLimit => by!(sql::<BigInt>(sort_key::TPM_LIMIT)),
+        UserColumn::RpmLimit => by!(sql::<BigInt>(sort_key::RPM_LIMIT)),
+        UserColumn::ExpiresAt => by!(sql::<Timestamp>(sort_key::EXPIRES_AT)),
+    }
+}
+
+/// The sort keys of the nullable limit columns: each column with "none" replaced, so rows
+/// compare as whole values (a row-value comparison with a NULL in it is never true) and "no
+/// limit" sorts after every limit. The same expressions are indexed (`key_limits` migration),
+/// so a page reads its rows in order from the index.
+pub mod sort_key {
+    pub const MAX_BUDGET: &str = "COALESCE(users.max_budget, 1e300)";
+    pub const SPEND: &str = "COALESCE(users.spend, -1)";
+    pub const TPM_LIMIT: &str = "COALESCE(users.tpm_limit, 9223372036854775807)";
+    pub const RPM_LIMIT: &str = "COALESCE(users.rpm_limit, 9223372036854775807)";
+    pub const EXPIRES_AT: &str = "COALESCE(users.expires_at, '9999-12-31 23:59:59')";
+    /// What "none" sorts as, for cursors.
+    pub const NO_BUDGET: f64 = 1e300;
+    pub const NO_SPEND: f64 = -1.0;
+    pub const NO_LIMIT: i64 = i64::MAX;
+    pub fn never() -> chrono::NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+            .and_then(|d| d.and_hms_opt(23, 59, 59))
+            .unwrap_or_default()
     }
 }
 
@@ -111,7 +139,7 @@ fn organization_skip(
     let start = match window {
         Window::After(cur) | Window::Before(cur) => match &cur.value {
             SortValue::Text(v) => Some(v.as_str()),
-            SortValue::None | SortValue::Time(_) => None,
+            SortValue::None | SortValue::Time(_) | SortValue::Float(_) | SortValue::Int(_) => None,
         },
         Window::Offset(_) => None,
     };
