@@ -20,6 +20,8 @@ pub enum Screen {
     Admins,
     Services,
     Events,
+    /// Organizations and the default limits their users inherit.
+    Organizations,
 }
 
 impl Screen {
@@ -32,6 +34,7 @@ impl Screen {
             Screen::Admins => "Admins",
             Screen::Services => "Services",
             Screen::Events => "Events",
+            Screen::Organizations => "Organizations",
         }
     }
 }
@@ -126,6 +129,10 @@ pub enum Tag {
     Events {
         query: u64,
     },
+    Organizations,
+    /// The dry run of new organization defaults: how many users would change.
+    OrgDefaultsPreview,
+    OrgDefaultsApply,
     SyncStatus,
     /// Users whose key failed to sync, after a watched change drained.
     SyncFailures,

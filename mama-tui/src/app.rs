@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use mama_api::rpc::Method;
 use mama_api::types::{
-    AdminView, EventFilter, EventView, ModelList, Role, ServiceView, SyncStatus,
+    AdminView, EventFilter, EventView, ModelList, OrganizationView, Role, ServiceView, SyncStatus,
 };
 
 use crate::action::{Screen, Tag};
@@ -83,6 +83,15 @@ impl<T> ListState<T> {
     }
 }
 
+/// How an organization is named on screen: `(none)` for the users without one.
+pub fn organization_name(name: &str) -> &str {
+    if name.is_empty() {
+        "(none)"
+    } else {
+        name
+    }
+}
+
 /// Rows of the services screen: each service, then its tokens, as (service, token) indexes.
 pub fn service_rows(services: &[ServiceView]) -> Vec<(usize, Option<usize>)> {
     services
@@ -129,6 +138,7 @@ pub struct App {
     pub admins: ListState<AdminView>,
     pub services: ListState<ServiceView>,
     pub events: EventsState,
+    pub organizations: ListState<OrganizationView>,
     pub popups: Vec<Popup>,
     pub message: Option<(Level, String)>,
     pub sync: SyncState,
@@ -170,6 +180,7 @@ impl App {
             admins: ListState::default(),
             services: ListState::default(),
             events: EventsState::default(),
+            organizations: ListState::default(),
             popups: Vec::new(),
             message: None,
             sync: SyncState::Unknown,
@@ -234,7 +245,8 @@ impl App {
         u64::from(self.height.saturating_sub(5)).max(1)
     }
 
-    /// Ends the session: every user, admin, service and event row is dropped from memory.
+    /// Ends the session: every user, admin, service, event and organization row is dropped from
+    /// memory.
     pub fn end_session(&mut self, message: impl Into<String>) {
         self.session = None;
         self.epoch += 1;
@@ -250,6 +262,7 @@ impl App {
         self.admins = ListState::default();
         self.services = ListState::default();
         self.events = EventsState::default();
+        self.organizations = ListState::default();
         self.popups.clear();
         self.catalog.clear();
         self.service_names.clear();

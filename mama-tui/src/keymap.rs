@@ -91,7 +91,7 @@ pub const GLOBAL: &[Binding] = &[
         ':',
         Cmd::Palette,
         ":",
-        "command (:users :models :admins :services :events :passwd :export FILE :retry :reconcile :q)",
+        "command (:users :models :admins :services :events :orgs :passwd :export FILE :retry :reconcile :q)",
         "cmd",
     ),
     key('1', Cmd::GoTo(Screen::Users), "1", "users screen", ""),
@@ -99,6 +99,13 @@ pub const GLOBAL: &[Binding] = &[
     key('3', Cmd::GoTo(Screen::Admins), "3", "admins screen", ""),
     key('4', Cmd::GoTo(Screen::Services), "4", "services screen", ""),
     key('5', Cmd::GoTo(Screen::Events), "5", "events screen", ""),
+    key(
+        '6',
+        Cmd::GoTo(Screen::Organizations),
+        "6",
+        "organizations screen",
+        "",
+    ),
     key('P', Cmd::ChangePassword, "P", "change my password", ""),
     key('r', Cmd::Reload, "r", "reload", ""),
     key('q', Cmd::Quit, "q", "quit", "quit"),
@@ -110,7 +117,7 @@ pub const USERS: &[Binding] = &[
         '/',
         Cmd::Filter,
         "/",
-        "filter: text org:X model:X service:X info:KEY status:pending unavailable",
+        "filter: text org:X model:X service:X info:KEY status:suspended key:failed expires:<30d spend:>10 budget:none|set unavailable",
         "filter",
     ),
     key(' ', Cmd::ToggleMark, "space", "mark / unmark", "mark"),
@@ -184,6 +191,34 @@ pub const USERS: &[Binding] = &[
         "sort by last update",
         "",
     ),
+    key(
+        'B',
+        Cmd::Sort(UserColumn::MaxBudget),
+        "B",
+        "sort by budget (none last)",
+        "",
+    ),
+    key(
+        '$',
+        Cmd::Sort(UserColumn::Spend),
+        "$",
+        "sort by spend (unread first)",
+        "",
+    ),
+    key(
+        'L',
+        Cmd::Sort(UserColumn::RpmLimit),
+        "L",
+        "sort by rate limit (rpm)",
+        "",
+    ),
+    key(
+        'E',
+        Cmd::Sort(UserColumn::ExpiresAt),
+        "E",
+        "sort by expiry (never last)",
+        "",
+    ),
 ];
 
 pub const MODELS: &[Binding] = &[
@@ -238,6 +273,22 @@ pub const EVENTS: &[Binding] = &[
     special(KeyCode::Esc, Cmd::Back, "esc", "clear the filter"),
 ];
 
+pub const ORGANIZATIONS: &[Binding] = &[
+    special(
+        KeyCode::Enter,
+        Cmd::Open,
+        "enter",
+        "edit the default limits",
+    ),
+    key(
+        'e',
+        Cmd::Open,
+        "e",
+        "edit the default limits",
+        "edit defaults",
+    ),
+];
+
 /// The bindings of a screen, screen-specific first.
 pub fn bindings(screen: Screen) -> Vec<&'static Binding> {
     let own: &[Binding] = match screen {
@@ -246,6 +297,7 @@ pub fn bindings(screen: Screen) -> Vec<&'static Binding> {
         Screen::Admins => ADMINS,
         Screen::Services => SERVICES,
         Screen::Events => EVENTS,
+        Screen::Organizations => ORGANIZATIONS,
         Screen::Login | Screen::ForcePassword => return Vec::new(),
     };
     own.iter().chain(NAVIGATION).chain(GLOBAL).collect()
@@ -312,6 +364,7 @@ impl Context {
                     CreateField::Rows => Field::Area,
                     CreateField::CsvPath => Field::Text,
                 }),
+                Popup::OrgDefaults(_) => Context::Form(Field::Text),
             };
         }
         match app.screen {
@@ -485,6 +538,35 @@ mod tests {
         assert_eq!(
             users(press(KeyCode::Char('K'))),
             Action::Cmd(Cmd::Sort(UserColumn::KeyStatus))
+        );
+    }
+
+    #[test]
+    fn the_limit_columns_sort_by_their_own_keys() {
+        for (c, column) in [
+            ('B', UserColumn::MaxBudget),
+            ('$', UserColumn::Spend),
+            ('L', UserColumn::RpmLimit),
+            ('E', UserColumn::ExpiresAt),
+        ] {
+            assert_eq!(
+                users(with(KeyCode::Char(c), KeyModifiers::SHIFT)),
+                Action::Cmd(Cmd::Sort(column)),
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn organizations_screen_keys() {
+        let orgs = Context::Screen(Screen::Organizations);
+        let key = |code| handle_key(orgs, press(code));
+        assert_eq!(key(KeyCode::Enter), Action::Cmd(Cmd::Open));
+        assert_eq!(key(KeyCode::Char('e')), Action::Cmd(Cmd::Open));
+        assert_eq!(key(KeyCode::Char('j')), Action::Cmd(Cmd::Down));
+        assert_eq!(
+            users(press(KeyCode::Char('6'))),
+            Action::Cmd(Cmd::GoTo(Screen::Organizations))
         );
     }
 

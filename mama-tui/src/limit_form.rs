@@ -1,10 +1,11 @@
-//! The six limit fields of the edit and bulk dialogs, and how what is typed there becomes a
-//! [`LimitsChange`] that touches only what the operator meant to change.
+//! The six limit fields of the edit, bulk and organization-defaults dialogs, and how what is
+//! typed there becomes a [`LimitsChange`] that touches only what the operator meant to change
+//! (or, for an organization, the [`KeyLimits`] its users inherit).
 
 use chrono::{DateTime, Utc};
-use mama_api::types::{LimitField, LimitsChange, UserView};
+use mama_api::types::{KeyLimits, LimitField, LimitsChange, Setting, UserView};
 
-use crate::limits::{field_value, parse_field, set_field, INHERIT};
+use crate::limits::{field_label, field_value, parse_field, set_field, Typed, INHERIT};
 use crate::text::TextInput;
 
 fn index(field: LimitField) -> usize {
@@ -39,6 +40,15 @@ impl LimitInputs {
         }
     }
 
+    /// An organization's defaults as its dialog opens on them: the value, blank for none.
+    pub fn of_limits(limits: &KeyLimits) -> Self {
+        let initial: [String; 6] = std::array::from_fn(|i| field_value(limits, LimitField::ALL[i]));
+        LimitInputs {
+            inputs: std::array::from_fn(|i| TextInput::new(initial[i].clone())),
+            initial,
+        }
+    }
+
     pub fn input(&self, field: LimitField) -> &TextInput {
         &self.inputs[index(field)]
     }
@@ -67,6 +77,46 @@ impl LimitInputs {
         Ok(change)
     }
 
+    /// An organization's new defaults: `original` where the text did not change (so a default
+    /// shown rounded, or an expiry already past, is kept as it is), a typed value, or `None` for
+    /// a blank field (or `none`). There is no `inherit`: an organization inherits from nothing.
+    pub fn defaults(
+        &self,
+        original: &KeyLimits,
+        now: DateTime<Utc>,
+    ) -> Result<KeyLimits, (LimitField, String)> {
+        let mut change = LimitsChange::set_all(original);
+        for field in LimitField::ALL {
+            if !self.changed(field) {
+                continue;
+            }
+            let typed =
+                parse_field(field, self.input(field).value(), now).map_err(|e| (field, e))?;
+            if typed == Typed::Inherit {
+                let label = field_label(field).trim_end_matches(" (USD)");
+                return Err((
+                    field,
+                    format!("{label}: an organization's default is a value, or blank for none"),
+                ));
+            }
+            set_field(&mut change, field, typed);
+        }
+        fn value<T>(setting: Setting<T>) -> Option<T> {
+            match setting {
+                Setting::Set(v) => Some(v),
+                Setting::Keep | Setting::Clear | Setting::Inherit => None,
+            }
+        }
+        Ok(KeyLimits {
+            max_budget: value(change.max_budget),
+            budget_period: value(change.budget_period),
+            tpm_limit: value(change.tpm_limit),
+            rpm_limit: value(change.rpm_limit),
+            expires_at: value(change.expires_at),
+            rotation_every: value(change.rotation_every),
+        })
+    }
+
     /// The bulk dialog's change: a blank field leaves every user's value as it is; `none`
     /// clears it, `inherit` follows each user's organization.
     pub fn bulk(&self, now: DateTime<Utc>) -> Result<LimitsChange, (LimitField, String)> {
@@ -86,7 +136,8 @@ impl LimitInputs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mama_api::types::{KeyLimits, Setting};
+    use chrono::TimeZone;
+    use mama_api::types::{BudgetPeriod, Days};
 
     #[test]
     fn only_changed_fields_are_sent_and_a_blank_clears_an_own_value() {
@@ -130,5 +181,38 @@ mod tests {
         assert_eq!(change.tpm_limit, Setting::Clear);
         assert_eq!(change.rpm_limit, Setting::Inherit);
         assert_eq!(change.expires_at, Setting::Keep);
+    }
+
+    #[test]
+    fn organization_defaults_are_values_or_blank_and_unchanged_ones_stay_exact() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+        let original = KeyLimits {
+            max_budget: Some(10.0 / 3.0),
+            budget_period: Some(BudgetPeriod::Month),
+            expires_at: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 30).unwrap()),
+            ..KeyLimits::default()
+        };
+        let mut inputs = LimitInputs::of_limits(&original);
+        assert_eq!(inputs.input(LimitField::MaxBudget).value(), "3.33");
+        assert_eq!(inputs.input(LimitField::TpmLimit).value(), "");
+        // Nothing typed: exactly what it was, a past expiry included.
+        assert_eq!(inputs.defaults(&original, now), Ok(original.clone()));
+
+        inputs.input_mut(LimitField::BudgetPeriod).clear();
+        inputs.input_mut(LimitField::RpmLimit).set("60");
+        inputs.input_mut(LimitField::RotationEvery).set("90d");
+        let defaults = inputs.defaults(&original, now).unwrap();
+        assert_eq!(defaults.max_budget, original.max_budget);
+        assert_eq!(defaults.budget_period, None);
+        assert_eq!(defaults.rpm_limit, Some(60));
+        assert_eq!(defaults.rotation_every, Some(Days(90)));
+        assert_eq!(defaults.expires_at, original.expires_at);
+
+        inputs.input_mut(LimitField::TpmLimit).set("inherit");
+        let (field, problem) = inputs.defaults(&original, now).unwrap_err();
+        assert_eq!(field, LimitField::TpmLimit);
+        assert!(problem.contains("blank for none"), "{problem}");
+        inputs.input_mut(LimitField::TpmLimit).set("none");
+        assert_eq!(inputs.defaults(&original, now).unwrap().tpm_limit, None);
     }
 }

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use mama_api::types::{BulkUpdateParams, Info, LimitField, Role, SetOp, UserView};
+use mama_api::types::{
+    BulkUpdateParams, Info, LimitField, OrganizationView, Role, SetDefaultsParams, SetOp, UserView,
+};
 use mama_api::FieldError;
 
 use crate::limit_form::LimitInputs;
@@ -27,6 +29,8 @@ pub enum Popup {
     NewAdmin(AdminForm),
     /// A one-line question (new service name).
     Prompt(Prompt),
+    /// An organization's default limits.
+    OrgDefaults(Box<OrgDefaultsDialog>),
 }
 
 /// What a confirmed popup does.
@@ -44,6 +48,8 @@ pub enum ConfirmAction {
         version: i64,
     },
     RevokeToken(String),
+    /// Replace an organization's defaults (previewed with a dry run; these params are not one).
+    SetOrgDefaults(SetDefaultsParams),
 }
 
 #[derive(Debug)]
@@ -114,6 +120,30 @@ impl EditDialog {
             conflict: None,
             saving: false,
             user,
+        }
+    }
+}
+
+/// The default limits of one organization, edited: a value, or blank for no default (there is
+/// nothing to inherit from). Saving previews the change with a dry run first.
+#[derive(Debug)]
+pub struct OrgDefaultsDialog {
+    pub organization: OrganizationView,
+    pub limits: LimitInputs,
+    pub focus: LimitField,
+    pub error: Option<String>,
+    /// The preview was asked and has not answered.
+    pub busy: bool,
+}
+
+impl OrgDefaultsDialog {
+    pub fn new(organization: OrganizationView) -> Self {
+        OrgDefaultsDialog {
+            limits: LimitInputs::of_limits(&organization.defaults),
+            organization,
+            focus: LimitField::MaxBudget,
+            error: None,
+            busy: false,
         }
     }
 }
@@ -295,8 +325,8 @@ pub enum CreateField {
     CsvPath,
 }
 
-/// Create many users: rows `id,organization,models(;-separated),services(;-separated)` typed or
-/// pasted, or loaded from a CSV file.
+/// Create many users: rows `id,organization,models(;-separated),services(;-separated)`, then
+/// optionally info (`k=v;…`) and the six limits, typed or pasted, or loaded from a CSV file.
 #[derive(Debug)]
 pub struct CreateDialog {
     pub rows: TextArea,

@@ -408,6 +408,7 @@ fn edit_sends_only_changes_with_the_version() {
 fn create_rows_parse_with_header_and_hangul() {
     let (users, lines) = match mama_tui::update::parse_rows(
         "id,organization,models,services\n김철수,연구소,gpt-4o;claude,chat\n\nlee,Sales,,",
+        chrono::Utc::now(),
     ) {
         Ok(parsed) => parsed,
         Err(e) => panic!("{e:?}"),

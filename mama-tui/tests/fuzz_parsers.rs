@@ -45,7 +45,7 @@ proptest! {
     #[test]
     fn pasted_rows_never_panic(text in operator_text()) {
         // Either rows, or the line and reason of the first bad one (a line that exists).
-        if let Err((line, reason)) = create::parse_rows(&text) {
+        if let Err((line, reason)) = create::parse_rows(&text, chrono::Utc::now()) {
             prop_assert!(!reason.is_empty());
             prop_assert!(line <= text.split(['\n', '\r']).count() + 1);
         }

@@ -203,3 +203,100 @@ fn the_bulk_dialog_sets_limits_extends_expiry_and_suspends() {
     assert_eq!(sent["dry_run"], json!(true));
     assert!(sent.get("models").is_none(), "{sent}");
 }
+
+/// The column and direction of the `users.list` call among `effects`.
+fn sort_sent(effects: &[Effect]) -> Value {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Call {
+                method: "users.list",
+                params,
+                ..
+            } => Some(params["sort"].clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no users.list in {effects:?}"))
+}
+
+fn key(app: &mut App, c: char) -> Vec<Effect> {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let context = mama_tui::keymap::Context::of(app);
+    let action = mama_tui::keymap::handle_key(
+        context,
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT),
+    );
+    update(app, action)
+}
+
+#[test]
+fn the_limit_columns_sort_in_the_daemon_by_key_and_again_reverses() {
+    for (c, column) in [
+        ('B', "max_budget"),
+        ('$', "spend"),
+        ('L', "rpm_limit"),
+        ('E', "expires_at"),
+    ] {
+        let mut app = users_app(80, 24, sample_users(), 5);
+        let effects = key(&mut app, c);
+        assert_eq!(
+            sort_sent(&effects),
+            json!({"column": column, "descending": false}),
+            "{c}"
+        );
+        assert_eq!(methods(&effects), vec!["users.list", "users.count"]);
+        let effects = key(&mut app, c);
+        assert_eq!(
+            sort_sent(&effects),
+            json!({"column": column, "descending": true}),
+            "{c} again"
+        );
+    }
+}
+
+/// Where `heading` starts on the header line, in terminal cells.
+fn header_x(app: &App, heading: &str) -> u16 {
+    let text = screen(app);
+    let header = text.lines().nth(1).unwrap_or_default();
+    let at = header
+        .find(heading)
+        .unwrap_or_else(|| panic!("{heading} not in {header:?}"));
+    unicode_width::UnicodeWidthStr::width(&header[..at]) as u16
+}
+
+#[test]
+fn a_click_on_a_limit_header_sorts_by_it_and_the_bar_says_so() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    let x = header_x(&app, "budget");
+    let effects = update(&mut app, Action::Click { x, y: 1 });
+    assert_eq!(
+        sort_sent(&effects),
+        json!({"column": "max_budget", "descending": false})
+    );
+    reply_first_page(
+        &mut app,
+        json!({"users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200}),
+    );
+    let text = screen(&app);
+    assert!(text.contains("budget ▲"), "{text}");
+    assert!(text.contains("sort budget ▲"), "{text}");
+
+    let x = header_x(&app, "expires");
+    let effects = update(&mut app, Action::Click { x: x + 2, y: 1 });
+    assert_eq!(
+        sort_sent(&effects),
+        json!({"column": "expires_at", "descending": false})
+    );
+
+    // The limits column (shown from 130 columns on) sorts by requests per minute; the status
+    // column is not sortable in the daemon, so a click there asks nothing.
+    let mut wide = users_app(140, 30, sample_users(), 5);
+    let x = header_x(&wide, "limits");
+    let effects = update(&mut wide, Action::Click { x, y: 1 });
+    assert_eq!(
+        sort_sent(&effects),
+        json!({"column": "rpm_limit", "descending": false})
+    );
+    let x = header_x(&wide, "status");
+    assert!(update(&mut wide, Action::Click { x, y: 1 }).is_empty());
+}

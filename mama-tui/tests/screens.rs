@@ -763,3 +763,36 @@ fn bulk_limits_preview_with_samples() {
     );
     insta::assert_snapshot!("bulk_limits_summary", screen(&app));
 }
+
+#[test]
+fn organizations_screen() {
+    let app = organizations_app(80, 24);
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
+fn organization_defaults_form_and_preview() {
+    let mut app = organizations_app(80, 24);
+    cmd(&mut app, Cmd::Down);
+    cmd(&mut app, Cmd::Open);
+    update(&mut app, Action::Edit(Edit::End));
+    update(&mut app, Action::Edit(Edit::ClearLine));
+    typed(&mut app, "25");
+    cmd(&mut app, Cmd::NextField);
+    cmd(&mut app, Cmd::NextField);
+    update(&mut app, Action::Edit(Edit::End));
+    update(&mut app, Action::Edit(Edit::ClearLine));
+    insta::assert_snapshot!("organization_defaults_form", screen(&app));
+    cmd(&mut app, Cmd::Save);
+    reply(
+        &mut app,
+        Tag::OrgDefaultsPreview,
+        json!({
+            "name": "Research",
+            "defaults": {"max_budget": 25.0, "budget_period": "30d", "tpm_limit": null,
+                         "rpm_limit": 60, "expires_at": null, "rotation_every": "90d"},
+            "users_changed": 10, "users_unaffected": 2, "dry_run": true
+        }),
+    );
+    insta::assert_snapshot!("organization_defaults_preview", screen(&app));
+}

@@ -1,7 +1,7 @@
 //! The real `mama-tui` binary, driven in tmux against a real `mama-daemon`: log in as
 //! admin/admin, change the password, create users (Hangul included), filter, sort, mark, bulk add
-//! a model, delete; then a bulk change of organization and info, and the events screen filtered
-//! by a time range. Each step is checked on the screen (polled with a bounded wait, never a
+//! a model, delete; then a bulk change of organization and info, the events screen filtered
+//! by a time range, and an organization's default budget reaching its users. Each step is checked on the screen (polled with a bounded wait, never a
 //! timing assertion) and through the admin RPC.
 //!
 //! Binaries come from `MAMA_BIN_DIR`, else `<workspace>/target/debug` (see
@@ -706,6 +706,99 @@ async fn bulk_budget_of_zero_for_two_marked_users_in_tmux() {
     assert_eq!(
         user(&after, "budget-c").map(|u| u["limits"]["max_budget"].clone()),
         Some(Value::Null)
+    );
+    tmux.keys(&["q"]);
+}
+
+/// The organizations screen sets a default budget for 연구소: the preview counts the users that
+/// inherit it and the one with its own budget, nothing changes before `y`, and afterwards the
+/// users screen shows the inherited budget on that organization's rows only.
+#[tokio::test]
+async fn organization_default_budget_reaches_its_users_in_tmux() {
+    if !Tmux::available() {
+        eprintln!("tmux is not installed: skipping the TUI end-to-end test");
+        return;
+    }
+    let daemon = Daemon::start();
+    let mut rpc = daemon.admin().await;
+    rpc.call(
+        "users.create",
+        json!({"users": [
+            {"id": "org-a1", "organization": "연구소"},
+            {"id": "org-a2", "organization": "연구소"},
+            {"id": "org-own", "organization": "연구소", "limits": {"max_budget": 3.0}},
+            {"id": "org-b1", "organization": "Sales"},
+        ]}),
+    )
+    .await
+    .ok();
+    let tmux = Tmux::start("orgs", &tui_command(&daemon));
+    tmux.wait_for("mama · log in").await;
+    tmux.text(ADMIN_PASSWORD);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("total 4 · matching 4").await;
+
+    // The organizations screen, in the daemon's order: down to 연구소.
+    tmux.keys(&["6"]);
+    tmux.wait_for("rotate").await;
+    let listed = rpc.call("organizations.list", json!({})).await;
+    let position = listed.ok()["organizations"]
+        .as_array()
+        .and_then(|orgs| orgs.iter().position(|o| o["name"] == "연구소"))
+        .expect("연구소 is listed");
+    for _ in 0..position {
+        tmux.keys(&["j"]);
+    }
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("defaults of 연구소").await;
+    tmux.text("25");
+    tmux.keys(&["C-s"]);
+    let preview = tmux.wait_for("y: apply").await;
+    for line in [
+        "budget (USD)  — → 25.00",
+        "2 users will change, 1 keeps its own values.",
+    ] {
+        assert!(preview.contains(line), "{line:?} in\n{preview}");
+    }
+    let before = rpc.call("organizations.list", json!({})).await;
+    let defaults = |reply: &Value| {
+        reply["organizations"]
+            .as_array()
+            .and_then(|orgs| orgs.iter().find(|o| o["name"] == "연구소"))
+            .map(|o| o["defaults"]["max_budget"].clone())
+    };
+    assert_eq!(
+        defaults(before.ok()),
+        Some(Value::Null),
+        "the preview changed nothing"
+    );
+
+    tmux.keys(&["y"]);
+    tmux.wait_for("Defaults of 연구소 set: 2 users changed")
+        .await;
+    let after = rpc.call("organizations.list", json!({})).await;
+    assert_eq!(defaults(after.ok()), Some(json!(25.0)));
+
+    // The users screen: the two that inherit show the budget, the others keep theirs.
+    tmux.keys(&["1"]);
+    let row = |screen: &str, id: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let screen = tmux
+        .wait_until("the inheriting rows show a budget of $25.00", |s| {
+            row(s, "org-a1").contains("$25.00") && row(s, "org-a2").contains("$25.00")
+        })
+        .await;
+    assert!(row(&screen, "org-own").contains("$3.00"), "{screen}");
+    assert!(!row(&screen, "org-b1").contains("$25.00"), "{screen}");
+    let list = users(&mut rpc).await;
+    assert_eq!(
+        user(&list, "org-a1").map(|u| u["limits"]["max_budget"].clone()),
+        Some(json!(25.0))
     );
     tmux.keys(&["q"]);
 }

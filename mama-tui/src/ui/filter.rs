@@ -1,5 +1,6 @@
 //! The line above the status line: the filter bar while typing, else the active filter and sort.
 
+use mama_api::types::UserColumn;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -89,11 +90,30 @@ fn around_cursor(input: &TextInput, room: usize) -> (String, usize) {
     )
 }
 
+/// The sort column as the bar names it (the limits column sorts by rpm).
+fn sort_name(column: UserColumn) -> &'static str {
+    match column {
+        UserColumn::Id => "id",
+        UserColumn::Organization => "organization",
+        UserColumn::Models => "models",
+        UserColumn::Services => "services",
+        UserColumn::KeyStatus => "key",
+        UserColumn::Info => "info",
+        UserColumn::CreatedAt => "created",
+        UserColumn::UpdatedAt => "updated",
+        UserColumn::MaxBudget => "budget",
+        UserColumn::Spend => "spend",
+        UserColumn::TpmLimit => "tpm",
+        UserColumn::RpmLimit => "rpm",
+        UserColumn::ExpiresAt => "expires",
+    }
+}
+
 pub fn users_bar(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let u = &app.users;
     let sort = format!(
         "sort {} {}",
-        format!("{:?}", u.sort.column).to_lowercase(),
+        sort_name(u.sort.column),
         if u.sort.descending { "▼" } else { "▲" }
     );
     let idle = if u.marking {

@@ -9,6 +9,7 @@ use super::layout::clear_popup;
 use super::theme::Theme;
 use crate::action::{Cmd, Screen};
 use crate::app::App;
+use crate::filter;
 use crate::keymap::{self, Binding, Context, Field};
 use crate::text::{fit, width};
 
@@ -87,11 +88,8 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("esc", "clear"),
             ("actor: action: user: result: since: until:", ""),
         ],
-        Context::FilterBar => vec![
-            ("enter", "apply"),
-            ("esc", "clear"),
-            ("org: model: service: info: status:", ""),
-        ],
+        // The filter applies as it is typed; the terms matter more than enter at 80 columns.
+        Context::FilterBar => vec![("esc", "clear"), (filter::TERMS, ""), ("enter", "done")],
         Context::Picker => vec![
             ("↑↓", "move"),
             ("space", "toggle"),

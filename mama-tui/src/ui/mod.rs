@@ -68,6 +68,10 @@ pub fn view(app: &App, frame: &mut Frame) {
                     screens::events::render(app, frame, body, theme);
                     filter::events_bar(app, frame, bar, theme);
                 }
+                Screen::Organizations => {
+                    screens::organizations::render(app, frame, body, theme);
+                    screens::organizations::bar(frame, bar, theme);
+                }
                 Screen::Login | Screen::ForcePassword => {}
             }
             frame.render_widget(status_line(app, theme, area.width), status);
@@ -106,7 +110,7 @@ fn title_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
             left.push_str(&format!(" · rows {first}–{last}"));
         }
     }
-    let tabs = " 1 users 2 models 3 admins 4 services 5 events ";
+    let tabs = " 1 users 2 models 3 admins 4 services 5 events 6 orgs ";
     let right = format!("{} ", spinner(app));
     let total = usize::from(total);
     let mut text = left;

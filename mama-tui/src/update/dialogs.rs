@@ -1,7 +1,7 @@
-//! Typing and keys go to the dialog on top: edit, bulk edit, create, or the picker one of them
-//! opened. Each dialog's own file says what they do there.
+//! Typing and keys go to the dialog on top: edit, bulk edit, create, an organization's
+//! defaults, or the picker one of them opened. Each dialog's own file says what they do there.
 
-use super::{bulk, create, edit_user, picker};
+use super::{bulk, create, edit_user, organizations, picker};
 use crate::action::Cmd;
 use crate::app::App;
 use crate::popup::Popup;
@@ -13,6 +13,7 @@ pub fn edit(app: &mut App, edit: &Edit) {
         Some(Popup::Create(d)) => create::edit(d, edit),
         Some(Popup::Bulk(d)) => bulk::edit(d, edit),
         Some(Popup::Picker(p)) => picker::edit(p, edit),
+        Some(Popup::OrgDefaults(d)) => organizations::edit(d, edit),
         _ => {}
     }
 }
@@ -23,6 +24,7 @@ pub fn command(app: &mut App, cmd: Cmd) {
         Some(Popup::Bulk(_)) => bulk::command(app, cmd),
         Some(Popup::Create(_)) => create::command(app, cmd),
         Some(Popup::Picker(_)) => picker::command(app, cmd),
+        Some(Popup::OrgDefaults(_)) => organizations::command(app, cmd),
         _ => {}
     }
 }

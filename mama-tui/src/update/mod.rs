@@ -6,7 +6,8 @@
 //!
 //! 1. keys: `popups` (the popup on top) over `screens` (the logged-in screens), `auth` (login)
 //!    and `dialogs`, which hands typing and keys to the dialog on top;
-//! 2. the dialogs `edit_user`, `bulk` and `create`; `sync` (LiteLLM's state); `nav` (screens);
+//! 2. the dialogs `edit_user`, `bulk` and `create`; `organizations` (their defaults dialog);
+//!    `sync` (LiteLLM's state); `nav` (screens);
 //! 3. the data they change: `users` (the users table), `lists` (models, admins, services,
 //!    events);
 //! 4. what all use: `rpc` (calls and answers), `form` (what dialogs share), `picker`.
@@ -20,6 +21,7 @@ mod edit_user;
 mod form;
 mod lists;
 mod nav;
+mod organizations;
 mod picker;
 mod popups;
 mod rpc;
@@ -178,6 +180,9 @@ fn handle_reply(app: &mut App, reply: Reply) {
         Tag::SuspendUser | Tag::ResumeUser => suspend::reply(app, reply.tag, reply.result),
         Tag::BulkPreview | Tag::BulkApply => bulk::reply(app, reply.tag, reply.result),
         Tag::CreateUsers | Tag::ImportFile => create::reply(app, reply.tag, reply.result),
+        Tag::Organizations | Tag::OrgDefaultsPreview | Tag::OrgDefaultsApply => {
+            organizations::reply(app, reply.tag, reply.result)
+        }
         Tag::SyncStatus | Tag::SyncFailures | Tag::Reconcile | Tag::RetryFailed => {
             sync::reply(app, reply.tag, reply.result)
         }

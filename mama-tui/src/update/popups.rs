@@ -10,7 +10,7 @@ use mama_api::types::{
 
 use super::nav::{go_to, quit};
 use super::rpc::{batch, ID_CHUNK};
-use super::{auth, dialogs, suspend, sync, users};
+use super::{auth, dialogs, organizations, suspend, sync, users};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::App;
 use crate::popup::{ConfirmAction, Popup, PromptPurpose};
@@ -39,9 +39,11 @@ pub fn edit(app: &mut App, edit: &Edit) {
             }
             _ => {}
         },
-        Popup::Edit(_) | Popup::Create(_) | Popup::Picker(_) | Popup::Bulk(_) => {
-            dialogs::edit(app, edit)
-        }
+        Popup::Edit(_)
+        | Popup::Create(_)
+        | Popup::Picker(_)
+        | Popup::Bulk(_)
+        | Popup::OrgDefaults(_) => dialogs::edit(app, edit),
         Popup::Help | Popup::Message { .. } | Popup::Confirm(_) => {}
     }
 }
@@ -141,9 +143,11 @@ pub fn command(app: &mut App, cmd: Cmd) {
             }
             _ => {}
         },
-        Popup::Edit(_) | Popup::Bulk(_) | Popup::Create(_) | Popup::Picker(_) => {
-            dialogs::command(app, cmd)
-        }
+        Popup::Edit(_)
+        | Popup::Bulk(_)
+        | Popup::Create(_)
+        | Popup::Picker(_)
+        | Popup::OrgDefaults(_) => dialogs::command(app, cmd),
     }
 }
 
@@ -185,6 +189,7 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
         ConfirmAction::RevokeToken(id) => {
             app.call::<method::ServicesRevokeToken>(&RevokeTokenParams { id }, Tag::RevokeToken);
         }
+        ConfirmAction::SetOrgDefaults(params) => organizations::apply(app, params),
     }
 }
 
@@ -201,6 +206,7 @@ pub fn palette(app: &mut App, line: &str) {
         "admins" | "a" => go_to(app, Screen::Admins),
         "services" | "s" => go_to(app, Screen::Services),
         "events" | "e" => go_to(app, Screen::Events),
+        "orgs" | "organizations" | "o" => go_to(app, Screen::Organizations),
         "passwd" | "password" => app.popups.push(Popup::Password(Default::default())),
         "help" => app.popups.push(Popup::Help),
         "export" => {
@@ -219,6 +225,6 @@ pub fn palette(app: &mut App, line: &str) {
         }
         "reconcile" => sync::reconcile(app),
         "retry" => sync::retry_failed(app),
-        other => app.error(format!("unknown command :{other} (try :users :models :admins :services :events :passwd :export FILE :retry :reconcile :q)")),
+        other => app.error(format!("unknown command :{other} (try :users :models :admins :services :events :orgs :passwd :export FILE :retry :reconcile :q)")),
     }
 }

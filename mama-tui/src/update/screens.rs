@@ -7,6 +7,7 @@ use mama_api::types::{EventView, IssueTokenParams};
 use super::bulk::drop_unavailable;
 use super::lists;
 use super::nav::{go_to, quit};
+use super::organizations;
 use super::picker::ensure_pickers;
 use super::users;
 use crate::action::{Cmd, Screen, Tag};
@@ -115,7 +116,7 @@ fn id_preview(ids: &[String], max: usize) -> Vec<String> {
     lines
 }
 
-/// Keys on the models, admins, services and events screens.
+/// Keys on the models, admins, services, events and organizations screens.
 fn list_command(app: &mut App, screen: Screen, cmd: Cmd) {
     let page = app.table_rows() as i64;
     let delta = match cmd {
@@ -137,6 +138,7 @@ fn list_command(app: &mut App, screen: Screen, cmd: Cmd) {
                     (app.services.selected as i64 + delta).clamp(0, max.max(0)) as usize;
             }
             Screen::Events => app.events.list.move_by(delta),
+            Screen::Organizations => app.organizations.move_by(delta),
             _ => {}
         }
         return;
@@ -224,6 +226,7 @@ fn list_command(app: &mut App, screen: Screen, cmd: Cmd) {
             };
             app.popups.push(Popup::Confirm(confirm));
         }
+        (Screen::Organizations, Cmd::Open) => organizations::open_defaults(app),
         (Screen::Events, Cmd::Filter) => app.events.filter_editing = true,
         (Screen::Events, Cmd::Open) => {
             if let Some(event) = app.events.list.current() {

@@ -56,7 +56,7 @@ fn show_sync_failures(app: &mut App, list: UserList) {
         ));
     }
     lines.push(String::new());
-    lines.push("The sync retries them; filter status:failed lists them all.".into());
+    lines.push("The sync retries them; filter key:failed lists them all.".into());
     if app
         .popups
         .last()
@@ -96,7 +96,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 if app.watching_sync && status.users_pending == 0 && status.queue_depth == 0 {
                     app.watching_sync = false;
                     if status.users_failed > 0 {
-                        app.error(format!("LiteLLM sync done; {} failed (filter status:failed, :retry to try again).", count(status.users_failed, "user")));
+                        app.error(format!("LiteLLM sync done; {} failed (filter key:failed, :retry to try again).", count(status.users_failed, "user")));
                         load_sync_failures(app);
                     } else {
                         app.info("LiteLLM sync done.");

@@ -266,3 +266,30 @@ pub fn methods(effects: &[Effect]) -> Vec<&'static str> {
         })
         .collect()
 }
+
+/// Three organizations and the users without one: defaults of every kind, and none.
+pub fn organizations() -> Value {
+    json!({"organizations": [
+        {"name": "", "users": 1, "defaults": {}},
+        {"name": "Research", "users": 12, "defaults": {
+            "max_budget": 20.0, "budget_period": "30d", "tpm_limit": 100000, "rpm_limit": 60,
+            "rotation_every": "90d"
+        }},
+        {"name": "Sales", "users": 3, "defaults": {
+            "max_budget": 5.0, "budget_period": "1d", "expires_at": "2026-12-31T00:00:00Z"
+        }},
+        {"name": "연구소", "users": 2, "defaults": {}},
+    ]})
+}
+
+/// Logged in, on the organizations screen with [`organizations`] listed.
+pub fn organizations_app(width: u16, height: u16) -> App {
+    let mut app = users_app(width, height, sample_users(), 5);
+    let effects = cmd(
+        &mut app,
+        mama_tui::action::Cmd::GoTo(mama_tui::action::Screen::Organizations),
+    );
+    assert_eq!(methods(&effects), vec!["organizations.list"]);
+    reply(&mut app, Tag::Organizations, organizations());
+    app
+}

@@ -139,8 +139,9 @@ pub struct RawSpec {
     pub master_key: String,
     /// Key hashes (LiteLLM's token ids), as mama sends them.
     pub hashes: Arc<Vec<String>>,
-    /// The full `models` list sent with every update, as mama's worker does.
-    pub models: Vec<String>,
+    /// The fields sent with every update besides `key`, as mama's worker sends them (the full
+    /// `models` list; or every limit and `blocked`).
+    pub fields: serde_json::Map<String, Value>,
     pub concurrency: usize,
 }
 
@@ -187,7 +188,8 @@ pub async fn raw_updates(spec: &RawSpec) -> anyhow::Result<Rate> {
                 let Some(hash) = spec.hashes.get(i) else {
                     break;
                 };
-                let body = json!({ "key": hash, "models": spec.models });
+                let mut body = spec.fields.clone();
+                body.insert("key".into(), json!(hash));
                 let sent = client
                     .post(&url)
                     .bearer_auth(&spec.master_key)
@@ -226,17 +228,19 @@ pub async fn raw_updates(spec: &RawSpec) -> anyhow::Result<Rate> {
     Ok(rate)
 }
 
-/// One `users.bulk_update` replacing the models of `ids`, timed from the call until
-/// `sync.status` shows the queue drained and nobody pending (polled every `poll` or more). Also
-/// returns the call's own time.
+/// One `users.bulk_update` of `ids` making `change` (e.g. `{"models": {"op": "replace",
+/// "values": [...]}}` or `{"limits": {...}}`), timed from the call until `sync.status` shows the
+/// queue drained and nobody pending (polled every `poll` or more). Also returns the call's own
+/// time.
 pub async fn timed_bulk_sync(
     admin: &mut Admin,
     ids: &[String],
-    models: &[String],
+    change: &Value,
     poll: Duration,
     limit: Duration,
 ) -> anyhow::Result<(Rate, f64, QueueState)> {
-    let params = json!({ "ids": ids, "models": { "op": "replace", "values": models } });
+    let mut params = change.clone();
+    params["ids"] = json!(ids);
     let started = Instant::now();
     let result = admin.call("users.bulk_update", params).await?;
     let call_seconds = started.elapsed().as_secs_f64();
@@ -275,6 +279,25 @@ pub async fn key_models(
     master_key: &str,
     hash: &str,
 ) -> anyhow::Result<Option<Vec<String>>> {
+    let Some(info) = key_info(client, base_url, master_key, hash).await? else {
+        return Ok(None);
+    };
+    let models = info["models"]
+        .as_array()
+        .context("/key/info: no models")?
+        .iter()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect();
+    Ok(Some(models))
+}
+
+/// The key object LiteLLM holds (by hash), or `None` when it does not know it.
+pub async fn key_info(
+    client: &reqwest::Client,
+    base_url: &str,
+    master_key: &str,
+    hash: &str,
+) -> anyhow::Result<Option<Value>> {
     let resp = client
         .get(format!("{}/key/info", base_url.trim_end_matches('/')))
         .query(&[("key", hash)])
@@ -291,13 +314,7 @@ pub async fn key_models(
         resp.status()
     );
     let body: Value = resp.json().await.context("/key/info body")?;
-    let models = body["info"]["models"]
-        .as_array()
-        .context("/key/info: no models")?
-        .iter()
-        .filter_map(|m| m.as_str().map(str::to_string))
-        .collect();
-    Ok(Some(models))
+    Ok(Some(body["info"].clone()))
 }
 
 /// Deletes keys by hash in `/key/delete` calls of `batch`; returns how many calls failed (a 404

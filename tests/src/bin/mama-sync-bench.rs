@@ -40,6 +40,8 @@ Options (defaults in brackets):
   --peers LIST      real, standin, or both [real,standin]
   --db NAME         the daemon's database: sqlite or postgres [sqlite]
   --poll-ms N       shortest sync.status polling interval while timing mama [50]
+  --change WHAT     what each run changes on every key: models (a new list) or limits (a new
+                    budget and rate limit) [models]
   --keep-keys       leave the bench's keys in the real proxy (default: delete them at the end)
 
 Environment: LITELLM_BASE_URL and LITELLM_MASTER_KEY (the real proxy), MAMA_BIN_DIR (where
@@ -60,6 +62,50 @@ struct Options {
     db: Kind,
     poll: Duration,
     keep_keys: bool,
+    change: Change,
+}
+
+/// What every run changes on every key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Models,
+    Limits,
+}
+
+impl Change {
+    /// What a raw `/key/update` sends in round `round` besides the key (what mama's worker
+    /// sends for the same change: the full list; or every limit and `blocked`).
+    fn raw_fields(self, round: usize) -> serde_json::Map<String, Value> {
+        let fields = match self {
+            Change::Models => {
+                let other = ["gpt-4o", "llama3"][round % 2];
+                json!({"models": ["claude-3-5-sonnet", other]})
+            }
+            Change::Limits => json!({
+                "blocked": false,
+                "max_budget": 1000 + round,
+                "budget_duration": "30d",
+                "tpm_limit": null,
+                "rpm_limit": 1000 + round,
+                "duration": null,
+            }),
+        };
+        fields.as_object().cloned().unwrap_or_default()
+    }
+
+    /// mama's `users.bulk_update` change in round `round`: different from every raw run's, so
+    /// every key changes.
+    fn bulk(self, round: usize) -> Value {
+        match self {
+            Change::Models => {
+                let other = ["gpt-4o", "llama3"][round % 2];
+                json!({"models": {"op": "replace", "values": ["mock-gpt", other]}})
+            }
+            Change::Limits => {
+                json!({"limits": {"max_budget": 10 + round, "budget_period": "30d", "rpm_limit": 100 + round}})
+            }
+        }
+    }
 }
 
 impl Options {
@@ -73,6 +119,7 @@ impl Options {
             db: Kind::Sqlite,
             poll: Duration::from_millis(50),
             keep_keys: false,
+            change: Change::Models,
         };
         let mut args = args.peekable();
         while let Some(flag) = args.next() {
@@ -97,6 +144,13 @@ impl Options {
                 "--concurrency" => o.concurrency = number()? as usize,
                 "--rounds" => o.rounds = number()? as usize,
                 "--poll-ms" => o.poll = Duration::from_millis(number()?),
+                "--change" => {
+                    o.change = match value.as_str() {
+                        "models" => Change::Models,
+                        "limits" => Change::Limits,
+                        other => bail!("--change: models or limits, not {other:?}"),
+                    }
+                }
                 "--peers" => {
                     o.real = false;
                     o.standin = false;
@@ -273,15 +327,11 @@ async fn bench_peer(peer: &Peer<'_>, opts: &Options) -> anyhow::Result<PeerRepor
     let checker = bench::http_client(1)?;
     let mut runs = Vec::new();
     for round in 0..=opts.rounds {
-        let raw_models = vec![
-            "claude-3-5-sonnet".to_string(),
-            ["gpt-4o", "llama3"][round % 2].to_string(),
-        ];
         let spec = RawSpec {
             base_url: peer.url.clone(),
             master_key: peer.master_key.clone(),
             hashes: hashes.clone(),
-            models: raw_models,
+            fields: opts.change.raw_fields(round),
             concurrency: opts.concurrency,
         };
         let load = bench::load_average();
@@ -302,18 +352,15 @@ async fn bench_peer(peer: &Peer<'_>, opts: &Options) -> anyhow::Result<PeerRepor
             break;
         }
 
-        // mama's lists always hold mock-gpt and the raw runs' never do: every key changes.
-        let models = vec![
-            "mock-gpt".to_string(),
-            ["gpt-4o", "llama3"][round % 2].to_string(),
-        ];
+        // mama's values always differ from the raw runs': every key changes.
+        let change = opts.change.bulk(round);
         if let Some(s) = peer.standin {
             s.clear_calls();
         }
         let load = bench::load_average();
         let before = watch.snapshot();
         let (rate, call_seconds, state) =
-            bench::timed_bulk_sync(&mut admin, &ids, &models, opts.poll, limit).await?;
+            bench::timed_bulk_sync(&mut admin, &ids, &change, opts.poll, limit).await?;
         let cpu = watch.usage(&before, &watch.snapshot());
         anyhow::ensure!(
             state.users_failed == 0,
@@ -325,13 +372,39 @@ async fn bench_peer(peer: &Peer<'_>, opts: &Options) -> anyhow::Result<PeerRepor
             (per_key("/key/info"), per_key("/key/update"))
         });
         for i in (0..ids.len()).step_by((ids.len() / SPOT_CHECKS).max(1)) {
-            let held = bench::key_models(&checker, &peer.url, &peer.master_key, &hashes[i])
+            let held = bench::key_info(&checker, &peer.url, &peer.master_key, &hashes[i])
                 .await?
                 .with_context(|| format!("{} has no key in LiteLLM", ids[i]))?;
-            let (mut held, mut want) = (held, models.clone());
-            held.sort();
-            want.sort();
-            anyhow::ensure!(held == want, "{}: LiteLLM holds {held:?}", ids[i]);
+            match opts.change {
+                Change::Models => {
+                    let mut held: Vec<&str> = held["models"]
+                        .as_array()
+                        .context("no models")?
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    let mut want: Vec<&str> = change["models"]["values"]
+                        .as_array()
+                        .context("no values")?
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    held.sort_unstable();
+                    want.sort_unstable();
+                    anyhow::ensure!(held == want, "{}: LiteLLM holds {held:?}", ids[i]);
+                }
+                Change::Limits => {
+                    let want = &change["limits"];
+                    anyhow::ensure!(
+                        held["max_budget"].as_f64() == want["max_budget"].as_f64()
+                            && held["rpm_limit"].as_u64() == want["rpm_limit"].as_u64(),
+                        "{}: LiteLLM holds budget {} and rpm {}",
+                        ids[i],
+                        held["max_budget"],
+                        held["rpm_limit"]
+                    );
+                }
+            }
         }
         let run = Run {
             what: What::Mama,

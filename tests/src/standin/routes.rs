@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use super::calls::{Call, CallLog};
 use super::faults::{Fault, Faults};
 use super::state::{
-    Caller, Generated, KeyChanges, NewKey, StandInTeam, State as Memory, TeamChanges,
+    Caller, Generated, KeyChanges, LimitChanges, NewKey, StandInTeam, State as Memory, TeamChanges,
 };
 use super::wire::{self, ApiError};
 
@@ -443,6 +443,7 @@ async fn generate_key(
         metadata: tri!(object_field(&map, "metadata")).unwrap_or_default(),
         key_type: tri!(string_field(&map, "key_type")),
         blocked: tri!(bool_field(&map, "blocked")),
+        limits: tri!(limit_changes(&map)),
     };
     let explicit = req.key.clone();
     let outcome = shared.memory().generate(&caller, req);
@@ -476,6 +477,7 @@ async fn update_key(
         team_id: tri!(string_field(&map, "team_id")).map(Some),
         metadata: tri!(object_field(&map, "metadata")),
         blocked: tri!(bool_field(&map, "blocked")),
+        limits: tri!(limit_changes(&map)),
     };
     let outcome = shared.memory().update(&key, changes);
     match outcome {
@@ -780,6 +782,50 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         None,
     )
     .into_response()
+}
+
+/// The limits a generate or update sends, as LiteLLM reads them: each field present replaces
+/// the held one (`null` clears it); `duration` (`30s`, `15m`, `1h`, `7d`) sets the expiry from
+/// now. A value of the wrong type is a 400, like LiteLLM's validation.
+fn limit_changes(map: &Map<String, Value>) -> Result<LimitChanges, Box<Response>> {
+    fn field<T>(
+        map: &Map<String, Value>,
+        name: &str,
+        read: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Option<Option<T>>, Box<Response>> {
+        match map.get(name) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(v) => read(v).map(|t| Some(Some(t))).ok_or_else(|| {
+                Box::new(wire::validation(
+                    "value_error",
+                    json!(["body", name]),
+                    "Input is not a valid value for this field",
+                    v.clone(),
+                ))
+            }),
+        }
+    }
+    let duration = |v: &Value| -> Option<chrono::DateTime<chrono::Utc>> {
+        let s = v.as_str()?;
+        let (n, unit) = s.split_at(s.len().checked_sub(1)?);
+        let n: i64 = n.parse().ok()?;
+        let secs = match unit {
+            "s" => n,
+            "m" => n * 60,
+            "h" => n * 3600,
+            "d" => n * 86_400,
+            _ => return None,
+        };
+        Some(chrono::Utc::now() + chrono::Duration::seconds(secs))
+    };
+    Ok(LimitChanges {
+        max_budget: field(map, "max_budget", Value::as_f64)?,
+        budget_duration: field(map, "budget_duration", |v| v.as_str().map(str::to_owned))?,
+        tpm_limit: field(map, "tpm_limit", Value::as_u64)?,
+        rpm_limit: field(map, "rpm_limit", Value::as_u64)?,
+        expires: field(map, "duration", duration)?,
+    })
 }
 
 #[cfg(test)]

@@ -32,8 +32,51 @@ pub struct StandInKey {
     /// `None` until a generate, update, block or unblock sets it: LiteLLM shows a never-blocked
     /// key as `"blocked": null`, and mama must read that as "not blocked".
     pub blocked: Option<bool>,
+    /// Budget, rate limits and expiry, stored and shown as LiteLLM does (not enforced).
+    pub limits: HeldLimits,
     /// Creation order, for `/key/list` (newest first).
     pub seq: u64,
+}
+
+/// A key's limits; `None` is no limit (`null` on the wire).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HeldLimits {
+    pub max_budget: Option<f64>,
+    pub budget_duration: Option<String>,
+    pub tpm_limit: Option<u64>,
+    pub rpm_limit: Option<u64>,
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// Limits sent in a generate or update: each `Some` (a value or `null`) replaces the held one;
+/// `duration` sets `expires` from now (`null`: never).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LimitChanges {
+    pub max_budget: Option<Option<f64>>,
+    pub budget_duration: Option<Option<String>>,
+    pub tpm_limit: Option<Option<u64>>,
+    pub rpm_limit: Option<Option<u64>>,
+    pub expires: Option<Option<DateTime<Utc>>>,
+}
+
+impl LimitChanges {
+    pub fn apply(self, held: &mut HeldLimits) {
+        if let Some(v) = self.max_budget {
+            held.max_budget = v;
+        }
+        if let Some(v) = self.budget_duration {
+            held.budget_duration = v;
+        }
+        if let Some(v) = self.tpm_limit {
+            held.tpm_limit = v;
+        }
+        if let Some(v) = self.rpm_limit {
+            held.rpm_limit = v;
+        }
+        if let Some(v) = self.expires {
+            held.expires = v;
+        }
+    }
 }
 
 impl StandInKey {
@@ -69,6 +112,7 @@ pub struct NewKey {
     pub metadata: Map<String, Value>,
     pub key_type: Option<String>,
     pub blocked: Option<bool>,
+    pub limits: LimitChanges,
 }
 
 /// The fields of a `/key/update`; `None` leaves the field alone.
@@ -81,6 +125,7 @@ pub struct KeyChanges {
     pub metadata: Option<Map<String, Value>>,
     /// `None` (field absent or JSON null) leaves the flag as it is.
     pub blocked: Option<bool>,
+    pub limits: LimitChanges,
 }
 
 /// The fields of a `/team/update` the stand-in acts on; `None` leaves the field alone.
@@ -255,6 +300,11 @@ impl State {
             created_by: by.clone(),
             updated_by: by,
             blocked: req.blocked,
+            limits: {
+                let mut held = HeldLimits::default();
+                req.limits.apply(&mut held);
+                held
+            },
             seq: self.seq,
         };
         if let Some(stored) = self.keys.get(&token) {
@@ -320,6 +370,7 @@ impl State {
         if let Some(blocked) = changes.blocked {
             key.blocked = Some(blocked);
         }
+        changes.limits.apply(&mut key.limits);
         key.updated_at = Utc::now();
         Ok(key.clone())
     }

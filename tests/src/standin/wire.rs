@@ -154,6 +154,14 @@ fn fill_key(obj: &mut Value, key: &StandInKey) {
         map.insert("created_by".into(), json!(key.created_by));
         map.insert("updated_by".into(), json!(key.updated_by));
         map.insert("blocked".into(), json!(key.blocked));
+        map.insert("max_budget".into(), json!(key.limits.max_budget));
+        map.insert("budget_duration".into(), json!(key.limits.budget_duration));
+        map.insert("tpm_limit".into(), json!(key.limits.tpm_limit));
+        map.insert("rpm_limit".into(), json!(key.limits.rpm_limit));
+        map.insert(
+            "expires".into(),
+            key.limits.expires.map_or(Value::Null, time),
+        );
     }
 }
 
@@ -319,8 +327,28 @@ mod tests {
             created_by: "default_user_id".into(),
             updated_by: "default_user_id".into(),
             blocked,
+            limits: Default::default(),
             seq: 1,
         }
+    }
+
+    #[test]
+    fn limits_show_as_litellm_shows_them_and_none_is_null() {
+        let mut limited = key(None);
+        limited.limits = crate::standin::state::HeldLimits {
+            max_budget: Some(12.5),
+            budget_duration: Some("30d".into()),
+            tpm_limit: None,
+            rpm_limit: Some(60),
+            expires: Some(chrono::Utc::now()),
+        };
+        let row = updated(&limited, "sk-x");
+        assert_eq!(row["max_budget"], json!(12.5));
+        assert_eq!(row["budget_duration"], json!("30d"));
+        assert_eq!(row["tpm_limit"], Value::Null);
+        assert_eq!(row["rpm_limit"], json!(60));
+        assert!(row["expires"].is_string());
+        assert_eq!(list_item(&key(None))["max_budget"], Value::Null);
     }
 
     #[test]

@@ -25,11 +25,18 @@ pub fn render(d: &CreateDialog, frame: &mut Frame, area: Rect, theme: Theme) {
         )),
         line(inner, 0),
     );
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            "optional: info,budget,period,tpm,rpm,expires,rotate (blank: org default)",
+            theme.dim(),
+        )),
+        line(inner, 1),
+    );
     let rows_rect = Rect {
         x: inner.x + 1,
-        y: inner.y + 1,
+        y: inner.y + 2,
         width: inner.width.saturating_sub(2),
-        height: inner.height.saturating_sub(4),
+        height: inner.height.saturating_sub(5),
     };
     text_area(
         frame,

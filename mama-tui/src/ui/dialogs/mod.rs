@@ -7,6 +7,7 @@ mod create_users;
 mod edit_user;
 mod message;
 mod new_admin;
+mod org_defaults;
 mod palette;
 mod password;
 mod picker;
@@ -35,6 +36,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             Popup::Password(form) => password::render(form, frame, area, theme),
             Popup::NewAdmin(form) => new_admin::render(form, frame, area, theme),
             Popup::Prompt(prompt) => prompt::render(prompt, frame, area, theme),
+            Popup::OrgDefaults(d) => org_defaults::render(d, frame, area, theme),
         }
     }
 }

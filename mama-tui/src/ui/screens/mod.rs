@@ -1,4 +1,5 @@
-//! The screens, one file each: the two login forms, and the list screens, each a column
+//! The screens, one file each: the two login forms, and the list screens (users, models,
+//! admins, services, events, organizations), each a column
 //! declaration and a row function for the one table widget ([`super::table`]).
 
 pub mod admins;
@@ -6,5 +7,6 @@ pub mod events;
 pub mod force_password;
 pub mod login;
 pub mod models;
+pub mod organizations;
 pub mod services;
 pub mod users;

@@ -26,8 +26,8 @@ enum UsersColumn {
     Info,
 }
 
-/// One column: how it is drawn, what it sorts by (the daemon sorts the new limit columns not),
-/// and from which terminal width on it is shown at all. On a narrow terminal the columns
+/// One column: how it is drawn, what it sorts by (`None`: the daemon cannot sort by it; the
+/// limits column sorts by requests per minute), and from which terminal width on it is shown at all. On a narrow terminal the columns
 /// operators miss least are left out (the key's hint, rate limits, info, services), and those
 /// shown give up room in the order of their `yields`: info first, then the widest of id,
 /// organization, models and services, then spend, budget, status and expiry, the key last.
@@ -78,20 +78,25 @@ const SPECS: [Spec; 11] = [
     spec(
         UsersColumn::Budget,
         Column::fit("budget", 6, 12, 2),
-        None,
+        Some(UserColumn::MaxBudget),
         0,
     ),
-    spec(UsersColumn::Spend, Column::fit("spend", 5, 12, 2), None, 0),
+    spec(
+        UsersColumn::Spend,
+        Column::fit("spend", 5, 12, 2),
+        Some(UserColumn::Spend),
+        0,
+    ),
     spec(
         UsersColumn::Limits,
         Column::fit("limits", 6, 20, 2),
-        None,
+        Some(UserColumn::RpmLimit),
         130,
     ),
     spec(
         UsersColumn::Expires,
         Column::fit("expires", 7, 11, 3),
-        None,
+        Some(UserColumn::ExpiresAt),
         0,
     ),
     spec(
