@@ -67,13 +67,27 @@ else:
     token = rpc("auth.login", {"username": "admin", "password": "admin"})["token"]
     token = rpc("auth.change_password", {"old_password": "admin", "new_password": BENCH_PASSWORD})["token"]
 
+def limits_of(i):
+    """Limits for seeded user i (issue 16's shapes): a budget for half, a rate limit for a
+    fifth, an expiry within a year for a seventh."""
+    limits = {}
+    if i % 2 == 0:
+        limits["max_budget"] = (i % 200) + 0.5
+        limits["budget_period"] = "30d"
+    if i % 5 == 0:
+        limits["rpm_limit"] = 10 + i % 90
+    if i % 7 == 0:
+        ahead = time.time() + 86400 * (1 + i % 365)
+        limits["expires_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ahead))
+    return limits
+
 total = rpc("users.list", {"page": {"limit": 1}})["total"]
 if total == 0:
     orgs = ["연구소", "개발팀", "Sales", "Ops", "Research"]
     t0 = time.time()
     for start in range(0, 100_000, 4000):
         users = [{"id": f"emp-{i:06d}", "organization": orgs[i % 5] + f"-{i % 97}", "models": ["gpt-4o", "llama3"] if i % 3 else ["mock-gpt"],
-                  "services": ["chat"], "info": {"team": f"t{i % 50}"}} for i in range(start, start + 4000)]
+                  "services": ["chat"], "info": {"team": f"t{i % 50}"}, "limits": limits_of(i)} for i in range(start, start + 4000)]
         rpc("users.create", {"users": users})
     print(f"seeded 100000 users in {time.time() - t0:.1f} s")
 elif total != 100_000:
@@ -97,6 +111,19 @@ cases = [
     ("filter model:mock-gpt + sort org", {"filter": {"model": "mock-gpt"}, "sort": {"column": "organization"}, "page": {"limit": 200}}),
     ("filter org:sales + model:mock-gpt", {"filter": {"organization": "sales", "model": "mock-gpt"}, "page": {"limit": 200}}),
     ("filter text 'emp-0123' + info:team", {"filter": {"text": "emp-0123", "info_key": "team"}, "page": {"limit": 200}}),
+    # Limits and status (issue 16).
+    ("sort by budget", {"sort": {"column": "max_budget"}, "page": {"limit": 200}}),
+    ("sort by budget desc", {"sort": {"column": "max_budget", "descending": True}, "page": {"limit": 200}}),
+    ("sort by spend desc", {"sort": {"column": "spend", "descending": True}, "page": {"limit": 200}}),
+    ("sort by rpm", {"sort": {"column": "rpm_limit"}, "page": {"limit": 200}}),
+    ("sort by expiry", {"sort": {"column": "expires_at"}, "page": {"limit": 200}}),
+    ("filter status:pending", {"filter": {"status": "pending"}, "page": {"limit": 200}}),
+    ("filter status:suspended (none)", {"filter": {"status": "suspended"}, "page": {"limit": 200}}),
+    ("filter expires:<30d", {"filter": {"expires_within_days": 30}, "page": {"limit": 200}}),
+    ("filter budget:none", {"filter": {"has_budget": False}, "page": {"limit": 200}}),
+    ("filter spend:>10 (none)", {"filter": {"spend_above": 10}, "page": {"limit": 200}}),
+    ("filter org:sales + budget:set + sort budget", {"filter": {"organization": "sales", "has_budget": True}, "sort": {"column": "max_budget"}, "page": {"limit": 200}}),
+    ("filter expires:<30d + sort expiry", {"filter": {"expires_within_days": 30}, "sort": {"column": "expires_at"}, "page": {"limit": 200}}),
 ]
 def cursor_at(row, sort):
     """The cursor of row `row` (0-based) in `sort`, or None on a daemon without cursors."""
@@ -108,11 +135,17 @@ by_org = {"column": "organization"}
 after_90k = cursor_at(89_999, by_id)
 before_90k = cursor_at(90_000, by_id)
 org_after = cursor_at(89_999, by_org)
+by_budget = {"column": "max_budget"}
+budget_after = cursor_at(89_999, by_budget)
 if after_90k:
     cases += [
         ("page after row 90,000 by cursor (PgDn)", {"cursor": {"after": after_90k}, "page": {"limit": 200}}),
         ("page before row 90,001 by cursor (PgUp)", {"cursor": {"before": before_90k}, "page": {"limit": 200}}),
         ("sort org: page after row 90,000 by cursor", {"sort": by_org, "cursor": {"after": org_after}, "page": {"limit": 200}}),
+    ]
+if budget_after:
+    cases += [
+        ("sort budget: page after row 90,000 by cursor", {"sort": by_budget, "cursor": {"after": budget_after}, "page": {"limit": 200}}),
     ]
 cases += [
     ("last page (G): reversed sort by id", {"sort": {"column": "id", "descending": True}, "page": {"limit": 200}}),
