@@ -52,6 +52,23 @@ async fn update(rpc: &mut RpcClient, id: &str, change: Value) -> Value {
     reply.ok().clone()
 }
 
+/// A user of `mock-gpt` (and the test service) with these limits of its own.
+fn limited(id: &str, limits: Value) -> Value {
+    let mut u = user(id, &["mock-gpt"]);
+    u["limits"] = limits;
+    u
+}
+
+/// A daemon synced to the real proxy with a fresh alias prefix, the test service created, and
+/// an admin session on it.
+async fn synced_daemon(url: &str, master: &str) -> (Daemon, RpcClient) {
+    let key = key_file(master);
+    let d = start(url, &key, &unique_prefix());
+    let mut rpc = d.admin().await;
+    rpc.ensure_service(SERVICE).await;
+    (d, rpc)
+}
+
 /// Waits for the user to be settled in LiteLLM and returns its view.
 async fn settled(rpc: &mut RpcClient, id: &str) -> Value {
     wait_active(rpc, &one(id)).await.remove(0)
@@ -62,17 +79,11 @@ async fn real_proxy_budgets_and_rate_limits_hold_through_the_proxy() {
     let Some((url, master)) = real_proxy() else {
         return;
     };
-    let key = key_file(&master);
-    let prefix = unique_prefix();
-    let d = start(&url, &key, &prefix);
-    let mut rpc = d.admin().await;
-    rpc.ensure_service(SERVICE).await;
+    let (_daemon, mut rpc) = synced_daemon(&url, &master).await;
 
     // A budget of 0 refuses the very first call: 429 budget_exceeded.
-    let mut broke = user("broke", &["mock-gpt"]);
-    broke["limits"] = json!({"max_budget": 0, "budget_period": "30d"});
-    let mut paced = user("paced", &["mock-gpt"]);
-    paced["limits"] = json!({"rpm_limit": 1});
+    let broke = limited("broke", json!({"max_budget": 0, "budget_period": "30d"}));
+    let paced = limited("paced", json!({"rpm_limit": 1}));
     let created = rpc
         .call("users.create", json!({"users": [broke, paced]}))
         .await;
@@ -153,8 +164,7 @@ async fn real_proxy_expiry_and_suspension_switch_the_same_key_off_and_on() {
     let token = rpc.service_token(SERVICE).await;
 
     let expires = Utc::now() + chrono::Duration::seconds(8);
-    let mut brief = user("brief", &["mock-gpt"]);
-    brief["limits"] = json!({"expires_at": expires.to_rfc3339()});
+    let brief = limited("brief", json!({"expires_at": expires.to_rfc3339()}));
     let created = rpc
         .call(
             "users.create",
@@ -265,13 +275,8 @@ async fn real_proxy_a_limit_changed_in_litellm_is_repaired_by_reconcile() {
         return;
     };
     let litellm = admin_client(&url, &master);
-    let key = key_file(&master);
-    let prefix = unique_prefix();
-    let d = start(&url, &key, &prefix);
-    let mut rpc = d.admin().await;
-    rpc.ensure_service(SERVICE).await;
-    let mut drifter = user("drifter", &["mock-gpt"]);
-    drifter["limits"] = json!({"rpm_limit": 50, "max_budget": 5});
+    let (_daemon, mut rpc) = synced_daemon(&url, &master).await;
+    let drifter = limited("drifter", json!({"rpm_limit": 50, "max_budget": 5}));
     let created = rpc.call("users.create", json!({"users": [drifter]})).await;
     assert_eq!(created.ok()["created"], 1, "{}", created.body);
     let row = settled(&mut rpc, "drifter").await;
@@ -477,11 +482,7 @@ async fn real_proxy_an_organization_default_reaches_every_inheriting_key_and_no_
         return;
     };
     let litellm = admin_client(&url, &master);
-    let key = key_file(&master);
-    let prefix = unique_prefix();
-    let d = start(&url, &key, &prefix);
-    let mut rpc = d.admin().await;
-    rpc.ensure_service(SERVICE).await;
+    let (_daemon, mut rpc) = synced_daemon(&url, &master).await;
     let member = |id: &str| json!({"id": id, "organization": "dept", "models": ["mock-gpt"]});
     let mut own = member("dept-own");
     own["limits"] = json!({"max_budget": 7});
@@ -597,14 +598,9 @@ async fn real_proxy_spend_is_read_back_and_a_spent_budget_shows_as_over_budget()
         return;
     };
     let litellm = admin_client(&url, &master);
-    let key = key_file(&master);
-    let prefix = unique_prefix();
-    let d = start(&url, &key, &prefix);
-    let mut rpc = d.admin().await;
-    rpc.ensure_service(SERVICE).await;
+    let (d, mut rpc) = synced_daemon(&url, &master).await;
     // One mock call costs 1.35e-05 USD: a budget of 1e-05 lets exactly one through.
-    let mut spender = user("spender", &["mock-gpt"]);
-    spender["limits"] = json!({"max_budget": 0.00001});
+    let spender = limited("spender", json!({"max_budget": 0.00001}));
     let created = rpc
         .call(
             "users.create",
@@ -756,10 +752,8 @@ async fn real_proxy_a_key_due_by_rotation_every_is_rotated_once_by_the_daemon() 
     let d = start(&url, &key, &prefix);
     let mut rpc = d.admin().await;
     rpc.ensure_service(SERVICE).await;
-    let mut due = user("due", &["mock-gpt"]);
-    due["limits"] = json!({"rotation_every": "30d"});
-    let mut fresh = user("fresh", &["mock-gpt"]);
-    fresh["limits"] = json!({"rotation_every": "30d"});
+    let due = limited("due", json!({"rotation_every": "30d"}));
+    let fresh = limited("fresh", json!({"rotation_every": "30d"}));
     let created = rpc
         .call("users.create", json!({"users": [due, fresh]}))
         .await;
