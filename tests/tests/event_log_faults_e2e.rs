@@ -35,6 +35,7 @@ async fn state(rpc: &mut RpcClient) -> Value {
         .call("users.get", json!({"ids": ["u1", "u2", "u3"]}))
         .await;
     let services = rpc.call("services.list", json!({})).await;
+    let organizations = rpc.call("organizations.list", json!({})).await;
     let admins = rpc.call("admins.list", json!({})).await;
     let admins: Vec<Value> = admins.ok()["admins"]
         .as_array()
@@ -43,7 +44,8 @@ async fn state(rpc: &mut RpcClient) -> Value {
         .map(|a| json!([a["username"], a["role"], a["password_changed_at"]]))
         .collect();
     json!({"users": users.ok()["users"], "missing": users.ok()["missing"],
-           "services": services.ok()["services"], "admins": admins})
+           "services": services.ok()["services"], "admins": admins,
+           "organizations": organizations.ok()["organizations"]})
 }
 
 /// Params that would succeed for every change method of the admin RPC, given the fixture of
@@ -70,6 +72,9 @@ fn sample(method: &str, u1_version: i64, token_id: &str) -> Option<Value> {
         "services.delete" => json!({"name": "chat"}),
         "services.issue_token" => json!({"service": "chat"}),
         "services.revoke_token" => json!({"id": token_id}),
+        "organizations.set_defaults" => {
+            json!({"name": "org", "defaults": {"max_budget": 5, "rpm_limit": 60}})
+        }
         _ => return None,
     })
 }
