@@ -83,6 +83,8 @@ def limits_of(i):
 
 total = rpc("users.list", {"page": {"limit": 1}})["total"]
 if total == 0:
+    # Granting a service needs the service (issue 11).
+    call("services.create", {"name": "chat"})
     orgs = ["연구소", "개발팀", "Sales", "Ops", "Research"]
     t0 = time.time()
     for start in range(0, 100_000, 4000):

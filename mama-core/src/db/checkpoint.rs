@@ -10,7 +10,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -44,7 +44,7 @@ struct Shared {
 impl Checkpointer {
     /// Starts the thread. Its connection is opened there, so a database that cannot be opened
     /// only logs (the pool's own connections report that error to callers).
-    pub fn start(path: &Path) -> std::io::Result<Checkpointer> {
+    pub fn start(path: &Path, writer: Arc<Mutex<()>>) -> std::io::Result<Checkpointer> {
         let shared = Arc::new(Shared {
             dirty: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -55,7 +55,7 @@ impl Checkpointer {
             .name("mama-checkpoint".into())
             .spawn({
                 let shared = shared.clone();
-                move || run(&path, &shared)
+                move || run(&path, &shared, &writer)
             })?;
         Ok(Checkpointer {
             shared,
@@ -89,7 +89,7 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(path: &Path, shared: &Shared) {
+fn run(path: &Path, shared: &Shared, writer: &Mutex<()>) {
     let mut conn = match SqliteConnection::establish(&path.to_string_lossy()) {
         Ok(conn) => conn,
         Err(err) => {
@@ -109,6 +109,11 @@ fn run(path: &Path, shared: &Shared) {
             }
             let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
             if size > WAL_TRUNCATE_BYTES {
+                // Truncating resets the WAL under every connection: a write transaction of this
+                // process that had begun (deferred, so reading first) would then fail to take
+                // the write lock with SQLITE_BUSY, at once, instead of waiting. So it waits for
+                // the process's writers, like one of them.
+                let _writers = writer.lock().unwrap_or_else(|p| p.into_inner());
                 match conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);") {
                     Ok(()) => tracing::info!(wal_bytes = size, "WAL truncated"),
                     Err(err) => {

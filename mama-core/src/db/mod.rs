@@ -199,9 +199,10 @@ impl Db {
     /// A server keeps one connection idle and checkpoints SQLite's WAL in the background; a
     /// command does neither.
     fn open_with(location: &Location, max_connections: u32, server: bool) -> Result<Db, DbError> {
+        let sqlite_writer = Arc::new(std::sync::Mutex::new(()));
         let checkpointer = match location {
             Location::Sqlite(path) if server => Some(Arc::new(
-                checkpoint::Checkpointer::start(path)
+                checkpoint::Checkpointer::start(path, sqlite_writer.clone())
                     .map_err(|e| DbError::Unavailable(format!("WAL checkpointer: {e}")))?,
             )),
             _ => None,
@@ -226,7 +227,7 @@ impl Db {
         Ok(Db {
             pool,
             backend: location.backend(),
-            sqlite_writer: Arc::new(std::sync::Mutex::new(())),
+            sqlite_writer,
             write_generation: Arc::default(),
             checkpointer,
         })
