@@ -707,6 +707,26 @@ async fn bulk_budget_of_zero_for_two_marked_users_in_tmux() {
         user(&after, "budget-c").map(|u| u["limits"]["max_budget"].clone()),
         Some(Value::Null)
     );
+
+    // `p` suspends the row under the cursor (the third, after two marks moved it down) with a
+    // reason; its status turns into the unmistakable `✗ suspended`, colour or not.
+    tmux.keys(&["p"]);
+    tmux.wait_for("reason").await;
+    tmux.text("laptop stolen");
+    tmux.keys(&["Enter"]);
+    let screen = tmux
+        .wait_until("the third row shows it is suspended", |s| {
+            row(s, "budget-c").contains("✗ suspended")
+        })
+        .await;
+    assert!(
+        !row(&screen, "budget-a").contains("suspended"),
+        "only that user:\n{screen}"
+    );
+    let after = users(&mut rpc).await;
+    let suspended = user(&after, "budget-c").expect("budget-c");
+    assert_eq!(suspended["status"], "suspended");
+    assert_eq!(suspended["suspended"]["reason"], "laptop stolen");
     tmux.keys(&["q"]);
 }
 
