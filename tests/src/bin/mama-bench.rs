@@ -358,57 +358,13 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
         "{lookups} lookups answered but only {lookup_events} events stored"
     );
 
-    let mut bulk_seconds = Vec::with_capacity(opts.bulk_runs);
-    for run in 0..opts.bulk_runs {
-        let ids: Vec<String> = rng
-            .sample(opts.users, opts.bulk_size)
-            .into_iter()
-            .map(user_id)
-            .collect();
-        let model = format!("bench-model-{run}");
-        let params = json!({ "ids": ids, "models": { "op": "add", "values": [model] } });
-        let started = Instant::now();
-        let result = call(&mut admin, "users.bulk_update", params).await?;
-        let seconds = started.elapsed().as_secs_f64();
-        let changed = result["changed"].as_u64().unwrap_or(0);
-        anyhow::ensure!(
-            changed == opts.bulk_size as u64,
-            "bulk update {run} changed {changed} users, not {}",
-            opts.bulk_size
-        );
-        println!(
-            "bulk update {run}: {} users in {:.3} s",
-            opts.bulk_size, seconds
-        );
-        bulk_seconds.push(seconds);
-    }
+    let models_add =
+        |run: usize| json!({"models": {"op": "add", "values": [format!("bench-model-{run}")]}});
+    let bulk_seconds = timed_bulks(&mut admin, &mut rng, opts, "bulk update", models_add).await?;
     // The same over limits: a budget and a rate limit set on as many users (issue 16).
-    let mut limits_seconds = Vec::with_capacity(opts.bulk_runs);
-    for run in 0..opts.bulk_runs {
-        let ids: Vec<String> = rng
-            .sample(opts.users, opts.bulk_size)
-            .into_iter()
-            .map(user_id)
-            .collect();
-        let params = json!({
-            "ids": ids,
-            "limits": {"max_budget": 10 + run, "budget_period": "30d", "rpm_limit": 60 + run},
-        });
-        let started = Instant::now();
-        let result = call(&mut admin, "users.bulk_update", params).await?;
-        let seconds = started.elapsed().as_secs_f64();
-        let changed = result["changed"].as_u64().unwrap_or(0);
-        anyhow::ensure!(
-            changed == opts.bulk_size as u64,
-            "bulk limits change {run} changed {changed} users, not {}",
-            opts.bulk_size
-        );
-        println!(
-            "bulk limits change {run}: {} users in {:.3} s",
-            opts.bulk_size, seconds
-        );
-        limits_seconds.push(seconds);
-    }
+    let limits = |run: usize| json!({"limits": {"max_budget": 10 + run, "budget_period": "30d", "rpm_limit": 60 + run}});
+    let limits_seconds =
+        timed_bulks(&mut admin, &mut rng, opts, "bulk limits change", limits).await?;
     let report = Report {
         kind,
         seed_seconds,
@@ -451,6 +407,39 @@ fn user_id(n: usize) -> String {
 }
 
 /// One admin RPC call; an error reply becomes an error.
+/// `--bulk-runs` calls of `users.bulk_update` making `change(run)` on `--bulk-size` random users
+/// (new ones each run), each checked to change them all; their wall times in seconds.
+async fn timed_bulks(
+    admin: &mut RpcClient,
+    rng: &mut XorShift,
+    opts: &Options,
+    what: &str,
+    change: impl Fn(usize) -> Value,
+) -> anyhow::Result<Vec<f64>> {
+    let mut seconds = Vec::with_capacity(opts.bulk_runs);
+    for run in 0..opts.bulk_runs {
+        let ids: Vec<String> = rng
+            .sample(opts.users, opts.bulk_size)
+            .into_iter()
+            .map(user_id)
+            .collect();
+        let mut params = change(run);
+        params["ids"] = json!(ids);
+        let started = Instant::now();
+        let result = call(admin, "users.bulk_update", params).await?;
+        let took = started.elapsed().as_secs_f64();
+        let changed = result["changed"].as_u64().unwrap_or(0);
+        anyhow::ensure!(
+            changed == opts.bulk_size as u64,
+            "{what} {run} changed {changed} users, not {}",
+            opts.bulk_size
+        );
+        println!("{what} {run}: {} users in {took:.3} s", opts.bulk_size);
+        seconds.push(took);
+    }
+    Ok(seconds)
+}
+
 async fn call(admin: &mut RpcClient, method: &str, params: Value) -> anyhow::Result<Value> {
     let reply = admin.call(method, params).await;
     if reply.status != 200 || reply.body.get("error").is_some() {
