@@ -39,6 +39,8 @@ other_actions! {
     REST_LOOKUP = "rest.lookup", View;
     /// Unauthenticated REST requests from one source in one minute, counted in one event.
     REST_REFUSED = "rest.refused", Change;
+    /// A service read its users' usage (`GET /api/v1/usage`).
+    REST_USAGE = "rest.usage", View;
     /// A request to `/rpc` that named no method mama has (or could not be parsed).
     RPC_INVALID = "rpc.invalid", Change;
     /// A key was created in LiteLLM.

@@ -134,3 +134,51 @@ mod tests {
         assert!(unknown.is_err(), "unknown fields are refused");
     }
 }
+
+/// Most ids one usage request names.
+pub const MAX_USAGE_IDS: usize = 100;
+/// The longest range one usage request covers, in days.
+pub const MAX_USAGE_DAYS: i64 = 366;
+
+/// How `GET /api/v1/usage` breaks a user's usage down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageBy {
+    /// One row per UTC day with usage (days without any are left out).
+    #[default]
+    Day,
+    /// One row per model.
+    Model,
+}
+
+/// A day's or a model's usage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageItem {
+    /// The day (`2026-12-07`) or the model.
+    pub key: String,
+    pub usage: super::types::Usage,
+}
+
+/// One requested user's usage; a user the calling service may not see has none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserUsage {
+    pub id: String,
+    /// Why no usage is shown: only `service_not_allowed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<KeyWithheld>,
+    pub total: super::types::Usage,
+    pub rows: Vec<UsageItem>,
+}
+
+/// `GET /api/v1/usage`: each found user's usage in the range, in request order, and the ids
+/// that are no users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageResponse {
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub group: UsageBy,
+    pub users: Vec<UserUsage>,
+    pub missing: Vec<String>,
+    /// When mama last collected usage from LiteLLM; none before the first collection.
+    pub as_of: Option<DateTime<Utc>>,
+}

@@ -15,3 +15,4 @@ pub mod litellm;
 pub mod ops;
 pub mod secret;
 pub mod sync;
+pub mod usage;

@@ -92,6 +92,14 @@ pub struct Opts {
     /// 900), so services can switch without an outage; `users.rotate_keys` may ask for another.
     #[arg(long, env = "MAMA_ROTATION_GRACE_SECS", global = true)]
     pub rotation_grace_secs: Option<f64>,
+    /// Seconds between usage collections from LiteLLM's daily activity (default 300; one also
+    /// runs at start). Only with LiteLLM configured.
+    #[arg(long, env = "MAMA_USAGE_INTERVAL_SECS", global = true)]
+    pub usage_interval_secs: Option<f64>,
+    /// Days of usage the first collection reads back, today included (default 90; 0 disables
+    /// the backfill: only today and yesterday are read).
+    #[arg(long, env = "MAMA_USAGE_BACKFILL_DAYS", global = true)]
+    pub usage_backfill_days: Option<u32>,
 }
 
 /// The TOML file's shape: the same names as the flags, with underscores.
@@ -118,6 +126,8 @@ pub struct FileConfig {
     pub orphan_min_age_secs: Option<f64>,
     pub events_retention_days: Option<u32>,
     pub rotation_grace_secs: Option<f64>,
+    pub usage_interval_secs: Option<f64>,
+    pub usage_backfill_days: Option<u32>,
 }
 
 /// LiteLLM sync tuning.
@@ -168,6 +178,10 @@ pub struct Settings {
     pub events_retention: Option<chrono::Duration>,
     /// How long a rotated key keeps working after its replacement is live.
     pub rotation_grace: std::time::Duration,
+    /// Time between usage collections.
+    pub usage_every: std::time::Duration,
+    /// Days the first usage collection reads back.
+    pub usage_backfill_days: u32,
 }
 
 const DEFAULT_CONFIG: &str = "/etc/mama/mama.toml";
@@ -175,6 +189,8 @@ const DEFAULT_CONFIG: &str = "/etc/mama/mama.toml";
 /// Events older than this many days are deleted (see [`Opts::events_retention_days`]).
 pub const DEFAULT_EVENTS_RETENTION_DAYS: u32 = 400;
 const MAX_EVENTS_RETENTION_DAYS: u32 = 36_500;
+/// Most days a usage backfill reads (ten years): more is a typo.
+const MAX_USAGE_BACKFILL_DAYS: u32 = 3_660;
 
 fn credential(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("CREDENTIALS_DIRECTORY")?;
@@ -312,10 +328,27 @@ impl Opts {
             900.0,
             0.0,
         )?;
+        let usage_every = secs(
+            "usage-interval-secs",
+            self.usage_interval_secs.or(file.usage_interval_secs),
+            300.0,
+            1.0,
+        )?;
+        let usage_backfill_days = self
+            .usage_backfill_days
+            .or(file.usage_backfill_days)
+            .unwrap_or(90);
+        if usage_backfill_days > MAX_USAGE_BACKFILL_DAYS {
+            bail!(
+                "--usage-backfill-days must be at most {MAX_USAGE_BACKFILL_DAYS} (0 disables the backfill), not {usage_backfill_days}"
+            );
+        }
         Ok(Settings {
             sync,
             events_retention,
             rotation_grace,
+            usage_every,
+            usage_backfill_days,
             listen: self
                 .listen
                 .or(file.listen)

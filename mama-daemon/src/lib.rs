@@ -21,6 +21,7 @@ mod rotation;
 pub mod routes;
 pub mod serve;
 pub mod state;
+mod usage;
 mod worker;
 
 pub use routes::{admin_router, rest_router, Peer};

@@ -1,6 +1,7 @@
-//! Scheduled key rotation: users whose `rotation_every` has passed since their last rotation get
-//! a new key, with the same grace as a rotation an admin asks for. Runs every minute; on several
-//! daemons sharing PostgreSQL each due key is still rotated once (see `Mama::rotate_due`).
+//! The minute tasks. Scheduled key rotation: users whose `rotation_every` has passed since their
+//! last rotation get a new key, with the same grace as a rotation an admin asks for; on several
+//! daemons sharing PostgreSQL each due key is still rotated once (see `Mama::rotate_due`). And
+//! passed expiries are marked for the status sort (`Mama::mark_passed_expiries`).
 
 use std::time::Duration;
 
@@ -17,6 +18,14 @@ pub fn spawn(mama: Mama) -> JoinHandle<()> {
         every.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             every.tick().await;
+            match mama.mark_passed_expiries().await {
+                Ok(0) => {}
+                Ok(marked) => tracing::debug!(marked, "marked passed expiries"),
+                Err(err) => tracing::warn!(
+                    error = %err.message,
+                    "could not mark passed expiries; trying again in a minute"
+                ),
+            }
             match mama.rotate_due().await {
                 Ok(0) => {}
                 Ok(rotated) => tracing::info!(rotated, "rotated keys due by rotation_every"),

@@ -42,6 +42,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
         CoreConfig {
             bootstrap_password: settings.bootstrap_password.clone(),
             rotation_grace: settings.rotation_grace,
+            usage_backfill_days: settings.usage_backfill_days,
         },
     );
     {
@@ -60,6 +61,9 @@ pub async fn serve(settings: Settings) -> Result<()> {
     let sync = crate::worker::spawn(&settings, state.mama.clone())?;
     let pruner = crate::retention::spawn(state.mama.clone(), settings.events_retention);
     let rotator = crate::rotation::spawn(state.mama.clone());
+    let collector = sync
+        .is_some()
+        .then(|| crate::usage::spawn(state.mama.clone(), settings.usage_every));
 
     let rest = TcpListener::bind(settings.listen)
         .await
@@ -114,6 +118,10 @@ pub async fn serve(settings: Settings) -> Result<()> {
     crate::notify::stopping();
     let _ = stop_tx.send(true);
     rotator.abort();
+    if let Some(collector) = collector {
+        // A part of a collection in its transaction finishes or rolls back; none starts.
+        collector.abort();
+    }
     if let Some(pruner) = pruner {
         // A batch already in its transaction finishes on its blocking thread; none starts.
         pruner.abort();

@@ -2,7 +2,7 @@
 //! click, or the answer to an RPC call. `update` is the only place that reacts to them.
 
 use chrono::{DateTime, Utc};
-use mama_api::types::UserColumn;
+use mama_api::types::{UsageMeasure, UserColumn};
 use serde_json::Value;
 
 use crate::client::ClientError;
@@ -22,6 +22,8 @@ pub enum Screen {
     Events,
     /// Organizations and the default limits their users inherit.
     Organizations,
+    /// Usage and spend over time, ranked by user, organization or model.
+    Usage,
 }
 
 impl Screen {
@@ -35,6 +37,7 @@ impl Screen {
             Screen::Services => "Services",
             Screen::Events => "Events",
             Screen::Organizations => "Organizations",
+            Screen::Usage => "Usage",
         }
     }
 }
@@ -86,6 +89,18 @@ pub enum Cmd {
     NextChoice,
     /// Space in a picker or on a choice.
     Toggle,
+    /// Users screen: the selected user's usage.
+    OpenUsage,
+    /// Usage screen: the next measure (spend, requests, tokens).
+    UsageMeasure,
+    /// Usage screen: the chart's next time bucket (day, week, month).
+    UsageBuckets,
+    /// Usage screen: what the table ranks next (users, organizations, models).
+    UsageRanks,
+    /// Usage screen: the next range preset (`true`: the previous one).
+    UsageRange(bool),
+    /// Usage screen: rank by this measure (again: reverse).
+    UsageSort(UsageMeasure),
 }
 
 /// What an RPC answer is for, so `update` knows where it goes. Query numbers let late answers
@@ -138,6 +153,15 @@ pub enum Tag {
     SyncFailures,
     Reconcile,
     RetryFailed,
+    /// The usage screen's ranked table.
+    UsageTable {
+        query: u64,
+    },
+    /// The usage screen's chart.
+    UsageChart {
+        query: u64,
+    },
+    UsageExport,
     Export,
     ImportFile,
     /// An intermediate report of a long job (mark all, export); not an answer.

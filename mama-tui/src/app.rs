@@ -10,6 +10,7 @@ use crate::action::{Screen, Tag};
 use crate::effect::Effect;
 use crate::popup::{PasswordForm, Popup};
 use crate::text::TextInput;
+use crate::usage::UsageState;
 use crate::users::UsersState;
 
 /// The logged-in admin. Only the token grants anything; it is dropped on logout or expiry.
@@ -139,6 +140,7 @@ pub struct App {
     pub services: ListState<ServiceView>,
     pub events: EventsState,
     pub organizations: ListState<OrganizationView>,
+    pub usage: UsageState,
     pub popups: Vec<Popup>,
     pub message: Option<(Level, String)>,
     pub sync: SyncState,
@@ -181,6 +183,7 @@ impl App {
             services: ListState::default(),
             events: EventsState::default(),
             organizations: ListState::default(),
+            usage: UsageState::default(),
             popups: Vec::new(),
             message: None,
             sync: SyncState::Unknown,
@@ -245,8 +248,8 @@ impl App {
         u64::from(self.height.saturating_sub(5)).max(1)
     }
 
-    /// Ends the session: every user, admin, service, event and organization row is dropped from
-    /// memory.
+    /// Ends the session: every user, admin, service, event, organization and usage row is dropped
+    /// from memory.
     pub fn end_session(&mut self, message: impl Into<String>) {
         self.session = None;
         self.epoch += 1;
@@ -263,6 +266,7 @@ impl App {
         self.services = ListState::default();
         self.events = EventsState::default();
         self.organizations = ListState::default();
+        self.usage = UsageState::default();
         self.popups.clear();
         self.catalog.clear();
         self.service_names.clear();

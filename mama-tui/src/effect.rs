@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use mama_api::types::{UserFilter, UserSort};
+use mama_api::types::{UsageMeasure, UsageQueryParams, UserFilter, UserSort};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -44,6 +44,15 @@ pub enum Effect {
         path: PathBuf,
         filter: UserFilter,
         sort: UserSort,
+        token: Option<String>,
+        epoch: u64,
+    },
+    /// Ask `usage.query` for up to its most rows and write them to a CSV file, with each row's
+    /// share of `measure`.
+    ExportUsage {
+        path: PathBuf,
+        params: UsageQueryParams,
+        measure: UsageMeasure,
         token: Option<String>,
         epoch: u64,
     },

@@ -3,7 +3,7 @@
 //! is unit tested without a terminal (the atuin `handle_key_input` pattern).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use mama_api::types::UserColumn;
+use mama_api::types::{UsageMeasure, UserColumn};
 
 use crate::action::{Action, Cmd, Screen};
 use crate::app::App;
@@ -91,7 +91,7 @@ pub const GLOBAL: &[Binding] = &[
         ':',
         Cmd::Palette,
         ":",
-        "command (:users :models :admins :services :events :orgs :passwd :export FILE :retry :reconcile :q)",
+        "command (:users :models :admins :services :events :orgs :usage :passwd :export FILE :retry :reconcile :q)",
         "cmd",
     ),
     key('1', Cmd::GoTo(Screen::Users), "1", "users screen", ""),
@@ -106,6 +106,7 @@ pub const GLOBAL: &[Binding] = &[
         "organizations screen",
         "",
     ),
+    key('7', Cmd::GoTo(Screen::Usage), "7", "usage screen", "usage"),
     key('P', Cmd::ChangePassword, "P", "change my password", ""),
     key('r', Cmd::Reload, "r", "reload", ""),
     key('q', Cmd::Quit, "q", "quit", "quit"),
@@ -136,6 +137,7 @@ pub const USERS: &[Binding] = &[
         "clear marks, then the filter",
     ),
     special(KeyCode::Enter, Cmd::Open, "enter", "edit user"),
+    key('u', Cmd::OpenUsage, "u", "usage of the user", "usage"),
     key('b', Cmd::BulkEdit, "b", "bulk edit marked", "bulk"),
     key('c', Cmd::CreateUsers, "c", "create users", "create"),
     ctrl('d', Cmd::DeleteMarked, "ctrl-d", "delete marked", "delete"),
@@ -219,6 +221,13 @@ pub const USERS: &[Binding] = &[
         "sort by expiry (never last)",
         "",
     ),
+    key(
+        'T',
+        Cmd::Sort(UserColumn::Status),
+        "T",
+        "sort by status (suspended first)",
+        "",
+    ),
 ];
 
 pub const MODELS: &[Binding] = &[
@@ -289,6 +298,85 @@ pub const ORGANIZATIONS: &[Binding] = &[
     ),
 ];
 
+pub const USAGE: &[Binding] = &[
+    key(
+        '/',
+        Cmd::Filter,
+        "/",
+        "filter: org:X model:X user:ID and words (id, organization)",
+        "filter",
+    ),
+    key(
+        'm',
+        Cmd::UsageMeasure,
+        "m",
+        "measure: spend, requests, tokens",
+        "measure",
+    ),
+    key(
+        'd',
+        Cmd::UsageRange(false),
+        "d",
+        "range: today 7d 30d 90d this/last month",
+        "range",
+    ),
+    key('D', Cmd::UsageRange(true), "D", "previous range", ""),
+    key(
+        'b',
+        Cmd::UsageBuckets,
+        "b",
+        "chart buckets: daily, weekly, monthly",
+        "buckets",
+    ),
+    key(
+        't',
+        Cmd::UsageRanks,
+        "t",
+        "table ranks: users, organizations, models",
+        "table",
+    ),
+    special(
+        KeyCode::Enter,
+        Cmd::Open,
+        "enter",
+        "chart the selected row alone",
+    ),
+    key(
+        'c',
+        Cmd::Open,
+        "c",
+        "chart the selected row alone",
+        "chart row",
+    ),
+    special(
+        KeyCode::Esc,
+        Cmd::Back,
+        "esc",
+        "chart everything, then clear the filter",
+    ),
+    key(
+        '$',
+        Cmd::UsageSort(UsageMeasure::Spend),
+        "$",
+        "rank by spend (again: reverse)",
+        "",
+    ),
+    key(
+        'R',
+        Cmd::UsageSort(UsageMeasure::Requests),
+        "R",
+        "rank by requests (again: reverse)",
+        "",
+    ),
+    key(
+        'T',
+        Cmd::UsageSort(UsageMeasure::Tokens),
+        "T",
+        "rank by tokens (again: reverse)",
+        "",
+    ),
+];
+
 /// The bindings of a screen, screen-specific first.
 pub fn bindings(screen: Screen) -> Vec<&'static Binding> {
     let own: &[Binding] = match screen {
@@ -298,6 +386,7 @@ pub fn bindings(screen: Screen) -> Vec<&'static Binding> {
         Screen::Services => SERVICES,
         Screen::Events => EVENTS,
         Screen::Organizations => ORGANIZATIONS,
+        Screen::Usage => USAGE,
         Screen::Login | Screen::ForcePassword => return Vec::new(),
     };
     own.iter().chain(NAVIGATION).chain(GLOBAL).collect()
@@ -371,6 +460,7 @@ impl Context {
             Screen::Login | Screen::ForcePassword => Context::Form(Field::Text),
             Screen::Users if app.users.filter_editing => Context::FilterBar,
             Screen::Events if app.events.filter_editing => Context::FilterBar,
+            Screen::Usage if app.usage.filter_editing => Context::FilterBar,
             screen => Context::Screen(screen),
         }
     }
@@ -548,6 +638,7 @@ mod tests {
             ('$', UserColumn::Spend),
             ('L', UserColumn::RpmLimit),
             ('E', UserColumn::ExpiresAt),
+            ('T', UserColumn::Status),
         ] {
             assert_eq!(
                 users(with(KeyCode::Char(c), KeyModifiers::SHIFT)),
@@ -567,6 +658,37 @@ mod tests {
         assert_eq!(
             users(press(KeyCode::Char('6'))),
             Action::Cmd(Cmd::GoTo(Screen::Organizations))
+        );
+    }
+
+    #[test]
+    fn usage_screen_keys() {
+        let usage = Context::Screen(Screen::Usage);
+        let key = |c| handle_key(usage, press(KeyCode::Char(c)));
+        assert_eq!(key('m'), Action::Cmd(Cmd::UsageMeasure));
+        assert_eq!(key('d'), Action::Cmd(Cmd::UsageRange(false)));
+        assert_eq!(key('D'), Action::Cmd(Cmd::UsageRange(true)));
+        assert_eq!(key('b'), Action::Cmd(Cmd::UsageBuckets));
+        assert_eq!(key('t'), Action::Cmd(Cmd::UsageRanks));
+        assert_eq!(key('/'), Action::Cmd(Cmd::Filter));
+        assert_eq!(key('$'), Action::Cmd(Cmd::UsageSort(UsageMeasure::Spend)));
+        assert_eq!(
+            handle_key(usage, press(KeyCode::Enter)),
+            Action::Cmd(Cmd::Open)
+        );
+        assert_eq!(key('j'), Action::Cmd(Cmd::Down));
+        // 7 opens it from anywhere; u opens the selected user's usage from the users table.
+        assert_eq!(
+            users(press(KeyCode::Char('7'))),
+            Action::Cmd(Cmd::GoTo(Screen::Usage))
+        );
+        assert_eq!(
+            users(press(KeyCode::Char('u'))),
+            Action::Cmd(Cmd::OpenUsage)
+        );
+        assert_eq!(
+            users(press(KeyCode::Char('U'))),
+            Action::Cmd(Cmd::Sort(UserColumn::UpdatedAt))
         );
     }
 

@@ -23,4 +23,5 @@ pub mod terminal;
 pub mod text;
 pub mod ui;
 pub mod update;
+pub mod usage;
 pub mod users;

@@ -24,7 +24,7 @@ use crate::client::{ClientError, Endpoint, RpcClient};
 use crate::effect::Effect;
 use crate::keymap::{handle_key, Context};
 use crate::text::Edit;
-use crate::{csv, terminal, ui, update};
+use crate::{csv, terminal, ui, update, usage};
 
 /// 20 ticks a second: the spinner moves and a typed filter is sent after ~100 ms of quiet.
 const TICK: Duration = Duration::from_millis(50);
@@ -238,6 +238,39 @@ fn execute(effect: Effect, caller: &Caller, tx: &mpsc::UnboundedSender<Reply>) {
                 let _ = tx.send(Reply {
                     epoch,
                     tag: Tag::Export,
+                    result,
+                });
+            });
+        }
+        Effect::ExportUsage {
+            path,
+            params,
+            measure,
+            token,
+            epoch,
+        } => {
+            tokio::spawn(async move {
+                let result = match client
+                    .call_typed::<method::UsageQuery>(&params, token.as_deref())
+                    .await
+                {
+                    Ok(report) => {
+                        let rows = report.rows.len() + usize::from(report.rest.is_some());
+                        let text = usage::csv_text(&report, measure);
+                        match tokio::fs::write(&path, text).await {
+                            Ok(()) => {
+                                Ok(json!({ "rows": rows, "path": path.display().to_string() }))
+                            }
+                            Err(err) => {
+                                Err(ClientError::Local(format!("{}: {err}", path.display())))
+                            }
+                        }
+                    }
+                    Err(err) => Err(err),
+                };
+                let _ = tx.send(Reply {
+                    epoch,
+                    tag: Tag::UsageExport,
                     result,
                 });
             });

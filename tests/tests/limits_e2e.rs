@@ -922,3 +922,112 @@ async fn users_sort_by_limits_with_none_last_and_page_by_cursor() {
         .await;
     assert_eq!(mixed.code(), "invalid_params");
 }
+
+#[tokio::test]
+async fn users_sort_by_status_most_pressing_first_with_expiries_marked_by_the_daemon() {
+    let d = Daemon::start();
+    let mut rpc = d.admin().await;
+    let soon = (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let created = rpc
+        .call(
+            "users.create",
+            json!({"users": [
+                {"id": "t-active"}, {"id": "t-expired", "limits": {"expires_at": soon}},
+                {"id": "t-failed"}, {"id": "t-none"}, {"id": "t-over", "limits": {"max_budget": 1}},
+                {"id": "t-pending"}, {"id": "t-suspended"}, {"id": "t-under", "limits": {"max_budget": 5}},
+            ]}),
+        )
+        .await;
+    assert_eq!(created.ok()["created"], 8, "{}", created.body);
+    let off = update(&mut rpc, "t-suspended", json!({"suspend": {"reason": "audit"}})).await;
+    assert_eq!(off["status"], "suspended");
+    // Key states and spend as the sync would leave them (this daemon has no LiteLLM).
+    d.db.execute(
+        "UPDATE users SET key_status = 'active' WHERE id IN ('t-active', 't-over', 't-under');
+         UPDATE users SET key_status = 'failed' WHERE id = 't-failed';
+         UPDATE users SET key_status = 'none' WHERE id = 't-none';
+         UPDATE users SET spend = 2 WHERE id IN ('t-over', 't-under');",
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The expiry has passed; the daemon marks it at start and then every minute.
+    let (dir, db) = d.kill();
+    let d = Daemon::start_on(dir, db, &[], &[]);
+    let mut rpc = admin_again(&d).await;
+    let order = |reply: &Value| -> Vec<String> {
+        reply["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let expected = vec![
+        "t-suspended", "t-expired", "t-over", "t-failed", "t-pending", "t-active", "t-under",
+        "t-none",
+    ];
+    let started = Instant::now();
+    loop {
+        let up = rpc
+            .call("users.list", json!({"sort": {"column": "status"}}))
+            .await;
+        if order(up.ok()) == expected || started.elapsed() > Duration::from_secs(30) {
+            assert_eq!(order(up.ok()), expected, "status ascending");
+            let statuses: Vec<&str> = up.ok()["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["status"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                statuses,
+                ["suspended", "expired", "over_budget", "failed", "pending", "active", "active", "none"]
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let down = rpc
+        .call(
+            "users.list",
+            json!({"sort": {"column": "status", "descending": true}}),
+        )
+        .await;
+    let mut descending = expected.clone();
+    descending.reverse();
+    assert_eq!(order(down.ok()), descending, "status descending");
+    // Three a page by cursor, forwards and back: the same order.
+    let mut seen = Vec::new();
+    let mut cursor = json!({});
+    let mut pages = Vec::new();
+    loop {
+        let page = rpc
+            .call(
+                "users.list",
+                json!({"sort": {"column": "status"}, "page": {"limit": 3}, "cursor": cursor}),
+            )
+            .await;
+        let ids = order(page.ok());
+        if ids.is_empty() {
+            break;
+        }
+        seen.extend(ids);
+        pages.push(page.ok().clone());
+        cursor = json!({"after": page.ok()["end_cursor"]});
+    }
+    assert_eq!(seen, expected, "status by cursor");
+    let before = rpc
+        .call(
+            "users.list",
+            json!({"sort": {"column": "status"}, "page": {"limit": 3},
+                   "cursor": {"before": pages[2]["start_cursor"]}}),
+        )
+        .await;
+    assert_eq!(order(before.ok()), expected[3..6], "status page before");
+    // Extending the expiry takes the user out of the expired at once.
+    let later = (Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    update(&mut rpc, "t-expired", json!({"limits": {"expires_at": later}})).await;
+    let up = rpc
+        .call("users.list", json!({"sort": {"column": "status"}, "page": {"limit": 2}}))
+        .await;
+    assert_eq!(order(up.ok()), ["t-suspended", "t-over"], "after extending");
+}

@@ -174,6 +174,11 @@ macro_rules! with_methods {
             SyncRetryFailed = "sync.retry_failed",
                 $crate::types::RetryFailedParams => $crate::types::FailedRetried,
                 Change, Admin, "Queues the users whose sync failed for good once more.";
+            UsageQuery = "usage.query",
+                $crate::types::UsageQueryParams => $crate::types::UsageReport,
+                View, Admin, "Usage and spend in a range of days, grouped, filtered and ranked.";
+            UsageRefresh = "usage.refresh", $crate::rpc::NoParams => $crate::types::UsageRefreshed,
+                Change, Admin, "Collects the days not yet final from LiteLLM now.";
         }
     };
 }

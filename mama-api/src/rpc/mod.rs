@@ -20,8 +20,8 @@ pub mod method {
         AuthRefresh, AuthWhoami, EventsList, ModelsList, OrganizationsList,
         OrganizationsSetDefaults, ServicesCreate, ServicesDelete, ServicesIssueToken, ServicesList,
         ServicesRevokeToken, SyncReconcile, SyncRetryFailed, SyncStatus, UsersBulkUpdate,
-        UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList, UsersListIds, UsersRotateKeys,
-        UsersUpdate,
+        UsageQuery, UsageRefresh, UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList,
+        UsersListIds, UsersRotateKeys, UsersUpdate,
     };
 }
 

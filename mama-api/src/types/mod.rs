@@ -8,6 +8,7 @@ mod limits;
 mod organizations;
 mod services;
 mod sync;
+mod usage;
 mod users;
 
 pub use admins::*;
@@ -17,4 +18,5 @@ pub use limits::*;
 pub use organizations::*;
 pub use services::*;
 pub use sync::*;
+pub use usage::*;
 pub use users::*;

@@ -87,6 +87,16 @@ pub struct UserView {
     pub spend: Option<f64>,
     #[serde(default)]
     pub spend_read_at: Option<DateTime<Utc>>,
+    /// USD spent in the last 30 days (today included), over every key the user held, as of the
+    /// last usage collection.
+    #[serde(default)]
+    pub spend_30d: f64,
+    /// Requests (successful and failed) in the last 30 days.
+    #[serde(default)]
+    pub requests_30d: u64,
+    /// The last UTC day with a request (none: never, as far as collected).
+    #[serde(default)]
+    pub last_used: Option<chrono::NaiveDate>,
     /// When the key was last rotated (null: never, since the user was created).
     #[serde(default)]
     pub rotated_at: Option<DateTime<Utc>>,
@@ -179,6 +189,17 @@ pub enum UserColumn {
     RpmLimit,
     /// Expiry; keys that never expire sort after every date.
     ExpiresAt,
+    /// USD spent in the last 30 days.
+    #[serde(rename = "spend_30d")]
+    Spend30d,
+    /// Requests in the last 30 days.
+    #[serde(rename = "requests_30d")]
+    Requests30d,
+    /// The last day with a request; never used sorts first.
+    LastUsed,
+    /// Status in [`UserStatus::ALL`]'s order (suspended first, no key last); an expiry counts
+    /// from the minute the daemon marks it (at most a minute late).
+    Status,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 //! lock, which also serializes several daemons sharing one database.
 
 pub mod admins;
+pub mod advisory;
 pub mod backup;
 pub mod checkpoint;
 pub mod events;
@@ -16,6 +17,7 @@ pub mod organizations;
 pub mod outbox;
 pub mod schema;
 pub mod services;
+pub mod usage;
 pub mod users;
 
 use std::sync::Arc;

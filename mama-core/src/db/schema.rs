@@ -39,6 +39,10 @@ diesel::table! {
         synced_limits -> Nullable<Text>,
         spend -> Nullable<Double>,
         spend_read_at -> Nullable<Timestamp>,
+        expiry_seen -> Nullable<Timestamp>,
+        usage_spend_30d -> Double,
+        usage_requests_30d -> BigInt,
+        last_used -> Nullable<Timestamp>,
     }
 }
 
@@ -194,7 +198,58 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     data_version,
     organizations,
+    key_hashes,
+    usage_daily,
+    usage_other,
 );
+
+diesel::table! {
+    key_hashes (key_hash) {
+        key_hash -> Text,
+        user_id -> Text,
+        minted_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    usage_daily (day, user_id, model) {
+        day -> Date,
+        user_id -> Text,
+        model -> Text,
+        organization -> Text,
+        spend -> Double,
+        successful_requests -> BigInt,
+        failed_requests -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        total_tokens -> BigInt,
+    }
+}
+
+diesel::table! {
+    usage_other (day, model) {
+        day -> Date,
+        model -> Text,
+        spend -> Double,
+        successful_requests -> BigInt,
+        failed_requests -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        total_tokens -> BigInt,
+    }
+}
+
+diesel::table! {
+    usage_collector (id) {
+        id -> Integer,
+        as_of -> Nullable<Timestamp>,
+        final_through -> Nullable<Date>,
+        backfill_days_done -> Integer,
+        backfill_days -> Integer,
+        last_error -> Nullable<Text>,
+    }
+}
 
 diesel::table! {
     key_check (id) {

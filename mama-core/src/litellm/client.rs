@@ -11,6 +11,7 @@ use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
+use super::activity::{ActivityPage, RawActivity};
 use super::error::{LiteLlmError, UpstreamDetail};
 use super::types::*;
 use super::{key_hash, LiteLlm};
@@ -49,7 +50,13 @@ pub struct ReqwestLiteLlm {
     http: reqwest::Client,
     base: Url,
     auth: HeaderValue,
+    /// Limit of reads LiteLLM computes in Python over many rows (a 1,000-row activity page).
+    slow_timeout: Duration,
 }
+
+/// A page of `/user/daily/activity` is built row by row in Python: seconds on a busy proxy, so it
+/// gets at least this long whatever the per-call limit of key operations is.
+const MIN_SLOW_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl ReqwestLiteLlm {
     pub fn new(config: LiteLlmConfig) -> Result<Self, LiteLlmError> {
@@ -71,7 +78,12 @@ impl ReqwestLiteLlm {
             .map_err(|_| LiteLlmError::Config {
                 what: "HTTP client could not be built",
             })?;
-        Ok(Self { http, base, auth })
+        Ok(Self {
+            http,
+            base,
+            auth,
+            slow_timeout: config.request_timeout.max(MIN_SLOW_TIMEOUT),
+        })
     }
 
     /// Model names a given virtual key may use (`/v1/models` with that key): the check that a
@@ -454,6 +466,27 @@ impl LiteLlm for ReqwestLiteLlm {
             Err(LiteLlmError::NotFound { .. }) => Ok(None),
             Err(err) => Err(err),
         }
+    }
+
+    async fn daily_activity(
+        &self,
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+        page: u32,
+        page_size: u32,
+    ) -> Result<ActivityPage, LiteLlmError> {
+        let params = [
+            ("start_date", start.format("%Y-%m-%d").to_string()),
+            ("end_date", end.format("%Y-%m-%d").to_string()),
+            ("page", page.to_string()),
+            ("page_size", page_size.to_string()),
+        ];
+        let request = self
+            .admin(Method::GET, "user/daily/activity")?
+            .query(&params)
+            .timeout(self.slow_timeout);
+        let raw: RawActivity = self.call(request).await?;
+        Ok(raw.into_page(page))
     }
 
     async fn list_teams(&self) -> Result<Vec<Team>, LiteLlmError> {

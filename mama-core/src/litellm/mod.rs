@@ -13,6 +13,7 @@
 //! Keys travel only as their SHA-256 hash ([`key_hash`]) except in the one `/key/generate` body
 //! that creates them; never in a URL.
 
+mod activity;
 mod client;
 mod error;
 mod types;
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 /// The client takes the master key and new keys as the crate's one secret type; named here too
 /// so the client's callers find it next to the client.
 pub use crate::secret::SecretString;
+pub use activity::{merge, ActivityEntry, ActivityPage, EntryKey, MAX_PAGE_SIZE};
 pub use client::{LiteLlmConfig, ReqwestLiteLlm};
 pub use error::{LiteLlmError, UpstreamDetail};
 pub use types::{
@@ -86,6 +88,16 @@ pub trait LiteLlm: Send + Sync {
 
     /// The team, or `None` when LiteLLM has no team with that id.
     async fn team_info(&self, team_id: &str) -> Result<Option<Team>, LiteLlmError>;
+
+    /// One page of `/user/daily/activity` for every user, `start..=end` (UTC days): usage per
+    /// day, key hash and model group. Pages split days (see [`merge`]).
+    async fn daily_activity(
+        &self,
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+        page: u32,
+        page_size: u32,
+    ) -> Result<ActivityPage, LiteLlmError>;
 
     /// Every team (`/team/list`).
     async fn list_teams(&self) -> Result<Vec<Team>, LiteLlmError>;

@@ -19,6 +19,7 @@ pub mod rotate;
 pub mod services;
 pub mod sync;
 pub mod throttle;
+pub mod usage;
 mod user_input;
 pub mod users;
 
@@ -39,6 +40,9 @@ pub struct CoreConfig {
     /// How long a rotated key keeps working once its replacement is live in LiteLLM, unless a
     /// rotation asks for another grace.
     pub rotation_grace: std::time::Duration,
+    /// Days of usage the first collection reads back, today included (0: none before
+    /// yesterday), so a new installation shows history at once.
+    pub usage_backfill_days: u32,
 }
 
 impl Default for CoreConfig {
@@ -46,6 +50,7 @@ impl Default for CoreConfig {
         CoreConfig {
             bootstrap_password: "admin".into(),
             rotation_grace: std::time::Duration::from_secs(15 * 60),
+            usage_backfill_days: 90,
         }
     }
 }

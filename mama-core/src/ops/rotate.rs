@@ -14,6 +14,7 @@ use crate::auth::hash_token;
 use crate::crypto::{mint_virtual_key, user_key_aad};
 use crate::db::outbox::{self, NewOp};
 use crate::db::schema::users;
+use crate::db::usage::store as usage_store;
 use crate::db::users::{self as user_db, StoredKeyStatus, UserRow};
 use crate::db::{self, events, DbError};
 
@@ -111,9 +112,10 @@ fn rotate_row(
         Keep::Nothing => (None, None),
     };
     let ciphertext = Some(cipher.encrypt(plain, &user_key_aad(&row.id)));
+    let new_hash = hash_token(plain);
     let changes = (
         users::key_ciphertext.eq(ciphertext),
-        users::key_hash.eq(Some(hash_token(plain))),
+        users::key_hash.eq(Some(new_hash.clone())),
         users::key_hint.eq(Some(key_hint(plain))),
         users::prev_key_ciphertext.eq(prev_ciphertext),
         users::prev_key_hash.eq(prev_hash),
@@ -138,9 +140,11 @@ fn rotate_row(
     if n == 0 {
         return Ok(false);
     }
+    usage_store::record_keys(conn, &[(new_hash, row.id.clone())], now)?;
     // The key being dropped may exist in LiteLLM (created but never confirmed): delete it
     // before the new key is created under the same alias.
     if let Some(dropped) = &drop {
+        usage_store::retire_keys(conn, std::slice::from_ref(dropped), now)?;
         ops.push(NewOp::delete(&row.id, dropped));
     }
     ops.push(NewOp::sync(&row.id));
@@ -151,6 +155,17 @@ fn rotate_row(
 const DUE_PER_ROUND: usize = 5000;
 
 impl Mama {
+    /// Marks the expiries that have passed as seen, so the status sort puts those users with the
+    /// expired ones; returns how many it marked. Run every minute (with [`Mama::rotate_due`]).
+    pub async fn mark_passed_expiries(&self) -> OpResult<usize> {
+        self.db
+            .write(|conn| {
+                crate::db::users::limits::mark_passed_expiries(conn, crate::db::now())
+            })
+            .await
+            .map_err(|e: crate::db::DbError| ApiError::from(e))
+    }
+
     /// Rotates the keys whose `rotation_every` has passed since their last rotation (or since
     /// the user was created), as one change with one event; returns how many. Suspended users
     /// wait until they are resumed. Safe to run on several daemons at once: each key due is

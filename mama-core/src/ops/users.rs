@@ -18,6 +18,7 @@ use crate::db::organizations;
 use crate::db::outbox::{self, NewOp};
 use crate::db::users::cursor::{Cursor, Window};
 use crate::db::users::limits::LimitColumns;
+use crate::db::usage::store as usage_store;
 use crate::db::users::{self, NewUserRow, UserChanges, UserRow};
 use crate::db::{self, events, DbError};
 use crate::domain::limits::{self, UserLimits};
@@ -107,6 +108,9 @@ impl Mama {
                 .spend_read_at
                 .map(|t| t.and_utc())
                 .map(|read| self.sync.last_reconcile().map_or(read, |r| r.max(read))),
+            spend_30d: row.usage_spend_30d,
+            requests_30d: row.usage_requests_30d.max(0) as u64,
+            last_used: row.last_used.map(|t| t.date()),
             rotated_at: row.rotated_at.map(|t| t.and_utc()),
             previous_key_expires_at: row
                 .retiring_until
@@ -383,6 +387,11 @@ impl Mama {
                     return Ok(Err(CreateRefused::Existing(existing)));
                 }
                 users::insert_many(conn, &rows)?;
+                let minted: Vec<(String, String)> = rows
+                    .iter()
+                    .filter_map(|r| r.key_hash.clone().map(|h| (h, r.id.clone())))
+                    .collect();
+                usage_store::record_keys(conn, &minted, now)?;
                 outbox::enqueue(conn, &ops, now)?;
                 events::insert(conn, &[event])?;
                 Ok::<_, DbError>(Ok(users::find_many(conn, &ids)?))
@@ -655,6 +664,9 @@ impl Mama {
                     })
                     .collect();
                 let deleted = users::delete_many(conn, &ids)?;
+                // The keys stop here; their hashes and usage stay (history outlives the user).
+                let hashes: Vec<String> = ops.iter().filter_map(|op| op.key_hash.clone()).collect();
+                usage_store::retire_keys(conn, &hashes, db::now())?;
                 outbox::enqueue(conn, &ops, db::now())?;
                 events::insert(conn, &[event.ok()])?;
                 Ok::<_, DbError>(Ok(UsersDeleted {

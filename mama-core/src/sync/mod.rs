@@ -101,6 +101,8 @@ struct Shared {
     team_id: Mutex<Option<String>>,
     /// One reconcile at a time within this process (PostgreSQL adds an advisory lock).
     reconciling: tokio::sync::Mutex<()>,
+    /// One usage collection at a time within this process (see [`crate::usage::collect`]).
+    collecting: tokio::sync::Mutex<()>,
 }
 
 /// Handle held by [`crate::ops::Mama`]: empty until the daemon configures LiteLLM.
@@ -117,6 +119,11 @@ impl SyncHandle {
 
     pub fn engine(&self) -> Option<&Engine> {
         self.shared.engine.get()
+    }
+
+    /// Held while a usage collection runs in this process.
+    pub(crate) fn collecting(&self) -> &tokio::sync::Mutex<()> {
+        &self.shared.collecting
     }
 
     pub fn link(&self) -> LinkState {

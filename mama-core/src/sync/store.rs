@@ -58,6 +58,7 @@ pub fn mark_active(
             ))
             .execute(conn)?;
         outbox::enqueue_at(conn, &[NewOp::delete(user_id, &previous)], now, until)?;
+        crate::db::usage::store::retire_keys(conn, std::slice::from_ref(&previous), until)?;
     }
     let queued = outbox_table::table
         .filter(outbox_table::user_id.eq(user_id))

@@ -72,6 +72,7 @@ pub fn rest_router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/users/lookup", post(rest::lookup_users))
         .route("/api/v1/users/{id}", get(rest::get_user))
+        .route("/api/v1/usage", get(rest::usage))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

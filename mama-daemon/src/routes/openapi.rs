@@ -60,6 +60,27 @@ pub fn document() -> Value {
                     "503": err("Database or event log unavailable")
                 }
             }},
+            "/api/v1/usage": {"get": {
+                "operationId": "getUsage",
+                "summary": "Usage and spend of many users, by day or by model, as mama collected it from LiteLLM",
+                "parameters": [
+                    {"name": "user_ids", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1}, "example": "alice,bob",
+                     "description": "1 to 100 user ids, comma-separated (or the parameter repeated)"},
+                    {"name": "from", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}, "example": "2026-11-01",
+                     "description": "First UTC day (default: 29 days before `to`)"},
+                    {"name": "to", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}, "example": "2026-11-30",
+                     "description": "Last UTC day, included (default: today); at most 366 days after `from`"},
+                    {"name": "group", "in": "query", "required": false, "schema": {"type": "string", "enum": ["day", "model"], "default": "day"}}
+                ],
+                "responses": {
+                    "200": {"description": "Each found user's usage in request order (withheld for users that do not allow the calling service), and the ids that are no users",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UsageResponse"}}}},
+                    "400": err("Bad input: no ids or more than 100, an invalid id, a bad date or range, an unknown parameter"),
+                    "401": err("Missing or invalid service token"),
+                    "429": throttled(),
+                    "503": err("Database or event log unavailable")
+                }
+            }},
             "/api/v1/openapi.json": {"get": {"operationId": "openapi", "security": [], "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/healthz": {"get": {"operationId": "healthz", "security": [], "summary": "Liveness: the process answers",
@@ -106,6 +127,32 @@ pub fn document() -> Value {
                 "LookupResponse": {"type": "object", "required": ["users", "missing"],
                     "properties": {"users": {"type": "array", "items": {"$ref": "#/components/schemas/LookupUser"}},
                                    "missing": {"type": "array", "items": {"type": "string"}}}},
+                "Usage": {"type": "object", "required": ["spend", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens", "total_tokens"],
+                    "properties": {
+                        "spend": {"type": "number", "minimum": 0, "description": "USD"},
+                        "successful_requests": {"type": "integer", "minimum": 0},
+                        "failed_requests": {"type": "integer", "minimum": 0, "description": "Calls LiteLLM refused or failed"},
+                        "prompt_tokens": {"type": "integer", "minimum": 0},
+                        "completion_tokens": {"type": "integer", "minimum": 0},
+                        "total_tokens": {"type": "integer", "minimum": 0}
+                    }},
+                "UserUsage": {"type": "object", "required": ["id", "total", "rows"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "withheld": {"type": "string", "enum": ["service_not_allowed"], "description": "The user does not allow the calling service: no usage shown"},
+                        "total": {"$ref": "#/components/schemas/Usage"},
+                        "rows": {"type": "array", "items": {"type": "object", "required": ["key", "usage"], "properties": {
+                            "key": {"type": "string", "description": "The UTC day (YYYY-MM-DD) or the model"},
+                            "usage": {"$ref": "#/components/schemas/Usage"}}}}
+                    }},
+                "UsageResponse": {"type": "object", "required": ["from", "to", "group", "users", "missing", "as_of"],
+                    "properties": {
+                        "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+                        "group": {"type": "string", "enum": ["day", "model"]},
+                        "users": {"type": "array", "items": {"$ref": "#/components/schemas/UserUsage"}},
+                        "missing": {"type": "array", "items": {"type": "string"}},
+                        "as_of": {"type": "string", "format": "date-time", "nullable": true, "description": "When mama last collected usage from LiteLLM (null: not yet)"}
+                    }},
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
                     "properties": {"code": {"type": "string", "description": "Stable; branch on it: parse_error, invalid_request, invalid_params, payload_too_large, unauthenticated, too_many_requests, not_found, unavailable, internal"},
                                    "message": {"type": "string", "description": "For a person; may change"},

@@ -1,16 +1,18 @@
-//! REST for services: `POST /api/v1/users/lookup`, `GET /api/v1/users/{id}`.
+//! REST for services: `POST /api/v1/users/lookup`, `GET /api/v1/users/{id}`,
+//! `GET /api/v1/usage`.
 //! Credentials only from the `Authorization` header; every request, rejected ones included, is
 //! recorded.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mama_core::api::actions::{self, Action};
-use mama_core::api::rest::LookupRequest;
+use mama_core::api::rest::{LookupRequest, UsageBy};
 use mama_core::api::{ApiError, ErrorCode};
+use mama_core::ops::usage::service::UsageRequest;
 use mama_core::ops::{Actor, Channel, Ctx, Mama};
 
 use super::{bearer, request_id, Peer, MAX_BODY_BYTES};
@@ -140,4 +142,79 @@ pub async fn get_user(
         }
     };
     Ok(json_body(mama.lookup_user(&ctx, id).await?))
+}
+
+/// `GET /api/v1/usage?user_ids=a,b&from=2026-11-01&to=2026-11-30&group=day|model`.
+pub async fn usage(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, RestError> {
+    let mama = &state.mama;
+    let ctx = Ctx::new(
+        Actor::Anonymous(None),
+        Channel::Rest,
+        peer.to_string(),
+        request_id(&headers),
+    );
+    let ctx = service_ctx(mama, &ctx, &headers, actions::REST_USAGE).await?;
+    let request = match parse_usage_query(query.as_deref().unwrap_or("")) {
+        Ok(r) => r,
+        Err(err) => {
+            mama.audit
+                .record_failure(ctx.event(actions::REST_USAGE).failed(&err))
+                .await;
+            return Err(RestError(err));
+        }
+    };
+    let answer = mama.service_usage(&ctx, request).await?;
+    Ok(axum::Json(answer).into_response())
+}
+
+/// Reads the usage query string: `user_ids` (comma-separated, or repeated), `from` and `to`
+/// (`YYYY-MM-DD`, default the last 30 days), `group` (`day` or `model`). Anything else, or a
+/// parameter given twice, is refused by name.
+fn parse_usage_query(query: &str) -> Result<UsageRequest, ApiError> {
+    let mut request = UsageRequest::default();
+    let mut seen = std::collections::HashSet::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let date = |field: &str| {
+            chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").map_err(|_| {
+                ApiError::invalid(field, "must be a date as YYYY-MM-DD (UTC)")
+            })
+        };
+        if name != "user_ids" && !seen.insert(name.to_string()) {
+            return Err(ApiError::invalid(shown(&name), "given more than once"));
+        }
+        match name.as_ref() {
+            "user_ids" => request.user_ids.extend(
+                value
+                    .split(',')
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_string),
+            ),
+            "from" => request.from = Some(date("from")?),
+            "to" => request.to = Some(date("to")?),
+            "group" => {
+                request.group = match value.as_ref() {
+                    "day" => UsageBy::Day,
+                    "model" => UsageBy::Model,
+                    _ => return Err(ApiError::invalid("group", "must be day or model")),
+                }
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    shown(other),
+                    "unknown parameter (expected user_ids, from, to, group)",
+                ))
+            }
+        }
+    }
+    Ok(request)
+}
+
+/// A parameter name from the request as an error names it: at most 64 characters.
+fn shown(name: &str) -> String {
+    name.chars().take(64).collect()
 }

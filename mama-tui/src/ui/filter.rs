@@ -106,6 +106,10 @@ fn sort_name(column: UserColumn) -> &'static str {
         UserColumn::TpmLimit => "tpm",
         UserColumn::RpmLimit => "rpm",
         UserColumn::ExpiresAt => "expires",
+        UserColumn::Spend30d => "spend 30d",
+        UserColumn::Requests30d => "requests 30d",
+        UserColumn::LastUsed => "last used",
+        UserColumn::Status => "status",
     }
 }
 
@@ -159,6 +163,25 @@ pub fn events_bar(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             error: e.filter_error.as_deref(),
             idle,
             active: Some(active),
+        },
+    );
+}
+
+/// The usage bar: the filter as typed and what it resolved to, or how to filter and export.
+pub fn usage_bar(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let u = &app.usage;
+    let idle =
+        "/ to filter (org: model: user:) · enter charts a row · :export FILE.csv".to_string();
+    bar(
+        frame,
+        area,
+        theme,
+        Bar {
+            input: &u.filter_input,
+            editing: u.filter_editing,
+            error: u.filter_error.as_deref(),
+            idle,
+            active: Some(crate::usage::filter::describe(&u.filter)),
         },
     );
 }

@@ -88,6 +88,11 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("esc", "clear"),
             ("actor: action: user: result: since: until:", ""),
         ],
+        Context::FilterBar if app.screen == Screen::Usage => vec![
+            ("enter", "apply"),
+            ("esc", "clear"),
+            (crate::usage::filter::TERMS, ""),
+        ],
         // The filter applies as it is typed; the terms matter more than enter at 80 columns.
         Context::FilterBar => vec![("esc", "clear"), (filter::TERMS, ""), ("enter", "done")],
         Context::Picker => vec![

@@ -72,6 +72,10 @@ pub fn view(app: &App, frame: &mut Frame) {
                     screens::organizations::render(app, frame, body, theme);
                     screens::organizations::bar(frame, bar, theme);
                 }
+                Screen::Usage => {
+                    screens::usage::render(app, frame, body, theme);
+                    filter::usage_bar(app, frame, bar, theme);
+                }
                 Screen::Login | Screen::ForcePassword => {}
             }
             frame.render_widget(status_line(app, theme, area.width), status);
@@ -110,11 +114,17 @@ fn title_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
             left.push_str(&format!(" · rows {first}–{last}"));
         }
     }
-    let tabs = " 1 users 2 models 3 admins 4 services 5 events 6 orgs ";
     let right = format!("{} ", spinner(app));
     let total = usize::from(total);
     let mut text = left;
-    if width(&text) + width(tabs) + width(&right) <= total {
+    // The usage tab goes first when room is short, so the other six keep their place.
+    let tabs = [
+        " 1 users 2 models 3 admins 4 services 5 events 6 orgs 7 usage ",
+        " 1 users 2 models 3 admins 4 services 5 events 6 orgs ",
+    ]
+    .into_iter()
+    .find(|tabs| width(&text) + width(tabs) + width(&right) <= total);
+    if let Some(tabs) = tabs {
         let pad = total - width(&text) - width(tabs) - width(&right);
         text.push_str(&" ".repeat(pad));
         text.push_str(tabs);

@@ -7,7 +7,7 @@
 //! 1. keys: `popups` (the popup on top) over `screens` (the logged-in screens), `auth` (login)
 //!    and `dialogs`, which hands typing and keys to the dialog on top;
 //! 2. the dialogs `edit_user`, `bulk` and `create`; `organizations` (their defaults dialog);
-//!    `sync` (LiteLLM's state); `nav` (screens);
+//!    `sync` (LiteLLM's state); `nav` (screens); `usage` (the usage screen and its queries);
 //! 3. the data they change: `users` (the users table), `lists` (models, admins, services,
 //!    events);
 //! 4. what all use: `rpc` (calls and answers), `form` (what dialogs share), `picker`.
@@ -28,6 +28,7 @@ mod rpc;
 mod screens;
 mod suspend;
 mod sync;
+mod usage;
 mod users;
 
 use chrono::{DateTime, Duration, Utc};
@@ -69,6 +70,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Click { x, y } => users::click(app, x, y),
         Action::Scroll(rows) => match app.screen {
             Screen::Users if app.popups.is_empty() => users::move_by(app, i64::from(rows)),
+            Screen::Usage if app.popups.is_empty() => app.usage.move_by(i64::from(rows)),
             _ => {}
         },
         Action::Edit(edit) => {
@@ -77,6 +79,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                     Screen::Login | Screen::ForcePassword => auth::edit(app, &edit),
                     Screen::Users => users::edit_filter(app, &edit),
                     Screen::Events => screens::edit_events_filter(app, &edit),
+                    Screen::Usage => usage::edit_filter(app, &edit),
                     _ => {}
                 }
             } else {
@@ -99,6 +102,10 @@ fn command(app: &mut App, cmd: Cmd) {
     }
     if app.screen == Screen::Events && app.events.filter_editing {
         screens::events_filter_command(app, cmd);
+        return;
+    }
+    if app.screen == Screen::Usage && app.usage.filter_editing {
+        usage::filter_command(app, cmd);
         return;
     }
     match app.screen {
@@ -128,6 +135,7 @@ fn tick(app: &mut App, now: DateTime<Utc>) {
     app.now = now;
     app.ticks += 1;
     users::debounce_filter(app);
+    usage::tick(app, now);
     let Some(session) = &app.session else { return };
     if !app.refreshing && session.expires_at - now < Duration::seconds(REFRESH_BEFORE_SECS) {
         app.refreshing = true;
@@ -182,6 +190,9 @@ fn handle_reply(app: &mut App, reply: Reply) {
         Tag::CreateUsers | Tag::ImportFile => create::reply(app, reply.tag, reply.result),
         Tag::Organizations | Tag::OrgDefaultsPreview | Tag::OrgDefaultsApply => {
             organizations::reply(app, reply.tag, reply.result)
+        }
+        Tag::UsageTable { .. } | Tag::UsageChart { .. } | Tag::UsageExport => {
+            usage::reply(app, reply.tag, reply.result)
         }
         Tag::SyncStatus | Tag::SyncFailures | Tag::Reconcile | Tag::RetryFailed => {
             sync::reply(app, reply.tag, reply.result)

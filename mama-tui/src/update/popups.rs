@@ -10,7 +10,7 @@ use mama_api::types::{
 
 use super::nav::{go_to, quit};
 use super::rpc::{batch, ID_CHUNK};
-use super::{auth, dialogs, organizations, suspend, sync, users};
+use super::{auth, dialogs, organizations, suspend, sync, usage, users};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::App;
 use crate::popup::{ConfirmAction, Popup, PromptPurpose};
@@ -207,8 +207,10 @@ pub fn palette(app: &mut App, line: &str) {
         "services" | "s" => go_to(app, Screen::Services),
         "events" | "e" => go_to(app, Screen::Events),
         "orgs" | "organizations" | "o" => go_to(app, Screen::Organizations),
+        "usage" | "spend" => go_to(app, Screen::Usage),
         "passwd" | "password" => app.popups.push(Popup::Password(Default::default())),
         "help" => app.popups.push(Popup::Help),
+        "export" if app.screen == Screen::Usage => usage::export(app, arg),
         "export" => {
             if app.screen != Screen::Users {
                 go_to(app, Screen::Users);
@@ -225,6 +227,6 @@ pub fn palette(app: &mut App, line: &str) {
         }
         "reconcile" => sync::reconcile(app),
         "retry" => sync::retry_failed(app),
-        other => app.error(format!("unknown command :{other} (try :users :models :admins :services :events :orgs :passwd :export FILE :retry :reconcile :q)")),
+        other => app.error(format!("unknown command :{other} (try :users :models :admins :services :events :orgs :usage :passwd :export FILE :retry :reconcile :q)")),
     }
 }

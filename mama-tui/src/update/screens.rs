@@ -22,6 +22,7 @@ use crate::text::{count, Edit};
 pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
     match screen {
         Screen::Users => users_command(app, cmd),
+        Screen::Usage => super::usage::command(app, cmd),
         _ => list_command(app, screen, cmd),
     }
 }
@@ -86,6 +87,7 @@ fn users_command(app: &mut App, cmd: Cmd) {
         ),
         Cmd::DropUnavailable => drop_unavailable(app),
         Cmd::SuspendResume => super::suspend::ask(app),
+        Cmd::OpenUsage => super::usage::open_for_user(app),
         _ => {}
     }
 }

@@ -53,6 +53,8 @@ pub struct FaultRule {
     pub remaining: Option<u32>,
     /// The operation changes the stand-in's state before the faulty answer is given.
     pub applied: bool,
+    /// Matching requests still to let through untouched before the fault starts.
+    pub skip: u32,
 }
 
 impl FaultRule {
@@ -64,6 +66,7 @@ impl FaultRule {
             route: None,
             remaining: None,
             applied,
+            skip: 0,
         }
     }
 
@@ -76,6 +79,13 @@ impl FaultRule {
     /// Only the next `n` matching requests.
     pub fn times(mut self, n: u32) -> Self {
         self.remaining = Some(n);
+        self
+    }
+
+    /// Lets the first `n` matching requests through (e.g. a proxy that dies in the middle of a
+    /// paged read).
+    pub fn after(mut self, n: u32) -> Self {
+        self.skip = n;
         self
     }
 
@@ -131,6 +141,10 @@ impl Faults {
             .position(|r| r.route.as_deref() == Some(path))
             .or_else(|| rules.iter().position(|r| r.route.is_none()))?;
         let rule = &mut rules[index];
+        if rule.skip > 0 {
+            rule.skip -= 1;
+            return None;
+        }
         let chosen = (rule.fault.clone(), rule.applied);
         if let Some(n) = rule.remaining.as_mut() {
             *n = n.saturating_sub(1);

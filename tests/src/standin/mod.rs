@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod activity;
 mod calls;
 mod faults;
 mod routes;
@@ -30,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use activity::StandInUsage;
 pub use calls::Call;
 pub use faults::{Fault, FaultRule, Faults};
 pub use state::{Deployment, StandInKey, StandInTeam, ALL_PROXY_MODELS, ALL_TEAM_MODELS};
@@ -198,6 +200,23 @@ impl StandIn {
         let mut memory = self.shared.memory();
         let live = memory.keys.remove(&token).is_some();
         memory.deleted.remove(&token).is_some() || live
+    }
+
+    /// Records usage of a key (by hash or plaintext) as one stored row of LiteLLM's daily table;
+    /// recording the same day, key and model again adds a row (LiteLLM splits them too).
+    pub fn record_usage(
+        &self,
+        day: chrono::NaiveDate,
+        key_or_hash: &str,
+        model: &str,
+        usage: StandInUsage,
+    ) {
+        self.shared.memory().usage.push(activity::UsageRow {
+            day,
+            key_hash: state::token_of(key_or_hash),
+            model: model.to_owned(),
+            usage,
+        });
     }
 
     /// Stops listening: new connections are refused and open ones are cut. State is kept.

@@ -56,6 +56,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/team/update", post(update_team))
         .route("/team/info", get(team_info))
         .route("/team/list", get(list_teams))
+        .route("/user/daily/activity", get(super::activity::daily_activity))
         .route("/v1/models", get(list_models))
         .route("/models", get(list_models))
         .route("/model/info", get(model_info))
@@ -261,7 +262,7 @@ fn json_response(status: StatusCode, body: Body) -> Response {
 
 /// Which callers a route admits.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Access {
+pub(super) enum Access {
     /// Model routes: any live key.
     AnyKey,
     /// `/key/generate`, `/key/info`: the master key, or a virtual key that is not `llm_api`.
@@ -270,7 +271,7 @@ enum Access {
     Master,
 }
 
-fn authorize(
+pub(super) fn authorize(
     shared: &Shared,
     headers: &HeaderMap,
     route: &str,

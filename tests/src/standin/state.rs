@@ -163,6 +163,8 @@ pub struct State {
     pub deleted: HashMap<String, StandInKey>,
     pub teams: Vec<StandInTeam>,
     pub deployments: Vec<Deployment>,
+    /// Usage rows a test recorded, served by `/user/daily/activity`.
+    pub usage: Vec<super::activity::UsageRow>,
     seq: u64,
 }
 

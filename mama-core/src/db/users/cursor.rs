@@ -97,6 +97,12 @@ impl Cursor {
             UserColumn::ExpiresAt => {
                 SortValue::Time(row.limits.expires_at.unwrap_or_else(sort_key::never))
             }
+            UserColumn::Status => SortValue::Int(sort_key::status_rank(row)),
+            UserColumn::Spend30d => SortValue::Float(row.usage_spend_30d),
+            UserColumn::Requests30d => SortValue::Int(row.usage_requests_30d),
+            UserColumn::LastUsed => {
+                SortValue::Time(row.last_used.unwrap_or_else(sort_key::never_used))
+            }
         };
         Cursor {
             column,
@@ -134,19 +140,31 @@ impl Cursor {
         }
         let value = match (column, wire.v) {
             (UserColumn::Id, None) => SortValue::None,
-            (UserColumn::CreatedAt | UserColumn::UpdatedAt | UserColumn::ExpiresAt, Some(v)) => {
+            (
+                UserColumn::CreatedAt
+                | UserColumn::UpdatedAt
+                | UserColumn::ExpiresAt
+                | UserColumn::LastUsed,
+                Some(v),
+            ) => {
                 SortValue::Time(
                     NaiveDateTime::parse_from_str(&v, TIME_FORMAT)
                         .map_err(|_| CursorError::Malformed)?,
                 )
             }
-            (UserColumn::MaxBudget | UserColumn::Spend, Some(v)) => SortValue::Float(
+            (UserColumn::MaxBudget | UserColumn::Spend | UserColumn::Spend30d, Some(v)) => SortValue::Float(
                 v.parse::<f64>()
                     .ok()
                     .filter(|f| f.is_finite())
                     .ok_or(CursorError::Malformed)?,
             ),
-            (UserColumn::TpmLimit | UserColumn::RpmLimit, Some(v)) => {
+            (
+                UserColumn::TpmLimit
+                | UserColumn::RpmLimit
+                | UserColumn::Status
+                | UserColumn::Requests30d,
+                Some(v),
+            ) => {
                 SortValue::Int(v.parse().map_err(|_| CursorError::Malformed)?)
             }
             (UserColumn::Id, _) | (_, None) => return Err(CursorError::Malformed),
@@ -190,6 +208,10 @@ impl Cursor {
             UserColumn::TpmLimit => return self.past_expression(sort_key::TPM_LIMIT, forward),
             UserColumn::RpmLimit => return self.past_expression(sort_key::RPM_LIMIT, forward),
             UserColumn::ExpiresAt => return self.past_expression(sort_key::EXPIRES_AT, forward),
+            UserColumn::Status => return self.past_expression(sort_key::STATUS, forward),
+            UserColumn::Spend30d => "(users.usage_spend_30d, users.id)",
+            UserColumn::Requests30d => "(users.usage_requests_30d, users.id)",
+            UserColumn::LastUsed => return self.past_expression(sort_key::LAST_USED, forward),
         };
         let id = self.id.clone();
         let head = sql::<Bool>(key).sql(op).sql("(");

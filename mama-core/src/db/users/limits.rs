@@ -175,3 +175,27 @@ impl Ord for OrderedLimits {
         self.key().cmp(&other.key())
     }
 }
+
+/// Marks the expiries that have passed by `now` as seen (`expiry_seen = expires_at`), for the
+/// status sort (see the `status_sort` migration); returns how many users it marked. Reads the
+/// passed expiries from the expiry sort index, so a minute's run touches only new ones.
+pub fn mark_passed_expiries(
+    conn: &mut crate::db::DbConn,
+    now: NaiveDateTime,
+) -> Result<usize, crate::db::DbError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Timestamp};
+    let passed = sql::<Bool>(super::paging::sort_key::EXPIRES_AT)
+        .sql(" <= ")
+        .bind::<Timestamp, _>(now);
+    let marked = diesel::update(users::table)
+        .filter(passed)
+        .filter(
+            users::expiry_seen
+                .is_null()
+                .or(users::expiry_seen.ne(users::expires_at)),
+        )
+        .set(users::expiry_seen.eq(users::expires_at))
+        .execute(conn)?;
+    Ok(marked)
+}

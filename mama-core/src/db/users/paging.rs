@@ -43,6 +43,10 @@ fn sorted(query: BoxedUsers<'_>, sort: UserSort) -> BoxedUsers<'_> {
         UserColumn::TpmLimit => by!(sql::<BigInt>(sort_key::TPM_LIMIT)),
         UserColumn::RpmLimit => by!(sql::<BigInt>(sort_key::RPM_LIMIT)),
         UserColumn::ExpiresAt => by!(sql::<Timestamp>(sort_key::EXPIRES_AT)),
+        UserColumn::Status => by!(sql::<BigInt>(sort_key::STATUS)),
+        UserColumn::Spend30d => by!(users::usage_spend_30d),
+        UserColumn::Requests30d => by!(users::usage_requests_30d),
+        UserColumn::LastUsed => by!(sql::<Timestamp>(sort_key::LAST_USED)),
     }
 }
 
@@ -56,10 +60,43 @@ pub mod sort_key {
     pub const TPM_LIMIT: &str = "COALESCE(users.tpm_limit, 9223372036854775807)";
     pub const RPM_LIMIT: &str = "COALESCE(users.rpm_limit, 9223372036854775807)";
     pub const EXPIRES_AT: &str = "COALESCE(users.expires_at, '9999-12-31 23:59:59')";
+    pub const LAST_USED: &str = "COALESCE(users.last_used, '0001-01-01 00:00:00')";
+    pub fn never_used() -> chrono::NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default()
+    }
+    /// The status as a rank in `UserStatus::ALL`'s order; see the `status_sort` migration and
+    /// [`status_rank`], which computes the same from a row.
+    pub const STATUS: &str = "(CASE WHEN users.suspended_at IS NOT NULL THEN 0 \
+        WHEN users.expires_at = users.expiry_seen THEN 1 \
+        WHEN users.spend >= users.max_budget THEN 2 \
+        WHEN users.key_status = 'failed' THEN 3 \
+        WHEN users.key_status = 'pending' THEN 4 \
+        WHEN users.key_status = 'active' THEN 5 ELSE 6 END)";
     /// What "none" sorts as, for cursors.
     pub const NO_BUDGET: f64 = 1e300;
     pub const NO_SPEND: f64 = -1.0;
     pub const NO_LIMIT: i64 = i64::MAX;
+    /// [`STATUS`] of a row, for its cursor.
+    pub fn status_rank(row: &super::UserRow) -> i64 {
+        use crate::api::types::KeyStatus;
+        if row.suspension.suspended_at.is_some() {
+            0
+        } else if row.limits.expires_at.is_some() && row.limits.expires_at == row.expiry_seen {
+            1
+        } else if matches!((row.spend, row.limits.max_budget), (Some(s), Some(b)) if s >= b) {
+            2
+        } else {
+            match row.key_status {
+                KeyStatus::Failed => 3,
+                KeyStatus::Pending => 4,
+                KeyStatus::Active => 5,
+                KeyStatus::None => 6,
+            }
+        }
+    }
+
     pub fn never() -> chrono::NaiveDateTime {
         chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
             .and_then(|d| d.and_hms_opt(23, 59, 59))

@@ -47,6 +47,13 @@ pub struct UserRow {
     pub synced_limits: Option<String>,
     pub spend: Option<f64>,
     pub spend_read_at: Option<NaiveDateTime>,
+    /// The `expires_at` the daemon last saw pass: the status sort's "expired" (see the
+    /// `status_sort` migration).
+    pub expiry_seen: Option<NaiveDateTime>,
+    /// Usage of the last 30 days and the last day with a request, as of the last collection.
+    pub usage_spend_30d: f64,
+    pub usage_requests_30d: i64,
+    pub last_used: Option<NaiveDateTime>,
 }
 
 impl UserRow {

@@ -76,5 +76,7 @@ serve! {
     ModelsList => |mama, ctx, s, p| mama.list_models(ctx, s, p).await;
     SyncStatus => |mama, ctx, s, _| mama.sync_status(ctx, s).await;
     SyncReconcile => |mama, ctx, s, _| mama.sync_reconcile(ctx, s).await;
+    UsageQuery => |mama, ctx, s, p| mama.usage_query(ctx, s, p).await;
+    UsageRefresh => |mama, ctx, s, _| mama.usage_refresh(ctx, s).await;
     SyncRetryFailed => |mama, ctx, s, p| mama.retry_failed(ctx, s, p).await;
 }

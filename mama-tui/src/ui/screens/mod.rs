@@ -1,6 +1,7 @@
-//! The screens, one file each: the two login forms, and the list screens (users, models,
+//! The screens, one file each: the two login forms, the list screens (users, models,
 //! admins, services, events, organizations), each a column
-//! declaration and a row function for the one table widget ([`super::table`]).
+//! declaration and a row function for the one table widget ([`super::table`]), and the usage
+//! screen (a chart and a ranked table).
 
 pub mod admins;
 pub mod events;
@@ -9,4 +10,6 @@ pub mod login;
 pub mod models;
 pub mod organizations;
 pub mod services;
+pub mod usage;
+pub mod usage_chart;
 pub mod users;

@@ -66,7 +66,7 @@ const SPECS: [Spec; 11] = [
     spec(
         UsersColumn::Status,
         Column::fit("status", 9, 13, 3),
-        None,
+        Some(UserColumn::Status),
         0,
     ),
     spec(

@@ -1,0 +1,10 @@
+DROP INDEX users_last_used_sort;
+DROP INDEX users_requests_30d_sort;
+DROP INDEX users_spend_30d_sort;
+ALTER TABLE users DROP COLUMN last_used;
+ALTER TABLE users DROP COLUMN usage_requests_30d;
+ALTER TABLE users DROP COLUMN usage_spend_30d;
+DROP TABLE usage_collector;
+DROP TABLE usage_other;
+DROP TABLE usage_daily;
+DROP TABLE key_hashes;

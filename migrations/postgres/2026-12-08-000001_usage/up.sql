@@ -1,0 +1,76 @@
+-- Usage and spend collected from LiteLLM's /user/daily/activity (issue 17).
+
+-- Every key mama minted, by its SHA-256 hash, with its user and when it was in use: usage of a
+-- key rotated or deleted since still counts for its user. Rows outlive the user (history).
+CREATE TABLE key_hashes (
+    key_hash TEXT PRIMARY KEY NOT NULL,
+    user_id TEXT NOT NULL,
+    minted_at TIMESTAMP NOT NULL,
+    retired_at TIMESTAMP
+);
+CREATE INDEX key_hashes_user ON key_hashes (user_id);
+
+-- Keys mama holds today; the hashes of older ones are lost.
+INSERT INTO key_hashes (key_hash, user_id, minted_at)
+    SELECT key_hash, id, COALESCE(rotated_at, created_at) FROM users WHERE key_hash IS NOT NULL;
+INSERT INTO key_hashes (key_hash, user_id, minted_at)
+    SELECT prev_key_hash, id, created_at FROM users
+    WHERE prev_key_hash IS NOT NULL AND prev_key_hash NOT IN (SELECT key_hash FROM key_hashes);
+INSERT INTO key_hashes (key_hash, user_id, minted_at)
+    SELECT retiring_key_hash, id, created_at FROM users
+    WHERE retiring_key_hash IS NOT NULL AND retiring_key_hash NOT IN (SELECT key_hash FROM key_hashes);
+
+-- Usage per UTC day × user × model (LiteLLM's model group, as the key asked for it), summed over
+-- the user's keys. `organization` is the user's organization when the day was collected.
+-- Re-reading a day replaces its rows in one transaction.
+CREATE TABLE usage_daily (
+    day DATE NOT NULL,
+    user_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    organization TEXT NOT NULL,
+    spend DOUBLE PRECISION NOT NULL,
+    successful_requests BIGINT NOT NULL,
+    failed_requests BIGINT NOT NULL,
+    prompt_tokens BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    total_tokens BIGINT NOT NULL,
+    PRIMARY KEY (day, user_id, model)
+);
+CREATE INDEX usage_daily_user ON usage_daily (user_id, day);
+CREATE INDEX usage_daily_organization ON usage_daily (organization, day);
+CREATE INDEX usage_daily_model ON usage_daily (model, day);
+
+-- Usage per day × model by keys in LiteLLM that mama never minted: counted apart, never
+-- attributed to a user.
+CREATE TABLE usage_other (
+    day DATE NOT NULL,
+    model TEXT NOT NULL,
+    spend DOUBLE PRECISION NOT NULL,
+    successful_requests BIGINT NOT NULL,
+    failed_requests BIGINT NOT NULL,
+    prompt_tokens BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    total_tokens BIGINT NOT NULL,
+    PRIMARY KEY (day, model)
+);
+
+-- The collector's progress (one row): days up to `final_through` are complete and never read
+-- again; the backfill's progress while it runs; the last failure, cleared by a success.
+CREATE TABLE usage_collector (
+    id INTEGER PRIMARY KEY NOT NULL,
+    as_of TIMESTAMP,
+    final_through DATE,
+    backfill_days_done INTEGER NOT NULL DEFAULT 0,
+    backfill_days INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+INSERT INTO usage_collector (id) VALUES (1);
+
+-- Each user's usage of the last 30 days (today included) and the start of the last day it made
+-- a request, rewritten by every collection, so the users list sorts by them from an index.
+ALTER TABLE users ADD COLUMN usage_spend_30d DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN usage_requests_30d BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN last_used TIMESTAMP;
+CREATE INDEX users_spend_30d_sort ON users (usage_spend_30d, id);
+CREATE INDEX users_requests_30d_sort ON users (usage_requests_30d, id);
+CREATE INDEX users_last_used_sort ON users (COALESCE(last_used, '0001-01-01 00:00:00'), id);

@@ -1,0 +1,2 @@
+DROP INDEX users_status_sort;
+ALTER TABLE users DROP COLUMN expiry_seen;
