@@ -289,7 +289,7 @@ fn a_click_on_a_limit_header_sorts_by_it_and_the_bar_says_so() {
     );
 
     // The limits column (shown from 130 columns on) sorts by requests per minute; the status
-    // column is not sortable in the daemon, so a click there asks nothing.
+    // column by status, the most pressing first.
     let mut wide = users_app(140, 30, sample_users(), 5);
     let x = header_x(&wide, "limits");
     let effects = update(&mut wide, Action::Click { x, y: 1 });
@@ -298,5 +298,9 @@ fn a_click_on_a_limit_header_sorts_by_it_and_the_bar_says_so() {
         json!({"column": "rpm_limit", "descending": false})
     );
     let x = header_x(&wide, "status");
-    assert!(update(&mut wide, Action::Click { x, y: 1 }).is_empty());
+    let effects = update(&mut wide, Action::Click { x, y: 1 });
+    assert_eq!(
+        sort_sent(&effects),
+        json!({"column": "status", "descending": false})
+    );
 }

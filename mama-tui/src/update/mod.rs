@@ -105,7 +105,7 @@ fn command(app: &mut App, cmd: Cmd) {
         return;
     }
     if app.screen == Screen::Usage && app.usage.filter_editing {
-        usage::filter_command(app, cmd);
+        screens::usage_filter_command(app, cmd);
         return;
     }
     match app.screen {

@@ -342,3 +342,21 @@ pub fn events_filter_command(app: &mut App, cmd: Cmd) {
         _ => {}
     }
 }
+
+/// Enter/esc in the usage filter bar.
+pub fn usage_filter_command(app: &mut App, cmd: Cmd) {
+    match cmd {
+        // A filter that does not parse keeps the bar open, with the problem beside it.
+        Cmd::Open => {
+            super::usage::apply_filter(app);
+            app.usage.filter_editing = app.usage.filter_error.is_some();
+        }
+        Cmd::Back => {
+            app.usage.filter_editing = false;
+            app.usage.filter_input.clear();
+            super::usage::apply_filter(app);
+        }
+        Cmd::Quit => quit(app),
+        _ => {}
+    }
+}

@@ -148,25 +148,8 @@ pub fn edit_filter(app: &mut App, edit: &Edit) {
     }
 }
 
-/// Enter/esc in the filter bar.
-pub fn filter_command(app: &mut App, cmd: Cmd) {
-    match cmd {
-        // A filter that does not parse keeps the bar open, with the problem beside it.
-        Cmd::Open => {
-            apply_filter(app);
-            app.usage.filter_editing = app.usage.filter_error.is_some();
-        }
-        Cmd::Back => {
-            app.usage.filter_editing = false;
-            app.usage.filter_input.clear();
-            apply_filter(app);
-        }
-        Cmd::Quit => super::nav::quit(app),
-        _ => {}
-    }
-}
-
-fn apply_filter(app: &mut App) {
+/// Applies the typed filter; one that does not parse is named under the bar instead.
+pub fn apply_filter(app: &mut App) {
     let u = &mut app.usage;
     match filter::parse(u.filter_input.value()) {
         Ok(parsed) => {
