@@ -208,6 +208,27 @@ pub const USERS: &[Binding] = &[
         "",
     ),
     key(
+        'W',
+        Cmd::Sort(UserColumn::Spend30d),
+        "W",
+        "sort by spend in the last 30 days",
+        "",
+    ),
+    key(
+        'Q',
+        Cmd::Sort(UserColumn::Requests30d),
+        "Q",
+        "sort by requests in the last 30 days",
+        "",
+    ),
+    key(
+        'Y',
+        Cmd::Sort(UserColumn::LastUsed),
+        "Y",
+        "sort by last use (never first)",
+        "",
+    ),
+    key(
         'L',
         Cmd::Sort(UserColumn::RpmLimit),
         "L",
@@ -639,6 +660,9 @@ mod tests {
             ('L', UserColumn::RpmLimit),
             ('E', UserColumn::ExpiresAt),
             ('T', UserColumn::Status),
+            ('W', UserColumn::Spend30d),
+            ('Q', UserColumn::Requests30d),
+            ('Y', UserColumn::LastUsed),
         ] {
             assert_eq!(
                 users(with(KeyCode::Char(c), KeyModifiers::SHIFT)),
@@ -646,6 +670,34 @@ mod tests {
                 "{c}"
             );
         }
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_on_a_screen() {
+        for screen in [
+            Screen::Users,
+            Screen::Models,
+            Screen::Admins,
+            Screen::Services,
+            Screen::Events,
+            Screen::Organizations,
+            Screen::Usage,
+        ] {
+            let all = bindings(screen);
+            for (i, b) in all.iter().enumerate() {
+                assert!(
+                    all[..i]
+                        .iter()
+                        .all(|o| (o.code, o.mods) != (b.code, b.mods)),
+                    "{screen:?}: {} is bound twice",
+                    b.key
+                );
+            }
+        }
+        // The new sort letters leave their lower-case keys alone: q still quits.
+        assert_eq!(users(press(KeyCode::Char('q'))), Action::Cmd(Cmd::Quit));
+        assert_eq!(users(press(KeyCode::Char('w'))), Action::None);
+        assert_eq!(users(press(KeyCode::Char('y'))), Action::None);
     }
 
     #[test]

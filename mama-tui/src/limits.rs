@@ -125,6 +125,20 @@ pub fn expiry_text(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Str
     }
 }
 
+/// The last day with a request, seen from `today` (both UTC days): `today`, `3d ago` within
+/// the 30 days the usage columns cover, else the date (a day after `today`, from a clock
+/// ahead of ours, too); `never` when there was none.
+pub fn last_used_text(last_used: Option<NaiveDate>, today: NaiveDate) -> String {
+    let Some(day) = last_used else {
+        return "never".into();
+    };
+    match (today - day).num_days() {
+        0 => "today".into(),
+        days @ 1..=30 => format!("{days}d ago"),
+        _ => day.format("%Y-%m-%d").to_string(),
+    }
+}
+
 /// A field's value as the dialogs show and take it (empty for none).
 pub fn field_value(limits: &KeyLimits, field: LimitField) -> String {
     match field {
@@ -361,6 +375,18 @@ mod tests {
         let past = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
         assert_eq!(expiry_text(Some(past), now()), "2026-03-01!");
         assert_eq!(expiry_text(None, now()), "never");
+    }
+
+    #[test]
+    fn last_used_reads_as_days_ago_within_the_30_days_then_as_a_date() {
+        let today = now().date_naive();
+        let day = |d: i64| Some(today - Duration::days(d));
+        assert_eq!(last_used_text(day(0), today), "today");
+        assert_eq!(last_used_text(day(1), today), "1d ago");
+        assert_eq!(last_used_text(day(30), today), "30d ago");
+        assert_eq!(last_used_text(day(31), today), "2026-01-30");
+        assert_eq!(last_used_text(day(-1), today), "2026-03-03");
+        assert_eq!(last_used_text(None, today), "never");
     }
 
     #[test]

@@ -796,3 +796,11 @@ fn organization_defaults_form_and_preview() {
     );
     insta::assert_snapshot!("organization_defaults_preview", screen(&app));
 }
+
+#[test]
+fn zz_scratch_widths() {
+    for w in [80u16, 100, 110, 120, 130, 140, 150, 160, 180, 200] {
+        let app = users_app(w, 9, sample_users(), 5);
+        println!("=== {w}\n{}", screen(&app));
+    }
+}

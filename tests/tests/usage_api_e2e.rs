@@ -46,7 +46,8 @@ async fn seeded() -> (Daemon, RpcClient, [String; 3]) {
          ('{old}', 'cy', 'mock-gpt', 'research', 9.0, 90, 0, 900, 1800, 2700);
          INSERT INTO usage_other (day, model, spend, successful_requests, failed_requests, \
            prompt_tokens, completion_tokens, total_tokens) VALUES
-         ('{t}', 'mock-gpt', 0.5, 5, 0, 50, 100, 150);"
+         ('{t}', 'mock-gpt', 0.5, 5, 0, 50, 100, 150);
+         INSERT INTO usage_daily_org SELECT day, organization, model, SUM(spend),            SUM(successful_requests), SUM(failed_requests), SUM(prompt_tokens),            SUM(completion_tokens), SUM(total_tokens) FROM usage_daily GROUP BY day, organization, model;"
     ));
     (d, rpc, days)
 }

@@ -102,7 +102,9 @@ async fn litellm_usage(url: &str, master: &str, hashes: &[String], from: NaiveDa
                 .await
                 .expect("JSON");
             for day in body["results"].as_array().expect("results") {
-                let groups = day["breakdown"]["model_groups"].as_object().expect("groups");
+                let groups = day["breakdown"]["model_groups"]
+                    .as_object()
+                    .expect("groups");
                 for (model, group) in groups {
                     let keys = group["api_key_breakdown"].as_object().expect("keys");
                     for (h, entry) in keys {
@@ -315,7 +317,11 @@ async fn real_proxy_usage_is_stored_per_user_and_model_through_rotation_and_dele
 
     // Reading the same days again changes nothing.
     refresh(&mut rpc).await;
-    assert_eq!(stored(&d, &ann), ann_rows, "a second read counts nothing twice");
+    assert_eq!(
+        stored(&d, &ann),
+        ann_rows,
+        "a second read counts nothing twice"
+    );
     check_query(&mut rpc, &d, &[&ann, &bob], from).await;
 
     // A rotated key: both keys' calls count for ann, in the same rows.
@@ -347,7 +353,9 @@ async fn real_proxy_usage_is_stored_per_user_and_model_through_rotation_and_dele
     assert_eq!(ann_rows["mock-gpt"].1.successful, 5);
 
     // A deleted user's usage stays, under its organization.
-    let deleted = rpc.call("users.delete", json!({"ids": [bob.clone()]})).await;
+    let deleted = rpc
+        .call("users.delete", json!({"ids": [bob.clone()]}))
+        .await;
     assert_eq!(deleted.ok()["deleted"], 1, "{}", deleted.body);
     refresh(&mut rpc).await;
     assert_eq!(stored(&d, &bob), bob_rows, "bob's history is kept");
@@ -372,17 +380,24 @@ async fn real_proxy_usage_is_stored_per_user_and_model_through_rotation_and_dele
         )
         .await
         .expect("LiteLLM makes the key");
-    let other_before = stored_other(&d).get("mock-gpt").copied().unwrap_or_default();
+    let other_before = stored_other(&d)
+        .get("mock-gpt")
+        .copied()
+        .unwrap_or_default();
     assert_eq!(chat_status(&url, &foreign, "mock-gpt").await, 200);
     wait_litellm(&url, &master, &[key_hash(&foreign)], from, 1, 0).await;
     let done = refresh(&mut rpc).await;
     assert!(done["not_mamas_rows"].as_u64().unwrap_or(0) >= 1, "{done}");
-    let other_after = stored_other(&d).get("mock-gpt").copied().unwrap_or_default();
+    let other_after = stored_other(&d)
+        .get("mock-gpt")
+        .copied()
+        .unwrap_or_default();
     assert!(
         other_after.successful > other_before.successful,
         "{other_before:?} → {other_after:?}"
     );
-    let users_now = d.db.query("SELECT COUNT(DISTINCT user_id) FROM usage_daily");
+    let users_now =
+        d.db.query("SELECT COUNT(DISTINCT user_id) FROM usage_daily");
     assert_eq!(users_now, "2", "only ann and bob have usage");
     purge(&litellm, &[key_hash(&foreign)]).await;
 }
@@ -430,7 +445,10 @@ fn record(
         for n in 0..others {
             let usage = StandInUsage::calls(1);
             litellm.record_usage(day, &format!("foreign-{n:04}"), "mock-gpt", usage);
-            other.entry("mock-gpt".into()).or_default().add(&counts(usage));
+            other
+                .entry("mock-gpt".into())
+                .or_default()
+                .add(&counts(usage));
         }
     }
     (users, other)
@@ -473,13 +491,10 @@ async fn a_daemon_killed_during_a_backfill_counts_every_call_once_after_restart(
         assert!(started.elapsed() < CONVERGE, "the backfill never started");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let progress = d
-        .db
-        .query("SELECT backfill_days_done || '/' || backfill_days FROM usage_collector");
+    let progress =
+        d.db.query("SELECT backfill_days_done || '/' || backfill_days FROM usage_collector");
     assert_eq!(progress, "7/30", "collecting… 7/30 days");
-    let stored_days = d
-        .db
-        .query("SELECT COUNT(DISTINCT day) FROM usage_daily");
+    let stored_days = d.db.query("SELECT COUNT(DISTINCT day) FROM usage_daily");
     assert_eq!(stored_days, "7", "the first week is stored, whole");
     let on = d.kill();
 
@@ -490,7 +505,11 @@ async fn a_daemon_killed_during_a_backfill_counts_every_call_once_after_restart(
     let done = refresh(&mut rpc).await;
     assert!(done["collection"].get("backfill").is_none(), "{done}");
     for (id, want) in &want_users {
-        assert_same(&format!("usage of {id}"), &counts_only(&stored(&d, id)), want);
+        assert_same(
+            &format!("usage of {id}"),
+            &counts_only(&stored(&d, id)),
+            want,
+        );
     }
     assert_same("usage not mama's", &stored_other(&d), &want_other);
     let days = d.db.query("SELECT COUNT(DISTINCT day) FROM usage_daily");
@@ -499,7 +518,11 @@ async fn a_daemon_killed_during_a_backfill_counts_every_call_once_after_restart(
     // Read again: still once.
     refresh(&mut rpc).await;
     for (id, want) in &want_users {
-        assert_same(&format!("usage of {id}"), &counts_only(&stored(&d, id)), want);
+        assert_same(
+            &format!("usage of {id}"),
+            &counts_only(&stored(&d, id)),
+            want,
+        );
     }
 }
 
@@ -532,4 +555,55 @@ async fn a_proxy_that_is_down_leaves_the_stored_usage_and_says_why() {
     let done = refresh(&mut rpc).await;
     assert!(done["collection"].get("last_error").is_none(), "{done}");
     assert_eq!(stored_other(&d)["mock-gpt"].successful, 2, "not twice");
+}
+
+#[tokio::test]
+async fn daemons_sharing_postgresql_collect_one_at_a_time() {
+    if mama_tests::harness::database::kind() != mama_tests::harness::database::Kind::Postgres {
+        eprintln!("skipped: one daemon per SQLite file");
+        return;
+    }
+    let litellm = StandIn::start().await.expect("stand-in");
+    let route = "/user/daily/activity";
+    // The first daemon's collection hangs on LiteLLM, holding the collector's lock.
+    litellm
+        .faults()
+        .inject(FaultRule::new(Fault::Hang).on(route));
+    let key = key_file(litellm.master_key());
+    let mut env = envs(&unique_prefix());
+    env.push(("MAMA_USAGE_INTERVAL_SECS", "3600".into()));
+    env.push(("MAMA_USAGE_BACKFILL_DAYS", "0".into()));
+    let args = sync_args(&litellm.base_url(), &key);
+    let first = start_synced(&args, &env, None);
+    let mut rpc = first.admin().await;
+    let started = Instant::now();
+    while litellm.call_count(route) < 1 {
+        assert!(started.elapsed() < CONVERGE, "no collection started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The same secrets as the first, as every daemon on one database must have.
+    let data = first.dir.path().join("data");
+    let mut args2 = args.clone();
+    args2.extend([
+        "--encryption-key-file".into(),
+        data.join("encryption.key").to_string_lossy().into_owned(),
+        "--jwt-key-file".into(),
+        data.join("jwt.key").to_string_lossy().into_owned(),
+    ]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let second = start_synced(&args2, &env, Some((dir, first.db.shared())));
+    let mut rpc2 = admin_again(&second).await;
+    let reply = rpc2.call("usage.refresh", json!({})).await;
+    assert_eq!(reply.code(), "conflict", "{}", reply.body);
+    let reply = rpc.call("usage.refresh", json!({})).await;
+    assert_eq!(reply.code(), "conflict", "{}", reply.body);
+
+    // The first daemon dies: its lock goes with it, and the second collects.
+    litellm.faults().clear();
+    litellm.record_usage(today(), "foreign-1", "mock-gpt", StandInUsage::calls(3));
+    // Kept: it owns the database the second daemon uses.
+    let _owner = first.kill();
+    let done = refresh(&mut rpc2).await;
+    assert_eq!(done["not_mamas_rows"], 1, "{done}");
+    assert_eq!(stored_other(&second)["mock-gpt"].successful, 3);
 }

@@ -8,6 +8,7 @@ use chrono::{Datelike, NaiveDate};
 use diesel::RunQueryDsl;
 use mama_core::api::types::{Usage, UsageFilter, UsageGroup, UsageMeasure};
 use mama_core::db::usage::query::{query, UsageSpec};
+use mama_core::db::usage::rollup::refresh_org_days;
 use mama_core::db::{migrate, Db, DbConn, Location};
 use mama_tests::harness::TestDatabase;
 use proptest::prelude::*;
@@ -175,11 +176,16 @@ fn execute(conn: &mut DbConn, sql: &str) {
     .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// Stores `rows` as the collector would: the rows per user, then the rollup by organization.
 fn store(conn: &mut DbConn, rows: &[Row]) {
     execute(conn, "DELETE FROM usage_daily");
-    if rows.is_empty() {
-        return;
+    if !rows.is_empty() {
+        insert(conn, rows);
     }
+    refresh_org_days(conn, first_day(), first_day() + chrono::Days::new(100)).expect("rollup");
+}
+
+fn insert(conn: &mut DbConn, rows: &[Row]) {
     let values: Vec<String> = rows
         .iter()
         .map(|r| {

@@ -19,9 +19,9 @@ pub mod method {
         AdminsCreate, AdminsDelete, AdminsList, AuthChangePassword, AuthLogin, AuthLogout,
         AuthRefresh, AuthWhoami, EventsList, ModelsList, OrganizationsList,
         OrganizationsSetDefaults, ServicesCreate, ServicesDelete, ServicesIssueToken, ServicesList,
-        ServicesRevokeToken, SyncReconcile, SyncRetryFailed, SyncStatus, UsersBulkUpdate,
-        UsageQuery, UsageRefresh, UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList,
-        UsersListIds, UsersRotateKeys, UsersUpdate,
+        ServicesRevokeToken, SyncReconcile, SyncRetryFailed, SyncStatus, UsageQuery, UsageRefresh,
+        UsersBulkUpdate, UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList, UsersListIds,
+        UsersRotateKeys, UsersUpdate,
     };
 }
 

@@ -228,6 +228,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    usage_daily_org (day, organization, model) {
+        day -> Date,
+        organization -> Text,
+        model -> Text,
+        spend -> Double,
+        successful_requests -> BigInt,
+        failed_requests -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        total_tokens -> BigInt,
+    }
+}
+
+diesel::table! {
     usage_other (day, model) {
         day -> Date,
         model -> Text,

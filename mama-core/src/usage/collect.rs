@@ -62,11 +62,7 @@ impl From<CollectError> for ApiError {
 
 /// Runs one collection and records its event (ok or failed); `Busy` when one is running here or
 /// in another daemon sharing the database.
-pub async fn run(
-    mama: &Mama,
-    engine: &Engine,
-    ctx: &Ctx,
-) -> Result<UsageRefreshed, CollectError> {
+pub async fn run(mama: &Mama, engine: &Engine, ctx: &Ctx) -> Result<UsageRefreshed, CollectError> {
     let _local = mama
         .sync
         .collecting()
@@ -105,7 +101,9 @@ pub async fn run(
                 tracing::warn!(error = %e, "could not store the usage collection's error");
             }
             mama.audit
-                .record_failure(event.failed(&ApiError::new(ErrorCode::Unavailable, err.to_string())))
+                .record_failure(
+                    event.failed(&ApiError::new(ErrorCode::Unavailable, err.to_string())),
+                )
                 .await;
         }
     }

@@ -27,10 +27,8 @@ pub fn plan(state: &CollectorState, today: NaiveDate, backfill_days: u32) -> Pla
         None => {
             let days = backfill_days.max(OPEN_DAYS);
             let from = today - Days::new(u64::from(days) - 1);
-            let progress = (backfill_days > OPEN_DAYS).then_some(BackfillProgress {
-                days_done: 0,
-                days,
-            });
+            let progress =
+                (backfill_days > OPEN_DAYS).then_some(BackfillProgress { days_done: 0, days });
             Plan {
                 from,
                 to: today,

@@ -80,9 +80,14 @@ fn on(month: u32, day: u32) -> Option<chrono::DateTime<Utc>> {
     Utc.with_ymd_and_hms(2026, month, day, 0, 0, 0).single()
 }
 
+fn day(month: u32, day: u32) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::from_ymd_opt(2026, month, day)
+}
+
 /// A small, mixed population: Hangul ids and organizations, every key status, an unavailable
 /// model and info notes; budgets, rate limits and expiry (own and inherited), spend, and a
-/// suspended, an over-budget and an expired user.
+/// suspended, an over-budget and an expired user; 30-day usage from "today" (03-02) back to
+/// beyond the 30 days, and never.
 pub fn sample_users() -> Vec<UserView> {
     let mut kim = user(
         "김철수",
@@ -113,6 +118,9 @@ pub fn sample_users() -> Vec<UserView> {
     kim.inherited = vec![LimitField::RotationEvery];
     kim.spend = Some(4.2);
     kim.spend_read_at = Some(at(9, 45));
+    kim.spend_30d = 12.4;
+    kim.requests_30d = 1_250;
+    kim.last_used = day(2, 27);
     // The organization's daily budget, spent.
     lee.limits = KeyLimits {
         max_budget: Some(5.0),
@@ -122,6 +130,9 @@ pub fn sample_users() -> Vec<UserView> {
     };
     lee.spend = Some(5.1);
     lee.status = UserStatus::OverBudget;
+    lee.spend_30d = 48.75;
+    lee.requests_30d = 312;
+    lee.last_used = day(3, 2);
     let mut park = user(
         "박영희",
         "연구소 본부",
@@ -136,6 +147,8 @@ pub fn sample_users() -> Vec<UserView> {
     });
     park.status = UserStatus::Suspended;
     park.spend = Some(0.0);
+    // Used, but not in the last 30 days.
+    park.last_used = day(1, 15);
     let mut u17 = user(
         "u00017",
         "Research",
@@ -146,6 +159,9 @@ pub fn sample_users() -> Vec<UserView> {
     u17.limits.expires_at = on(3, 1);
     u17.inherited.retain(|f| *f != LimitField::ExpiresAt);
     u17.status = UserStatus::Expired;
+    u17.spend_30d = 0.35;
+    u17.requests_30d = 7;
+    u17.last_used = day(3, 1);
     vec![
         kim,
         park,

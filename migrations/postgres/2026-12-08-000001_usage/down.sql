@@ -6,5 +6,6 @@ ALTER TABLE users DROP COLUMN usage_requests_30d;
 ALTER TABLE users DROP COLUMN usage_spend_30d;
 DROP TABLE usage_collector;
 DROP TABLE usage_other;
+DROP TABLE usage_daily_org;
 DROP TABLE usage_daily;
 DROP TABLE key_hashes;

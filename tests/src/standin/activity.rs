@@ -108,7 +108,7 @@ pub async fn daily_activity(
         .iter()
         .filter(|r| r.day >= start && r.day <= end)
         .collect();
-    rows.sort_by(|a, b| b.day.cmp(&a.day));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.day));
     let total_pages = (rows.len() as u64).div_ceil(size);
     let skip = usize::try_from((page - 1) * size).unwrap_or(usize::MAX);
     let shown: Vec<&UsageRow> = rows.into_iter().skip(skip).take(size as usize).collect();

@@ -1,9 +1,10 @@
 //! The read side of usage: `usage.query`'s groupings, summed in the database.
 //!
-//! One statement per answer part, each a `GROUP BY` over `usage_daily` in the day range (read
-//! through its primary key, which starts with the day, or the user, organization or model
-//! index when the filter names one): the ranked rows (cut to `top` in SQL), how many groups
-//! there are, and the totals. Weeks and months are computed from the day by each backend's date
+//! One statement per answer part, each a `GROUP BY` in the day range: the ranked rows (cut to
+//! `top` in SQL), how many groups there are, and the totals. When no grouping or filter names a
+//! user the rows come from `usage_daily_org` (summed over users per day, organization and model:
+//! thousands of rows for 90 days, not millions); otherwise from `usage_daily`, through its
+//! primary key (which starts with the day) or the user, organization or model index. Weeks and months are computed from the day by each backend's date
 //! functions, so both answer the same keys (`2026-11-30` for the ISO week starting that Monday,
 //! `2026-12-01` for December).
 
@@ -154,10 +155,24 @@ fn contains_pattern(text: &str) -> String {
     escaped
 }
 
-/// `FROM usage_daily WHERE <range and filter>`.
+/// Whether the answer can come from `usage_daily_org` (summed over users): no grouping or
+/// filter term names a user.
+fn by_organization(spec: &UsageSpec<'_>) -> bool {
+    !spec.group.contains(&UsageGroup::User)
+        && spec.filter.user_ids.is_empty()
+        && spec.filter.text.is_none()
+}
+
+/// `FROM <table> WHERE <range and filter>`: the rollup by organization when it answers as
+/// well, else the rows per user.
 fn from_where(statement: &mut Statement, spec: &UsageSpec<'_>) {
+    let table = if by_organization(spec) {
+        "usage_daily_org"
+    } else {
+        "usage_daily"
+    };
     statement
-        .push(" FROM usage_daily WHERE day >= ")
+        .push(&format!(" FROM {table} WHERE day >= "))
         .bind(Bind::Day(spec.from))
         .push(" AND day <= ")
         .bind(Bind::Day(spec.to));

@@ -48,3 +48,45 @@ pub fn refresh_user_rollups(conn: &mut DbConn, today: NaiveDate) -> Result<usize
     };
     Ok(written)
 }
+
+/// Rewrites `usage_daily_org` for the days `from..=to` from `usage_daily`: call it in the
+/// transaction that replaced those days.
+pub fn refresh_org_days(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> Result<(), DbError> {
+    let statements = |p: &dyn Fn(usize) -> String| {
+        [
+            format!(
+                "DELETE FROM usage_daily_org WHERE day >= {} AND day <= {}",
+                p(1),
+                p(2)
+            ),
+            format!(
+                "INSERT INTO usage_daily_org (day, organization, model, spend, successful_requests, \
+                   failed_requests, prompt_tokens, completion_tokens, total_tokens) \
+                 SELECT day, organization, model, SUM(spend), SUM(successful_requests), \
+                   SUM(failed_requests), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens) \
+                 FROM usage_daily WHERE day >= {} AND day <= {} GROUP BY day, organization, model",
+                p(1),
+                p(2)
+            ),
+        ]
+    };
+    match conn {
+        DbConn::Sqlite(c) => {
+            for sql in statements(&|n| format!("?{n}")) {
+                diesel::sql_query(sql)
+                    .bind::<Date, _>(from)
+                    .bind::<Date, _>(to)
+                    .execute(c)?;
+            }
+        }
+        DbConn::Pg(c) => {
+            for sql in statements(&|n| format!("${n}")) {
+                diesel::sql_query(sql)
+                    .bind::<Date, _>(from)
+                    .bind::<Date, _>(to)
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Editing one user: organization, models, services, limits and info, with the key's state,
-//! the user's status and spend.
+//! the user's status, spend and use in the last 30 days.
 
+use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -16,7 +17,7 @@ use crate::ui::layout::centered;
 use crate::ui::screens::users::key_state;
 use crate::ui::theme::Theme;
 
-pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
+pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme, now: DateTime<Utc>) {
     let rect = centered(area, 76, 22);
     let inner = boxed(
         frame,
@@ -75,13 +76,14 @@ pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
     }
     frame.render_widget(Paragraph::new(Line::from(key_spans)), line(inner, 3));
     frame.render_widget(Paragraph::new(status_line(d, theme)), line(inner, 4));
+    frame.render_widget(Paragraph::new(usage_line(d, theme, now)), line(inner, 5));
     let pairs = [
         (LimitField::MaxBudget, LimitField::BudgetPeriod),
         (LimitField::TpmLimit, LimitField::RpmLimit),
         (LimitField::ExpiresAt, LimitField::RotationEvery),
     ];
     for (i, (left, right)) in pairs.into_iter().enumerate() {
-        let (l, r) = halves(line(inner, 5 + i as u16));
+        let (l, r) = halves(line(inner, 6 + i as u16));
         limit_field(d, frame, l, left, theme);
         limit_field(d, frame, r, right, theme);
     }
@@ -94,7 +96,7 @@ pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
         Rect {
             x: inner.x + 14,
             width: inner.width.saturating_sub(15),
-            ..line(inner, 8)
+            ..line(inner, 9)
         },
     );
     frame.render_widget(
@@ -102,13 +104,13 @@ pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme) {
             label("info", d.focus == EditField::Info, theme),
             Span::styled("key=value, one per line", theme.dim()),
         ])),
-        line(inner, 9),
+        line(inner, 10),
     );
     let info_rect = Rect {
         x: inner.x + 3,
-        y: inner.y + 10,
+        y: inner.y + 11,
         width: inner.width.saturating_sub(4),
-        height: inner.height.saturating_sub(12),
+        height: inner.height.saturating_sub(13),
     };
     text_area(
         frame,
@@ -164,6 +166,22 @@ fn status_line(d: &EditDialog, theme: Theme) -> Line<'static> {
         spans.push(Span::raw(format!(" · spent ${spend:.2}{of}{read}")));
     }
     Line::from(spans)
+}
+
+/// Spend and requests in the last 30 days and the last day used (over every key the user held).
+fn usage_line(d: &EditDialog, theme: Theme, now: DateTime<Utc>) -> Line<'static> {
+    let user = &d.user;
+    let text = if user.last_used.is_none() && user.requests_30d == 0 && user.spend_30d <= 0.0 {
+        "never used".to_string()
+    } else {
+        format!(
+            "{} · {} requests in 30 days · last used {}",
+            limits::money(user.spend_30d),
+            limits::compact(user.requests_30d),
+            limits::last_used_text(user.last_used, now.date_naive()),
+        )
+    };
+    Line::from(vec![label("usage", false, theme), Span::raw(text)])
 }
 
 /// One limit: its text, and where an inherited value comes from.

@@ -29,7 +29,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             Popup::Palette(input) => palette::render(input, frame, area),
             Popup::Message { title, lines } => message::render(title, lines, frame, area),
             Popup::Confirm(c) => confirm::render(c, frame, area, theme),
-            Popup::Edit(d) => edit_user::render(d, frame, area, theme),
+            Popup::Edit(d) => edit_user::render(d, frame, area, theme, app.now),
             Popup::Bulk(d) => bulk_change::render(d, frame, area, theme),
             Popup::Create(d) => create_users::render(d, frame, area, theme),
             Popup::Picker(p) => picker::render(p, frame, area, theme),

@@ -21,16 +21,20 @@ enum UsersColumn {
     Key,
     Budget,
     Spend,
+    Spend30d,
+    Requests30d,
+    LastUsed,
     Limits,
     Expires,
     Info,
 }
 
 /// One column: how it is drawn, what it sorts by (`None`: the daemon cannot sort by it; the
-/// limits column sorts by requests per minute), and from which terminal width on it is shown at all. On a narrow terminal the columns
-/// operators miss least are left out (the key's hint, rate limits, info, services), and those
-/// shown give up room in the order of their `yields`: info first, then the widest of id,
-/// organization, models and services, then spend, budget, status and expiry, the key last.
+/// limits column sorts by requests per minute), and from which terminal width on it is shown at
+/// all. On a narrow terminal the columns operators miss least are left out (the key's hint, rate
+/// limits, the 30-day numbers, last use, info, services), and those shown give up room in the
+/// order of their `yields`: info first, then the widest of id, organization, models and
+/// services, then the spend and usage columns and budget, then status and expiry, the key last.
 struct Spec {
     column: UsersColumn,
     def: Column,
@@ -38,7 +42,7 @@ struct Spec {
     from_width: u16,
 }
 
-const SPECS: [Spec; 11] = [
+const SPECS: [Spec; 14] = [
     spec(
         UsersColumn::Id,
         Column::fit("id", 6, 28, 1),
@@ -86,6 +90,24 @@ const SPECS: [Spec; 11] = [
         Column::fit("spend", 5, 12, 2),
         Some(UserColumn::Spend),
         0,
+    ),
+    spec(
+        UsersColumn::Spend30d,
+        Column::fit("30d $", 5, 9, 2),
+        Some(UserColumn::Spend30d),
+        100,
+    ),
+    spec(
+        UsersColumn::Requests30d,
+        Column::fit("30d req", 4, 9, 2),
+        Some(UserColumn::Requests30d),
+        150,
+    ),
+    spec(
+        UsersColumn::LastUsed,
+        Column::fit("used", 6, 10, 2),
+        Some(UserColumn::LastUsed),
+        120,
     ),
     spec(
         UsersColumn::Limits,
@@ -244,6 +266,19 @@ fn cell(
             };
             Cell::styled(text, style)
         }
+        // Nothing in 30 days, or never used, is drawn dim; the text says it without colour.
+        UsersColumn::Spend30d => Cell::styled(
+            format!("{:.2}", user.spend_30d),
+            dim_if(user.spend_30d <= 0.0, theme),
+        ),
+        UsersColumn::Requests30d => Cell::styled(
+            limits::compact(user.requests_30d),
+            dim_if(user.requests_30d == 0, theme),
+        ),
+        UsersColumn::LastUsed => Cell::styled(
+            limits::last_used_text(user.last_used, app.now.date_naive()),
+            dim_if(user.last_used.is_none(), theme),
+        ),
         UsersColumn::Limits => Cell::plain(limits::rate_text(&user.limits)),
         UsersColumn::Expires => {
             let text = limits::expiry_text(user.limits.expires_at, app.now);
@@ -255,6 +290,14 @@ fn cell(
             Cell::styled(text, style)
         }
         UsersColumn::Info => Cell::plain(info_text(user)),
+    }
+}
+
+fn dim_if(dim: bool, theme: Theme) -> Style {
+    if dim {
+        theme.dim()
+    } else {
+        Style::default()
     }
 }
 
