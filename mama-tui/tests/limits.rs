@@ -236,6 +236,9 @@ fn the_limit_columns_sort_in_the_daemon_by_key_and_again_reverses() {
         ('$', "spend"),
         ('L', "rpm_limit"),
         ('E', "expires_at"),
+        ('W', "spend_30d"),
+        ('Q', "requests_30d"),
+        ('Y', "last_used"),
     ] {
         let mut app = users_app(80, 24, sample_users(), 5);
         let effects = key(&mut app, c);
@@ -303,4 +306,40 @@ fn a_click_on_a_limit_header_sorts_by_it_and_the_bar_says_so() {
         sort_sent(&effects),
         json!({"column": "status", "descending": false})
     );
+}
+
+#[test]
+fn a_click_on_a_30_day_header_sorts_by_it_and_the_bar_names_it() {
+    // Spend over 30 days shows from 100 columns, the last use from 120, requests from 180.
+    for (width, heading, column, name) in [
+        (100, "30d $", "spend_30d", "spend 30d"),
+        (120, "used", "last_used", "last used"),
+        (180, "30d req", "requests_30d", "requests 30d"),
+    ] {
+        let mut app = users_app(width, 24, sample_users(), 5);
+        let x = header_x(&app, heading);
+        let effects = update(&mut app, Action::Click { x, y: 1 });
+        assert_eq!(
+            sort_sent(&effects),
+            json!({"column": column, "descending": false}),
+            "{heading}"
+        );
+        reply_first_page(
+            &mut app,
+            json!({"users": sample_users(), "total": 5, "matching": 5, "offset": 0, "limit": 200}),
+        );
+        let text = screen(&app);
+        assert!(text.contains(&format!("{heading} ▲")), "{text}");
+        assert!(text.contains(&format!("sort {name} ▲")), "{text}");
+        // Again: reversed.
+        let effects = update(&mut app, Action::Click { x: x + 1, y: 1 });
+        assert_eq!(
+            sort_sent(&effects),
+            json!({"column": column, "descending": true}),
+            "{heading} again"
+        );
+    }
+    // Too narrow for them: the columns are not there, the keys still sort.
+    let app = users_app(99, 24, sample_users(), 5);
+    assert!(!screen(&app).contains("30d $"));
 }

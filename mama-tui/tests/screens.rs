@@ -119,11 +119,12 @@ fn users_table_wide() {
 
 #[test]
 fn unavailable_models_are_red_and_marked_without_colour() {
-    let app = users_app(160, 24, sample_users(), 5);
+    // Wide enough for the whole models list next to every other column.
+    let app = users_app(200, 24, sample_users(), 5);
     let terminal = render(&app);
     let buffer = terminal.backend().buffer();
     let row = 2u16;
-    let line: String = (0..160)
+    let line: String = (0..200)
         .map(|x| buffer[(x, row)].symbol().to_string())
         .collect();
     let at = line
@@ -134,7 +135,7 @@ fn unavailable_models_are_red_and_marked_without_colour() {
     };
     assert_eq!(buffer[(x, row)].fg, Color::Red);
 
-    let mut plain = users_app(160, 24, sample_users(), 5);
+    let mut plain = users_app(200, 24, sample_users(), 5);
     plain.color = false;
     let text = screen(&plain);
     assert!(
@@ -322,7 +323,20 @@ fn create_dialog_with_row_errors() {
 fn help_overlay() {
     let mut app = users_app(80, 24, sample_users(), 5);
     cmd(&mut app, Cmd::Help);
-    insta::assert_snapshot!("help_80", screen(&app));
+    let text = screen(&app);
+    // Every command of the users screen is there on 80×24 (the screen switches on one line).
+    let mut seen = Vec::new();
+    for b in mama_tui::keymap::bindings(Screen::Users) {
+        if seen.contains(&b.cmd) || matches!(b.cmd, Cmd::GoTo(_)) {
+            continue;
+        }
+        seen.push(b.cmd);
+        let help: String = b.help.chars().take(12).collect();
+        let line = format!("{:<8}{help}", b.key);
+        assert!(text.contains(&line), "{line:?} not in help:\n{text}");
+    }
+    assert!(text.contains("1–7     users models admins"), "{text}");
+    insta::assert_snapshot!("help_80", text);
     let mut wide = users_app(120, 40, sample_users(), 5);
     cmd(&mut wide, Cmd::Help);
     insta::assert_snapshot!("help_wide", screen(&wide));
@@ -657,6 +671,58 @@ fn users_table_120_with_spend_gauges() {
     insta::assert_snapshot!(text);
 }
 
+/// The 30-day spend, requests and last use: from 100 columns the spend, from 120 the last use,
+/// from 180 the requests; the words and numbers carry it all without colour.
+#[test]
+fn users_table_200_with_30_day_usage_without_colour() {
+    let narrow = screen(&users_app(80, 24, sample_users(), 5));
+    assert!(
+        !narrow.contains("30d $") && !narrow.contains("used"),
+        "{narrow}"
+    );
+    let mut app = users_app(200, 24, sample_users(), 5);
+    app.color = false;
+    let text = screen(&app);
+    let header = text.lines().nth(1).unwrap_or_default();
+    let columns = ["30d $", "30d req", "used", "limits"].map(|h| cells_before(header, h));
+    for (id, want) in [
+        ("김철수", ["12.40", "1.2k", "3d ago"]),
+        ("lee.young", ["48.75", "312", "today"]),
+        ("박영희", ["0.00", "0", "2026-01-15"]),
+        ("ops-bot", ["0.00", "0", "never"]),
+        ("u00017", ["0.35", "7", "1d ago"]),
+    ] {
+        let row = text.lines().find(|l| l.contains(id)).unwrap_or_default();
+        let got: Vec<String> = columns
+            .windows(2)
+            .map(|w| cells_between(row, w[0], w[1]))
+            .collect();
+        assert_eq!(got, want, "{id}: {row}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+/// Display cells before `heading` on `line`.
+fn cells_before(line: &str, heading: &str) -> usize {
+    let at = line
+        .find(heading)
+        .unwrap_or_else(|| panic!("{heading} not in {line:?}"));
+    unicode_width::UnicodeWidthStr::width(&line[..at])
+}
+
+/// The text of `line` between display cells `from` and `to`, trimmed.
+fn cells_between(line: &str, from: usize, to: usize) -> String {
+    let mut at = 0;
+    let mut text = String::new();
+    for c in line.chars() {
+        if (from..to).contains(&at) {
+            text.push(c);
+        }
+        at += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+    }
+    text.trim().to_string()
+}
+
 #[test]
 fn keys_that_refuse_calls_read_so_without_colour() {
     let mut app = users_app(80, 24, sample_users(), 5);
@@ -795,12 +861,4 @@ fn organization_defaults_form_and_preview() {
         }),
     );
     insta::assert_snapshot!("organization_defaults_preview", screen(&app));
-}
-
-#[test]
-fn zz_scratch_widths() {
-    for w in [80u16, 100, 110, 120, 130, 140, 150, 160, 180, 200] {
-        let app = users_app(w, 9, sample_users(), 5);
-        println!("=== {w}\n{}", screen(&app));
-    }
 }

@@ -242,6 +242,7 @@ fn usage_query_groupings_match_an_in_memory_computation() {
                 sort: ask.sort,
                 ascending: ask.ascending,
                 top: ask.top,
+                preset: None,
             };
             let answer = query(&mut conn, &spec).expect("query");
             let (groups, total) = expected(&rows, &ask);
@@ -276,4 +277,88 @@ fn usage_query_groupings_match_an_in_memory_computation() {
             Ok(())
         })
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The ranking recomputed after a collection answers "top users of a preset range" exactly as
+/// summing the rows per user does: same totals, same count, same measures in the same order.
+#[tokio::test]
+async fn the_preset_ranking_answers_like_the_rows_it_sums() {
+    use mama_core::api::types::{UsagePreset, UsageRange};
+    use proptest::strategy::ValueTree;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = TestDatabase::create(dir.path());
+    let location = Location::parse(&database.url).expect("location");
+    let db = Db::open_for_command(&location).expect("database opens");
+    migrate::run(&mut db.conn().expect("connection")).expect("migrations");
+    let today = chrono::Utc::now().date_naive();
+    let mut runner = TestRunner::new(Config::default());
+    for round in 0..6 {
+        let mut rows = rows().new_tree(&mut runner).expect("rows").current();
+        // Around today: the preset ranges must find something.
+        for r in &mut rows {
+            r.day = today - chrono::Days::new((r.day - first_day()).num_days() as u64 % 95);
+        }
+        let mut unique = BTreeMap::new();
+        for r in rows {
+            unique.insert((r.day, r.user, r.model), r);
+        }
+        let rows: Vec<Row> = unique.into_values().collect();
+        store(&mut db.conn().expect("connection"), &rows);
+        mama_core::db::usage::ranked::refresh(&db, today)
+            .await
+            .expect("ranking");
+        for preset in UsagePreset::ALL {
+            for (sort, ascending, filter) in [
+                (UsageMeasure::Spend, false, UsageFilter::default()),
+                (UsageMeasure::Requests, true, UsageFilter::default()),
+                (
+                    UsageMeasure::Tokens,
+                    false,
+                    UsageFilter {
+                        organization: Some("SEARCH".into()),
+                        ..UsageFilter::default()
+                    },
+                ),
+                (
+                    UsageMeasure::FailedRequests,
+                    false,
+                    UsageFilter {
+                        text: Some("김".into()),
+                        ..UsageFilter::default()
+                    },
+                ),
+            ] {
+                let (from, to) = UsageRange::Preset(preset).days(today);
+                let spec = |preset| UsageSpec {
+                    from,
+                    to,
+                    filter: &filter,
+                    group: &[UsageGroup::User],
+                    sort,
+                    ascending,
+                    top: 3,
+                    preset,
+                };
+                let mut conn = db.conn().expect("connection");
+                let ranked = query(&mut conn, &spec(Some(preset))).expect("ranked");
+                let summed = query(&mut conn, &spec(None)).expect("summed");
+                let what = format!("round {round}, {preset:?} by {sort:?}, {filter:?}");
+                assert_eq!(ranked.total, summed.total, "{what}");
+                assert_eq!(ranked.row_count, summed.row_count, "{what}");
+                let measures = |a: &mama_core::db::usage::query::UsageAnswer| {
+                    a.rows
+                        .iter()
+                        .map(|r| r.usage.measure(sort))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(measures(&ranked), measures(&summed), "{what}");
+                for row in &ranked.rows {
+                    let twin = summed.rows.iter().find(|r| r.keys == row.keys);
+                    if let Some(twin) = twin {
+                        assert_eq!(twin.usage, row.usage, "{what}: {:?}", row.keys);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -262,6 +262,24 @@ diesel::table! {
         backfill_days_done -> Integer,
         backfill_days -> Integer,
         last_error -> Nullable<Text>,
+        ranked_generation -> Nullable<BigInt>,
+        ranked_for -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    usage_ranked (generation, span, user_id) {
+        generation -> BigInt,
+        span -> Text,
+        user_id -> Text,
+        organization -> Text,
+        spend -> Double,
+        successful_requests -> BigInt,
+        failed_requests -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        total_tokens -> BigInt,
+        requests -> BigInt,
     }
 }
 

@@ -29,13 +29,39 @@ fn unique(bindings: Vec<&'static Binding>) -> Vec<&'static Binding> {
         .collect()
 }
 
+/// The help's lines, key and what it does: one per command, except the screen switches, which
+/// share one line (`1–7  users models …`) so that every users-screen key fits on 80×24.
+fn entries(bindings: Vec<&'static Binding>) -> Vec<(String, String)> {
+    let screens: Vec<&Binding> = bindings
+        .iter()
+        .copied()
+        .filter(|b| matches!(b.cmd, Cmd::GoTo(_)))
+        .collect();
+    let mut lines = Vec::new();
+    for b in bindings {
+        match (b.cmd, screens.as_slice()) {
+            (Cmd::GoTo(_), [first, .., last]) => {
+                if std::ptr::eq(b, *first) {
+                    let names: Vec<&str> = screens
+                        .iter()
+                        .map(|s| s.help.strip_suffix(" screen").unwrap_or(s.help))
+                        .collect();
+                    lines.push((format!("{}–{}", first.key, last.key), names.join(" ")));
+                }
+            }
+            _ => lines.push((b.key.to_string(), b.help.to_string())),
+        }
+    }
+    lines
+}
+
 pub fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let screen = if matches!(app.screen, Screen::Login | Screen::ForcePassword) {
         Screen::Users
     } else {
         app.screen
     };
-    let bindings = unique(keymap::bindings(screen));
+    let bindings = entries(unique(keymap::bindings(screen)));
     let inner_width = usize::from(area.width.saturating_sub(4));
     let columns = if inner_width >= 70 { 2 } else { 1 };
     let col_width = inner_width / columns;
@@ -51,9 +77,9 @@ pub fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     for row in 0..per_col {
         let mut spans = Vec::new();
         for col in 0..columns {
-            if let Some(b) = bindings.get(col * per_col + row) {
-                spans.push(Span::styled(fit(b.key, 8), theme.key()));
-                spans.push(Span::raw(fit(b.help, col_width.saturating_sub(9))));
+            if let Some((key, help)) = bindings.get(col * per_col + row) {
+                spans.push(Span::styled(fit(key, 8), theme.key()));
+                spans.push(Span::raw(fit(help, col_width.saturating_sub(9))));
                 spans.push(Span::raw(" "));
             }
         }

@@ -91,3 +91,29 @@ ALTER TABLE users ADD COLUMN last_used TIMESTAMP;
 CREATE INDEX users_spend_30d_sort ON users (usage_spend_30d, id);
 CREATE INDEX users_requests_30d_sort ON users (usage_requests_30d, id);
 CREATE INDEX users_last_used_sort ON users (COALESCE(last_used, '0001-01-01 00:00:00'), id);
+
+-- Users ranked over each preset range of usage.query (today, 7d, 30d, 90d, this_month,
+-- last_month), recomputed after every collection: the TUI's first screen (top users of the
+-- last 30 days) reads the first rows of an index instead of summing millions of rows. A
+-- recomputation writes a new generation, then `usage_collector.ranked_generation` switches to
+-- it and the old one is deleted, so a reader sees one complete ranking; `ranked_for` is the
+-- UTC day the ranges were computed for (on another day they are not used).
+CREATE TABLE usage_ranked (
+    generation BIGINT NOT NULL,
+    span TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    organization TEXT NOT NULL,
+    spend REAL NOT NULL,
+    successful_requests BIGINT NOT NULL,
+    failed_requests BIGINT NOT NULL,
+    prompt_tokens BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    total_tokens BIGINT NOT NULL,
+    requests BIGINT NOT NULL,
+    PRIMARY KEY (generation, span, user_id)
+);
+CREATE INDEX usage_ranked_spend ON usage_ranked (generation, span, spend, user_id);
+CREATE INDEX usage_ranked_requests ON usage_ranked (generation, span, requests, user_id);
+CREATE INDEX usage_ranked_tokens ON usage_ranked (generation, span, total_tokens, user_id);
+ALTER TABLE usage_collector ADD COLUMN ranked_generation BIGINT;
+ALTER TABLE usage_collector ADD COLUMN ranked_for DATE;

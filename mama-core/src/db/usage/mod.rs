@@ -2,5 +2,6 @@
 //! model, and the collector's progress.
 
 pub mod query;
+pub mod ranked;
 pub mod rollup;
 pub mod store;

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Double, Nullable, Text};
 
-use crate::api::types::{Usage, UsageFilter, UsageGroup, UsageMeasure, UsageRow};
+use crate::api::types::{Usage, UsageFilter, UsageGroup, UsageMeasure, UsagePreset, UsageRow};
 use crate::db::{DbConn, DbError};
 
 /// What to sum: the range, the filter, the groupings and the ranking.
@@ -25,6 +25,9 @@ pub struct UsageSpec<'a> {
     pub sort: UsageMeasure,
     pub ascending: bool,
     pub top: u32,
+    /// The preset the range came from: the top users of a preset range are read from the
+    /// ranking recomputed after every collection ([`super::ranked`]).
+    pub preset: Option<UsagePreset>,
 }
 
 /// The rows (at most `top`), how many groups there were, and the totals of everything matched.
@@ -37,26 +40,27 @@ pub struct UsageAnswer {
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone)]
-enum Bind {
+pub(super) enum Bind {
     Day(NaiveDate),
     Text(String),
+    Int(i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
+pub(super) enum Dialect {
     Sqlite,
     Pg,
 }
 
 /// SQL text with its binds in order; placeholders are written per backend.
-struct Statement {
+pub(super) struct Statement {
     dialect: Dialect,
-    sql: String,
-    binds: Vec<Bind>,
+    pub(super) sql: String,
+    pub(super) binds: Vec<Bind>,
 }
 
 impl Statement {
-    fn new(dialect: Dialect) -> Self {
+    pub(super) fn new(dialect: Dialect) -> Self {
         Statement {
             dialect,
             sql: String::new(),
@@ -64,12 +68,12 @@ impl Statement {
         }
     }
 
-    fn push(&mut self, text: &str) -> &mut Self {
+    pub(super) fn push(&mut self, text: &str) -> &mut Self {
         self.sql.push_str(text);
         self
     }
 
-    fn bind(&mut self, value: Bind) -> &mut Self {
+    pub(super) fn bind(&mut self, value: Bind) -> &mut Self {
         self.binds.push(value);
         match self.dialect {
             Dialect::Sqlite => self.sql.push('?'),
@@ -89,13 +93,14 @@ macro_rules! run_boxed {
             q = match b {
                 Bind::Day(d) => q.bind::<Date, _>(*d),
                 Bind::Text(t) => q.bind::<Text, _>(t.clone()),
+                Bind::Int(n) => q.bind::<BigInt, _>(*n),
             };
         }
         q.load::<$row>($conn)
     }};
 }
 
-fn load<R>(conn: &mut DbConn, statement: &Statement) -> Result<Vec<R>, DbError>
+pub(super) fn load<R>(conn: &mut DbConn, statement: &Statement) -> Result<Vec<R>, DbError>
 where
     R: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
 {
@@ -123,7 +128,7 @@ fn group_key(dialect: Dialect, group: UsageGroup) -> &'static str {
     }
 }
 
-const SUMS: &str = "COALESCE(SUM(spend), 0) AS spend, \
+pub(super) const SUMS: &str = "COALESCE(SUM(spend), 0) AS spend, \
      CAST(COALESCE(SUM(successful_requests), 0) AS BIGINT) AS successful_requests, \
      CAST(COALESCE(SUM(failed_requests), 0) AS BIGINT) AS failed_requests, \
      CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS prompt_tokens, \
@@ -192,6 +197,12 @@ fn from_where(statement: &mut Statement, spec: &UsageSpec<'_>) {
             .push(" AND model = ")
             .bind(Bind::Text(model.clone()));
     }
+    organization_terms(statement, filter);
+}
+
+/// The filter's `organization` and `text` terms (`AND …`), for any table with `user_id` and
+/// `organization` columns.
+pub(super) fn organization_terms(statement: &mut Statement, filter: &UsageFilter) {
     if let Some(org) = &filter.organization {
         statement
             .push(" AND lower(organization) LIKE ")
@@ -210,9 +221,9 @@ fn from_where(statement: &mut Statement, spec: &UsageSpec<'_>) {
 }
 
 #[derive(QueryableByName)]
-struct SumRow {
+pub(super) struct SumRow {
     #[diesel(sql_type = Nullable<Text>)]
-    k1: Option<String>,
+    pub(super) k1: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     k2: Option<String>,
     #[diesel(sql_type = Double)]
@@ -230,7 +241,7 @@ struct SumRow {
 }
 
 impl SumRow {
-    fn usage(&self) -> Usage {
+    pub(super) fn usage(&self) -> Usage {
         let n = |v: i64| v.max(0) as u64;
         Usage {
             spend: self.spend,
@@ -244,12 +255,12 @@ impl SumRow {
 }
 
 #[derive(QueryableByName)]
-struct CountRow {
+pub(super) struct CountRow {
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    pub(super) n: i64,
 }
 
-fn dialect(conn: &DbConn) -> Dialect {
+pub(super) fn dialect(conn: &DbConn) -> Dialect {
     match conn {
         DbConn::Sqlite(_) => Dialect::Sqlite,
         DbConn::Pg(_) => Dialect::Pg,
@@ -258,6 +269,10 @@ fn dialect(conn: &DbConn) -> Dialect {
 
 /// Sums usage as `spec` asks. At most two groupings (the caller checks).
 pub fn query(conn: &mut DbConn, spec: &UsageSpec<'_>) -> Result<UsageAnswer, DbError> {
+    let today = chrono::Utc::now().date_naive();
+    if let Some(answer) = super::ranked::answer(conn, spec, spec.preset, today)? {
+        return Ok(answer);
+    }
     let dialect = dialect(conn);
     let keys: Vec<&str> = spec.group.iter().map(|g| group_key(dialect, *g)).collect();
     let key_columns = |statement: &mut Statement| {
@@ -308,11 +323,13 @@ pub fn query(conn: &mut DbConn, spec: &UsageSpec<'_>) -> Result<UsageAnswer, DbE
     if by_time {
         rows.push(&group_by);
     } else {
+        // Ties in the same direction as the measure, so a ranking index reads either way.
         let direction = if spec.ascending { "ASC" } else { "DESC" };
-        rows.push(&format!(
-            "{} {direction}, {group_by}",
-            measure_sql(spec.sort)
-        ));
+        let ties = (1..=keys.len())
+            .map(|i| format!("k{i} {direction}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        rows.push(&format!("{} {direction}, {ties}", measure_sql(spec.sort)));
     }
     rows.push(&format!(" LIMIT {}", spec.top));
     let rows = load::<SumRow>(conn, &rows)?

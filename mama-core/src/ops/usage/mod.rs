@@ -6,7 +6,7 @@ pub mod service;
 use super::auth::AdminSession;
 use super::{Ctx, Mama, OpResult};
 use crate::api::rpc::{method, Method};
-use crate::api::types::{UsageGroup, UsageQueryParams, UsageReport};
+use crate::api::types::{UsageGroup, UsageQueryParams, UsageRange, UsageReport};
 use crate::api::{ApiError, ErrorCode};
 use crate::db::usage::query::{self as usage_db, UsageSpec};
 use crate::db::usage::store;
@@ -101,6 +101,10 @@ impl Mama {
                         sort: params.sort,
                         ascending: params.ascending,
                         top,
+                        preset: match params.range {
+                            UsageRange::Preset(preset) => Some(preset),
+                            UsageRange::Days { .. } => None,
+                        },
                     };
                     let mut answer = usage_db::query(conn, &spec)?;
                     if let Some(user_col) =

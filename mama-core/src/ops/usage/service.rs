@@ -158,6 +158,7 @@ impl Mama {
                         sort: UsageMeasure::Spend,
                         ascending: false,
                         top: (allowed.len() as u32).saturating_mul(days.max(1)).max(1),
+                        preset: None,
                     };
                     for row in usage_db::query(conn, &spec)?.rows {
                         let [user, key] = <[String; 2]>::try_from(row.keys).unwrap_or_default();

@@ -101,7 +101,7 @@ const SPECS: [Spec; 14] = [
         UsersColumn::Requests30d,
         Column::fit("30d req", 4, 9, 2),
         Some(UserColumn::Requests30d),
-        150,
+        180,
     ),
     spec(
         UsersColumn::LastUsed,
