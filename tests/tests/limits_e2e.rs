@@ -939,7 +939,12 @@ async fn users_sort_by_status_most_pressing_first_with_expiries_marked_by_the_da
         )
         .await;
     assert_eq!(created.ok()["created"], 8, "{}", created.body);
-    let off = update(&mut rpc, "t-suspended", json!({"suspend": {"reason": "audit"}})).await;
+    let off = update(
+        &mut rpc,
+        "t-suspended",
+        json!({"suspend": {"reason": "audit"}}),
+    )
+    .await;
     assert_eq!(off["status"], "suspended");
     // Key states and spend as the sync would leave them (this daemon has no LiteLLM).
     d.db.execute(
@@ -962,7 +967,13 @@ async fn users_sort_by_status_most_pressing_first_with_expiries_marked_by_the_da
             .collect()
     };
     let expected = vec![
-        "t-suspended", "t-expired", "t-over", "t-failed", "t-pending", "t-active", "t-under",
+        "t-suspended",
+        "t-expired",
+        "t-over",
+        "t-failed",
+        "t-pending",
+        "t-active",
+        "t-under",
         "t-none",
     ];
     let started = Instant::now();
@@ -980,7 +991,16 @@ async fn users_sort_by_status_most_pressing_first_with_expiries_marked_by_the_da
                 .collect();
             assert_eq!(
                 statuses,
-                ["suspended", "expired", "over_budget", "failed", "pending", "active", "active", "none"]
+                [
+                    "suspended",
+                    "expired",
+                    "over_budget",
+                    "failed",
+                    "pending",
+                    "active",
+                    "active",
+                    "none"
+                ]
             );
             break;
         }
@@ -1025,9 +1045,17 @@ async fn users_sort_by_status_most_pressing_first_with_expiries_marked_by_the_da
     assert_eq!(order(before.ok()), expected[3..6], "status page before");
     // Extending the expiry takes the user out of the expired at once.
     let later = (Utc::now() + chrono::Duration::days(3)).to_rfc3339();
-    update(&mut rpc, "t-expired", json!({"limits": {"expires_at": later}})).await;
+    update(
+        &mut rpc,
+        "t-expired",
+        json!({"limits": {"expires_at": later}}),
+    )
+    .await;
     let up = rpc
-        .call("users.list", json!({"sort": {"column": "status"}, "page": {"limit": 2}}))
+        .call(
+            "users.list",
+            json!({"sort": {"column": "status"}, "page": {"limit": 2}}),
+        )
         .await;
     assert_eq!(order(up.ok()), ["t-suspended", "t-over"], "after extending");
 }

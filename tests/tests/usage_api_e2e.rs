@@ -143,7 +143,10 @@ async fn usage_query_groups_filters_ranks_and_marks_deleted_users() {
         (json!({"group": ["user", "model", "day"]}), "group"),
         (json!({"group": ["day", "month"]}), "group"),
         (json!({"group": ["user", "user"]}), "group"),
-        (json!({"range": {"from": today, "to": "2000-01-01"}}), "range"),
+        (
+            json!({"range": {"from": today, "to": "2000-01-01"}}),
+            "range",
+        ),
         (json!({"range": "fortnight"}), "range"),
         (json!({"top": 0}), "top"),
         (json!({"filter": {"model": " "}}), "filter.model"),
@@ -152,7 +155,11 @@ async fn usage_query_groups_filters_ranks_and_marks_deleted_users() {
     ] {
         let reply = rpc.call("usage.query", params.clone()).await;
         assert_eq!(reply.code(), "invalid_params", "{params}: {}", reply.body);
-        assert!(reply.body.to_string().contains(field), "{params}: {}", reply.body);
+        assert!(
+            reply.body.to_string().contains(field),
+            "{params}: {}",
+            reply.body
+        );
     }
 }
 
@@ -199,7 +206,9 @@ async fn rest_usage_answers_only_for_users_that_allow_the_service() {
     let (status, body) = get_usage(
         &d,
         &billing,
-        &format!("user_ids=%EA%B9%80%EC%B2%A0%EC%88%98&user_ids=ann&group=model&from={old}&to={today}"),
+        &format!(
+            "user_ids=%EA%B9%80%EC%B2%A0%EC%88%98&user_ids=ann&group=model&from={old}&to={today}"
+        ),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -245,5 +254,8 @@ async fn rest_usage_answers_only_for_users_that_allow_the_service() {
     assert!(list.len() >= 12, "{}", events.body);
     assert!(list.iter().any(|e| e["result"] == "ok"));
     assert!(list.iter().any(|e| e["result"] != "ok"));
-    assert!(!events.body.to_string().contains("mama_st_"), "no token in events");
+    assert!(
+        !events.body.to_string().contains("mama_st_"),
+        "no token in events"
+    );
 }

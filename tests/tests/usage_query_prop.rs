@@ -44,21 +44,32 @@ struct Row {
 }
 
 fn rows() -> impl Strategy<Value = Vec<Row>> {
-    let row = (0u64..100, 0..USERS.len(), 0..MODELS.len(), 0u32..400, 0u64..50, 0u64..5, 0u64..500, 0u64..500)
-        .prop_map(|(day, user, model, quarters, ok, failed, prompt, completion)| Row {
-            day: first_day() + chrono::Days::new(day),
-            user,
-            model,
-            // Quarters of a dollar add up exactly in binary floating point, in any order.
-            usage: Usage {
-                spend: f64::from(quarters) * 0.25,
-                successful_requests: ok,
-                failed_requests: failed,
-                prompt_tokens: prompt,
-                completion_tokens: completion,
-                total_tokens: prompt + completion,
+    let row = (
+        0u64..100,
+        0..USERS.len(),
+        0..MODELS.len(),
+        0u32..400,
+        0u64..50,
+        0u64..5,
+        0u64..500,
+        0u64..500,
+    )
+        .prop_map(
+            |(day, user, model, quarters, ok, failed, prompt, completion)| Row {
+                day: first_day() + chrono::Days::new(day),
+                user,
+                model,
+                // Quarters of a dollar add up exactly in binary floating point, in any order.
+                usage: Usage {
+                    spend: f64::from(quarters) * 0.25,
+                    successful_requests: ok,
+                    failed_requests: failed,
+                    prompt_tokens: prompt,
+                    completion_tokens: completion,
+                    total_tokens: prompt + completion,
+                },
             },
-        });
+        );
     proptest::collection::vec(row, 0..80).prop_map(|rows| {
         // One row per (day, user, model), as stored.
         let mut unique = BTreeMap::new();
@@ -271,7 +282,11 @@ fn usage_query_groupings_match_an_in_memory_computation() {
                     all.reverse();
                 }
                 all.truncate(ask.top as usize);
-                let got: Vec<f64> = answer.rows.iter().map(|r| r.usage.measure(ask.sort)).collect();
+                let got: Vec<f64> = answer
+                    .rows
+                    .iter()
+                    .map(|r| r.usage.measure(ask.sort))
+                    .collect();
                 prop_assert_eq!(got, all, "ranking by {:?}", ask.sort);
             }
             Ok(())

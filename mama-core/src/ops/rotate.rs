@@ -159,9 +159,7 @@ impl Mama {
     /// expired ones; returns how many it marked. Run every minute (with [`Mama::rotate_due`]).
     pub async fn mark_passed_expiries(&self) -> OpResult<usize> {
         self.db
-            .write(|conn| {
-                crate::db::users::limits::mark_passed_expiries(conn, crate::db::now())
-            })
+            .write(|conn| crate::db::users::limits::mark_passed_expiries(conn, crate::db::now()))
             .await
             .map_err(|e: crate::db::DbError| ApiError::from(e))
     }

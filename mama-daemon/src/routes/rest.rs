@@ -180,9 +180,8 @@ fn parse_usage_query(query: &str) -> Result<UsageRequest, ApiError> {
     let mut seen = std::collections::HashSet::new();
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let date = |field: &str| {
-            chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").map_err(|_| {
-                ApiError::invalid(field, "must be a date as YYYY-MM-DD (UTC)")
-            })
+            chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d")
+                .map_err(|_| ApiError::invalid(field, "must be a date as YYYY-MM-DD (UTC)"))
         };
         if name != "user_ids" && !seen.insert(name.to_string()) {
             return Err(ApiError::invalid(shown(&name), "given more than once"));

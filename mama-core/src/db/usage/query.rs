@@ -307,7 +307,10 @@ pub fn query(conn: &mut DbConn, spec: &UsageSpec<'_>) -> Result<UsageAnswer, DbE
 
     // How many groups.
     let mut count = Statement::new(dialect);
-    count.push(&format!("SELECT COUNT(*) AS n FROM (SELECT {}", keys.join(", ")));
+    count.push(&format!(
+        "SELECT COUNT(*) AS n FROM (SELECT {}",
+        keys.join(", ")
+    ));
     from_where(&mut count, spec);
     count.push(&format!(" GROUP BY {}) AS g", keys.join(", ")));
     let row_count = load::<CountRow>(conn, &count)?
@@ -352,11 +355,7 @@ pub fn query(conn: &mut DbConn, spec: &UsageSpec<'_>) -> Result<UsageAnswer, DbE
 }
 
 /// Usage of keys that are not mama's in the range (every model).
-pub fn not_mamas(
-    conn: &mut DbConn,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Usage, DbError> {
+pub fn not_mamas(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> Result<Usage, DbError> {
     let dialect = dialect(conn);
     let mut statement = Statement::new(dialect);
     statement

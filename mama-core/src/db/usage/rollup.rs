@@ -34,13 +34,21 @@ pub fn refresh_user_rollups(conn: &mut DbConn, today: NaiveDate) -> Result<usize
     };
     let written = match conn {
         DbConn::Sqlite(c) => diesel::sql_query(sql(&|n| {
-            if n == 0 { "sqlite".into() } else { format!("?{n}") }
+            if n == 0 {
+                "sqlite".into()
+            } else {
+                format!("?{n}")
+            }
         }))
         .bind::<Date, _>(since)
         .bind::<Date, _>(since)
         .execute(c)?,
         DbConn::Pg(c) => diesel::sql_query(sql(&|n| {
-            if n == 0 { "pg".into() } else { format!("${n}") }
+            if n == 0 {
+                "pg".into()
+            } else {
+                format!("${n}")
+            }
         }))
         .bind::<Date, _>(since)
         .bind::<Date, _>(since)

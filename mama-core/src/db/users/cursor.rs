@@ -146,27 +146,25 @@ impl Cursor {
                 | UserColumn::ExpiresAt
                 | UserColumn::LastUsed,
                 Some(v),
-            ) => {
-                SortValue::Time(
-                    NaiveDateTime::parse_from_str(&v, TIME_FORMAT)
-                        .map_err(|_| CursorError::Malformed)?,
+            ) => SortValue::Time(
+                NaiveDateTime::parse_from_str(&v, TIME_FORMAT)
+                    .map_err(|_| CursorError::Malformed)?,
+            ),
+            (UserColumn::MaxBudget | UserColumn::Spend | UserColumn::Spend30d, Some(v)) => {
+                SortValue::Float(
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|f| f.is_finite())
+                        .ok_or(CursorError::Malformed)?,
                 )
             }
-            (UserColumn::MaxBudget | UserColumn::Spend | UserColumn::Spend30d, Some(v)) => SortValue::Float(
-                v.parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .ok_or(CursorError::Malformed)?,
-            ),
             (
                 UserColumn::TpmLimit
                 | UserColumn::RpmLimit
                 | UserColumn::Status
                 | UserColumn::Requests30d,
                 Some(v),
-            ) => {
-                SortValue::Int(v.parse().map_err(|_| CursorError::Malformed)?)
-            }
+            ) => SortValue::Int(v.parse().map_err(|_| CursorError::Malformed)?),
             (UserColumn::Id, _) | (_, None) => return Err(CursorError::Malformed),
             (
                 UserColumn::Organization

@@ -25,12 +25,13 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 /// The checked form of the params: every problem named with its field.
-fn check(params: &UsageQueryParams, today: chrono::NaiveDate) -> OpResult<(chrono::NaiveDate, chrono::NaiveDate, u32)> {
+fn check(
+    params: &UsageQueryParams,
+    today: chrono::NaiveDate,
+) -> OpResult<(chrono::NaiveDate, chrono::NaiveDate, u32)> {
     let (from, to) = params.range.days(today);
     if from > to {
-        return Err(invalid(format!(
-            "range: from ({from}) is after to ({to})"
-        )));
+        return Err(invalid(format!("range: from ({from}) is after to ({to})")));
     }
     if (to - from).num_days() >= MAX_RANGE_DAYS {
         return Err(invalid(format!(
@@ -73,7 +74,9 @@ fn check(params: &UsageQueryParams, today: chrono::NaiveDate) -> OpResult<(chron
         ("filter.model", &filter.model),
     ] {
         if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            return Err(invalid(format!("{field}: empty (leave it out to match all)")));
+            return Err(invalid(format!(
+                "{field}: empty (leave it out to match all)"
+            )));
         }
     }
     Ok((from, to, top))
@@ -107,8 +110,7 @@ impl Mama {
                         },
                     };
                     let mut answer = usage_db::query(conn, &spec)?;
-                    if let Some(user_col) =
-                        params.group.iter().position(|g| *g == UsageGroup::User)
+                    if let Some(user_col) = params.group.iter().position(|g| *g == UsageGroup::User)
                     {
                         let ids: Vec<String> = answer
                             .rows
@@ -117,7 +119,10 @@ impl Mama {
                             .collect();
                         let deleted = usage_db::deleted_among(conn, &ids)?;
                         for row in &mut answer.rows {
-                            row.deleted = row.keys.get(user_col).is_some_and(|id| deleted.contains(id));
+                            row.deleted = row
+                                .keys
+                                .get(user_col)
+                                .is_some_and(|id| deleted.contains(id));
                         }
                     }
                     let unfiltered = params.filter == Default::default();
@@ -135,10 +140,16 @@ impl Mama {
                         let t = &answer.total;
                         crate::api::types::Usage {
                             spend: (t.spend - shown.spend).max(0.0),
-                            successful_requests: t.successful_requests.saturating_sub(shown.successful_requests),
-                            failed_requests: t.failed_requests.saturating_sub(shown.failed_requests),
+                            successful_requests: t
+                                .successful_requests
+                                .saturating_sub(shown.successful_requests),
+                            failed_requests: t
+                                .failed_requests
+                                .saturating_sub(shown.failed_requests),
                             prompt_tokens: t.prompt_tokens.saturating_sub(shown.prompt_tokens),
-                            completion_tokens: t.completion_tokens.saturating_sub(shown.completion_tokens),
+                            completion_tokens: t
+                                .completion_tokens
+                                .saturating_sub(shown.completion_tokens),
                             total_tokens: t.total_tokens.saturating_sub(shown.total_tokens),
                         }
                     });
@@ -157,9 +168,11 @@ impl Mama {
                 .await
                 .map_err(ApiError::from),
         };
-        self.finish_read(ctx.event(method::UsageQuery::ACTION), result, |e, report| {
-            e.count(report.rows.len() as u64)
-        })
+        self.finish_read(
+            ctx.event(method::UsageQuery::ACTION),
+            result,
+            |e, report| e.count(report.rows.len() as u64),
+        )
         .await
     }
 }
@@ -201,13 +214,25 @@ mod tests {
             UsageRange::default(),
             vec![UsageGroup::User, UsageGroup::Model, UsageGroup::Day],
         );
-        assert!(check(&three, today).expect_err("three").message.contains("group"));
-        let two_times = params(UsageRange::default(), vec![UsageGroup::Day, UsageGroup::Week]);
+        assert!(check(&three, today)
+            .expect_err("three")
+            .message
+            .contains("group"));
+        let two_times = params(
+            UsageRange::default(),
+            vec![UsageGroup::Day, UsageGroup::Week],
+        );
         assert!(check(&two_times, today).is_err());
         let mut zero = params(UsageRange::default(), vec![UsageGroup::User]);
         zero.top = Some(0);
-        assert!(check(&zero, today).expect_err("top").message.contains("top"));
-        let ok = params(UsageRange::default(), vec![UsageGroup::Organization, UsageGroup::Week]);
+        assert!(check(&zero, today)
+            .expect_err("top")
+            .message
+            .contains("top"));
+        let ok = params(
+            UsageRange::default(),
+            vec![UsageGroup::Organization, UsageGroup::Week],
+        );
         assert_eq!(
             check(&ok, today).expect("ok"),
             (day("2026-11-08"), day("2026-12-07"), DEFAULT_TOP)

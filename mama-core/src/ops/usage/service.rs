@@ -70,10 +70,7 @@ fn check(request: &UsageRequest, today: NaiveDate) -> OpResult<(NaiveDate, Naive
 }
 
 /// The allowed services of those of `ids` that are users.
-fn services_of(
-    conn: &mut DbConn,
-    ids: &[String],
-) -> Result<HashMap<String, String>, DbError> {
+fn services_of(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, String>, DbError> {
     let mut found = HashMap::new();
     for chunk in ids.chunks(500) {
         let rows: Vec<(String, String)> = match conn {
