@@ -24,6 +24,7 @@ use crate::api::rpc::{method, Method};
 use crate::api::types::{Usage, UsageRefreshed};
 use crate::api::{ApiError, ErrorCode};
 use crate::db::usage::store::{self, CollectorState, DailyRow, OtherRow};
+use crate::db::usage::{ranked, rollup};
 use crate::db::{self, advisory, DbError};
 use crate::litellm::{merge, EntryKey, LiteLlm, LiteLlmError, MAX_PAGE_SIZE};
 use crate::ops::{Ctx, Mama};
@@ -170,6 +171,12 @@ async fn collect(mama: &Mama, client: &dyn LiteLlm) -> Result<UsageRefreshed, Co
         done.not_mamas_rows += others;
         start = end + Days::new(1);
     }
+    // What the users list sorts by and what the usage screen's top users read: both follow
+    // the rows just stored.
+    mama.db
+        .write(move |c| rollup::refresh_user_rollups(c, today).map(drop))
+        .await?;
+    ranked::refresh(&mama.db, today).await?;
     done.collection = mama.db.read(store::collection).await?;
     Ok(done)
 }

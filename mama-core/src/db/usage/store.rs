@@ -169,8 +169,8 @@ impl OtherRow {
     }
 }
 
-/// Replaces everything stored for the days `from..=to` with these rows: reading a day again
-/// gives the same rows, never twice the usage.
+/// Replaces everything stored for the days `from..=to` with these rows (and their rollup per
+/// organization and model): reading a day again gives the same rows, never twice the usage.
 pub fn replace_days(
     conn: &mut DbConn,
     from: NaiveDate,
@@ -190,7 +190,7 @@ pub fn replace_days(
             .values(chunk)
             .execute(c))?;
     }
-    Ok(())
+    super::rollup::refresh_org_days(conn, from, to)
 }
 
 /// Where the collector stands.
