@@ -284,6 +284,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    usage_ranked_orgs (generation, span, organization) {
+        generation -> BigInt,
+        span -> Text,
+        organization -> Text,
+        users -> BigInt,
+        spend -> Double,
+        successful_requests -> BigInt,
+        failed_requests -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        total_tokens -> BigInt,
+    }
+}
+
+diesel::table! {
     key_check (id) {
         id -> Integer,
         fingerprint -> Text,

@@ -1,3 +1,4 @@
+DROP TABLE usage_ranked_orgs;
 DROP TABLE usage_ranked;
 DROP INDEX users_last_used_sort;
 DROP INDEX users_requests_30d_sort;

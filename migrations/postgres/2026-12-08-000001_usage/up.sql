@@ -115,5 +115,23 @@ CREATE TABLE usage_ranked (
 CREATE INDEX usage_ranked_spend ON usage_ranked (generation, span, spend, user_id);
 CREATE INDEX usage_ranked_requests ON usage_ranked (generation, span, requests, user_id);
 CREATE INDEX usage_ranked_tokens ON usage_ranked (generation, span, total_tokens, user_id);
+-- The top users of some organizations: the matching organizations' rows, from this index.
+CREATE INDEX usage_ranked_organization ON usage_ranked (generation, span, organization, spend);
+-- Each ranking summed per organization (users counted, usage summed), from the same
+-- generation: the count and the totals of the top-users screen come from a few hundred rows
+-- instead of one per user.
+CREATE TABLE usage_ranked_orgs (
+    generation BIGINT NOT NULL,
+    span TEXT NOT NULL,
+    organization TEXT NOT NULL,
+    users BIGINT NOT NULL,
+    spend DOUBLE PRECISION NOT NULL,
+    successful_requests BIGINT NOT NULL,
+    failed_requests BIGINT NOT NULL,
+    prompt_tokens BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    total_tokens BIGINT NOT NULL,
+    PRIMARY KEY (generation, span, organization)
+);
 ALTER TABLE usage_collector ADD COLUMN ranked_generation BIGINT;
 ALTER TABLE usage_collector ADD COLUMN ranked_for DATE;

@@ -67,6 +67,25 @@ fn seed_sql(conn: &DbConn, users: u64, days: u64, today: NaiveDate) -> String {
     }
 }
 
+/// The users the usage belongs to (id and organization; the rest default).
+fn users_sql(conn: &DbConn, users: u64) -> String {
+    let last = users - 1;
+    match conn {
+        DbConn::Sqlite(_) => format!(
+            "WITH RECURSIVE u(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM u WHERE i < {last}) \
+             INSERT INTO users (id, organization, search_id, search_org, created_at, updated_at) \
+             SELECT printf('user-%06d', i), 'org-' || (i % 50), printf('user-%06d', i), \
+               'org-' || (i % 50), datetime('now'), datetime('now') FROM u"
+        ),
+        DbConn::Pg(_) => format!(
+            "INSERT INTO users (id, organization, search_id, search_org, created_at, updated_at) \
+             SELECT 'user-' || lpad(i::text, 6, '0'), 'org-' || (i % 50), \
+               'user-' || lpad(i::text, 6, '0'), 'org-' || (i % 50), now(), now() \
+             FROM generate_series(0, {last}) AS i"
+        ),
+    }
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
@@ -94,6 +113,8 @@ async fn main() -> anyhow::Result<()> {
     let mut conn = db.conn()?;
     let sql = seed_sql(&conn, users, days, today);
     let rows = execute(&mut conn, &sql)?;
+    let sql = users_sql(&conn, users);
+    execute(&mut conn, &sql)?;
     let analyze = match &*conn {
         DbConn::Sqlite(_) => "ANALYZE",
         DbConn::Pg(_) => "VACUUM ANALYZE usage_daily",

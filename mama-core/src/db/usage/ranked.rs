@@ -17,6 +17,9 @@ use crate::db::{Db, DbConn, DbError};
 
 /// Users per write transaction on SQLite.
 const USERS_PER_BLOCK: usize = 2000;
+/// Up to this many organizations a filter matches are named in the top users' query (read from
+/// the organization index); beyond, the filter is tested row by row.
+const MAX_NAMED_ORGANIZATIONS: usize = 200;
 
 /// The generation in use and the day it was computed for.
 fn current(conn: &mut DbConn) -> Result<(Option<i64>, Option<NaiveDate>), DbError> {
@@ -153,6 +156,26 @@ pub async fn refresh(db: &Db, today: NaiveDate) -> Result<i64, DbError> {
             .await?;
         }
     }
+    // Each ranking summed per organization, for the count and the totals.
+    for preset in UsagePreset::ALL {
+        db.write(move |conn| {
+            let dialect = super::query::dialect(conn);
+            let mut s = Statement::new(dialect);
+            s.push(
+                "INSERT INTO usage_ranked_orgs (generation, span, organization, users, spend, \
+                 successful_requests, failed_requests, prompt_tokens, completion_tokens, \
+                 total_tokens) SELECT generation, span, organization, COUNT(*), SUM(spend), \
+                 SUM(successful_requests), SUM(failed_requests), SUM(prompt_tokens), \
+                 SUM(completion_tokens), SUM(total_tokens) FROM usage_ranked WHERE generation = ",
+            )
+            .bind(Bind::Int(generation))
+            .push(" AND span = ")
+            .bind(Bind::Text(preset.as_str().to_string()))
+            .push(" GROUP BY generation, span, organization");
+            execute(conn, &s)
+        })
+        .await?;
+    }
     db.write(move |conn| {
         crate::per_backend!(conn, |c| diesel::update(usage_collector::table)
             .set((
@@ -167,12 +190,16 @@ pub async fn refresh(db: &Db, today: NaiveDate) -> Result<i64, DbError> {
     for preset in UsagePreset::ALL {
         db.write(move |conn| {
             let dialect = super::query::dialect(conn);
-            let mut s = Statement::new(dialect);
-            s.push("DELETE FROM usage_ranked WHERE generation <> ")
-                .bind(Bind::Int(generation))
-                .push(" AND span = ")
-                .bind(Bind::Text(preset.as_str().to_string()));
-            execute(conn, &s)
+            let mut removed = 0;
+            for table in ["usage_ranked", "usage_ranked_orgs"] {
+                let mut s = Statement::new(dialect);
+                s.push(&format!("DELETE FROM {table} WHERE generation <> "))
+                    .bind(Bind::Int(generation))
+                    .push(" AND span = ")
+                    .bind(Bind::Text(preset.as_str().to_string()));
+                removed += execute(conn, &s)?;
+            }
+            Ok::<_, DbError>(removed)
         })
         .await?;
     }
@@ -214,19 +241,82 @@ pub fn answer(
         return Ok(None);
     }
     let dialect = super::query::dialect(conn);
-    let where_clause = |s: &mut Statement| {
-        s.push(" FROM usage_ranked WHERE generation = ")
+    let span = preset.as_str().to_string();
+    let ranking = |s: &mut Statement, table: &str| {
+        s.push(&format!(" FROM {table} WHERE generation = "))
             .bind(Bind::Int(generation))
             .push(" AND span = ")
-            .bind(Bind::Text(preset.as_str().to_string()));
-        super::query::organization_terms(s, spec.filter);
+            .bind(Bind::Text(span.clone()));
+    };
+    // Without a text term (which tests user ids) the summary per organization answers the
+    // count and the totals, and names the organizations a filter matches.
+    let summary = spec.filter.text.is_none();
+    let (row_count, total, organizations) = if summary {
+        let mut orgs = Statement::new(dialect);
+        orgs.push(&format!(
+            "SELECT organization AS k1, CAST(users AS TEXT) AS k2, {}",
+            "spend, successful_requests, failed_requests, prompt_tokens, completion_tokens, \
+             total_tokens"
+        ));
+        ranking(&mut orgs, "usage_ranked_orgs");
+        super::query::organization_terms(&mut orgs, spec.filter);
+        let found: Vec<SumRow> = super::query::load(conn, &orgs)?;
+        let mut total = crate::api::types::Usage::default();
+        let mut users = 0u64;
+        let mut names = Vec::with_capacity(found.len());
+        for row in &found {
+            total.add(&row.usage());
+            users += row.k2.as_deref().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+            names.push(row.k1.clone().unwrap_or_default());
+        }
+        (users, total, spec.filter.organization.as_ref().map(|_| names))
+    } else {
+        let mut count = Statement::new(dialect);
+        count.push("SELECT COUNT(*) AS n");
+        ranking(&mut count, "usage_ranked");
+        super::query::organization_terms(&mut count, spec.filter);
+        let row_count = super::query::load::<super::query::CountRow>(conn, &count)?
+            .first()
+            .map_or(0, |c| c.n.max(0) as u64);
+        let mut totals = Statement::new(dialect);
+        totals.push(&format!(
+            "SELECT CAST(NULL AS TEXT) AS k1, CAST(NULL AS TEXT) AS k2, {SUMS}"
+        ));
+        ranking(&mut totals, "usage_ranked");
+        super::query::organization_terms(&mut totals, spec.filter);
+        let total = super::query::load::<SumRow>(conn, &totals)?
+            .first()
+            .map(SumRow::usage)
+            .unwrap_or_default();
+        (row_count, total, None)
     };
     let mut rows = Statement::new(dialect);
     rows.push(
         "SELECT user_id AS k1, CAST(NULL AS TEXT) AS k2, spend, successful_requests, \
          failed_requests, prompt_tokens, completion_tokens, total_tokens",
     );
-    where_clause(&mut rows);
+    ranking(&mut rows, "usage_ranked");
+    match &organizations {
+        // The organizations the filter matches, by name: read from their index.
+        Some(names) if names.len() <= MAX_NAMED_ORGANIZATIONS => {
+            if names.is_empty() {
+                return Ok(Some(UsageAnswer {
+                    rows: Vec::new(),
+                    row_count,
+                    total,
+                }));
+            }
+            rows.push(" AND organization IN (");
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    rows.push(", ");
+                }
+                rows.bind(Bind::Text(name.clone()));
+            }
+            rows.push(")");
+        }
+        _ => super::query::organization_terms(&mut rows, spec.filter),
+    }
     // The order of the ranking indexes (read backwards for the largest first).
     let direction = if spec.ascending { "ASC" } else { "DESC" };
     rows.push(&format!(
@@ -235,21 +325,6 @@ pub fn answer(
         spec.top
     ));
     let found: Vec<SumRow> = super::query::load(conn, &rows)?;
-    let mut count = Statement::new(dialect);
-    count.push("SELECT COUNT(*) AS n");
-    where_clause(&mut count);
-    let row_count = super::query::load::<super::query::CountRow>(conn, &count)?
-        .first()
-        .map_or(0, |c| c.n.max(0) as u64);
-    let mut totals = Statement::new(dialect);
-    totals.push(&format!(
-        "SELECT CAST(NULL AS TEXT) AS k1, CAST(NULL AS TEXT) AS k2, {SUMS}"
-    ));
-    where_clause(&mut totals);
-    let total = super::query::load::<SumRow>(conn, &totals)?
-        .first()
-        .map(SumRow::usage)
-        .unwrap_or_default();
     Ok(Some(UsageAnswer {
         rows: found
             .into_iter()
