@@ -315,6 +315,25 @@ async fn real_proxy_usage_is_stored_per_user_and_model_through_rotation_and_dele
     assert_eq!(bob_rows["mock-gpt"].1.successful, 2);
     assert!(bob_rows["mock-gpt"].1.total > 0 && bob_rows["mock-gpt"].1.spend > 0.0);
 
+    // The users list shows each user's last 30 days and sorts by them (bob spent less).
+    let listed = rpc
+        .call(
+            "users.list",
+            json!({"filter": {"text": format!("-{tag}")}, "sort": {"column": "spend_30d", "descending": true}}),
+        )
+        .await;
+    let listed = listed.ok()["users"].as_array().expect("users").clone();
+    let order: Vec<&str> = listed.iter().filter_map(|u| u["id"].as_str()).collect();
+    assert_eq!(order, [ann.as_str(), bob.as_str()], "ann spent more");
+    let ann_spend: f64 = ann_rows.values().map(|(_, c)| c.spend).sum();
+    let ann_view = &listed[0];
+    assert!(
+        (ann_view["spend_30d"].as_f64().unwrap_or(-1.0) - ann_spend).abs() < 1e-9,
+        "{ann_view}"
+    );
+    assert_eq!(ann_view["requests_30d"], 4, "3 calls and the refused one");
+    assert_eq!(ann_view["last_used"], today().to_string());
+
     // Reading the same days again changes nothing.
     refresh(&mut rpc).await;
     assert_eq!(

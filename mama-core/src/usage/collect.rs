@@ -174,7 +174,7 @@ async fn collect(mama: &Mama, client: &dyn LiteLlm) -> Result<UsageRefreshed, Co
     // What the users list sorts by and what the usage screen's top users read: both follow
     // the rows just stored.
     mama.db
-        .write(move |c| rollup::refresh_user_rollups(c, today).map(drop))
+        .write(move |c| rollup::refresh_user_rollups(c, today, from).map(drop))
         .await?;
     ranked::refresh(&mama.db, today).await?;
     done.collection = mama.db.read(store::collection).await?;

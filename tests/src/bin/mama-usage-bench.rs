@@ -140,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
         ms(started.elapsed())
     );
     let started = Instant::now();
-    let written = rollup::refresh_user_rollups(&mut conn, today)?;
+    let written = rollup::refresh_user_rollups(&mut conn, today, first)?;
     println!(
         "users' 30-day columns ({written} users): {}",
         ms(started.elapsed())

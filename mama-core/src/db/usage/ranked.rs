@@ -266,10 +266,18 @@ pub fn answer(
         let mut names = Vec::with_capacity(found.len());
         for row in &found {
             total.add(&row.usage());
-            users += row.k2.as_deref().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+            users += row
+                .k2
+                .as_deref()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
             names.push(row.k1.clone().unwrap_or_default());
         }
-        (users, total, spec.filter.organization.as_ref().map(|_| names))
+        (
+            users,
+            total,
+            spec.filter.organization.as_ref().map(|_| names),
+        )
     } else {
         let mut count = Statement::new(dialect);
         count.push("SELECT COUNT(*) AS n");

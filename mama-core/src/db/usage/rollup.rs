@@ -7,53 +7,74 @@ use diesel::RunQueryDsl;
 
 use crate::db::{DbConn, DbError};
 
-/// Rewrites the 30-day sums and the last day of use of every user that has usage since
-/// `today − 30 days` or still shows some: users whose usage left the window drop to zero.
-/// Returns how many rows it wrote.
-pub fn refresh_user_rollups(conn: &mut DbConn, today: NaiveDate) -> Result<usize, DbError> {
-    // The window's first day; anything older no longer counts.
+/// Rewrites the 30-day sums and the last day of use of every user with usage stored since
+/// `touched_since` or inside the 30-day window, and zeroes the sums of users whose usage left
+/// the window. Returns how many rows it wrote.
+///
+/// Two statements with `EXISTS` / `NOT EXISTS` tests, which both databases answer per user from
+/// the `(user_id, day)` index: one `users.id IN (subquery) OR …` statement made PostgreSQL
+/// rescan the subquery for every user once the ids outgrew `work_mem` (minutes at 100,000
+/// users).
+pub fn refresh_user_rollups(
+    conn: &mut DbConn,
+    today: NaiveDate,
+    touched_since: NaiveDate,
+) -> Result<usize, DbError> {
+    // The window's first day; anything older no longer counts in the sums.
     let since = today - chrono::Days::new(29);
-    let sql = |p: &dyn Fn(usize) -> String| {
-        format!(
-            "UPDATE users SET \
-               usage_spend_30d = COALESCE((SELECT SUM(u.spend) FROM usage_daily u \
-                   WHERE u.user_id = users.id AND u.day >= {s}), 0), \
-               usage_requests_30d = COALESCE((SELECT CAST(SUM(u.successful_requests + u.failed_requests) AS BIGINT) \
-                   FROM usage_daily u WHERE u.user_id = users.id AND u.day >= {s}), 0), \
-               last_used = COALESCE((SELECT {day_start} FROM usage_daily u \
-                   WHERE u.user_id = users.id AND u.successful_requests + u.failed_requests > 0), users.last_used) \
-             WHERE users.id IN (SELECT DISTINCT user_id FROM usage_daily WHERE day >= {w}) \
-                OR users.usage_spend_30d <> 0 OR users.usage_requests_30d <> 0",
-            s = p(1),
-            w = p(2),
-            day_start = match p(0).as_str() {
-                "pg" => "CAST(MAX(u.day) AS TIMESTAMP)",
-                _ => "datetime(MAX(u.day))",
-            },
-        )
+    let touched = touched_since.min(since);
+    // Each statement with the days it binds, in order.
+    let statements = |p: &dyn Fn(usize) -> String, day_start: &str| {
+        [
+            (
+                format!(
+                    "UPDATE users SET usage_spend_30d = 0, usage_requests_30d = 0 \
+                     WHERE (usage_spend_30d <> 0 OR usage_requests_30d <> 0) \
+                       AND NOT EXISTS (SELECT 1 FROM usage_daily u \
+                           WHERE u.user_id = users.id AND u.day >= {s})",
+                    s = p(1),
+                ),
+                vec![since],
+            ),
+            (
+                format!(
+                    "UPDATE users SET \
+                       usage_spend_30d = COALESCE((SELECT SUM(u.spend) FROM usage_daily u \
+                           WHERE u.user_id = users.id AND u.day >= {s}), 0), \
+                       usage_requests_30d = COALESCE((SELECT CAST(SUM(u.successful_requests + u.failed_requests) AS BIGINT) \
+                           FROM usage_daily u WHERE u.user_id = users.id AND u.day >= {s}), 0), \
+                       last_used = COALESCE((SELECT {day_start} FROM usage_daily u \
+                           WHERE u.user_id = users.id AND u.successful_requests + u.failed_requests > 0), users.last_used) \
+                     WHERE EXISTS (SELECT 1 FROM usage_daily u \
+                         WHERE u.user_id = users.id AND u.day >= {t})",
+                    s = p(1),
+                    t = p(2),
+                ),
+                vec![since, touched],
+            ),
+        ]
     };
-    let written = match conn {
-        DbConn::Sqlite(c) => diesel::sql_query(sql(&|n| {
-            if n == 0 {
-                "sqlite".into()
-            } else {
-                format!("?{n}")
+    let mut written = 0;
+    match conn {
+        DbConn::Sqlite(c) => {
+            for (sql, days) in statements(&|n| format!("?{n}"), "datetime(MAX(u.day))") {
+                let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+                for day in days {
+                    q = q.bind::<Date, _>(day);
+                }
+                written += q.execute(c)?;
             }
-        }))
-        .bind::<Date, _>(since)
-        .bind::<Date, _>(since)
-        .execute(c)?,
-        DbConn::Pg(c) => diesel::sql_query(sql(&|n| {
-            if n == 0 {
-                "pg".into()
-            } else {
-                format!("${n}")
+        }
+        DbConn::Pg(c) => {
+            for (sql, days) in statements(&|n| format!("${n}"), "CAST(MAX(u.day) AS TIMESTAMP)") {
+                let mut q = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
+                for day in days {
+                    q = q.bind::<Date, _>(day);
+                }
+                written += q.execute(c)?;
             }
-        }))
-        .bind::<Date, _>(since)
-        .bind::<Date, _>(since)
-        .execute(c)?,
-    };
+        }
+    }
     Ok(written)
 }
 
