@@ -4,7 +4,7 @@
 -- key rotated or deleted since still counts for its user. Rows outlive the user (history).
 CREATE TABLE key_hashes (
     key_hash TEXT PRIMARY KEY NOT NULL,
-    user_id TEXT NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
     minted_at TIMESTAMP NOT NULL,
     retired_at TIMESTAMP
 );
@@ -23,11 +23,14 @@ INSERT INTO key_hashes (key_hash, user_id, minted_at)
 -- Usage per UTC day × user × model (LiteLLM's model group, as the key asked for it), summed over
 -- the user's keys. `organization` is the user's organization when the day was collected.
 -- Re-reading a day replaces its rows in one transaction.
+-- Text columns are COLLATE "C" like `users.id`: a join or correlated subquery on
+-- `users.id = user_id` can use the indexes only when both sides share a collation, and ids sort
+-- bytewise as on SQLite.
 CREATE TABLE usage_daily (
     day DATE NOT NULL,
-    user_id TEXT NOT NULL,
-    model TEXT NOT NULL,
-    organization TEXT NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    model TEXT COLLATE "C" NOT NULL,
+    organization TEXT COLLATE "C" NOT NULL,
     spend DOUBLE PRECISION NOT NULL,
     successful_requests BIGINT NOT NULL,
     failed_requests BIGINT NOT NULL,
@@ -46,8 +49,8 @@ CREATE INDEX usage_daily_model ON usage_daily (model, day);
 -- sums, in the same transaction.
 CREATE TABLE usage_daily_org (
     day DATE NOT NULL,
-    organization TEXT NOT NULL,
-    model TEXT NOT NULL,
+    organization TEXT COLLATE "C" NOT NULL,
+    model TEXT COLLATE "C" NOT NULL,
     spend DOUBLE PRECISION NOT NULL,
     successful_requests BIGINT NOT NULL,
     failed_requests BIGINT NOT NULL,
@@ -61,7 +64,7 @@ CREATE TABLE usage_daily_org (
 -- attributed to a user.
 CREATE TABLE usage_other (
     day DATE NOT NULL,
-    model TEXT NOT NULL,
+    model TEXT COLLATE "C" NOT NULL,
     spend DOUBLE PRECISION NOT NULL,
     successful_requests BIGINT NOT NULL,
     failed_requests BIGINT NOT NULL,
@@ -100,9 +103,9 @@ CREATE INDEX users_last_used_sort ON users (COALESCE(last_used, '0001-01-01 00:0
 -- UTC day the ranges were computed for (on another day they are not used).
 CREATE TABLE usage_ranked (
     generation BIGINT NOT NULL,
-    span TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    organization TEXT NOT NULL,
+    span TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    organization TEXT COLLATE "C" NOT NULL,
     spend DOUBLE PRECISION NOT NULL,
     successful_requests BIGINT NOT NULL,
     failed_requests BIGINT NOT NULL,
@@ -122,8 +125,8 @@ CREATE INDEX usage_ranked_organization ON usage_ranked (generation, span, organi
 -- instead of one per user.
 CREATE TABLE usage_ranked_orgs (
     generation BIGINT NOT NULL,
-    span TEXT NOT NULL,
-    organization TEXT NOT NULL,
+    span TEXT COLLATE "C" NOT NULL,
+    organization TEXT COLLATE "C" NOT NULL,
     users BIGINT NOT NULL,
     spend DOUBLE PRECISION NOT NULL,
     successful_requests BIGINT NOT NULL,
