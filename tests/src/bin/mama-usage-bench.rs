@@ -31,11 +31,11 @@ fn arg(name: &str, default: u64) -> u64 {
 }
 
 fn execute(conn: &mut DbConn, sql: &str) -> anyhow::Result<usize> {
-    Ok(match conn {
+    match conn {
         DbConn::Sqlite(c) => diesel::sql_query(sql).execute(c),
         DbConn::Pg(c) => diesel::sql_query(sql).execute(c),
     }
-    .with_context(|| sql.chars().take(120).collect::<String>())?)
+    .with_context(|| sql.chars().take(120).collect::<String>())
 }
 
 /// The seeding statement: users × days, kept where a hash of (user, day) says active.
@@ -85,6 +85,16 @@ fn users_sql(conn: &DbConn, users: u64) -> String {
         ),
     }
 }
+
+/// A timed query: its name, grouping (one or two), filter and preset range (none: the same
+/// days as a custom range).
+type Case<'a> = (
+    &'a str,
+    UsageGroup,
+    Option<UsageGroup>,
+    &'a UsageFilter,
+    Option<UsagePreset>,
+);
 
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
@@ -164,13 +174,7 @@ async fn main() -> anyhow::Result<()> {
         ..UsageFilter::default()
     };
     let thirty = UsageRange::Preset(UsagePreset::Last30Days).days(today);
-    let cases: Vec<(
-        &str,
-        UsageGroup,
-        Option<UsageGroup>,
-        &UsageFilter,
-        Option<UsagePreset>,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             "top 1000 users, 30d, by spend (ranking)",
             UsageGroup::User,
