@@ -8,134 +8,16 @@
 //! tmux or the real proxy (`LITELLM_BASE_URL`, `LITELLM_MASTER_KEY`) is missing. Binaries come
 //! from `MAMA_BIN_DIR`, else `<workspace>/target/debug`: run `cargo build --workspace` first.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mama_tests::harness::daemon::{bin_dir, ADMIN_PASSWORD};
+use mama_tests::harness::daemon::ADMIN_PASSWORD;
 use mama_tests::harness::sync::*;
-use mama_tests::harness::Daemon;
+use mama_tests::harness::tmux::{tui_command, Tmux};
 use serde_json::{json, Value};
 
-/// Upper bound for any one screen change; generous for slow CI machines.
-const WAIT: Duration = Duration::from_secs(30);
 /// LiteLLM writes spend in batches (`PROXY_BATCH_WRITE_AT`, 10–15 s by default).
 const USAGE_WAIT: Duration = Duration::from_secs(90);
 const USER: &str = "김사용";
-
-/// A tmux server of our own (`-L`), so the test never touches the user's sessions.
-struct Tmux {
-    server: String,
-}
-
-impl Tmux {
-    fn available() -> bool {
-        Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }
-
-    fn start(name: &str, command: &[String]) -> Tmux {
-        let server = format!("mama-tui-usage-e2e-{name}-{}", std::process::id());
-        let tmux = Tmux { server };
-        let mut args: Vec<String> = ["new-session", "-d", "-s", "tui", "-x", "120", "-y", "40"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        args.extend(command.iter().cloned());
-        tmux.run(&args);
-        tmux
-    }
-
-    fn run(&self, args: &[String]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.server)
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys".to_string(), "-t".into(), "tui".into()];
-        args.extend(keys.iter().map(|k| k.to_string()));
-        self.run(&args);
-    }
-
-    fn text(&self, text: &str) {
-        self.run(&[
-            "send-keys".into(),
-            "-t".into(),
-            "tui".into(),
-            "-l".into(),
-            text.into(),
-        ]);
-    }
-
-    fn screen(&self) -> String {
-        self.run(&[
-            "capture-pane".into(),
-            "-p".into(),
-            "-t".into(),
-            "tui".into(),
-        ])
-    }
-
-    /// Polls the screen until `want` is on it; fails with the screen after `WAIT`.
-    async fn wait_for(&self, want: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(want) {
-                return screen;
-            }
-            if start.elapsed() > WAIT {
-                panic!("waited for {want:?}; the screen is:\n{screen}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.server)
-            .arg("kill-server")
-            .output();
-    }
-}
-
-fn tui_bin() -> PathBuf {
-    let bin = bin_dir().join("mama-tui");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace` first (or set MAMA_BIN_DIR)",
-        bin.display()
-    );
-    bin
-}
-
-/// `mama-tui` on the daemon's socket, without colours or mouse.
-fn tui_command(daemon: &Daemon) -> Vec<String> {
-    vec![
-        "env".to_string(),
-        "NO_COLOR=1".into(),
-        "TERM=xterm-256color".into(),
-        tui_bin().display().to_string(),
-        "--socket".into(),
-        daemon.socket.display().to_string(),
-        "--no-mouse".into(),
-    ]
-}
 
 /// `1234567` as the TUI writes it: `1,234,567`.
 fn thousands(n: u64) -> String {

@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod database;
 pub mod rpc;
 pub mod sync;
+pub mod tmux;
 
 pub use daemon::Daemon;
 pub use database::TestDatabase;
