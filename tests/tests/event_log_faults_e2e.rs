@@ -75,6 +75,7 @@ fn sample(method: &str, u1_version: i64, token_id: &str) -> Option<Value> {
         "organizations.set_defaults" => {
             json!({"name": "org", "defaults": {"max_budget": 5, "rpm_limit": 60}})
         }
+        "usage.refresh" => json!({}),
         _ => return None,
     })
 }
