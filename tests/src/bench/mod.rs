@@ -7,6 +7,17 @@ pub mod load;
 pub mod static_server;
 pub mod sync;
 
+/// The value after `name` on the command line (`--users 1000`), or `default` when it is absent
+/// or does not parse.
+pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A small, fast, seedable PRNG (xorshift64*): random ids for requests without a `rand`
 /// dependency, and reproducible from a seed.
 #[derive(Debug, Clone)]

@@ -19,16 +19,8 @@ use mama_core::api::types::{UsageFilter, UsageGroup, UsageMeasure, UsagePreset, 
 use mama_core::db::usage::query::{query, UsageSpec};
 use mama_core::db::usage::{ranked, rollup};
 use mama_core::db::{migrate, Db, DbConn, Location};
+use mama_tests::bench::arg;
 use mama_tests::harness::TestDatabase;
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn execute(conn: &mut DbConn, sql: &str) -> anyhow::Result<usize> {
     match conn {

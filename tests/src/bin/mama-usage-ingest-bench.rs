@@ -20,19 +20,11 @@
 use std::time::{Duration, Instant};
 
 use chrono::{Days, Utc};
+use mama_tests::bench::arg;
 use mama_tests::harness::sync::*;
 use mama_tests::harness::{Daemon, RpcClient};
 use mama_tests::standin::{StandIn, StandInUsage};
 use serde_json::{json, Value};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)

@@ -225,7 +225,7 @@ pub(super) struct SumRow {
     #[diesel(sql_type = Nullable<Text>)]
     pub(super) k1: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
-    pub(super) k2: Option<String>,
+    k2: Option<String>,
     #[diesel(sql_type = Double)]
     spend: f64,
     #[diesel(sql_type = BigInt)]

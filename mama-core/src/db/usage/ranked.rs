@@ -41,6 +41,15 @@ struct Id {
     user_id: String,
 }
 
+/// A row of `usage_ranked_orgs`: the organization (as `k1`), its users and their sums.
+#[derive(QueryableByName)]
+struct OrganizationSums {
+    #[diesel(sql_type = BigInt)]
+    users: i64,
+    #[diesel(embed)]
+    sums: SumRow,
+}
+
 #[derive(QueryableByName)]
 struct Generation {
     #[diesel(sql_type = Nullable<BigInt>)]
@@ -253,25 +262,20 @@ pub fn answer(
     let summary = spec.filter.text.is_none();
     let (row_count, total, organizations) = if summary {
         let mut orgs = Statement::new(dialect);
-        orgs.push(&format!(
-            "SELECT organization AS k1, CAST(users AS TEXT) AS k2, {}",
-            "spend, successful_requests, failed_requests, prompt_tokens, completion_tokens, \
-             total_tokens"
-        ));
+        orgs.push(
+            "SELECT organization AS k1, CAST(NULL AS TEXT) AS k2, users, spend, \
+             successful_requests, failed_requests, prompt_tokens, completion_tokens, total_tokens",
+        );
         ranking(&mut orgs, "usage_ranked_orgs");
         super::query::organization_terms(&mut orgs, spec.filter);
-        let found: Vec<SumRow> = super::query::load(conn, &orgs)?;
+        let found: Vec<OrganizationSums> = super::query::load(conn, &orgs)?;
         let mut total = crate::api::types::Usage::default();
         let mut users = 0u64;
         let mut names = Vec::with_capacity(found.len());
-        for row in &found {
-            total.add(&row.usage());
-            users += row
-                .k2
-                .as_deref()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-            names.push(row.k1.clone().unwrap_or_default());
+        for row in found {
+            total.add(&row.sums.usage());
+            users += row.users.max(0) as u64;
+            names.push(row.sums.k1.unwrap_or_default());
         }
         (
             users,
