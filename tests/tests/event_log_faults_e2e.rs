@@ -60,6 +60,9 @@ fn sample(method: &str, u1_version: i64, token_id: &str) -> Option<Value> {
         "admins.create" => {
             json!({"username": "newbie", "password": "a long password 123", "role": "admin"})
         }
+        "admins.update" => {
+            json!({"username": "helpdesk", "role": "viewer", "organizations": ["org"]})
+        }
         "admins.delete" => json!({"username": "helpdesk"}),
         "users.create" => json!({"users": [user("u3")]}),
         "users.update" => json!({"id": "u1", "version": u1_version, "models": ["llama3"]}),

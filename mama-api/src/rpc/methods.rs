@@ -20,16 +20,22 @@ use serde::{Deserialize, Serialize};
 use crate::action::Action;
 use crate::types::EventKind;
 
-/// Who may call a method. The daemon checks it before the use case runs.
+/// Who may call a method. The daemon checks it before the use case runs; an account's
+/// organization scope is applied inside the use case's queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Caller {
     /// Anyone who reaches the admin listener (signing in).
     Anyone,
-    /// A signed-in admin, even one who must still change the first password.
+    /// Any signed-in account, even one who must still change the first password.
     Pending,
-    /// A signed-in admin whose password is no longer the initial one.
+    /// Any signed-in account (viewers too) whose password is no longer the initial one.
+    Viewer,
+    /// An admin or super admin; a scoped admin acts only on users of its organizations.
     Admin,
+    /// An admin or super admin without an organization scope: the method acts on every
+    /// organization at once (services, the whole sync).
+    GlobalAdmin,
     /// A super admin.
     Super,
 }
@@ -38,9 +44,28 @@ impl Caller {
     pub const fn as_str(self) -> &'static str {
         match self {
             Caller::Anyone => "anyone",
-            Caller::Pending => "admin (also before the first password change)",
-            Caller::Admin => "admin",
+            Caller::Pending => "any account (also before the first password change)",
+            Caller::Viewer => "viewer, admin",
+            Caller::Admin => "admin (scoped: its organizations)",
+            Caller::GlobalAdmin => "admin without a scope",
             Caller::Super => "super admin",
+        }
+    }
+
+    /// Whether an account of `role`, limited to organizations when `scoped`, may call a
+    /// method declared for this caller. `Err` says why not.
+    pub fn admits(self, role: crate::types::Role, scoped: bool) -> Result<(), &'static str> {
+        use crate::types::Role;
+        match self {
+            Caller::Anyone | Caller::Pending | Caller::Viewer => Ok(()),
+            Caller::Admin if role.may_change() => Ok(()),
+            Caller::GlobalAdmin if role.may_change() && !scoped => Ok(()),
+            Caller::GlobalAdmin if role.may_change() => Err(
+                "this acts on every organization; an admin limited to organizations may not do it",
+            ),
+            Caller::Super if role == Role::Super => Ok(()),
+            Caller::Super => Err("only a super admin may do this"),
+            Caller::Admin | Caller::GlobalAdmin => Err("a viewer may read but not change anything"),
         }
     }
 }
@@ -99,31 +124,33 @@ macro_rules! with_methods {
             AuthLogin = "auth.login", $crate::types::LoginParams => $crate::types::Session,
                 Change, Anyone, "Sign in with a username and password; answers a session token.";
             AuthRefresh = "auth.refresh", $crate::rpc::NoParams => $crate::types::Session,
-                Change, Admin, "A fresh session token for the signed-in admin.";
+                Change, Viewer, "A fresh session token for the signed-in admin.";
             AuthLogout = "auth.logout", $crate::rpc::NoParams => $crate::rpc::Done,
                 Change, Pending, "Ends the session: its token is refused from now on.";
             AuthChangePassword = "auth.change_password",
                 $crate::types::ChangePasswordParams => $crate::types::Session,
                 Change, Pending, "Changes the own password; ends every other session.";
             AuthWhoami = "auth.whoami", $crate::rpc::NoParams => $crate::types::WhoAmI,
-                View, Admin, "Who the session belongs to and its role.";
+                View, Viewer, "Who the session belongs to, its role and organization scope.";
             AdminsList = "admins.list", $crate::rpc::NoParams => $crate::types::AdminList,
-                View, Admin, "Every admin account.";
+                View, Viewer, "Every admin account.";
             AdminsCreate = "admins.create",
                 $crate::types::CreateAdminParams => $crate::types::AdminView,
-                Change, Super, "Creates an admin, who must change the given password first.";
+                Change, Super, "Creates an account (super, admin or viewer, optionally scoped); it must change the given password first.";
+            AdminsUpdate = "admins.update", $crate::types::UpdateAdminParams => $crate::types::AdminView,
+                Change, Super, "Changes an account's role and organization scope; ends its sessions.";
             AdminsDelete = "admins.delete", $crate::types::DeleteAdminParams => $crate::rpc::Done,
                 Change, Super, "Deletes an admin and ends its sessions.";
             UsersList = "users.list", $crate::types::ListUsersParams => $crate::types::UserList,
-                View, Admin, "A page of users, filtered and sorted in the database.";
+                View, Viewer, "A page of users, filtered and sorted in the database.";
             UsersListIds = "users.list_ids",
                 $crate::types::ListIdsParams => $crate::types::UserIds,
-                View, Admin, "Every id matching a filter (to mark them all).";
+                View, Viewer, "Every id matching a filter (to mark them all).";
             UsersCount = "users.count",
                 $crate::types::CountUsersParams => $crate::types::UserCounts,
-                View, Admin, "How many users match a filter, in total and per key state.";
+                View, Viewer, "How many users match a filter, in total and per key state.";
             UsersGet = "users.get", $crate::types::GetUsersParams => $crate::types::UsersFound,
-                View, Admin, "Users by id, with what changed since a given version.";
+                View, Viewer, "Users by id (viewers: never the key), with what changed since a given version.";
             UsersCreate = "users.create",
                 $crate::types::CreateUsersParams => $crate::types::UsersCreated,
                 Change, Admin, "Creates users (all or none); their keys are minted in LiteLLM.";
@@ -141,44 +168,44 @@ macro_rules! with_methods {
                 $crate::types::RotateKeysParams => $crate::types::KeysRotated,
                 Change, Admin, "New keys for users; the old key works until LiteLLM has the new.";
             ServicesList = "services.list", $crate::rpc::NoParams => $crate::types::ServiceList,
-                View, Admin, "Every service and its tokens (never a token's value).";
+                View, Viewer, "Every service and its tokens (never a token's value).";
             ServicesCreate = "services.create",
                 $crate::types::ServiceNameParams => $crate::types::ServiceView,
-                Change, Admin, "Creates a service.";
+                Change, GlobalAdmin, "Creates a service.";
             ServicesDelete = "services.delete",
                 $crate::types::ServiceNameParams => $crate::types::ServiceDeleted,
-                Change, Admin, "Deletes a service, its tokens and every user's grant of it.";
+                Change, GlobalAdmin, "Deletes a service, its tokens and every user's grant of it.";
             ServicesIssueToken = "services.issue_token",
                 $crate::types::IssueTokenParams => $crate::types::IssuedToken,
-                Change, Admin, "A new token for a service; its value is shown only here.";
+                Change, GlobalAdmin, "A new token for a service; its value is shown only here.";
             ServicesRevokeToken = "services.revoke_token",
                 $crate::types::RevokeTokenParams => $crate::rpc::Done,
-                Change, Admin, "Revokes a service token.";
+                Change, GlobalAdmin, "Revokes a service token.";
             OrganizationsList = "organizations.list",
                 $crate::rpc::NoParams => $crate::types::OrganizationList,
-                View, Admin, "Organizations, their users and the default limits they inherit.";
+                View, Viewer, "Organizations, their users and the default limits they inherit.";
             OrganizationsSetDefaults = "organizations.set_defaults",
                 $crate::types::SetDefaultsParams => $crate::types::DefaultsSet,
                 Change, Admin, "Replaces an organization's default limits; inheriting users follow.";
             EventsList = "events.list",
                 $crate::types::ListEventsParams => $crate::types::EventList,
-                View, Admin, "A page of the event log, newest first, filtered.";
+                View, Viewer, "A page of the event log, newest first, filtered.";
             ModelsList = "models.list",
                 $crate::types::ModelsListParams => $crate::types::ModelList,
-                View, Admin, "The models mama grants and whether LiteLLM serves each.";
+                View, Viewer, "The models mama grants and whether LiteLLM serves each.";
             SyncStatus = "sync.status", $crate::rpc::NoParams => $crate::types::SyncStatus,
-                View, Admin, "The LiteLLM sync: queue, failures, last reconcile.";
+                View, Viewer, "The LiteLLM sync: queue, failures, last reconcile.";
             SyncReconcile = "sync.reconcile",
                 $crate::rpc::NoParams => $crate::types::ReconcileSummary,
-                Change, Admin, "Compares every key with LiteLLM now and repairs what differs.";
+                Change, GlobalAdmin, "Compares every key with LiteLLM now and repairs what differs.";
             SyncRetryFailed = "sync.retry_failed",
                 $crate::types::RetryFailedParams => $crate::types::FailedRetried,
-                Change, Admin, "Queues the users whose sync failed for good once more.";
+                Change, GlobalAdmin, "Queues the users whose sync failed for good once more.";
             UsageQuery = "usage.query",
                 $crate::types::UsageQueryParams => $crate::types::UsageReport,
-                View, Admin, "Usage and spend in a range of days, grouped, filtered and ranked.";
+                View, Viewer, "Usage and spend in a range of days, grouped, filtered and ranked.";
             UsageRefresh = "usage.refresh", $crate::rpc::NoParams => $crate::types::UsageRefreshed,
-                Change, Admin, "Collects the days not yet final from LiteLLM now.";
+                Change, GlobalAdmin, "Collects the days not yet final from LiteLLM now.";
         }
     };
 }

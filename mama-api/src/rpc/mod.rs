@@ -16,8 +16,8 @@ pub use methods::{find, is_method, methods, Caller, Done, Method, MethodInfo, No
 /// The method types, one per admin RPC method (`use mama_api::rpc::method::UsersList`).
 pub mod method {
     pub use super::methods::{
-        AdminsCreate, AdminsDelete, AdminsList, AuthChangePassword, AuthLogin, AuthLogout,
-        AuthRefresh, AuthWhoami, EventsList, ModelsList, OrganizationsList,
+        AdminsCreate, AdminsDelete, AdminsList, AdminsUpdate, AuthChangePassword, AuthLogin,
+        AuthLogout, AuthRefresh, AuthWhoami, EventsList, ModelsList, OrganizationsList,
         OrganizationsSetDefaults, ServicesCreate, ServicesDelete, ServicesIssueToken, ServicesList,
         ServicesRevokeToken, SyncReconcile, SyncRetryFailed, SyncStatus, UsageQuery, UsageRefresh,
         UsersBulkUpdate, UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList, UsersListIds,

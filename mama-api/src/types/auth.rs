@@ -13,16 +13,51 @@ pub struct LoginParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Everything an admin may, and manages admin accounts, their roles and scopes.
     Super,
+    /// Manages users, services and organizations (within its scope, when it has one).
     Admin,
+    /// Reads what an admin reads (never a virtual key's value) and changes nothing.
+    Viewer,
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Super, Role::Admin, Role::Viewer];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Super => "super",
             Role::Admin => "admin",
+            Role::Viewer => "viewer",
         }
+    }
+
+    /// The role stored as `s`; an unknown role is read as the least privileged one, so a
+    /// corrupt or future value never widens access.
+    pub fn parse(s: &str) -> Role {
+        match s {
+            "super" => Role::Super,
+            "admin" => Role::Admin,
+            _ => Role::Viewer,
+        }
+    }
+
+    /// Whether this role may change anything (users, services, organizations, the sync).
+    pub fn may_change(self) -> bool {
+        matches!(self, Role::Super | Role::Admin)
+    }
+}
+
+/// The organizations an account may see and change: `None` is every organization (and the
+/// users without one); `Some(list)` only users of those organizations — an empty list is none.
+pub type Scope = Option<Vec<String>>;
+
+/// How a scope reads in one line (`every organization`, `org a, org b`, `no organization`).
+pub fn describe_scope(scope: &Scope) -> String {
+    match scope {
+        None => "every organization".into(),
+        Some(orgs) if orgs.is_empty() => "no organization".into(),
+        Some(orgs) => orgs.join(", "),
     }
 }
 
@@ -35,6 +70,9 @@ pub struct Session {
     pub must_change_password: bool,
     pub username: String,
     pub role: Role,
+    /// The organizations this account is limited to; absent: every organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizations: Scope,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +87,9 @@ pub struct ChangePasswordParams {
 pub struct WhoAmI {
     pub username: String,
     pub role: Role,
+    /// The organizations this account is limited to; absent: every organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizations: Scope,
     pub must_change_password: bool,
     pub expires_at: DateTime<Utc>,
 }

@@ -217,6 +217,10 @@ pub struct UsageFilter {
     /// Exactly this model (`model:`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// Set by the daemon, never by a caller: the organizations the signed-in account is
+    /// limited to (see [`Scope`](super::Scope)).
+    #[serde(skip)]
+    pub scope: super::Scope,
 }
 
 /// Params of `usage.query`.

@@ -151,6 +151,10 @@ pub struct UserFilter {
     /// `true`: users with a budget; `false`: users without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_budget: Option<bool>,
+    /// Set by the daemon, never by a caller: the organizations the signed-in account is
+    /// limited to (see [`Scope`](super::Scope)), applied inside every query of the filter.
+    #[serde(skip)]
+    pub scope: super::Scope,
 }
 
 impl UserFilter {

@@ -16,6 +16,25 @@ pub struct AdminRow {
     pub security_stamp: String,
     pub created_at: NaiveDateTime,
     pub password_changed_at: NaiveDateTime,
+    /// JSON array of organization names the account is limited to; NULL: every organization.
+    pub organizations: Option<String>,
+}
+
+impl AdminRow {
+    /// The account's scope. A stored list that does not parse limits the account to nothing:
+    /// a damaged row never widens access.
+    pub fn scope(&self) -> crate::api::types::Scope {
+        self.organizations
+            .as_deref()
+            .map(|json| serde_json::from_str::<Vec<String>>(json).unwrap_or_default())
+    }
+}
+
+/// How a scope is stored in `admins.organizations`.
+pub fn scope_column(scope: &crate::api::types::Scope) -> Option<String> {
+    scope
+        .as_ref()
+        .map(|orgs| serde_json::to_string(orgs).unwrap_or_else(|_| "[]".into()))
 }
 
 pub fn find(conn: &mut DbConn, username: &str) -> Result<Option<AdminRow>, DbError> {
@@ -53,6 +72,24 @@ pub fn insert(conn: &mut DbConn, row: &AdminRow) -> Result<(), DbError> {
 
 pub fn delete(conn: &mut DbConn, username: &str) -> Result<bool, DbError> {
     Ok(diesel::delete(admins::table.find(username)).execute(conn)? == 1)
+}
+
+/// Sets role and scope and a new security stamp (which ends every session of the account).
+pub fn set_role(
+    conn: &mut DbConn,
+    username: &str,
+    role: &str,
+    organizations: Option<String>,
+    stamp: &str,
+) -> Result<bool, DbError> {
+    let n = diesel::update(admins::table.find(username))
+        .set((
+            admins::role.eq(role),
+            admins::organizations.eq(organizations),
+            admins::security_stamp.eq(stamp),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
 }
 
 /// Sets a new password hash and a new security stamp (which ends every older session).

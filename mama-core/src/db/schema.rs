@@ -90,6 +90,7 @@ diesel::table! {
         security_stamp -> Text,
         created_at -> Timestamp,
         password_changed_at -> Timestamp,
+        organizations -> Nullable<Text>,
     }
 }
 

@@ -42,6 +42,23 @@ pub fn counts(
     filter: &UserFilter,
     available: Option<&[String]>,
 ) -> Result<(u64, u64), DbError> {
+    if let Some(scope) = &filter.scope {
+        // The total a scoped account sees is its organizations' users.
+        let within = UserFilter {
+            scope: Some(scope.clone()),
+            ..UserFilter::default()
+        };
+        let total = plan::build(&within, None, Plan::Portable)
+            .count()
+            .get_result::<i64>(conn)? as u64;
+        if *filter == within {
+            return Ok((total, total));
+        }
+        let matching: i64 = plan::build(filter, available, Plan::Portable)
+            .count()
+            .get_result(conn)?;
+        return Ok((total, matching as u64));
+    }
     let total = match conn {
         DbConn::Pg(c) => plan::pg_total(c)?,
         DbConn::Sqlite(_) => None,

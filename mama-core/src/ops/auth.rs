@@ -9,7 +9,7 @@ use crate::api::rpc::{method, Method};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use super::{audit_failed, throttle, Actor, Ctx, Mama, OpResult};
-use crate::api::types::{ChangePasswordParams, LoginParams, Role, Session, WhoAmI};
+use crate::api::types::{ChangePasswordParams, LoginParams, Role, Scope, Session, WhoAmI};
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::{self, SessionClaims, TokenError};
 use crate::db::admins::{self, AdminRow, FailureScope};
@@ -20,11 +20,55 @@ use crate::db::{self, events, DbError};
 pub struct AdminSession {
     pub username: String,
     pub role: Role,
+    /// The organizations the account is limited to, read with the account on every call.
+    pub organizations: Scope,
     pub must_change_password: bool,
     pub claims: SessionClaims,
 }
 
 impl AdminSession {
+    /// The scope every query of this session runs in.
+    pub fn scope(&self) -> Scope {
+        self.organizations.clone()
+    }
+
+    pub fn is_scoped(&self) -> bool {
+        self.organizations.is_some()
+    }
+
+    /// Whether a user of `organization` is within this session's scope.
+    pub fn in_scope(&self, organization: &str) -> bool {
+        self.organizations
+            .as_ref()
+            .is_none_or(|orgs| orgs.iter().any(|o| o == organization))
+    }
+
+    /// Viewers read users but never a virtual key's value.
+    pub fn may_see_keys(&self) -> bool {
+        self.role.may_change()
+    }
+
+    /// Refuses a user of an organization outside the scope, naming the field at fault.
+    pub fn require_in_scope(&self, field: &str, organization: &str) -> OpResult<()> {
+        if self.in_scope(organization) {
+            return Ok(());
+        }
+        Err(ApiError {
+            fields: vec![crate::api::FieldError {
+                field: field.into(),
+                message: format!("organization {organization:?} is outside your scope"),
+                row: None,
+            }],
+            ..ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "{field}: organization {organization:?} is outside your scope ({})",
+                    crate::api::types::describe_scope(&self.organizations)
+                ),
+            )
+        })
+    }
+
     pub fn require_super(&self) -> OpResult<()> {
         if self.role == Role::Super {
             Ok(())
@@ -38,11 +82,7 @@ impl AdminSession {
 }
 
 pub fn parse_role(s: &str) -> Role {
-    if s == "super" {
-        Role::Super
-    } else {
-        Role::Admin
-    }
+    Role::parse(s)
 }
 
 fn to_utc(t: NaiveDateTime) -> DateTime<Utc> {
@@ -69,6 +109,7 @@ impl Mama {
                     security_stamp: uuid::Uuid::new_v4().to_string(),
                     created_at: now,
                     password_changed_at: now,
+                    organizations: None,
                 },
             )?;
             let event = super::Ctx::system("bootstrap")
@@ -91,6 +132,7 @@ impl Mama {
             must_change_password: admin.must_change_password,
             username: admin.username.clone(),
             role: parse_role(&admin.role),
+            organizations: admin.scope(),
         })
     }
 
@@ -268,6 +310,7 @@ impl Mama {
             return Err(revoked_err());
         }
         Ok(AdminSession {
+            organizations: admin.scope(),
             username: admin.username,
             role: parse_role(&admin.role),
             must_change_password: admin.must_change_password,
@@ -323,6 +366,7 @@ impl Mama {
         Ok(WhoAmI {
             username: session.username.clone(),
             role: session.role,
+            organizations: session.scope(),
             must_change_password: session.must_change_password,
             expires_at: session.claims.expires_at().unwrap_or_else(Utc::now),
         })

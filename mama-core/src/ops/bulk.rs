@@ -14,12 +14,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::auth::{audit_or, AdminSession};
 use super::user_input::{
-    check_id_list, dedup, info_json, missing_users, unknown_services, Grant, MAX_BULK_IDS,
+    check_id_list, dedup, info_json, missing_users, unknown_services, within_scope, Grant,
+    MAX_BULK_IDS,
 };
 use super::{audit_failed, Ctx, Mama, OpResult};
 use crate::api::types::{
     BulkUpdateParams, BulkUpdateResult, FieldChange, Info, KeyLimits, KeyStatus, LimitsChange,
-    SetChange, SetOp, Setting, UserChangeSample,
+    SetChange, SetOp, Setting, UserChangeSample, UserFilter,
 };
 use crate::api::{ApiError, ErrorCode};
 use crate::db::organizations;
@@ -95,8 +96,12 @@ impl Mama {
         params: BulkUpdateParams,
     ) -> OpResult<BulkUpdateResult> {
         let change = self.validate_bulk(&params, &session.username)?;
+        if let Some(org) = &change.organization {
+            session.require_in_scope("organization", org)?;
+        }
         let dry_run = params.dry_run;
         let catalog = self.catalog.get().map(|s| s.models);
+        let scope = session.scope();
         let (ids, filter) = (params.ids.map(dedup), params.filter);
         let describe = describe(&change);
         // Replacing or adding grants services, which must exist; removing one that does not
@@ -115,7 +120,7 @@ impl Mama {
                 }
                 let targets = match (&ids, &filter) {
                     (Some(ids), None) => {
-                        let rows = users::find_many(conn, ids)?;
+                        let rows = within_scope(&scope, users::find_many(conn, ids)?);
                         if let Some(err) = missing_users(
                             ids,
                             rows.iter().map(|r| r.id.as_str()),
@@ -126,7 +131,11 @@ impl Mama {
                         rows
                     }
                     (None, Some(filter)) => {
-                        let ids = users::matching_ids(conn, filter, catalog.as_deref())?;
+                        let filter = UserFilter {
+                            scope: scope.clone(),
+                            ..filter.clone()
+                        };
+                        let ids = users::matching_ids(conn, &filter, catalog.as_deref())?;
                         users::find_many(conn, &ids)?
                     }
                     _ => return Ok(Err(ApiError::invalid("ids", "give either ids or a filter"))),

@@ -45,13 +45,51 @@ impl Mama {
     pub async fn list_events(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
         params: ListEventsParams,
     ) -> OpResult<EventList> {
         let event = ctx.event(method::EventsList::ACTION).filter(&params.filter);
-        let result = self.list_events_inner(params).await;
+        let result = match self.scope_events(s, params).await {
+            Ok(Some(params)) => self.list_events_inner(params).await,
+            Ok(None) => Ok(EventList {
+                events: Vec::new(),
+                matching: 0,
+                offset: 0,
+                limit: 0,
+            }),
+            Err(err) => Err(err),
+        };
         self.finish_read(event, result, |e, list| e.count(list.events.len() as u64))
             .await
+    }
+
+    /// The events a scoped account may read: the history of one of its organizations' users
+    /// (`filter.user_id`), or else its own actions — never the whole log, whose events name
+    /// users of every organization. `None`: nothing it may read matches.
+    async fn scope_events(
+        &self,
+        s: &AdminSession,
+        mut params: ListEventsParams,
+    ) -> OpResult<Option<ListEventsParams>> {
+        let Some(orgs) = s.scope() else {
+            return Ok(Some(params));
+        };
+        if let Some(user) = params.filter.user_id.clone() {
+            let row = self
+                .db
+                .read(move |conn| crate::db::users::find(conn, &user))
+                .await
+                .map_err(ApiError::from)?;
+            let visible = row.is_some_and(|r| orgs.contains(&r.organization));
+            return Ok(visible.then_some(params));
+        }
+        match &params.filter.actor {
+            Some(actor) if *actor != s.username => Ok(None),
+            _ => {
+                params.filter.actor = Some(s.username.clone());
+                Ok(Some(params))
+            }
+        }
     }
 
     async fn list_events_inner(&self, params: ListEventsParams) -> OpResult<EventList> {

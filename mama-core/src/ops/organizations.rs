@@ -26,8 +26,9 @@ impl Mama {
     pub async fn list_organizations(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
     ) -> OpResult<OrganizationList> {
+        let scope = s.scope();
         let result = self
             .db
             .read(|conn| {
@@ -59,9 +60,12 @@ impl Mama {
                         })
                         .defaults = limits;
                 }
-                OrganizationList {
-                    organizations: by_name.into_values().collect(),
-                }
+                // A scoped account sees only its organizations (a few rows of a small table).
+                let organizations = by_name
+                    .into_values()
+                    .filter(|o| scope.as_ref().is_none_or(|orgs| orgs.contains(&o.name)))
+                    .collect();
+                OrganizationList { organizations }
             });
         let event = ctx.event(method::OrganizationsList::ACTION);
         self.finish_read(event, result, |e, list| {
@@ -73,13 +77,16 @@ impl Mama {
     pub async fn set_organization_defaults(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
         params: SetDefaultsParams,
     ) -> OpResult<DefaultsSet> {
         let event = ctx
             .event(method::OrganizationsSetDefaults::ACTION)
             .detail(format!("organization {:?}", params.name));
-        let result = self.set_defaults_inner(event.clone(), params).await;
+        let result = match s.require_in_scope("name", &params.name) {
+            Ok(()) => self.set_defaults_inner(event.clone(), params).await,
+            Err(err) => Err(err),
+        };
         if let Err(err) = &result {
             self.audit.record_failure(event.failed(err)).await;
         }

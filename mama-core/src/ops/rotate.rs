@@ -5,10 +5,12 @@ use diesel::prelude::*;
 
 use super::auth::{audit_or, AdminSession};
 use super::context::EventBuilder;
-use super::users::{check_id_list, dedup, key_hint, missing_users, MAX_USERS_PER_CALL};
+use super::users::{
+    check_id_list, dedup, key_hint, missing_users, within_scope, MAX_USERS_PER_CALL,
+};
 use super::{Ctx, Mama, OpResult};
 use crate::api::rpc::{method, Method};
-use crate::api::types::{KeyStatus, KeysRotated, RotateKeysParams};
+use crate::api::types::{KeyStatus, KeysRotated, RotateKeysParams, Scope};
 use crate::api::ApiError;
 use crate::auth::hash_token;
 use crate::crypto::{mint_virtual_key, user_key_aad};
@@ -30,13 +32,15 @@ impl Mama {
     pub async fn rotate_keys(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
         params: RotateKeysParams,
     ) -> OpResult<KeysRotated> {
         let event = ctx
             .event(method::UsersRotateKeys::ACTION)
             .users(params.ids.clone());
-        let result = self.rotate_keys_inner(event.clone(), params).await;
+        let result = self
+            .rotate_keys_inner(event.clone(), s.scope(), params)
+            .await;
         if let Err(err) = &result {
             self.audit.record_failure(event.failed(err)).await;
         }
@@ -46,6 +50,7 @@ impl Mama {
     async fn rotate_keys_inner(
         &self,
         event: EventBuilder,
+        scope: Scope,
         params: RotateKeysParams,
     ) -> OpResult<KeysRotated> {
         check_id_list("ids", &params.ids, MAX_USERS_PER_CALL)?;
@@ -63,7 +68,7 @@ impl Mama {
         let cipher = self.cipher.clone();
         self.db
             .write(move |conn| {
-                let rows = user_db::find_many(conn, &ids)?;
+                let rows = within_scope(&scope, user_db::find_many(conn, &ids)?);
                 if let Some(err) = missing_users(
                     &ids,
                     rows.iter().map(|r| r.id.as_str()),

@@ -141,6 +141,18 @@ pub fn missing_users<'a>(
     })
 }
 
+/// The rows within `scope`: a scoped account names users of other organizations as if they
+/// did not exist (it may not learn of them, let alone change them).
+pub fn within_scope(
+    scope: &crate::api::types::Scope,
+    mut rows: Vec<crate::db::users::UserRow>,
+) -> Vec<crate::db::users::UserRow> {
+    if let Some(orgs) = scope {
+        rows.retain(|r| orgs.contains(&r.organization));
+    }
+    rows
+}
+
 /// Services one list in the params grants: the list's field (`users[3].services`,
 /// `services.values`), its bulk row, and the names to check with their place in the list.
 #[derive(Debug, Clone)]

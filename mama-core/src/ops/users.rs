@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use super::auth::{audit_or, AdminSession};
 use super::{Ctx, Mama, OpResult};
-use crate::api::types::LimitsChange;
 use crate::api::types::{
     CountUsersParams, CreateUsersParams, DeleteUsersParams, GetUsersParams, KeyStatus,
     ListIdsParams, ListUsersParams, Page, PageCursor, UpdateUserParams, UserCounts, UserIds,
     UserList, UserSort, UserView, UsersCreated, UsersDeleted, UsersFound,
 };
+use crate::api::types::{LimitsChange, Scope};
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::hash_token;
 use crate::crypto::{mint_virtual_key, user_key_aad};
@@ -25,7 +25,9 @@ use crate::domain::limits::{self, UserLimits};
 use crate::domain::{validate, KeyAccess, NameSet};
 use crate::secret::SecretString;
 
-pub(crate) use super::user_input::{check_id_list, dedup, info_json, key_hint, missing_users};
+pub(crate) use super::user_input::{
+    check_id_list, dedup, info_json, key_hint, missing_users, within_scope,
+};
 use super::user_input::{unknown_services, validate_new_users, Grant};
 
 pub use super::user_input::MAX_USERS_PER_CALL;
@@ -150,9 +152,10 @@ impl Mama {
     pub async fn list_users(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
-        params: ListUsersParams,
+        s: &AdminSession,
+        mut params: ListUsersParams,
     ) -> OpResult<UserList> {
+        params.filter.scope = s.scope();
         let result = self.list_users_inner(params.clone()).await;
         let event = ctx.event(method::UsersList::ACTION).filter(&params.filter);
         self.finish_read(event, result, |e, list| e.count(list.users.len() as u64))
@@ -215,11 +218,12 @@ impl Mama {
     pub async fn count_users(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
         params: CountUsersParams,
     ) -> OpResult<UserCounts> {
         let available = self.catalog.get().map(|s| s.models);
-        let filter = params.filter.clone();
+        let mut filter = params.filter.clone();
+        filter.scope = s.scope();
         let event = ctx.event(method::UsersCount::ACTION).filter(&params.filter);
         let result = self
             .db
@@ -235,11 +239,12 @@ impl Mama {
     pub async fn list_user_ids(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
         params: ListIdsParams,
     ) -> OpResult<UserIds> {
         let available = self.catalog.get().map(|s| s.models);
-        let filter = params.filter.clone();
+        let mut filter = params.filter.clone();
+        filter.scope = s.scope();
         let event = ctx
             .event(method::UsersListIds::ACTION)
             .filter(&params.filter);
@@ -256,18 +261,29 @@ impl Mama {
     pub async fn get_users(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
         params: GetUsersParams,
     ) -> OpResult<UsersFound> {
         let event = ctx
             .event(method::UsersGet::ACTION)
             .users(params.ids.clone());
-        let result = self.get_users_inner(params).await;
-        self.finish_read(event, result, |e, _| e.detail("keys shown"))
+        let with_keys = s.may_see_keys();
+        let result = self.get_users_inner(params, s.scope(), with_keys).await;
+        let detail = if with_keys {
+            "keys shown"
+        } else {
+            "keys withheld (viewer)"
+        };
+        self.finish_read(event, result, |e, _| e.detail(detail))
             .await
     }
 
-    async fn get_users_inner(&self, params: GetUsersParams) -> OpResult<UsersFound> {
+    async fn get_users_inner(
+        &self,
+        params: GetUsersParams,
+        scope: Scope,
+        with_keys: bool,
+    ) -> OpResult<UsersFound> {
         check_id_list("ids", &params.ids, MAX_USERS_PER_CALL)?;
         let ids = params.ids.clone();
         let rows = self
@@ -275,12 +291,13 @@ impl Mama {
             .read(move |conn| users::find_many(conn, &ids))
             .await
             .map_err(ApiError::from)?;
+        let rows = within_scope(&scope, rows);
         let mut by_id: HashMap<&str, &UserRow> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
         let mut found = Vec::new();
         let mut missing = Vec::new();
         for id in &params.ids {
             match by_id.remove(id.as_str()) {
-                Some(row) => found.push(self.user_view(row, true)?),
+                Some(row) => found.push(self.user_view(row, with_keys)?),
                 None => missing.push(id.clone()),
             }
         }
@@ -293,11 +310,14 @@ impl Mama {
     pub async fn create_users(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
         params: CreateUsersParams,
     ) -> OpResult<UsersCreated> {
         let ids: Vec<String> = params.users.iter().map(|u| u.id.clone()).collect();
-        let result = self.create_users_inner(ctx, params).await;
+        let result = match out_of_scope(s, &params) {
+            Some(err) => Err(err),
+            None => self.create_users_inner(ctx, params).await,
+        };
         if let Err(err) = &result {
             self.audit
                 .record_failure(
@@ -510,7 +530,11 @@ impl Mama {
         if !problems.is_empty() {
             return Err(ApiError::invalid_fields(problems.errors));
         }
+        if let Some(org) = &params.organization {
+            s.require_in_scope("organization", org)?;
+        }
         let actor = s.username.clone();
+        let scope = s.scope();
         let event = ctx
             .event(method::UsersUpdate::ACTION)
             .users([params.id.clone()]);
@@ -518,7 +542,8 @@ impl Mama {
         let row = self
             .db
             .write(move |conn| {
-                let Some(current) = users::find(conn, &params.id)? else {
+                let current = users::find(conn, &params.id)?.filter(|u| in_scope(&scope, &u.organization));
+                let Some(current) = current else {
                     return Ok(Err(ApiError::new(ErrorCode::NotFound, format!("no user {}", params.id))));
                 };
                 if current.version != params.version {
@@ -619,13 +644,15 @@ impl Mama {
     pub async fn delete_users(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
+        s: &AdminSession,
         params: DeleteUsersParams,
     ) -> OpResult<UsersDeleted> {
         let event = ctx
             .event(method::UsersDelete::ACTION)
             .users(params.ids.clone());
-        let result = self.delete_users_inner(event.clone(), params).await;
+        let result = self
+            .delete_users_inner(event.clone(), s.scope(), params)
+            .await;
         if let Err(err) = &result {
             self.audit.record_failure(event.failed(err)).await;
         }
@@ -635,13 +662,14 @@ impl Mama {
     async fn delete_users_inner(
         &self,
         event: super::context::EventBuilder,
+        scope: Scope,
         params: DeleteUsersParams,
     ) -> OpResult<UsersDeleted> {
         check_id_list("ids", &params.ids, super::user_input::MAX_BULK_IDS)?;
         let ids = dedup(params.ids);
         self.db
             .write(move |conn| {
-                let rows = users::find_many(conn, &ids)?;
+                let rows = within_scope(&scope, users::find_many(conn, &ids)?);
                 if let Some(err) = missing_users(
                     &ids,
                     rows.iter().map(|r| r.id.as_str()),
@@ -676,4 +704,39 @@ impl Mama {
             .await
             .map_err(audit_or)?
     }
+}
+
+/// Whether `organization` is within `scope`.
+fn in_scope(scope: &Scope, organization: &str) -> bool {
+    scope
+        .as_ref()
+        .is_none_or(|orgs| orgs.iter().any(|o| o == organization))
+}
+
+/// A create naming an organization outside the account's scope: `forbidden`, every such row
+/// named, nothing created.
+fn out_of_scope(s: &AdminSession, params: &CreateUsersParams) -> Option<ApiError> {
+    let fields: Vec<crate::api::FieldError> = params
+        .users
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| !s.in_scope(&u.organization))
+        .map(|(i, u)| crate::api::FieldError {
+            field: format!("users[{i}].organization"),
+            message: format!("organization {:?} is outside your scope", u.organization),
+            row: Some(i),
+        })
+        .collect();
+    if fields.is_empty() {
+        return None;
+    }
+    let message = format!(
+        "{} of the users are in organizations outside your scope ({}); nothing was created",
+        fields.len(),
+        crate::api::types::describe_scope(&s.organizations)
+    );
+    Some(ApiError {
+        fields,
+        ..ApiError::new(ErrorCode::Forbidden, message)
+    })
 }

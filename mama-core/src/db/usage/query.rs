@@ -203,6 +203,21 @@ fn from_where(statement: &mut Statement, spec: &UsageSpec<'_>) {
 /// The filter's `organization` and `text` terms (`AND …`), for any table with `user_id` and
 /// `organization` columns.
 pub(super) fn organization_terms(statement: &mut Statement, filter: &UsageFilter) {
+    // The account's scope: only its organizations' rows, none for an empty scope.
+    if let Some(scope) = &filter.scope {
+        if scope.is_empty() {
+            statement.push(" AND 1 = 0");
+        } else {
+            statement.push(" AND organization IN (");
+            for (i, org) in scope.iter().enumerate() {
+                if i > 0 {
+                    statement.push(", ");
+                }
+                statement.bind(Bind::Text(org.clone()));
+            }
+            statement.push(")");
+        }
+    }
     if let Some(org) = &filter.organization {
         statement
             .push(" AND lower(organization) LIKE ")

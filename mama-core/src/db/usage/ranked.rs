@@ -280,7 +280,7 @@ pub fn answer(
         (
             users,
             total,
-            spec.filter.organization.as_ref().map(|_| names),
+            (spec.filter.organization.is_some() || spec.filter.scope.is_some()).then_some(names),
         )
     } else {
         let mut count = Statement::new(dialect);

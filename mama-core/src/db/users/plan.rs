@@ -105,6 +105,35 @@ fn planned_each_time<'a>(term: &str, org_only: bool) -> Cond<'a> {
     }
 }
 
+/// A scope as SQLite's `json_each` reads it: one bind, however many organizations.
+fn scope_json(scope: &[String]) -> String {
+    serde_json::to_string(scope).unwrap_or_else(|_| "[]".into())
+}
+
+const SCOPE_ROWS: &str =
+    "SELECT 1 FROM users WHERE organization IN (SELECT value FROM json_each(?))";
+
+/// `users.organization IN scope`. On SQLite, driving reads the scope's users through
+/// `users_organization`; checking (`+`) keeps SQLite on the sort order's index. An empty scope
+/// matches nothing.
+fn scope_cond<'a>(scope: &[String], sqlite: bool, drives: bool) -> Cond<'a> {
+    if !sqlite {
+        return Box::new(users::organization.eq_any(scope.to_vec()));
+    }
+    let sql_text = if drives {
+        "users.id IN (SELECT s.id FROM users s WHERE s.organization IN \
+         (SELECT value FROM json_each("
+    } else {
+        "+users.organization IN (SELECT value FROM json_each("
+    };
+    let close = if drives { ")))" } else { "))" };
+    Box::new(
+        sql::<Bool>(sql_text)
+            .bind::<Text, _>(scope_json(scope))
+            .sql(close),
+    )
+}
+
 /// A correlated membership test in a set table, which SQLite evaluates row by row.
 fn exists_in<'a>(table: &'static str, column: &'static str, value: &str) -> Cond<'a> {
     Box::new(
@@ -189,6 +218,9 @@ pub fn build<'a>(filter: &UserFilter, available: Option<&[String]>, plan: Plan) 
         } else {
             query.filter(users::key_status.eq(StoredKeyStatus(status)))
         };
+    }
+    if let Some(scope) = &filter.scope {
+        query = query.filter(scope_cond(scope, sqlite, drives(Term::Scope)));
     }
     if filter.unavailable_models {
         match available {
@@ -428,6 +460,9 @@ pub fn estimates(
         let rows = "SELECT 1 FROM users WHERE key_status = ?";
         counted(c, Term::KeyStatus, rows, StoredKeyStatus(status).as_str())?;
     }
+    if let Some(scope) = &filter.scope {
+        counted(c, Term::Scope, SCOPE_ROWS, &scope_json(scope))?;
+    }
     for (term, value) in [
         (Term::Text, &filter.text),
         (Term::Org, &filter.organization),
@@ -552,6 +587,7 @@ pub fn for_count(c: &mut SqliteConnection, filter: &UserFilter) -> Result<Counti
         filter.key_status.is_some(),
         filter.unavailable_models,
         filter.has_row_terms(),
+        filter.scope.is_some(),
         text.is_some(),
         org.is_some(),
     ]

@@ -21,7 +21,10 @@ struct Count {
 /// Whether `filter` only has terms `user_search` and the set tables answer (not the key
 /// status, nor unavailable models, which need `users` or the catalog).
 pub fn applies(filter: &UserFilter) -> bool {
-    filter.key_status.is_none() && !filter.unavailable_models && !filter.has_row_terms()
+    filter.key_status.is_none()
+        && !filter.unavailable_models
+        && !filter.has_row_terms()
+        && filter.scope.is_none()
 }
 
 /// The number of users matching `filter` (see [`applies`]), read from `driver`'s index first.

@@ -31,6 +31,8 @@ pub enum Term {
     Service,
     InfoKey,
     KeyStatus,
+    /// The signed-in account's organization scope (`users_organization` answers it).
+    Scope,
 }
 
 /// The term, if set and not empty.

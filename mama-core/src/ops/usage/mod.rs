@@ -87,9 +87,12 @@ impl Mama {
     pub async fn usage_query(
         &self,
         ctx: &Ctx,
-        _s: &AdminSession,
-        params: UsageQueryParams,
+        s: &AdminSession,
+        mut params: UsageQueryParams,
     ) -> OpResult<UsageReport> {
+        // A scoped account sees its organizations' usage only (and never the keys that are
+        // not mama's, which belong to no organization).
+        params.filter.scope = s.scope();
         let today = chrono::Utc::now().date_naive();
         let result = match check(&params, today) {
             Err(err) => Err(err),

@@ -11,7 +11,6 @@ use axum::Json;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use mama_core::api::actions::{self, Action};
 use mama_core::api::rpc::{self, method, Caller, Method, RpcRequest, RpcResponse};
-use mama_core::api::types::Role;
 use mama_core::api::{ApiError, ErrorCode};
 use mama_core::ops::auth::AdminSession;
 use mama_core::ops::{Actor, Channel, Ctx, Mama};
@@ -226,11 +225,9 @@ impl Call<'_> {
     async fn signed_in<M: Serve>(&self) -> Result<Value, Failure> {
         let session = self.session::<M>().await?;
         let ctx = &self.ctx.with_actor(Actor::Admin(session.username.clone()));
-        if M::CALLER == Caller::Super && session.role != Role::Super {
-            return Err(Failure::Early(ApiError::new(
-                ErrorCode::Forbidden,
-                "only a super admin may do this",
-            )));
+        // The one place roles are enforced: the method table says who may call each method.
+        if let Err(why) = M::CALLER.admits(session.role, session.is_scoped()) {
+            return Err(Failure::Early(ApiError::new(ErrorCode::Forbidden, why)));
         }
         let params = params::<M::Params>(self.req)?;
         done(M::serve(self.mama, ctx, &session, params).await)

@@ -55,6 +55,7 @@ serve! {
     AuthWhoami => |mama, ctx, s, _| mama.whoami(ctx, s).await;
     AdminsList => |mama, ctx, s, _| mama.list_admins(ctx, s).await;
     AdminsCreate => |mama, ctx, s, p| mama.create_admin(ctx, s, p).await;
+    AdminsUpdate => |mama, ctx, s, p| mama.update_admin(ctx, s, p).await;
     AdminsDelete => |mama, ctx, s, p| mama.delete_admin(ctx, s, p).await.map(|()| Done {});
     UsersList => |mama, ctx, s, p| mama.list_users(ctx, s, p).await;
     UsersListIds => |mama, ctx, s, p| mama.list_user_ids(ctx, s, p).await;
