@@ -33,6 +33,8 @@ other_actions! {
     EVENTS_RECOVERED = "events.recovered", Change;
     /// Events older than the retention period were deleted; the count and cut-off are in it.
     EVENTS_PRUNED = "events.pruned", Change;
+    /// Trashed users whose time in the trash ran out were deleted for good with their keys.
+    USERS_PURGE_DUE = "users.purge_due", Change;
     /// A service read one user (`GET /api/v1/users/{id}`).
     REST_GET_USER = "rest.get_user", View;
     /// A service looked up many users (`POST /api/v1/users/lookup`).

@@ -100,6 +100,10 @@ pub struct Opts {
     /// the backfill: only today and yesterday are read).
     #[arg(long, env = "MAMA_USAGE_BACKFILL_DAYS", global = true)]
     pub usage_backfill_days: Option<u32>,
+    /// Days a deleted user waits in the trash, its key blocked in LiteLLM and restorable, before
+    /// it and its key are deleted for good (default 7; 0: no trash, a delete is final at once).
+    #[arg(long, env = "MAMA_TRASH_DAYS", global = true)]
+    pub trash_days: Option<u32>,
 }
 
 /// The TOML file's shape: the same names as the flags, with underscores.
@@ -128,6 +132,7 @@ pub struct FileConfig {
     pub rotation_grace_secs: Option<f64>,
     pub usage_interval_secs: Option<f64>,
     pub usage_backfill_days: Option<u32>,
+    pub trash_days: Option<u32>,
 }
 
 /// LiteLLM sync tuning.
@@ -182,6 +187,8 @@ pub struct Settings {
     pub usage_every: std::time::Duration,
     /// Days the first usage collection reads back.
     pub usage_backfill_days: u32,
+    /// See [`Opts::trash_days`].
+    pub trash_days: u32,
 }
 
 const DEFAULT_CONFIG: &str = "/etc/mama/mama.toml";
@@ -191,6 +198,8 @@ pub const DEFAULT_EVENTS_RETENTION_DAYS: u32 = 400;
 const MAX_EVENTS_RETENTION_DAYS: u32 = 36_500;
 /// Most days a usage backfill reads (ten years): more is a typo.
 const MAX_USAGE_BACKFILL_DAYS: u32 = 3_660;
+/// Longest trash time: a year.
+const MAX_TRASH_DAYS: u32 = 366;
 
 fn credential(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("CREDENTIALS_DIRECTORY")?;
@@ -343,12 +352,17 @@ impl Opts {
                 "--usage-backfill-days must be at most {MAX_USAGE_BACKFILL_DAYS} (0 disables the backfill), not {usage_backfill_days}"
             );
         }
+        let trash_days = self.trash_days.or(file.trash_days).unwrap_or(7);
+        if trash_days > MAX_TRASH_DAYS {
+            bail!("--trash-days must be at most {MAX_TRASH_DAYS} (0: no trash), not {trash_days}");
+        }
         Ok(Settings {
             sync,
             events_retention,
             rotation_grace,
             usage_every,
             usage_backfill_days,
+            trash_days,
             listen: self
                 .listen
                 .or(file.listen)

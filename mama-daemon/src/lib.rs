@@ -21,6 +21,7 @@ mod rotation;
 pub mod routes;
 pub mod serve;
 pub mod state;
+mod trash;
 mod usage;
 mod worker;
 

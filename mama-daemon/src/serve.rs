@@ -43,6 +43,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
             bootstrap_password: settings.bootstrap_password.clone(),
             rotation_grace: settings.rotation_grace,
             usage_backfill_days: settings.usage_backfill_days,
+            trash_days: settings.trash_days,
         },
     );
     {
@@ -61,6 +62,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
     let sync = crate::worker::spawn(&settings, state.mama.clone())?;
     let pruner = crate::retention::spawn(state.mama.clone(), settings.events_retention);
     let rotator = crate::rotation::spawn(state.mama.clone());
+    let trash = crate::trash::spawn(state.mama.clone());
     let collector = sync
         .is_some()
         .then(|| crate::usage::spawn(state.mama.clone(), settings.usage_every));
@@ -118,6 +120,7 @@ pub async fn serve(settings: Settings) -> Result<()> {
     crate::notify::stopping();
     let _ = stop_tx.send(true);
     rotator.abort();
+    trash.abort();
     if let Some(collector) = collector {
         // A part of a collection in its transaction finishes or rolls back; none starts.
         collector.abort();

@@ -36,6 +36,13 @@ async fn state(rpc: &mut RpcClient) -> Value {
         .await;
     let services = rpc.call("services.list", json!({})).await;
     let organizations = rpc.call("organizations.list", json!({})).await;
+    let trash = rpc.call("users.trash", json!({})).await;
+    let trash: Vec<Value> = trash.ok()["users"]
+        .as_array()
+        .expect("trash")
+        .iter()
+        .map(|u| u["id"].clone())
+        .collect();
     let admins = rpc.call("admins.list", json!({})).await;
     let admins: Vec<Value> = admins.ok()["admins"]
         .as_array()
@@ -44,7 +51,7 @@ async fn state(rpc: &mut RpcClient) -> Value {
         .map(|a| json!([a["username"], a["role"], a["password_changed_at"]]))
         .collect();
     json!({"users": users.ok()["users"], "missing": users.ok()["missing"],
-           "services": services.ok()["services"], "admins": admins,
+           "services": services.ok()["services"], "admins": admins, "trash": trash,
            "organizations": organizations.ok()["organizations"]})
 }
 
@@ -71,6 +78,8 @@ fn sample(method: &str, u1_version: i64, token_id: &str) -> Option<Value> {
             json!({"ids": ["u1", "u2"], "models": {"op": "add", "values": ["llama3"]}})
         }
         "users.rotate_keys" => json!({"ids": ["u1"]}),
+        "users.restore" => json!({"ids": ["t1"]}),
+        "users.purge" => json!({"ids": ["t2"]}),
         "services.create" => json!({"name": "search"}),
         "services.delete" => json!({"name": "chat"}),
         "services.issue_token" => json!({"service": "chat"}),
@@ -85,7 +94,7 @@ fn sample(method: &str, u1_version: i64, token_id: &str) -> Option<Value> {
 
 #[tokio::test]
 async fn every_declared_change_fails_whole_while_events_cannot_be_stored() {
-    let d = Daemon::start();
+    let d = Daemon::start_with(&["--trash-days", "7"], &[]);
     let mut rpc = d.admin().await;
     rpc.call("services.create", json!({"name": "chat"}))
         .await
@@ -95,7 +104,14 @@ async fn every_declared_change_fails_whole_while_events_cannot_be_stored() {
         .await;
     let token = issued.ok()["token"].as_str().expect("token").to_string();
     let token_id = issued.ok()["id"].as_str().expect("id").to_string();
-    rpc.call("users.create", json!({"users": [user("u1"), user("u2")]}))
+    rpc.call(
+        "users.create",
+        json!({"users": [user("u1"), user("u2"), user("t1"), user("t2")]}),
+    )
+    .await
+    .ok();
+    // Two users in the trash, to restore and to purge.
+    rpc.call("users.delete", json!({"ids": ["t1", "t2"]}))
         .await
         .ok();
     rpc.call(

@@ -112,6 +112,9 @@ fn sample(method: &str, who: &str, versions: &Value, token_ids: &Value) -> Optio
             json!({"ids": ["a1", "a2"], "models": {"op": "add", "values": [format!("m-{who}")]}})
         }
         "users.rotate_keys" => json!({"ids": ["a2"]}),
+        "users.trash" => json!({"text": "trash-"}),
+        "users.restore" => json!({"ids": [format!("trash-{who}")]}),
+        "users.purge" => json!({"ids": [format!("purge-{who}")]}),
         "services.create" => json!({"name": format!("svc-{who}")}),
         "services.delete" => json!({"name": format!("del-svc-{who}")}),
         "services.issue_token" => json!({"service": "chat"}),
@@ -169,12 +172,17 @@ async fn state(root: &mut RpcClient) -> Value {
 
 /// The per-account fixture: a user, service and admins to delete, a token to revoke.
 async fn prepare(root: &mut RpcClient, who: &str) -> String {
+    let (trashed, purged) = (format!("trash-{who}"), format!("purge-{who}"));
     root.call(
         "users.create",
-        json!({"users": [user(&format!("del-{who}"), "alpha")]}),
+        json!({"users": [user(&format!("del-{who}"), "alpha"), user(&trashed, "alpha"),
+                         user(&purged, "alpha")]}),
     )
     .await
     .ok();
+    root.call("users.delete", json!({"ids": [trashed, purged]}))
+        .await
+        .ok();
     root.call("services.create", json!({"name": format!("del-svc-{who}")}))
         .await
         .ok();
@@ -222,7 +230,9 @@ async fn every_method_as_every_role_matches_the_method_table() {
     // The LiteLLM stand-in answers the methods that reach LiteLLM (reconcile, usage refresh).
     let standin = StandIn::start().await.expect("stand-in");
     let key = sync::key_file(standin.master_key());
-    let d = sync::start(&standin.base_url(), &key, &sync::unique_prefix());
+    let mut args = sync::sync_args(&standin.base_url(), &key);
+    args.extend(["--trash-days".into(), "7".into()]);
+    let d = sync::start_synced(&args, &sync::envs(&sync::unique_prefix()), None);
     let mut root = d.admin().await;
     root.call("services.create", json!({"name": "chat"}))
         .await

@@ -159,7 +159,17 @@ macro_rules! with_methods {
                 Change, Admin, "Changes one user, refusing a stale version.";
             UsersDelete = "users.delete",
                 $crate::types::DeleteUsersParams => $crate::types::UsersDeleted,
-                Change, Admin, "Deletes users and their keys.";
+                Change, Admin,
+                "Moves users to the trash (their keys blocked) or, without a trash, deletes them.";
+            UsersTrash = "users.trash",
+                $crate::types::ListTrashParams => $crate::types::TrashList,
+                View, Viewer, "Deleted users waiting in the trash, filtered and sorted.";
+            UsersRestore = "users.restore",
+                $crate::types::TrashIdsParams => $crate::types::UsersRestored,
+                Change, Admin, "Brings users back from the trash with the same key (unblocked).";
+            UsersPurge = "users.purge",
+                $crate::types::TrashIdsParams => $crate::types::UsersPurged,
+                Change, Admin, "Deletes users in the trash, and their keys, for good.";
             UsersBulkUpdate = "users.bulk_update",
                 $crate::types::BulkUpdateParams => $crate::types::BulkUpdateResult,
                 Change, Admin,

@@ -21,7 +21,7 @@ pub mod method {
         OrganizationsSetDefaults, ServicesCreate, ServicesDelete, ServicesIssueToken, ServicesList,
         ServicesRevokeToken, SyncReconcile, SyncRetryFailed, SyncStatus, UsageQuery, UsageRefresh,
         UsersBulkUpdate, UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList, UsersListIds,
-        UsersRotateKeys, UsersUpdate,
+        UsersPurge, UsersRestore, UsersRotateKeys, UsersTrash, UsersUpdate,
     };
 }
 

@@ -8,6 +8,7 @@ mod limits;
 mod organizations;
 mod services;
 mod sync;
+mod trash;
 mod usage;
 mod users;
 
@@ -18,5 +19,6 @@ pub use limits::*;
 pub use organizations::*;
 pub use services::*;
 pub use sync::*;
+pub use trash::*;
 pub use usage::*;
 pub use users::*;

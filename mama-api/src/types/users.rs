@@ -403,6 +403,10 @@ pub struct DeleteUsersParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsersDeleted {
     pub deleted: u64,
+    /// When the deleted users leave the trash for good (their keys blocked until then); absent
+    /// when the daemon keeps no trash (`--trash-days 0`) and they are gone at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_after: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

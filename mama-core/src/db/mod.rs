@@ -17,6 +17,7 @@ pub mod organizations;
 pub mod outbox;
 pub mod schema;
 pub mod services;
+pub mod trash;
 pub mod usage;
 pub mod users;
 

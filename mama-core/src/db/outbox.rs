@@ -14,8 +14,11 @@ use super::{DbConn, DbError, CHUNK};
 
 /// Make LiteLLM hold the user's key as mama has it now (create it, or push its models).
 pub const KIND_SYNC: &str = "sync";
-/// Delete a key (by hash) in LiteLLM: a deleted user's or a rotated-out key.
+/// Delete a key (by hash) in LiteLLM: a purged user's or a rotated-out key.
 pub const KIND_DELETE: &str = "delete";
+/// Block a key (by hash) in LiteLLM, keeping it: a user moved to the trash (a restore's sync
+/// unblocks it).
+pub const KIND_BLOCK: &str = "block";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox)]
@@ -47,6 +50,15 @@ impl NewOp {
             user_id: user_id.to_string(),
             kind: KIND_SYNC,
             key_hash: None,
+        }
+    }
+
+    /// Block the key of a user moved to the trash.
+    pub fn block(user_id: &str, key_hash: &str) -> NewOp {
+        NewOp {
+            user_id: user_id.to_string(),
+            kind: KIND_BLOCK,
+            key_hash: Some(key_hash.to_string()),
         }
     }
 

@@ -47,6 +47,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Deleted users waiting to be purged: every column of `users` (copied in SQL by
+    /// `db::trash`), of which Rust reads these, and when and by whom they were deleted.
+    users_trash (id) {
+        id -> Text,
+        organization -> Text,
+        models -> Text,
+        version -> BigInt,
+        key_hash -> Nullable<Text>,
+        key_hint -> Nullable<Text>,
+        prev_key_hash -> Nullable<Text>,
+        retiring_key_hash -> Nullable<Text>,
+        deleted_at -> Timestamp,
+        deleted_by -> Text,
+        purge_after -> Timestamp,
+    }
+}
+
+diesel::table! {
     organizations (name) {
         name -> Text,
         max_budget -> Nullable<Double>,
@@ -186,6 +204,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    users_trash,
     user_models,
     user_services,
     user_info,

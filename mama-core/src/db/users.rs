@@ -24,7 +24,7 @@ pub use key_status::StoredKeyStatus;
 pub use paging::{page, page_cursors};
 use plan::Plan;
 pub use rows::{BoxedUsers, LookupRow, NewUserRow, UserChanges, UserRow};
-pub use terms::search_text;
+pub use terms::{like_escape, search_text};
 
 /// Users matching `filter`, as portable SQL each backend plans by itself. `available` is the
 /// current model catalog, needed only for the `unavailable_models` term (without a catalog

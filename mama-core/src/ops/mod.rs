@@ -19,6 +19,7 @@ pub mod rotate;
 pub mod services;
 pub mod sync;
 pub mod throttle;
+pub mod trash;
 pub mod usage;
 mod user_input;
 pub mod users;
@@ -43,6 +44,9 @@ pub struct CoreConfig {
     /// Days of usage the first collection reads back, today included (0: none before
     /// yesterday), so a new installation shows history at once.
     pub usage_backfill_days: u32,
+    /// Days a deleted user waits in the trash, its key blocked, before it and its key are
+    /// deleted for good (0: no trash, a delete is final at once).
+    pub trash_days: u32,
 }
 
 impl Default for CoreConfig {
@@ -51,6 +55,7 @@ impl Default for CoreConfig {
             bootstrap_password: "admin".into(),
             rotation_grace: std::time::Duration::from_secs(15 * 60),
             usage_backfill_days: 90,
+            trash_days: 7,
         }
     }
 }

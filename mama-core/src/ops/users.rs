@@ -38,6 +38,8 @@ enum CreateRefused {
     UnknownServices(ApiError),
     /// These users exist already.
     Existing(Vec<String>),
+    /// These ids are in the trash (their users may come back).
+    Trashed(Vec<String>),
 }
 
 /// Where a `users.list` page starts: at `offset`, or after / before a cursor (offset 0).
@@ -406,6 +408,10 @@ impl Mama {
                 if !existing.is_empty() {
                     return Ok(Err(CreateRefused::Existing(existing)));
                 }
+                let trashed = crate::db::trash::trashed_ids(conn, &ids)?;
+                if !trashed.is_empty() {
+                    return Ok(Err(CreateRefused::Trashed(trashed)));
+                }
                 users::insert_many(conn, &rows)?;
                 let minted: Vec<(String, String)> = rows
                     .iter()
@@ -419,9 +425,10 @@ impl Mama {
             .await
             .map_err(audit_or)?;
         let rows = created.map_err(|refused| {
-            let existing = match refused {
+            let (existing, trashed) = match refused {
                 CreateRefused::UnknownServices(err) => return err,
-                CreateRefused::Existing(existing) => existing,
+                CreateRefused::Existing(existing) => (existing, false),
+                CreateRefused::Trashed(trashed) => (trashed, true),
             };
             let index: HashMap<&str, usize> = params
                 .users
@@ -433,7 +440,11 @@ impl Mama {
                 .iter()
                 .map(|id| crate::api::FieldError {
                     field: format!("users[{}].id", index.get(id.as_str()).copied().unwrap_or(0)),
-                    message: format!("user {id} already exists"),
+                    message: if trashed {
+                        format!("user {id} is in the trash: restore it, or purge it to reuse the id")
+                    } else {
+                        format!("user {id} already exists")
+                    },
                     row: index.get(id.as_str()).copied(),
                 })
                 .collect();
@@ -441,10 +452,17 @@ impl Mama {
                 fields,
                 ..ApiError::new(
                     ErrorCode::AlreadyExists,
-                    format!(
-                        "{} of the users already exist; nothing was created",
-                        existing.len()
-                    ),
+                    if trashed {
+                        format!(
+                            "{} of the users are in the trash (deleted, restorable); restore or purge them first; nothing was created",
+                            existing.len()
+                        )
+                    } else {
+                        format!(
+                            "{} of the users already exist; nothing was created",
+                            existing.len()
+                        )
+                    },
                 )
             }
         })?;
@@ -651,7 +669,7 @@ impl Mama {
             .event(method::UsersDelete::ACTION)
             .users(params.ids.clone());
         let result = self
-            .delete_users_inner(event.clone(), s.scope(), params)
+            .delete_users_inner(event.clone(), s.scope(), &s.username, params)
             .await;
         if let Err(err) = &result {
             self.audit.record_failure(event.failed(err)).await;
@@ -663,10 +681,14 @@ impl Mama {
         &self,
         event: super::context::EventBuilder,
         scope: Scope,
+        actor: &str,
         params: DeleteUsersParams,
     ) -> OpResult<UsersDeleted> {
         check_id_list("ids", &params.ids, super::user_input::MAX_BULK_IDS)?;
         let ids = dedup(params.ids);
+        if self.config.trash_days > 0 {
+            return self.trash_users(event, scope, actor, ids).await;
+        }
         self.db
             .write(move |conn| {
                 let rows = within_scope(&scope, users::find_many(conn, &ids)?);
@@ -699,6 +721,7 @@ impl Mama {
                 events::insert(conn, &[event.ok()])?;
                 Ok::<_, DbError>(Ok(UsersDeleted {
                     deleted: deleted as u64,
+                    purge_after: None,
                 }))
             })
             .await

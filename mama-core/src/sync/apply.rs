@@ -21,8 +21,28 @@ pub async fn run(mama: &Mama, engine: &Engine, job: &Job) -> Result<Applied, Job
             return Ok(applied);
         }
         sync_user(mama, engine, &job.user_id).await
+    } else if job.kind == crate::db::outbox::KIND_BLOCK {
+        block_key(engine, job).await
     } else {
         delete_key(engine, job).await
+    }
+}
+
+/// Blocks a trashed user's key: it stays in LiteLLM (a restore unblocks the same key) but
+/// every call with it is refused. A key LiteLLM never had (its creation was still queued) has
+/// nothing to block.
+async fn block_key(engine: &Engine, job: &Job) -> Result<Applied, JobError> {
+    let Some(hash) = job.key_hash.clone() else {
+        return Ok(Applied::Nothing);
+    };
+    let change = UpdateKey {
+        blocked: Some(true),
+        ..UpdateKey::default()
+    };
+    match engine.client.update_key(CHANGED_BY, &hash, &change).await {
+        Ok(_) => Ok(Applied::Blocked),
+        Err(LiteLlmError::NotFound { .. }) => Ok(Applied::AlreadyGone),
+        Err(err) => Err(classify(err, &hash)),
     }
 }
 

@@ -36,6 +36,8 @@ pub enum Applied {
     AlreadyGone,
     /// The user (or its key) no longer exists: a delete operation handles the key.
     Nothing,
+    /// A trashed user's key blocked in LiteLLM.
+    Blocked,
 }
 
 /// Why a job did not finish.

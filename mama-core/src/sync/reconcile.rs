@@ -209,6 +209,12 @@ async fn reconcile(
                     .select(crate::db::schema::outbox::key_hash)
                     .load::<Option<String>>(c)?,
             );
+            // A trashed user's key is blocked, not an orphan: a restore brings it back.
+            previous.extend(
+                crate::db::schema::users_trash::table
+                    .select(crate::db::schema::users_trash::key_hash)
+                    .load::<Option<String>>(c)?,
+            );
             let queued = outbox::users_in_queue(c)?;
             Ok::<_, DbError>((rows, previous, queued))
         })

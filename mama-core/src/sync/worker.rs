@@ -172,6 +172,8 @@ fn action(job: &Job, applied: &Applied) -> Option<Action> {
         Applied::Created { .. } => Some(actions::SYNC_CREATE),
         Applied::Updated { .. } => Some(actions::SYNC_UPDATE),
         Applied::Unchanged { .. } => Some(actions::SYNC_VERIFY),
+        Applied::Blocked => Some(actions::SYNC_UPDATE),
+        Applied::AlreadyGone if job.kind == outbox::KIND_BLOCK => Some(actions::SYNC_UPDATE),
         Applied::Deleted | Applied::AlreadyGone => Some(actions::SYNC_DELETE),
         Applied::Nothing => (!job.is_sync()).then_some(actions::SYNC_DELETE),
     }
@@ -195,6 +197,7 @@ async fn settle(
         Ok(applied) => {
             let event = action(&job, &applied).map(|a| {
                 let detail = match &applied {
+                    Applied::Blocked => "key blocked in LiteLLM (the user is in the trash)",
                     Applied::AlreadyGone => "LiteLLM no longer had the key",
                     Applied::Unchanged { .. } => "LiteLLM already held the key as mama has it",
                     _ => "applied in LiteLLM",
@@ -237,7 +240,7 @@ async fn settle(
         }
         Err(JobError::Permanent { key_hash, reason }) => {
             let err = ApiError::new(ErrorCode::Conflict, reason.clone());
-            let name = if job.is_sync() {
+            let name = if job.is_sync() || job.kind == outbox::KIND_BLOCK {
                 actions::SYNC_UPDATE
             } else {
                 actions::SYNC_DELETE
@@ -266,7 +269,7 @@ async fn settle(
             // One event when an operation starts failing, not one per retry of a long outage.
             let event = (job.attempts == 0).then(|| {
                 let err = ApiError::new(ErrorCode::Unavailable, format!("{reason}; will retry"));
-                let name = if job.is_sync() {
+                let name = if job.is_sync() || job.kind == outbox::KIND_BLOCK {
                     actions::SYNC_UPDATE
                 } else {
                     actions::SYNC_DELETE

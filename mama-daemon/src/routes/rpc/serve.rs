@@ -64,6 +64,9 @@ serve! {
     UsersCreate => |mama, ctx, s, p| mama.create_users(ctx, s, p).await;
     UsersUpdate => |mama, ctx, s, p| mama.update_user(ctx, s, p).await;
     UsersDelete => |mama, ctx, s, p| mama.delete_users(ctx, s, p).await;
+    UsersTrash => |mama, ctx, s, p| mama.list_trash(ctx, s, p).await;
+    UsersRestore => |mama, ctx, s, p| mama.restore_users(ctx, s, p).await;
+    UsersPurge => |mama, ctx, s, p| mama.purge_users(ctx, s, p).await;
     UsersBulkUpdate => |mama, ctx, s, p| mama.bulk_update(ctx, s, p).await;
     UsersRotateKeys => |mama, ctx, s, p| mama.rotate_keys(ctx, s, p).await;
     ServicesList => |mama, ctx, s, _| mama.list_services(ctx, s).await;
