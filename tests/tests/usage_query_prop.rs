@@ -109,12 +109,18 @@ fn asks() -> impl Strategy<Value = Ask> {
         proptest::option::of(prop_oneof![Just("RE"), Just("연구"), Just("r&"), Just("x")]),
         proptest::option::of(prop_oneof![Just("SEARCH"), Just("소"), Just("_")]),
         proptest::option::of(0..MODELS.len()),
+        // An account's organization scope (issue 18): none, some, or the empty scope.
+        proptest::option::of(proptest::sample::subsequence(
+            vec!["research", "R&D", "연구소", "elsewhere"],
+            0..3,
+        )),
     )
-        .prop_map(|(ids, text, org, model)| UsageFilter {
+        .prop_map(|(ids, text, org, model, scope)| UsageFilter {
             user_ids: ids.unwrap_or_default(),
             text: text.map(str::to_string),
             organization: org.map(str::to_string),
             model: model.map(|m| MODELS[m].to_string()),
+            scope: scope.map(|orgs| orgs.into_iter().map(str::to_string).collect()),
         });
     (
         0u64..100,
@@ -159,6 +165,9 @@ fn matches(row: &Row, ask: &Ask) -> bool {
         && row.day <= ask.to
         && (f.user_ids.is_empty() || f.user_ids.iter().any(|id| id == user))
         && f.model.as_deref().is_none_or(|m| m == MODELS[row.model])
+        && f.scope
+            .as_ref()
+            .is_none_or(|orgs| orgs.iter().any(|o| o == org))
         && f.organization.as_deref().is_none_or(|o| contains(org, o))
         && f.text
             .as_deref()
