@@ -135,6 +135,7 @@ pub enum Tag {
     ServiceNames,
     Admins,
     CreateAdmin,
+    UpdateAdmin,
     DeleteAdmin,
     Services,
     CreateService,

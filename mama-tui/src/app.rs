@@ -1,9 +1,10 @@
 //! The whole state of the UI (the Elm "model"). `view` only reads it; `update` only changes it.
 
 use chrono::{DateTime, Utc};
-use mama_api::rpc::Method;
+use mama_api::rpc::{Caller, Method};
 use mama_api::types::{
-    AdminView, EventFilter, EventView, ModelList, OrganizationView, Role, ServiceView, SyncStatus,
+    AdminView, EventFilter, EventView, ModelList, OrganizationView, Role, Scope, ServiceView,
+    SyncStatus,
 };
 
 use crate::action::{Screen, Tag};
@@ -19,6 +20,8 @@ pub struct SessionInfo {
     pub token: String,
     pub username: String,
     pub role: Role,
+    /// The organizations the account is limited to (`None`: every organization).
+    pub organizations: Scope,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -205,8 +208,33 @@ impl App {
         self.session.as_ref().map(|s| s.token.clone())
     }
 
-    pub fn is_super(&self) -> bool {
-        self.session.as_ref().is_some_and(|s| s.role == Role::Super)
+    /// Why the signed-in account may not call a method declared for `caller`; `None` when it
+    /// may. The daemon decides with the same [`Caller::admits`], so what the TUI offers and what
+    /// the daemon allows cannot drift apart. Without a session only what anyone may do is
+    /// allowed.
+    pub fn refusal(&self, caller: Caller) -> Option<&'static str> {
+        let (role, scoped) = match &self.session {
+            Some(s) => (s.role, s.organizations.is_some()),
+            None if caller == Caller::Anyone => return None,
+            None => return Some("not logged in"),
+        };
+        caller.admits(role, scoped).err()
+    }
+
+    /// Whether the signed-in account may call a method declared for `caller`.
+    pub fn may(&self, caller: Caller) -> bool {
+        self.refusal(caller).is_none()
+    }
+
+    /// Refuses, on the status line, what the account may not do. Returns whether it may.
+    pub fn check(&mut self, caller: Caller) -> bool {
+        match self.refusal(caller) {
+            Some(reason) => {
+                self.error(reason);
+                false
+            }
+            None => true,
+        }
     }
 
     /// Queues an RPC call with the current session.

@@ -1,13 +1,23 @@
 //! Keys → actions. One table per screen drives the key handling, the `?` help and the hint bar,
 //! so they cannot disagree. Handling returns an [`Action`] and touches nothing, so every binding
 //! is unit tested without a terminal (the atuin `handle_key_input` pattern).
+//!
+//! Each binding also says who may use it: the [`Caller`] of the RPC method its command ends up
+//! calling (`M::CALLER`, from the one method table the daemon checks too). The help and the hint
+//! bar offer only what the signed-in account may do, and `update` refuses the rest.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use mama_api::rpc::method::{
+    AdminsCreate, AdminsDelete, AdminsUpdate, AuthChangePassword, OrganizationsSetDefaults,
+    ServicesCreate, ServicesDelete, ServicesIssueToken, UsersBulkUpdate, UsersCreate, UsersDelete,
+    UsersRotateKeys, UsersUpdate,
+};
+use mama_api::rpc::{Caller, Method};
 use mama_api::types::{UsageMeasure, UserColumn};
 
 use crate::action::{Action, Cmd, Screen};
 use crate::app::App;
-use crate::popup::{BulkField, CreateField, EditField, Popup};
+use crate::popup::{AdminField, BulkField, CreateField, EditField, Popup};
 use crate::text::Edit;
 
 /// One key binding as the help shows it.
@@ -21,6 +31,36 @@ pub struct Binding {
     pub help: &'static str,
     /// Short label for the bottom hint bar; empty: not shown there.
     pub hint: &'static str,
+    /// Who may use it: the caller of the method the command calls (`Anyone` when it calls
+    /// none, or only views).
+    pub caller: Caller,
+    /// What the binding still does for an account refused this caller, and its help then
+    /// (Enter on a user edits it, or only shows it to a viewer).
+    pub read_only: Option<(Caller, &'static str)>,
+}
+
+impl Binding {
+    /// The binding for accounts that may call a method declared for `caller` only.
+    const fn needs(self, caller: Caller) -> Binding {
+        Binding { caller, ..self }
+    }
+
+    /// The binding does more (what `help` says) for accounts admitted by `caller`, and only
+    /// what `read_only_help` says for the others.
+    const fn reads_for_others(self, caller: Caller, read_only_help: &'static str) -> Binding {
+        Binding {
+            read_only: Some((caller, read_only_help)),
+            ..self
+        }
+    }
+
+    /// The help line as `app`'s account reads it.
+    pub fn help_for(&self, app: &App) -> &'static str {
+        match self.read_only {
+            Some((caller, help)) if !app.may(caller) => help,
+            _ => self.help,
+        }
+    }
 }
 
 const fn key(
@@ -37,6 +77,8 @@ const fn key(
         key,
         help,
         hint,
+        caller: Caller::Anyone,
+        read_only: None,
     }
 }
 
@@ -54,6 +96,8 @@ const fn ctrl(
         key,
         help,
         hint,
+        caller: Caller::Anyone,
+        read_only: None,
     }
 }
 
@@ -65,6 +109,8 @@ const fn special(code: KeyCode, cmd: Cmd, key: &'static str, help: &'static str)
         key,
         help,
         hint: "",
+        caller: Caller::Anyone,
+        read_only: None,
     }
 }
 
@@ -91,7 +137,8 @@ pub const GLOBAL: &[Binding] = &[
         ':',
         Cmd::Palette,
         ":",
-        "command (:users :models :admins :services :events :orgs :usage :passwd :export FILE :retry :reconcile :q)",
+        // The help lists the commands the account may run (see `crate::palette`).
+        "command",
         "cmd",
     ),
     key('1', Cmd::GoTo(Screen::Users), "1", "users screen", ""),
@@ -107,7 +154,7 @@ pub const GLOBAL: &[Binding] = &[
         "",
     ),
     key('7', Cmd::GoTo(Screen::Usage), "7", "usage screen", "usage"),
-    key('P', Cmd::ChangePassword, "P", "change my password", ""),
+    key('P', Cmd::ChangePassword, "P", "change my password", "").needs(AuthChangePassword::CALLER),
     key('r', Cmd::Reload, "r", "reload", ""),
     key('q', Cmd::Quit, "q", "quit", "quit"),
     ctrl('c', Cmd::Quit, "ctrl-c", "quit", ""),
@@ -136,20 +183,22 @@ pub const USERS: &[Binding] = &[
         "esc",
         "clear marks, then the filter",
     ),
-    special(KeyCode::Enter, Cmd::Open, "enter", "edit user"),
+    special(KeyCode::Enter, Cmd::Open, "enter", "edit user")
+        .reads_for_others(UsersUpdate::CALLER, "user details"),
     key('u', Cmd::OpenUsage, "u", "usage of the user", "usage"),
-    key('b', Cmd::BulkEdit, "b", "bulk edit marked", "bulk"),
-    key('c', Cmd::CreateUsers, "c", "create users", "create"),
-    ctrl('d', Cmd::DeleteMarked, "ctrl-d", "delete marked", "delete"),
-    key('R', Cmd::RotateMarked, "R", "rotate keys of marked", ""),
+    key('b', Cmd::BulkEdit, "b", "bulk edit marked", "bulk").needs(UsersBulkUpdate::CALLER),
+    key('c', Cmd::CreateUsers, "c", "create users", "create").needs(UsersCreate::CALLER),
+    ctrl('d', Cmd::DeleteMarked, "ctrl-d", "delete marked", "delete").needs(UsersDelete::CALLER),
+    key('R', Cmd::RotateMarked, "R", "rotate keys of marked", "").needs(UsersRotateKeys::CALLER),
     key(
         'x',
         Cmd::DropUnavailable,
         "x",
         "drop unavailable models from marked",
         "",
-    ),
-    key('p', Cmd::SuspendResume, "p", "suspend or resume user", ""),
+    )
+    .needs(UsersBulkUpdate::CALLER),
+    key('p', Cmd::SuspendResume, "p", "suspend or resume user", "").needs(UsersUpdate::CALLER),
     key(
         'I',
         Cmd::Sort(UserColumn::Id),
@@ -265,30 +314,35 @@ pub const MODELS: &[Binding] = &[
         "x",
         "drop unavailable models from marked users",
         "drop unavailable",
-    ),
+    )
+    .needs(UsersBulkUpdate::CALLER),
 ];
 
 pub const ADMINS: &[Binding] = &[
-    key('n', Cmd::New, "n", "new admin", "new"),
-    ctrl('d', Cmd::Remove, "ctrl-d", "delete admin", "delete"),
+    key('n', Cmd::New, "n", "new account", "new").needs(AdminsCreate::CALLER),
+    key('e', Cmd::Open, "e", "edit role and organizations", "edit").needs(AdminsUpdate::CALLER),
+    ctrl('d', Cmd::Remove, "ctrl-d", "delete account", "delete").needs(AdminsDelete::CALLER),
 ];
 
 pub const SERVICES: &[Binding] = &[
-    key('n', Cmd::New, "n", "new service", "new"),
+    key('n', Cmd::New, "n", "new service", "new").needs(ServicesCreate::CALLER),
     key(
         't',
         Cmd::IssueToken,
         "t",
         "issue a token (shown once)",
         "token",
-    ),
+    )
+    .needs(ServicesIssueToken::CALLER),
+    // Deleting a service and revoking a token are declared for the same caller (a test checks).
     ctrl(
         'd',
         Cmd::Remove,
         "ctrl-d",
         "delete service / revoke token",
         "delete/revoke",
-    ),
+    )
+    .needs(ServicesDelete::CALLER),
 ];
 
 pub const EVENTS: &[Binding] = &[
@@ -309,14 +363,16 @@ pub const ORGANIZATIONS: &[Binding] = &[
         Cmd::Open,
         "enter",
         "edit the default limits",
-    ),
+    )
+    .needs(OrganizationsSetDefaults::CALLER),
     key(
         'e',
         Cmd::Open,
         "e",
         "edit the default limits",
         "edit defaults",
-    ),
+    )
+    .needs(OrganizationsSetDefaults::CALLER),
 ];
 
 pub const USAGE: &[Binding] = &[
@@ -413,6 +469,23 @@ pub fn bindings(screen: Screen) -> Vec<&'static Binding> {
     own.iter().chain(NAVIGATION).chain(GLOBAL).collect()
 }
 
+/// The bindings of a screen that `app`'s account may use: what the help and the hint bar offer.
+pub fn offered(app: &App, screen: Screen) -> Vec<&'static Binding> {
+    bindings(screen)
+        .into_iter()
+        .filter(|b| app.may(b.caller))
+        .collect()
+}
+
+/// Who may run `cmd` on `screen`: the caller of its binding there (a command means one thing
+/// per screen, whichever key runs it). `Anyone` for a command the screen does not bind.
+pub fn caller(screen: Screen, cmd: Cmd) -> Caller {
+    bindings(screen)
+        .into_iter()
+        .find(|b| b.cmd == cmd)
+        .map_or(Caller::Anyone, |b| b.caller)
+}
+
 /// What kind of field has focus in a form or dialog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -447,7 +520,7 @@ impl Context {
                 Popup::Palette(_) | Popup::Prompt(_) | Popup::Password(_) => {
                     Context::Form(Field::Text)
                 }
-                Popup::NewAdmin(form) => Context::Form(if form.focus_index == 2 {
+                Popup::Account(form) => Context::Form(if form.focus == AdminField::Role {
                     Field::Choice
                 } else {
                     Field::Text
@@ -858,6 +931,50 @@ mod tests {
         assert_eq!(
             handle_key(area, press(KeyCode::Char('='))),
             Action::Edit(Edit::Insert('='))
+        );
+    }
+
+    #[test]
+    fn a_command_needs_the_caller_of_the_method_it_calls() {
+        use mama_api::rpc::method::{ServicesRevokeToken, SyncStatus};
+        assert_eq!(caller(Screen::Users, Cmd::CreateUsers), Caller::Admin);
+        assert_eq!(caller(Screen::Users, Cmd::BulkEdit), Caller::Admin);
+        assert_eq!(caller(Screen::Services, Cmd::New), Caller::GlobalAdmin);
+        assert_eq!(caller(Screen::Admins, Cmd::New), Caller::Super);
+        assert_eq!(caller(Screen::Admins, Cmd::Open), Caller::Super);
+        assert_eq!(caller(Screen::Organizations, Cmd::Open), Caller::Admin);
+        // Reading a user, moving, sorting and the usage need nothing.
+        assert_eq!(caller(Screen::Users, Cmd::Open), Caller::Anyone);
+        assert_eq!(caller(Screen::Users, Cmd::Down), Caller::Anyone);
+        assert_eq!(caller(Screen::Usage, Cmd::Open), Caller::Anyone);
+        assert_eq!(SyncStatus::CALLER, Caller::Viewer);
+        // ctrl-d on the services screen deletes a service or revokes a token: one caller.
+        assert_eq!(ServicesDelete::CALLER, ServicesRevokeToken::CALLER);
+        // A command means one thing per screen: every key that runs it needs the same.
+        for screen in [
+            Screen::Users,
+            Screen::Models,
+            Screen::Admins,
+            Screen::Services,
+            Screen::Events,
+            Screen::Organizations,
+            Screen::Usage,
+        ] {
+            for b in bindings(screen) {
+                assert_eq!(b.caller, caller(screen, b.cmd), "{screen:?} {}", b.key);
+            }
+        }
+    }
+
+    #[test]
+    fn admins_screen_keys() {
+        let admins = Context::Screen(Screen::Admins);
+        let key = |code| handle_key(admins, press(code));
+        assert_eq!(key(KeyCode::Char('n')), Action::Cmd(Cmd::New));
+        assert_eq!(key(KeyCode::Char('e')), Action::Cmd(Cmd::Open));
+        assert_eq!(
+            handle_key(admins, with(KeyCode::Char('d'), KeyModifiers::CONTROL)),
+            Action::Cmd(Cmd::Remove)
         );
     }
 

@@ -17,6 +17,7 @@ pub mod filter;
 pub mod keymap;
 pub mod limit_form;
 pub mod limits;
+pub mod palette;
 pub mod popup;
 pub mod runtime;
 pub mod terminal;

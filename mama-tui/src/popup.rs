@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use mama_api::types::{
-    BulkUpdateParams, Info, LimitField, OrganizationView, Role, SetDefaultsParams, SetOp, UserView,
+    AdminView, BulkUpdateParams, Info, LimitField, OrganizationView, Role, Scope,
+    SetDefaultsParams, SetOp, UserView,
 };
 use mama_api::FieldError;
 
@@ -26,7 +27,8 @@ pub enum Popup {
     Create(CreateDialog),
     Picker(Picker),
     Password(PasswordForm),
-    NewAdmin(AdminForm),
+    /// A new account, or an account's role and scope.
+    Account(AdminForm),
     /// A one-line question (new service name).
     Prompt(Prompt),
     /// An organization's default limits.
@@ -99,6 +101,11 @@ pub struct EditDialog {
     /// The daemon answered `conflict`: the user changed meanwhile. `r` reloads.
     pub conflict: Option<i64>,
     pub saving: bool,
+    /// Why the account may not change the user (a viewer): the dialog only shows it.
+    pub read_only: Option<&'static str>,
+    /// The daemon never sends this account a key (a viewer): the dialog says so beside the
+    /// hint, so a missing key is not mistaken for none.
+    pub key_hidden: bool,
 }
 
 impl EditDialog {
@@ -119,7 +126,19 @@ impl EditDialog {
             error: None,
             conflict: None,
             saving: false,
+            read_only: None,
+            key_hidden: false,
             user,
+        }
+    }
+
+    /// The dialog as an account that may not change users (`read_only`: why) or never sees
+    /// keys (`key_hidden`) has it.
+    pub fn for_account(self, read_only: Option<&'static str>, key_hidden: bool) -> Self {
+        EditDialog {
+            read_only,
+            key_hidden,
+            ..self
         }
     }
 }
@@ -286,7 +305,8 @@ impl BulkDialog {
     }
 }
 
-/// The info keys of a comma-separated list, trimmed, without blanks or repeats.
+/// The names of a comma-separated list (info keys, organizations), trimmed, without blanks or
+/// repeats.
 pub fn parse_keys(text: &str) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     for key in text.split(',').map(str::trim).filter(|k| !k.is_empty()) {
@@ -460,12 +480,29 @@ impl PasswordForm {
     }
 }
 
+/// A field of the account form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminField {
+    Username,
+    Password,
+    Role,
+    Organizations,
+}
+
+/// An account, new (`admins.create`) or existing (`admins.update`: its role and organization
+/// scope only).
 #[derive(Debug)]
 pub struct AdminForm {
+    /// Fixed when editing an existing account.
     pub username: TextInput,
     pub password: TextInput,
     pub role: Role,
-    pub focus_index: usize,
+    /// Comma-separated organizations the account is limited to; empty: every organization,
+    /// `-`: none. A super admin is never limited, so it is ignored for one.
+    pub organizations: TextInput,
+    pub focus: AdminField,
+    /// Editing an existing account rather than creating one.
+    pub editing: bool,
     pub error: Option<String>,
 }
 
@@ -475,9 +512,73 @@ impl Default for AdminForm {
             username: TextInput::default(),
             password: TextInput::default(),
             role: Role::Admin,
-            focus_index: 0,
+            organizations: TextInput::default(),
+            focus: AdminField::Username,
+            editing: false,
             error: None,
         }
+    }
+}
+
+/// Typed for a scope of no organization at all (an empty field is every organization).
+pub const NO_ORGANIZATION: &str = "-";
+
+impl AdminForm {
+    /// The form for changing `admin`'s role and scope, filled with what it has now.
+    pub fn edit(admin: &AdminView) -> Self {
+        let organizations = match &admin.organizations {
+            None => String::new(),
+            Some(list) if list.is_empty() => NO_ORGANIZATION.to_string(),
+            Some(list) => list.join(", "),
+        };
+        AdminForm {
+            username: TextInput::new(admin.username.clone()),
+            role: admin.role,
+            organizations: TextInput::new(organizations),
+            focus: AdminField::Role,
+            editing: true,
+            ..AdminForm::default()
+        }
+    }
+
+    /// The fields focus moves through: the username and password only for a new account, the
+    /// organizations only for a role that can be limited.
+    pub fn fields(&self) -> Vec<AdminField> {
+        let mut fields = Vec::new();
+        if !self.editing {
+            fields.extend([AdminField::Username, AdminField::Password]);
+        }
+        fields.push(AdminField::Role);
+        if self.scoped_role() {
+            fields.push(AdminField::Organizations);
+        }
+        fields
+    }
+
+    /// Whether the chosen role can be limited to organizations (a super admin never is).
+    pub fn scoped_role(&self) -> bool {
+        self.role != Role::Super
+    }
+
+    /// Super → viewer → admin → super (`forward`), or back.
+    pub fn cycle_role(&mut self, forward: bool) {
+        const ORDER: [Role; 3] = [Role::Super, Role::Viewer, Role::Admin];
+        let i = ORDER.iter().position(|r| *r == self.role).unwrap_or(0);
+        self.role = ORDER[if forward { (i + 1) % 3 } else { (i + 2) % 3 }];
+    }
+
+    /// The scope the form asks for: `None` (every organization) for a super admin or an empty
+    /// field.
+    pub fn scope(&self) -> Scope {
+        if !self.scoped_role() {
+            return None;
+        }
+        let text = self.organizations.value().trim();
+        if text == NO_ORGANIZATION {
+            return Some(Vec::new());
+        }
+        let names = parse_keys(text);
+        (!names.is_empty()).then_some(names)
     }
 }
 

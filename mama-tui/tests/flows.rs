@@ -506,7 +506,8 @@ fn admins_and_services_are_created_and_deleted_through_forms_and_confirms() {
     };
     assert_eq!(
         params,
-        &json!({"username": "운영자", "password": "a-long-password", "role": "super"})
+        &json!({"username": "운영자", "password": "a-long-password", "role": "super",
+                "organizations": null})
     );
     let effects = reply(&mut app, Tag::CreateAdmin, json!({}));
     assert!(app.popups.is_empty());

@@ -383,7 +383,14 @@ fn admins_screen() {
             {"username": "admin", "role": "super", "must_change_password": false,
              "created_at": "2026-03-01T08:00:00Z", "password_changed_at": "2026-03-01T08:05:00Z"},
             {"username": "운영자", "role": "admin", "must_change_password": true,
+             "organizations": ["Sales", "영업부"],
              "created_at": "2026-03-02T09:00:00Z", "password_changed_at": "2026-03-02T09:00:00Z"},
+            {"username": "alice", "role": "viewer", "must_change_password": false,
+             "organizations": ["연구소", "연구소 본부", "Research", "Sales"],
+             "created_at": "2026-03-02T09:10:00Z", "password_changed_at": "2026-03-02T09:20:00Z"},
+            {"username": "auditor", "role": "viewer", "must_change_password": false,
+             "organizations": [],
+             "created_at": "2026-03-02T09:30:00Z", "password_changed_at": "2026-03-02T09:30:00Z"},
         ]}),
     );
     insta::assert_snapshot!(screen(&app));

@@ -21,16 +21,31 @@ pub fn field_line(
     focused: bool,
     theme: Theme,
 ) {
+    field_line_wide(frame, at, label, 12, input, masked, focused, theme);
+}
+
+/// [`field_line`] with a label column `label_cells` wide (a form with a long label).
+#[allow(clippy::too_many_arguments)]
+pub fn field_line_wide(
+    frame: &mut Frame,
+    at: Rect,
+    label: &str,
+    label_cells: usize,
+    input: &TextInput,
+    masked: bool,
+    focused: bool,
+    theme: Theme,
+) {
     if at.is_empty() {
         return;
     }
-    let label_text = fit(label, 12);
+    let label_text = fit(label, label_cells);
     let value = if masked {
         "•".repeat(input.value().chars().count())
     } else {
         input.value().to_string()
     };
-    let room = usize::from(at.width).saturating_sub(13);
+    let room = usize::from(at.width).saturating_sub(label_cells + 1);
     let style = if focused {
         theme.focus()
     } else {
@@ -51,7 +66,7 @@ pub fn field_line(
         } else {
             input.cursor_cells()
         };
-        let x = at.x + 13 + cells.min(room) as u16;
+        let x = at.x + (label_cells + 1 + cells.min(room)) as u16;
         frame.set_cursor_position(Position { x, y: at.y });
     }
 }

@@ -1,4 +1,5 @@
-//! The `?` overlay and the bottom hint bar, both generated from the keymap tables.
+//! The `?` overlay and the bottom hint bar, both generated from the keymap tables: only the
+//! keys the signed-in account may use are offered.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -11,6 +12,8 @@ use crate::action::{Cmd, Screen};
 use crate::app::App;
 use crate::filter;
 use crate::keymap::{self, Binding, Context, Field};
+use crate::palette;
+use crate::popup::Popup;
 use crate::text::{fit, width};
 
 /// One binding per command (the first, e.g. `j/↓` rather than `↓`).
@@ -31,7 +34,7 @@ fn unique(bindings: Vec<&'static Binding>) -> Vec<&'static Binding> {
 
 /// The help's lines, key and what it does: one per command, except the screen switches, which
 /// share one line (`1–7  users models …`) so that every users-screen key fits on 80×24.
-fn entries(bindings: Vec<&'static Binding>) -> Vec<(String, String)> {
+fn entries(app: &App, bindings: Vec<&'static Binding>) -> Vec<(String, String)> {
     let screens: Vec<&Binding> = bindings
         .iter()
         .copied()
@@ -49,7 +52,8 @@ fn entries(bindings: Vec<&'static Binding>) -> Vec<(String, String)> {
                     lines.push((format!("{}–{}", first.key, last.key), names.join(" ")));
                 }
             }
-            _ => lines.push((b.key.to_string(), b.help.to_string())),
+            (Cmd::Palette, _) => lines.push((b.key.to_string(), palette::help(app))),
+            _ => lines.push((b.key.to_string(), b.help_for(app).to_string())),
         }
     }
     lines
@@ -61,7 +65,7 @@ pub fn overlay(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     } else {
         app.screen
     };
-    let bindings = entries(unique(keymap::bindings(screen)));
+    let bindings = entries(app, unique(keymap::offered(app, screen)));
     let inner_width = usize::from(area.width.saturating_sub(4));
     let columns = if inner_width >= 70 { 2 } else { 1 };
     let col_width = inner_width / columns;
@@ -98,7 +102,7 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
     match Context::of(app) {
         Context::Screen(screen) => {
             // `?` and `:` first so help is always visible, quit last.
-            let all = keymap::bindings(screen);
+            let all = keymap::offered(app, screen);
             let (first, rest): (Vec<&Binding>, Vec<&Binding>) = all
                 .into_iter()
                 .filter(|b| !b.hint.is_empty())
@@ -130,6 +134,14 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         ],
         Context::Confirm => vec![("y", "yes"), ("n/esc", "no")],
         Context::Dismiss => vec![("esc/enter", "close")],
+        // A user's details as a viewer reads them: nothing to save.
+        Context::Form(_) if reading_a_user(app) => {
+            vec![
+                ("tab", "next field"),
+                ("ctrl-r", "reload"),
+                ("esc", "close"),
+            ]
+        }
         Context::Form(field) => {
             let mut h = vec![("tab", "next field")];
             match field {
@@ -148,6 +160,11 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             h
         }
     }
+}
+
+/// The popup on top is a user's details the account may only read.
+fn reading_a_user(app: &App) -> bool {
+    matches!(app.popups.last(), Some(Popup::Edit(d)) if d.read_only.is_some())
 }
 
 pub fn hint_bar(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {

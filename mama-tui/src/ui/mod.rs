@@ -18,8 +18,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use mama_api::types::{describe_scope, Role, Scope};
+
 use crate::action::Screen;
-use crate::app::{App, Level, SyncState};
+use crate::app::{App, Level, SessionInfo, SyncState};
 use crate::text::{fit, truncate, width};
 use theme::Theme;
 
@@ -135,7 +137,8 @@ fn title_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
     Paragraph::new(Line::from(Span::styled(fit(&text, total), theme.title())))
 }
 
-fn litellm_span(app: &App, theme: Theme) -> Vec<Span<'static>> {
+/// LiteLLM's health and the sync queue; `compact`: the health and the failures only.
+fn litellm_span(app: &App, theme: Theme, compact: bool) -> Vec<Span<'static>> {
     match &app.sync {
         SyncState::Unknown => vec![Span::styled("LiteLLM: …", theme.dim())],
         SyncState::NotAvailable => vec![Span::styled("LiteLLM: n/a", theme.dim())],
@@ -146,11 +149,14 @@ fn litellm_span(app: &App, theme: Theme) -> Vec<Span<'static>> {
                 (true, Some(false)) => Span::styled("LiteLLM: down", theme.error()),
                 (true, None) => Span::styled("LiteLLM: ?", theme.dim()),
             };
-            let mut queue = format!(" queue {}", s.queue_depth);
-            if s.users_pending > 0 {
-                queue.push_str(&format!(" · {} pending", s.users_pending));
+            let mut spans = vec![health];
+            if !compact {
+                let mut queue = format!(" queue {}", s.queue_depth);
+                if s.users_pending > 0 {
+                    queue.push_str(&format!(" · {} pending", s.users_pending));
+                }
+                spans.push(Span::raw(queue));
             }
-            let mut spans = vec![health, Span::raw(queue)];
             if s.users_failed > 0 {
                 spans.push(Span::styled(
                     format!(" · {} failed", s.users_failed),
@@ -162,18 +168,47 @@ fn litellm_span(app: &App, theme: Theme) -> Vec<Span<'static>> {
     }
 }
 
-/// Server, admin, LiteLLM and the last message. A message takes the server's place, so errors
-/// stay readable at 80 columns.
+/// Cells of the organizations kept when they are cut; with less room only the name and role
+/// show.
+const SCOPE_KEPT: usize = 8;
+
+/// Server, account, LiteLLM and the last message. A message takes the server's place, so errors
+/// stay readable at 80 columns: when it does not fit, the sync queue is left out first, then
+/// the account's organizations are cut, then its name; its role always shows.
 fn status_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
     let total = usize::from(total);
-    let who = app.session.as_ref().map_or(String::new(), |s| {
-        format!("{} ({})", s.username, s.role.as_str())
-    });
+    let cells = |spans: &[Span]| spans.iter().map(|s| width(&s.content)).sum::<usize>();
+    // The separators: " ", " │ " and " │ ".
+    let fixed = 7;
+    let (litellm, who) = match (&app.message, &app.session) {
+        (_, None) => (litellm_span(app, theme, false), String::new()),
+        // The server is the least of it: the account takes what LiteLLM leaves.
+        (None, Some(s)) => {
+            let litellm = litellm_span(app, theme, false);
+            let room = total.saturating_sub(fixed + cells(&litellm));
+            let who = account_in(s, room, true).unwrap_or_else(|| s.role.as_str().into());
+            (litellm, who)
+        }
+        (Some((_, text)), Some(s)) => {
+            let room =
+                |litellm: &[Span]| total.saturating_sub(fixed + cells(litellm) + width(text));
+            let full = litellm_span(app, theme, false);
+            match account_in(s, room(&full), false) {
+                Some(who) => (full, who),
+                None => {
+                    // When the message is cut whatever gives way, the name stays.
+                    let compact = litellm_span(app, theme, true);
+                    let who =
+                        account_in(s, room(&compact), true).unwrap_or_else(|| name_and_role(s));
+                    (compact, who)
+                }
+            }
+        }
+    };
     let mut spans = vec![Span::raw(" "), Span::raw(who), Span::raw(" │ ")];
-    spans.extend(litellm_span(app, theme));
+    spans.extend(litellm);
     spans.push(Span::raw(" │ "));
-    let used: usize = spans.iter().map(|s| width(&s.content)).sum();
-    let room = total.saturating_sub(used);
+    let room = total.saturating_sub(cells(&spans));
     match &app.message {
         Some((level, text)) => {
             let style = if *level == Level::Error {
@@ -186,4 +221,46 @@ fn status_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
         None => spans.push(Span::styled(truncate(&app.server, room), theme.dim())),
     }
     Paragraph::new(Line::from(spans))
+}
+
+/// The account in at most `room` cells: whole, else with its organizations cut (keeping at
+/// least [`SCOPE_KEPT`] cells of them), else — when `shorter` — its name and role, else its
+/// role. `None` when none of those fits.
+fn account_in(s: &SessionInfo, room: usize, shorter: bool) -> Option<String> {
+    let text = |max| account_text(&s.username, s.role, &s.organizations, max);
+    let whole = text(usize::MAX);
+    if width(&whole) <= room {
+        return Some(whole);
+    }
+    if s.role != Role::Super && room >= width(&text(0)) - 1 + SCOPE_KEPT {
+        return Some(text(room));
+    }
+    if !shorter {
+        return None;
+    }
+    let short = name_and_role(s);
+    if width(&short) <= room {
+        return Some(short);
+    }
+    let role = s.role.as_str();
+    (width(role) <= room).then(|| role.to_string())
+}
+
+fn name_and_role(s: &SessionInfo) -> String {
+    format!("{} ({})", truncate(&s.username, 16), s.role.as_str())
+}
+
+/// Who is signed in, in at most `max` cells where it can: `alice (viewer · sales, 영업부)`,
+/// `bob (admin · every organization)`, `root (super)` (a super admin is never limited). The
+/// organizations are cut with `…` first; the name and the role always show.
+pub fn account_text(username: &str, role: Role, scope: &Scope, max: usize) -> String {
+    let name = truncate(username, 16);
+    if role == Role::Super {
+        return format!("{name} (super)");
+    }
+    let role = role.as_str();
+    let frame = width(&name) + width(role) + 6;
+    let scope = describe_scope(scope);
+    let scope = truncate(&scope, max.saturating_sub(frame).max(1));
+    format!("{name} ({role} · {scope})")
 }

@@ -113,6 +113,7 @@ fn start_session(app: &mut App, session: Session) {
         token: session.token,
         username: session.username,
         role: session.role,
+        organizations: session.organizations,
         expires_at: session.expires_at,
     });
     app.refreshing = false;

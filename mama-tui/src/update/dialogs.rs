@@ -1,7 +1,8 @@
 //! Typing and keys go to the dialog on top: edit, bulk edit, create, an organization's
-//! defaults, or the picker one of them opened. Each dialog's own file says what they do there.
+//! defaults, an account, or the picker one of them opened. Each dialog's own file says what
+//! they do there.
 
-use super::{bulk, create, edit_user, organizations, picker};
+use super::{admins, bulk, create, edit_user, organizations, picker};
 use crate::action::Cmd;
 use crate::app::App;
 use crate::popup::Popup;
@@ -14,6 +15,7 @@ pub fn edit(app: &mut App, edit: &Edit) {
         Some(Popup::Bulk(d)) => bulk::edit(d, edit),
         Some(Popup::Picker(p)) => picker::edit(p, edit),
         Some(Popup::OrgDefaults(d)) => organizations::edit(d, edit),
+        Some(Popup::Account(form)) => admins::edit(form, edit),
         _ => {}
     }
 }
@@ -25,6 +27,7 @@ pub fn command(app: &mut App, cmd: Cmd) {
         Some(Popup::Create(_)) => create::command(app, cmd),
         Some(Popup::Picker(_)) => picker::command(app, cmd),
         Some(Popup::OrgDefaults(_)) => organizations::command(app, cmd),
+        Some(Popup::Account(_)) => admins::command(app, cmd),
         _ => {}
     }
 }

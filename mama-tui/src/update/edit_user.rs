@@ -20,6 +20,9 @@ use crate::popup::{parse_info, EditDialog, EditField, PickerTarget, Popup};
 use crate::text::Edit;
 
 pub fn edit(d: &mut EditDialog, edit: &Edit) {
+    if d.read_only.is_some() {
+        return;
+    }
     match d.focus {
         EditField::Organization => d.organization.apply(edit),
         EditField::Info => d.info.apply(edit),
@@ -32,6 +35,20 @@ pub fn command(app: &mut App, cmd: Cmd) {
     let Some(Popup::Edit(d)) = app.popups.last_mut() else {
         return;
     };
+    if let Some(reason) = d.read_only {
+        // Read only: moving about and reloading, nothing that would change the user.
+        match cmd {
+            Cmd::Back => {
+                app.popups.pop();
+            }
+            Cmd::NextField => d.focus = cycle(&EditField::ALL, d.focus, true),
+            Cmd::PrevField => d.focus = cycle(&EditField::ALL, d.focus, false),
+            Cmd::Reload => reload(app),
+            Cmd::Open | Cmd::Save | Cmd::Toggle => d.error = Some(reason.to_string()),
+            _ => {}
+        }
+        return;
+    }
     match cmd {
         Cmd::Back => {
             app.popups.pop();
@@ -51,14 +68,20 @@ pub fn command(app: &mut App, cmd: Cmd) {
             d.focus = cycle(&EditField::ALL, d.focus, true)
         }
         Cmd::Open | Cmd::Save => save_user(app),
-        Cmd::Reload => {
-            let params = GetUsersParams {
-                ids: vec![d.user.id.clone()],
-            };
-            app.call::<method::UsersGet>(&params, Tag::EditLoad);
-        }
+        Cmd::Reload => reload(app),
         _ => {}
     }
+}
+
+/// ctrl-r: the user as it is now (after a conflict, or to see it again).
+fn reload(app: &mut App) {
+    let Some(Popup::Edit(d)) = app.popups.last() else {
+        return;
+    };
+    let params = GetUsersParams {
+        ids: vec![d.user.id.clone()],
+    };
+    app.call::<method::UsersGet>(&params, Tag::EditLoad);
 }
 
 fn save_user(app: &mut App) {
@@ -131,7 +154,8 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                     return;
                 };
                 if let Some(d) = find_popup(app, edit_dialog) {
-                    *d = EditDialog::new(user);
+                    let (read_only, key_hidden) = (d.read_only, d.key_hidden);
+                    *d = EditDialog::new(user).for_account(read_only, key_hidden);
                 }
             }
             Err(err) => app.error(describe(&err)),

@@ -1,9 +1,8 @@
 //! The lists beside the users: models, admins, services and events. Loading them, and the
-//! answers to those loads and to the changes made on their screens.
+//! answers to those loads and to the changes made on their screens (the admins' in `admins`).
 
 use mama_api::rpc::method;
 use mama_api::types::{ListEventsParams, ModelsListParams, Page};
-use mama_api::ErrorCode;
 use serde_json::Value;
 
 use super::rpc::{answer, describe, is_missing_method};
@@ -87,35 +86,6 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
             }
             Err(err) => app.error(format!("services: {}", describe(&err))),
         },
-        Tag::Admins => match answer::<method::AdminsList>(result) {
-            Ok(list) => app.admins.set(list.admins),
-            Err(err) => {
-                app.admins.loaded = true;
-                if err.api().is_some_and(|e| e.code == ErrorCode::Forbidden) {
-                    app.error("Only a super admin can list admins.");
-                } else {
-                    app.error(format!("admins: {}", describe(&err)));
-                }
-            }
-        },
-        Tag::CreateAdmin => match result {
-            Ok(_) => {
-                app.popups.retain(|p| !matches!(p, Popup::NewAdmin(_)));
-                app.info("Admin created; they must change the password at first login.");
-                load_admins(app);
-            }
-            Err(err) => match app.popups.last_mut() {
-                Some(Popup::NewAdmin(form)) => form.error = Some(describe(&err)),
-                _ => app.error(describe(&err)),
-            },
-        },
-        Tag::DeleteAdmin => {
-            match result {
-                Ok(_) => app.info("Admin deleted."),
-                Err(err) => app.error(format!("delete admin: {}", describe(&err))),
-            }
-            load_admins(app);
-        }
         Tag::CreateService => match result {
             Ok(_) => {
                 app.popups.retain(|p| !matches!(p, Popup::Prompt(_)));

@@ -7,11 +7,13 @@
 //! 1. keys: `popups` (the popup on top) over `screens` (the logged-in screens), `auth` (login)
 //!    and `dialogs`, which hands typing and keys to the dialog on top;
 //! 2. the dialogs `edit_user`, `bulk` and `create`; `organizations` (their defaults dialog);
+//!    `admins` (the accounts, their form and answers);
 //!    `sync` (LiteLLM's state); `nav` (screens); `usage` (the usage screen and its queries);
 //! 3. the data they change: `users` (the users table), `lists` (models, admins, services,
 //!    events);
 //! 4. what all use: `rpc` (calls and answers), `form` (what dialogs share), `picker`.
 
+mod admins;
 mod auth;
 mod bulk;
 mod bulk_summary;
@@ -111,7 +113,9 @@ fn command(app: &mut App, cmd: Cmd) {
     match app.screen {
         Screen::Login | Screen::ForcePassword => auth::command(app, cmd),
         screen => {
-            if !global(app, cmd) {
+            // A command the account may not run is refused here, whichever key or click sent
+            // it: nothing is called, and the status line says why.
+            if !global(app, cmd) && app.check(crate::keymap::caller(screen, cmd)) {
                 screens::command(app, screen, cmd);
             }
         }
@@ -196,6 +200,9 @@ fn handle_reply(app: &mut App, reply: Reply) {
         }
         Tag::SyncStatus | Tag::SyncFailures | Tag::Reconcile | Tag::RetryFailed => {
             sync::reply(app, reply.tag, reply.result)
+        }
+        Tag::Admins | Tag::CreateAdmin | Tag::UpdateAdmin | Tag::DeleteAdmin => {
+            admins::reply(app, reply.tag, reply.result)
         }
         _ => lists::reply(app, reply.tag, reply.result),
     }

@@ -3,10 +3,7 @@
 
 use mama_api::rpc::method;
 use mama_api::types::RevokeTokenParams;
-use mama_api::types::{
-    CreateAdminParams, DeleteAdminParams, DeleteUsersParams, Role, RotateKeysParams,
-    ServiceNameParams,
-};
+use mama_api::types::{DeleteAdminParams, DeleteUsersParams, RotateKeysParams, ServiceNameParams};
 
 use super::nav::{go_to, quit};
 use super::rpc::{batch, ID_CHUNK};
@@ -30,20 +27,12 @@ pub fn edit(app: &mut App, edit: &Edit) {
         Popup::Password(form) => {
             form.input_mut().apply(edit);
         }
-        Popup::NewAdmin(form) => match form.focus_index {
-            0 => {
-                form.username.apply(edit);
-            }
-            1 => {
-                form.password.apply(edit);
-            }
-            _ => {}
-        },
         Popup::Edit(_)
         | Popup::Create(_)
         | Popup::Picker(_)
         | Popup::Bulk(_)
-        | Popup::OrgDefaults(_) => dialogs::edit(app, edit),
+        | Popup::OrgDefaults(_)
+        | Popup::Account(_) => dialogs::edit(app, edit),
         Popup::Help | Popup::Message { .. } | Popup::Confirm(_) => {}
     }
 }
@@ -92,34 +81,6 @@ pub fn command(app: &mut App, cmd: Cmd) {
                 auth::submit_password(app, true);
             }
         }
-        Popup::NewAdmin(form) => match cmd {
-            Cmd::Back => {
-                app.popups.pop();
-            }
-            Cmd::NextField => form.focus_index = (form.focus_index + 1) % 3,
-            Cmd::PrevField => form.focus_index = (form.focus_index + 2) % 3,
-            Cmd::PrevChoice | Cmd::NextChoice | Cmd::Toggle => {
-                form.role = if form.role == Role::Admin {
-                    Role::Super
-                } else {
-                    Role::Admin
-                };
-            }
-            Cmd::Open if form.focus_index < 2 => form.focus_index += 1,
-            Cmd::Open | Cmd::Save => {
-                if form.username.value().trim().is_empty() {
-                    form.error = Some("a username is needed".into());
-                    return;
-                }
-                let params = CreateAdminParams {
-                    username: form.username.value().trim().to_string(),
-                    password: form.password.value().to_string(),
-                    role: form.role,
-                };
-                app.call::<method::AdminsCreate>(&params, Tag::CreateAdmin);
-            }
-            _ => {}
-        },
         Popup::Prompt(prompt) => match cmd {
             Cmd::Back => {
                 app.popups.pop();
@@ -147,7 +108,8 @@ pub fn command(app: &mut App, cmd: Cmd) {
         | Popup::Bulk(_)
         | Popup::Create(_)
         | Popup::Picker(_)
-        | Popup::OrgDefaults(_) => dialogs::command(app, cmd),
+        | Popup::OrgDefaults(_)
+        | Popup::Account(_) => dialogs::command(app, cmd),
     }
 }
 
@@ -193,22 +155,36 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
     }
 }
 
-/// Runs a `:` command.
+/// Runs a `:` command, unless the account may not: then nothing is sent and the status line
+/// says why.
 pub fn palette(app: &mut App, line: &str) {
     let (name, arg) = line
         .split_once(' ')
         .map_or((line, ""), |(n, a)| (n, a.trim()));
-    match name.trim_start_matches(':') {
-        "" => {}
-        "q" | "quit" | "exit" => quit(app),
-        "users" | "u" => go_to(app, Screen::Users),
-        "models" | "m" => go_to(app, Screen::Models),
-        "admins" | "a" => go_to(app, Screen::Admins),
-        "services" | "s" => go_to(app, Screen::Services),
-        "events" | "e" => go_to(app, Screen::Events),
-        "orgs" | "organizations" | "o" => go_to(app, Screen::Organizations),
-        "usage" | "spend" => go_to(app, Screen::Usage),
-        "passwd" | "password" => app.popups.push(Popup::Password(Default::default())),
+    if name.trim_start_matches(':').is_empty() {
+        return;
+    }
+    let Some(command) = crate::palette::find(name) else {
+        let offered = crate::palette::offered(app).join(" ");
+        app.error(format!(
+            "unknown command :{} (try {offered})",
+            name.trim_start_matches(':')
+        ));
+        return;
+    };
+    if !app.check(command.caller) {
+        return;
+    }
+    match command.names[0] {
+        "q" => quit(app),
+        "users" => go_to(app, Screen::Users),
+        "models" => go_to(app, Screen::Models),
+        "admins" => go_to(app, Screen::Admins),
+        "services" => go_to(app, Screen::Services),
+        "events" => go_to(app, Screen::Events),
+        "orgs" => go_to(app, Screen::Organizations),
+        "usage" => go_to(app, Screen::Usage),
+        "passwd" => app.popups.push(Popup::Password(Default::default())),
         "help" => app.popups.push(Popup::Help),
         "export" if app.screen == Screen::Usage => usage::export(app, arg),
         "export" => {
@@ -227,6 +203,6 @@ pub fn palette(app: &mut App, line: &str) {
         }
         "reconcile" => sync::reconcile(app),
         "retry" => sync::retry_failed(app),
-        other => app.error(format!("unknown command :{other} (try :users :models :admins :services :events :orgs :usage :passwd :export FILE :retry :reconcile :q)")),
+        other => app.error(format!("command :{other} is not wired up")),
     }
 }

@@ -1,8 +1,8 @@
 //! What the keys do on the logged-in screens: the users table, the lists beside it, and their
 //! filter bars. The data they show is loaded and answered in `users` and `lists`.
 
-use mama_api::rpc::method;
-use mama_api::types::{EventView, IssueTokenParams};
+use mama_api::rpc::{method, Method};
+use mama_api::types::{EventView, IssueTokenParams, Role};
 
 use super::bulk::drop_unavailable;
 use super::lists;
@@ -13,8 +13,7 @@ use super::users;
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::{service_rows, App, EVENTS_PAGE};
 use crate::popup::{
-    AdminForm, BulkDialog, Confirm, ConfirmAction, CreateDialog, EditDialog, Popup, Prompt,
-    PromptPurpose,
+    BulkDialog, Confirm, ConfirmAction, CreateDialog, EditDialog, Popup, Prompt, PromptPurpose,
 };
 use crate::text::{count, Edit};
 
@@ -62,9 +61,15 @@ fn users_command(app: &mut App, cmd: Cmd) {
         }
         Cmd::Open => {
             if let Some(user) = app.users.selected_user().cloned() {
-                ensure_pickers(app);
-                app.popups
-                    .push(Popup::Edit(Box::new(EditDialog::new(user))));
+                // A viewer gets the same dialog to read: nothing in it can be saved, and the
+                // key, which the daemon never sends it, is said to be hidden.
+                let read_only = app.refusal(method::UsersUpdate::CALLER);
+                let key_hidden = app.session.as_ref().is_some_and(|s| s.role == Role::Viewer);
+                if read_only.is_none() {
+                    ensure_pickers(app);
+                }
+                let dialog = EditDialog::new(user).for_account(read_only, key_hidden);
+                app.popups.push(Popup::Edit(Box::new(dialog)));
             }
         }
         Cmd::BulkEdit => {
@@ -153,14 +158,15 @@ fn list_command(app: &mut App, screen: Screen, cmd: Cmd) {
             users::apply_filter(app);
         }
         (Screen::Models, Cmd::DropUnavailable) => drop_unavailable(app),
-        (Screen::Admins, Cmd::New) => app.popups.push(Popup::NewAdmin(AdminForm::default())),
+        (Screen::Admins, Cmd::New) => super::admins::open_new(app),
+        (Screen::Admins, Cmd::Open) => super::admins::open_edit(app),
         (Screen::Admins, Cmd::Remove) => {
             if let Some(admin) = app.admins.current() {
                 let username = admin.username.clone();
                 app.popups.push(Popup::Confirm(Confirm {
-                    title: "Delete admin".into(),
+                    title: "Delete account".into(),
                     lines: vec![
-                        format!("Delete admin {username}?"),
+                        format!("Delete account {username}?"),
                         String::new(),
                         "y: yes   n/esc: no".into(),
                     ],

@@ -33,6 +33,18 @@ pub fn session(must_change: bool) -> Value {
     })
 }
 
+/// A session of `username` with `role`, limited to `organizations` (`None`: every one).
+pub fn session_as(username: &str, role: &str, organizations: Option<&[&str]>) -> Value {
+    json!({
+        "token": "tok-1",
+        "expires_at": "2026-03-02T10:15:00Z",
+        "must_change_password": false,
+        "username": username,
+        "role": role,
+        "organizations": organizations,
+    })
+}
+
 pub fn user(
     id: &str,
     org: &str,
@@ -198,9 +210,20 @@ pub fn reply_first_page(app: &mut App, result: Value) -> Vec<Effect> {
 
 /// Logged in as the super admin; `Users` screen with `users` as the first page.
 pub fn users_app(width: u16, height: u16, users: Vec<UserView>, total: u64) -> App {
+    users_app_as(session(false), width, height, users, total)
+}
+
+/// [`users_app`] signed in with `session` (see [`session_as`]).
+pub fn users_app_as(
+    session: Value,
+    width: u16,
+    height: u16,
+    users: Vec<UserView>,
+    total: u64,
+) -> App {
     let mut app = App::new(SERVER.into(), true, width, height);
     app.now = at(10, 0);
-    reply(&mut app, Tag::Login, session(false));
+    reply(&mut app, Tag::Login, session);
     let query = app.users.query;
     let matching = users.len() as u64;
     reply(

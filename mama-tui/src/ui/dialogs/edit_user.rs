@@ -1,5 +1,6 @@
 //! Editing one user: organization, models, services, limits and info, with the key's state,
-//! the user's status, spend and use in the last 30 days.
+//! the user's status, spend and use in the last 30 days. A viewer reads the same dialog: it
+//! says so in its title and its last line, and that the key is hidden from viewers.
 
 use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
@@ -19,11 +20,11 @@ use crate::ui::theme::Theme;
 
 pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme, now: DateTime<Utc>) {
     let rect = centered(area, 76, 22);
-    let inner = boxed(
-        frame,
-        rect,
-        &format!(" edit {} (version {}) ", d.user.id, d.user.version),
-    );
+    let title = match d.read_only {
+        Some(_) => format!(" {} (version {}) · read only ", d.user.id, d.user.version),
+        None => format!(" edit {} (version {}) ", d.user.id, d.user.version),
+    };
+    let inner = boxed(frame, rect, &title);
     let room = usize::from(inner.width);
     let org_focus = d.focus == EditField::Organization;
     let org = Rect {
@@ -70,7 +71,9 @@ pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme, now: 
         None => state.to_string(),
     };
     let mut key_spans = vec![label("key", false, theme), Span::raw(key)];
-
+    if d.key_hidden {
+        key_spans.push(Span::styled(" · key hidden (viewer)", theme.dim()));
+    }
     if let Some(err) = &d.user.key_error {
         key_spans.push(Span::styled(format!("  {err}"), theme.error()));
     }
@@ -125,18 +128,16 @@ pub fn render(d: &EditDialog, frame: &mut Frame, area: Rect, theme: Theme, now: 
     } else {
         d.error.clone()
     };
+    let otherwise = match d.read_only {
+        Some(_) => "read only · tab next field · ctrl-r reloads · esc closes",
+        None => "ctrl-s saves · tab next field · esc cancels",
+    };
     let style_error = d.error.is_some() && !d.saving;
     let at = line(inner, inner.height.saturating_sub(1));
     match status {
         Some(text) if style_error => error_line(frame, at, Some(&text), "", theme),
         Some(text) => error_line(frame, at, None, &text, theme),
-        None => error_line(
-            frame,
-            at,
-            None,
-            "ctrl-s saves · tab next field · esc cancels",
-            theme,
-        ),
+        None => error_line(frame, at, None, otherwise, theme),
     }
 }
 

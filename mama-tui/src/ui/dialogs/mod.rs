@@ -26,7 +26,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     for popup in &app.popups {
         match popup {
             Popup::Help => help::overlay(app, frame, area, theme),
-            Popup::Palette(input) => palette::render(input, frame, area),
+            Popup::Palette(input) => palette::render(app, input, frame, area, theme),
             Popup::Message { title, lines } => message::render(title, lines, frame, area),
             Popup::Confirm(c) => confirm::render(c, frame, area, theme),
             Popup::Edit(d) => edit_user::render(d, frame, area, theme, app.now),
@@ -34,7 +34,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             Popup::Create(d) => create_users::render(d, frame, area, theme),
             Popup::Picker(p) => picker::render(p, frame, area, theme),
             Popup::Password(form) => password::render(form, frame, area, theme),
-            Popup::NewAdmin(form) => new_admin::render(form, frame, area, theme),
+            Popup::Account(form) => new_admin::render(form, frame, area, theme),
             Popup::Prompt(prompt) => prompt::render(prompt, frame, area, theme),
             Popup::OrgDefaults(d) => org_defaults::render(d, frame, area, theme),
         }
