@@ -58,7 +58,7 @@ async fn state(rpc: &mut RpcClient) -> Value {
 /// Params that would succeed for every change method of the admin RPC, given the fixture of
 /// [`every_declared_change_fails_whole_while_events_cannot_be_stored`]. A method added to the
 /// contract without a sample here fails the test, so it cannot escape the fault.
-fn sample(method: &str, u1_version: i64, token_id: &str) -> Option<Value> {
+fn sample(method: &str, u1_version: i64, token_id: &str, undo_id: &str) -> Option<Value> {
     Some(match method {
         "auth.refresh" | "auth.logout" | "sync.reconcile" | "sync.retry_failed" => json!({}),
         "auth.change_password" => {
@@ -79,6 +79,7 @@ fn sample(method: &str, u1_version: i64, token_id: &str) -> Option<Value> {
         }
         "users.rotate_keys" => json!({"ids": ["u1"]}),
         "users.restore" => json!({"ids": ["t1"]}),
+        "events.undo" => json!({"event_id": undo_id}),
         "users.purge" => json!({"ids": ["t2"]}),
         "services.create" => json!({"name": "search"}),
         "services.delete" => json!({"name": "chat"}),
@@ -120,6 +121,17 @@ async fn every_declared_change_fails_whole_while_events_cannot_be_stored() {
     )
     .await
     .ok();
+    // The deletion of t1 and t2: undoing it would restore them.
+    let deleted = rpc
+        .call(
+            "events.list",
+            json!({"filter": {"action": "users.delete"}, "page": {"offset": 0, "limit": 1}}),
+        )
+        .await;
+    let undo_id = deleted.ok()["events"][0]["id"]
+        .as_str()
+        .expect("event id")
+        .to_string();
     let u1 = rpc.call("users.get", json!({"ids": ["u1"]})).await;
     let u1_version = u1.ok()["users"][0]["version"].as_i64().expect("version");
     let (status, _) = d.lookup(&token, &["u1"]).await;
@@ -134,7 +146,7 @@ async fn every_declared_change_fails_whole_while_events_cannot_be_stored() {
         .collect();
     assert!(changes.len() >= 15, "{changes:?}");
     for m in &changes {
-        let params = sample(m.name, u1_version, &token_id).unwrap_or_else(|| {
+        let params = sample(m.name, u1_version, &token_id, &undo_id).unwrap_or_else(|| {
             panic!(
                 "{} is a declared change without a sample here: add one",
                 m.name

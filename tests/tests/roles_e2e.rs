@@ -87,7 +87,13 @@ async fn account(d: &Daemon, root: &mut RpcClient, a: &Account) -> RpcClient {
 
 /// Params that succeed for `method` called by `who`, given the fixture [`prepare`] made for
 /// it. `None`: the method has no sample (the test fails).
-fn sample(method: &str, who: &str, versions: &Value, token_ids: &Value) -> Option<Value> {
+fn sample(
+    method: &str,
+    who: &str,
+    versions: &Value,
+    token_ids: &Value,
+    undo_ids: &Value,
+) -> Option<Value> {
     Some(match method {
         "auth.refresh" | "auth.logout" | "auth.whoami" | "admins.list" | "services.list"
         | "organizations.list" | "sync.status" | "sync.reconcile" | "usage.refresh" => json!({}),
@@ -123,6 +129,7 @@ fn sample(method: &str, who: &str, versions: &Value, token_ids: &Value) -> Optio
             json!({"name": "alpha", "defaults": {"max_budget": 5, "rpm_limit": 60}})
         }
         "events.list" => json!({"page": {"offset": 0, "limit": 20}}),
+        "events.undo" => json!({"event_id": undo_ids[who], "dry_run": true}),
         "models.list" => json!({}),
         "usage.query" => json!({"group": ["user"]}),
         _ => return None,
@@ -267,6 +274,19 @@ async fn every_method_as_every_role_matches_the_method_table() {
         clients.push((a, rpc));
     }
     let token_ids = Value::Object(token_ids);
+    // An undoable event per account: the creation of its users to delete (a preview of its
+    // undo changes nothing, so every account's call finds it as it was).
+    let created = root
+        .call(
+            "events.list",
+            json!({"filter": {"action": "users.create", "result": "ok"}, "page": {"offset": 0, "limit": 100}}),
+        )
+        .await;
+    let undo_id = created.ok()["events"][0]["id"].clone();
+    let undo_ids = json!(ACCOUNTS
+        .iter()
+        .map(|a| (a.name.to_string(), undo_id.clone()))
+        .collect::<serde_json::Map<_, _>>());
 
     // Signing out and changing the own password end the session: they go last.
     let last = ["auth.change_password", "auth.logout"];
@@ -282,7 +302,7 @@ async fn every_method_as_every_role_matches_the_method_table() {
         let mut viewer_bodies = String::new();
         for m in &declared {
             let versions = versions(&mut root).await;
-            let params = sample(m.name, a.name, &versions, &token_ids)
+            let params = sample(m.name, a.name, &versions, &token_ids, &undo_ids)
                 .unwrap_or_else(|| panic!("{} is declared without a sample here: add one", m.name));
             let allowed = m.caller.admits(a.role, a.scope.is_some());
             let before = if allowed.is_err() {

@@ -200,6 +200,9 @@ macro_rules! with_methods {
             EventsList = "events.list",
                 $crate::types::ListEventsParams => $crate::types::EventList,
                 View, Viewer, "A page of the event log, newest first, filtered.";
+            EventsUndo = "events.undo", $crate::types::UndoParams => $crate::types::UndoResult,
+                Change, Admin,
+                "Reverses a change event (previews with dry_run); users changed since are conflicts.";
             ModelsList = "models.list",
                 $crate::types::ModelsListParams => $crate::types::ModelList,
                 View, Viewer, "The models mama grants and whether LiteLLM serves each.";

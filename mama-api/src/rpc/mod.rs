@@ -17,7 +17,7 @@ pub use methods::{find, is_method, methods, Caller, Done, Method, MethodInfo, No
 pub mod method {
     pub use super::methods::{
         AdminsCreate, AdminsDelete, AdminsList, AdminsUpdate, AuthChangePassword, AuthLogin,
-        AuthLogout, AuthRefresh, AuthWhoami, EventsList, ModelsList, OrganizationsList,
+        AuthLogout, AuthRefresh, AuthWhoami, EventsList, EventsUndo, ModelsList, OrganizationsList,
         OrganizationsSetDefaults, ServicesCreate, ServicesDelete, ServicesIssueToken, ServicesList,
         ServicesRevokeToken, SyncReconcile, SyncRetryFailed, SyncStatus, UsageQuery, UsageRefresh,
         UsersBulkUpdate, UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList, UsersListIds,

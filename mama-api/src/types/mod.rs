@@ -9,6 +9,7 @@ mod organizations;
 mod services;
 mod sync;
 mod trash;
+mod undo;
 mod usage;
 mod users;
 
@@ -20,5 +21,6 @@ pub use organizations::*;
 pub use services::*;
 pub use sync::*;
 pub use trash::*;
+pub use undo::*;
 pub use usage::*;
 pub use users::*;

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod schema;
 pub mod services;
 pub mod trash;
+pub mod undo;
 pub mod usage;
 pub mod users;
 

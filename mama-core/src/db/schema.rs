@@ -65,6 +65,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// What reverses a change event (see `db::undo`).
+    event_undo (event_id) {
+        event_id -> Text,
+        packed -> Binary,
+    }
+}
+
+diesel::table! {
     organizations (name) {
         name -> Text,
         max_budget -> Nullable<Double>,
@@ -204,6 +212,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    event_undo,
     users_trash,
     user_models,
     user_services,

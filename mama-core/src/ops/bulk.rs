@@ -25,6 +25,7 @@ use crate::api::types::{
 use crate::api::{ApiError, ErrorCode};
 use crate::db::organizations;
 use crate::db::outbox::{self, NewOp};
+use crate::db::undo::{self, UndoRecord};
 use crate::db::users::limits::{LimitColumns, OrderedLimits};
 use crate::db::users::{self, UserChanges, UserRow};
 use crate::db::{self, events, DbConn, DbError};
@@ -157,9 +158,20 @@ impl Mama {
                         .detail(format!("preview (dry run): {describe}"));
                     return Ok(Ok((summary, Some(preview.ok()))));
                 }
+                let captured = undo::capture(&targets);
                 apply(conn, &plan)?;
                 let ev = event.users(plan.changed_ids()).detail(describe).ok();
+                let event_id = ev.row.id.clone();
                 events::insert(conn, &[ev])?;
+                let states = undo::states_after(conn, captured)?;
+                undo::store(
+                    conn,
+                    &event_id,
+                    &UndoRecord {
+                        states,
+                        ..UndoRecord::default()
+                    },
+                )?;
                 Ok::<_, DbError>(Ok((summary, None)))
             })
             .await

@@ -20,6 +20,7 @@ pub mod services;
 pub mod sync;
 pub mod throttle;
 pub mod trash;
+pub mod undo;
 pub mod usage;
 mod user_input;
 pub mod users;

@@ -17,6 +17,7 @@ use crate::api::types::{
 };
 use crate::api::ApiError;
 use crate::db::outbox::{self, NewOp};
+use crate::db::undo::{self, UndoRecord};
 use crate::db::users::limits::{LimitColumns, OrderedLimits};
 use crate::db::users::{self, UserChanges};
 use crate::db::{self, events, organizations, DbError};
@@ -151,6 +152,7 @@ impl Mama {
                         .detail(format!("preview (dry run) of {name:?}: {describe}"));
                     return Ok((result, Some(preview.ok())));
                 }
+                let captured = undo::capture(&users::find_many(conn, &changed)?);
                 organizations::set(conn, &name, &defaults)?;
                 let now = db::now();
                 for (limits, ids) in &groups {
@@ -169,7 +171,14 @@ impl Mama {
                     .users(changed)
                     .detail(format!("organization {name:?}: {describe}"))
                     .ok();
+                let event_id = done.row.id.clone();
                 events::insert(conn, &[done])?;
+                let record = UndoRecord {
+                    states: undo::states_after(conn, captured)?,
+                    defaults: Some((name.clone(), before.clone())),
+                    ..UndoRecord::default()
+                };
+                undo::store(conn, &event_id, &record)?;
                 Ok::<_, DbError>((result, None))
             })
             .await

@@ -23,6 +23,7 @@ use crate::api::ApiError;
 use crate::db::outbox::{self, NewOp};
 use crate::db::schema::users as users_table;
 use crate::db::trash::{self, TrashQuery, TrashRow};
+use crate::db::undo::{self, UndoRecord};
 use crate::db::usage::store as usage_store;
 use crate::db::users::{self, StoredKeyStatus};
 use crate::db::{self, events, services, DbConn, DbError};
@@ -98,28 +99,19 @@ impl Mama {
                 ) {
                     return Ok(Err(err));
                 }
-                let mut ops = Vec::new();
-                let mut superseded = Vec::new();
-                for r in &rows {
-                    if let Some(h) = &r.key_hash {
-                        ops.push(NewOp::block(&r.id, h));
-                    }
-                    for h in [&r.prev_key_hash, &r.retiring_key_hash]
-                        .into_iter()
-                        .flatten()
-                    {
-                        ops.push(NewOp::delete(&r.id, h));
-                        superseded.push(h.clone());
-                    }
-                }
-                let moved = trash::move_in(conn, &ids, now, &actor, purge_after)?;
-                usage_store::retire_keys(conn, &superseded, now)?;
-                outbox::enqueue(conn, &ops, now)?;
+                let moved = move_to_trash(conn, &rows, &actor, now, purge_after)?;
                 let detail = format!(
                     "moved to the trash, keys blocked; purged after {}",
                     purge_after.format("%Y-%m-%d %H:%M UTC")
                 );
-                events::insert(conn, &[event.detail(detail).ok()])?;
+                let done = event.detail(detail).ok();
+                let event_id = done.row.id.clone();
+                events::insert(conn, &[done])?;
+                let record = UndoRecord {
+                    trashed: ids.clone(),
+                    ..UndoRecord::default()
+                };
+                undo::store(conn, &event_id, &record)?;
                 Ok::<_, DbError>(Ok(UsersDeleted {
                     deleted: moved as u64,
                     purge_after: Some(purge_after.and_utc()),
@@ -216,30 +208,17 @@ impl Mama {
                 ) {
                     return Ok(Err(err));
                 }
-                let now = db::now();
-                let restored = trash::move_out(conn, &ids)?;
-                // The keys a rotation left were deleted with the move to the trash; the
-                // current key is pushed whole (nothing is taken as already in LiteLLM).
-                for chunk in ids.chunks(db::CHUNK) {
-                    diesel::update(users_table::table.filter(users_table::id.eq_any(chunk)))
-                        .set((
-                            users_table::version.eq(users_table::version + 1),
-                            users_table::key_status.eq(StoredKeyStatus(KeyStatus::Pending)),
-                            users_table::key_error.eq(None::<String>),
-                            users_table::synced_models.eq(None::<String>),
-                            users_table::synced_limits.eq(None::<String>),
-                            users_table::prev_key_hash.eq(None::<String>),
-                            users_table::prev_key_ciphertext.eq(None::<Vec<u8>>),
-                            users_table::retiring_key_hash.eq(None::<String>),
-                            users_table::retiring_until.eq(None::<chrono::NaiveDateTime>),
-                            users_table::updated_at.eq(now),
-                        ))
-                        .execute(conn)?;
-                }
-                rebuild_sets(conn, &ids)?;
-                let ops: Vec<NewOp> = ids.iter().map(|id| NewOp::sync(id)).collect();
-                outbox::enqueue(conn, &ops, now)?;
-                events::insert(conn, &[event.ok()])?;
+                let restored = restore_from_trash(conn, &ids, db::now())?;
+                let done = event.ok();
+                let event_id = done.row.id.clone();
+                events::insert(conn, &[done])?;
+                // Undoing a restore moves the users back to the trash.
+                let created = undo::versions(conn, &ids)?.into_iter().collect();
+                let record = UndoRecord {
+                    created,
+                    ..UndoRecord::default()
+                };
+                undo::store(conn, &event_id, &record)?;
                 Ok::<_, DbError>(Ok(UsersRestored {
                     restored: restored as u64,
                 }))
@@ -326,9 +305,71 @@ impl Mama {
     }
 }
 
+/// Moves `rows` (existing users) to the trash in the caller's transaction: their current keys'
+/// blocking and the deletion of keys a rotation left are queued. Returns how many moved.
+pub(crate) fn move_to_trash(
+    conn: &mut DbConn,
+    rows: &[crate::db::users::UserRow],
+    actor: &str,
+    now: chrono::NaiveDateTime,
+    purge_after: chrono::NaiveDateTime,
+) -> Result<usize, DbError> {
+    let mut ops = Vec::new();
+    let mut superseded = Vec::new();
+    for r in rows {
+        if let Some(h) = &r.key_hash {
+            ops.push(NewOp::block(&r.id, h));
+        }
+        for h in [&r.prev_key_hash, &r.retiring_key_hash]
+            .into_iter()
+            .flatten()
+        {
+            ops.push(NewOp::delete(&r.id, h));
+            superseded.push(h.clone());
+        }
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let moved = trash::move_in(conn, &ids, now, actor, purge_after)?;
+    usage_store::retire_keys(conn, &superseded, now)?;
+    outbox::enqueue(conn, &ops, now)?;
+    Ok(moved)
+}
+
+/// Brings the trashed users `ids` back in the caller's transaction, with the same key, pushed
+/// whole to LiteLLM by the sync it queues (which unblocks it). Returns how many came back.
+pub(crate) fn restore_from_trash(
+    conn: &mut DbConn,
+    ids: &[String],
+    now: chrono::NaiveDateTime,
+) -> Result<usize, DbError> {
+    let restored = trash::move_out(conn, ids)?;
+    // The keys a rotation left were deleted with the move to the trash; the current key is
+    // pushed whole (nothing is taken as already in LiteLLM).
+    for chunk in ids.chunks(db::CHUNK) {
+        diesel::update(users_table::table.filter(users_table::id.eq_any(chunk)))
+            .set((
+                users_table::version.eq(users_table::version + 1),
+                users_table::key_status.eq(StoredKeyStatus(KeyStatus::Pending)),
+                users_table::key_error.eq(None::<String>),
+                users_table::synced_models.eq(None::<String>),
+                users_table::synced_limits.eq(None::<String>),
+                users_table::prev_key_hash.eq(None::<String>),
+                users_table::prev_key_ciphertext.eq(None::<Vec<u8>>),
+                users_table::retiring_key_hash.eq(None::<String>),
+                users_table::retiring_until.eq(None::<chrono::NaiveDateTime>),
+                users_table::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    rebuild_sets(conn, ids)?;
+    let ops: Vec<NewOp> = ids.iter().map(|id| NewOp::sync(id)).collect();
+    outbox::enqueue(conn, &ops, now)?;
+    Ok(restored)
+}
+
 /// Rebuilds the set tables of restored users from their rows, granting only services that
 /// still exist (a deleted service's grants went with it, as for every user).
-fn rebuild_sets(conn: &mut DbConn, ids: &[String]) -> Result<(), DbError> {
+pub(crate) fn rebuild_sets(conn: &mut DbConn, ids: &[String]) -> Result<(), DbError> {
     let rows = users::find_many(conn, ids)?;
     let mut wanted_services: Vec<String> = Vec::new();
     for r in &rows {

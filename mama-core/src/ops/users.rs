@@ -16,6 +16,7 @@ use crate::auth::hash_token;
 use crate::crypto::{mint_virtual_key, user_key_aad};
 use crate::db::organizations;
 use crate::db::outbox::{self, NewOp};
+use crate::db::undo::{self, UndoRecord};
 use crate::db::usage::store as usage_store;
 use crate::db::users::cursor::{Cursor, Window};
 use crate::db::users::limits::LimitColumns;
@@ -419,7 +420,17 @@ impl Mama {
                     .collect();
                 usage_store::record_keys(conn, &minted, now)?;
                 outbox::enqueue(conn, &ops, now)?;
+                let event_id = event.row.id.clone();
                 events::insert(conn, &[event])?;
+                let created = ids.iter().map(|id| (id.clone(), 1)).collect();
+                undo::store(
+                    conn,
+                    &event_id,
+                    &UndoRecord {
+                        created,
+                        ..UndoRecord::default()
+                    },
+                )?;
                 Ok::<_, DbError>(Ok(users::find_many(conn, &ids)?))
             })
             .await
@@ -649,7 +660,11 @@ impl Mama {
                     users::update_if_version(conn, &current.id, current.version, &changes)?;
                 }
                 let detail = if changed.is_empty() { "no change".to_string() } else { format!("changed {}", changed.join(", ")) };
-                events::insert(conn, &[event.detail(detail).ok()])?;
+                let done = event.detail(detail).ok();
+                let event_id = done.row.id.clone();
+                events::insert(conn, &[done])?;
+                let states = undo::states_after(conn, undo::capture(std::slice::from_ref(&current)))?;
+                undo::store(conn, &event_id, &UndoRecord { states, ..UndoRecord::default() })?;
                 Ok::<_, DbError>(Ok(users::find(conn, &id)?))
             })
             .await

@@ -157,6 +157,10 @@ struct Report {
     lookup_events: u64,
     bulk_seconds: Vec<f64>,
     limits_seconds: Vec<f64>,
+    /// `events.undo` of each bulk models change (issue 18).
+    undo_seconds: Vec<f64>,
+    /// A scoped admin's first page (issue 18): scope name and median / p95 ms.
+    scoped_pages: Vec<(String, f64, f64)>,
 }
 
 /// The windows measured at one concurrency level: `rounds` pairs, static then lookup.
@@ -360,11 +364,20 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
 
     let models_add =
         |run: usize| json!({"models": {"op": "add", "values": [format!("bench-model-{run}")]}});
-    let bulk_seconds = timed_bulks(&mut admin, &mut rng, opts, "bulk update", models_add).await?;
+    let (bulk_seconds, undo_seconds) =
+        timed_bulks(&mut admin, &mut rng, opts, "bulk update", models_add, true).await?;
     // The same over limits: a budget and a rate limit set on as many users (issue 16).
     let limits = |run: usize| json!({"limits": {"max_budget": 10 + run, "budget_period": "30d", "rpm_limit": 60 + run}});
-    let limits_seconds =
-        timed_bulks(&mut admin, &mut rng, opts, "bulk limits change", limits).await?;
+    let (limits_seconds, _) = timed_bulks(
+        &mut admin,
+        &mut rng,
+        opts,
+        "bulk limits change",
+        limits,
+        false,
+    )
+    .await?;
+    let scoped_pages = scoped_first_pages(&daemon, &mut admin, opts).await?;
     let report = Report {
         kind,
         seed_seconds,
@@ -372,6 +385,8 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
         lookup_events,
         bulk_seconds,
         limits_seconds,
+        undo_seconds,
+        scoped_pages,
     };
     tokio::task::spawn_blocking(move || drop(daemon))
         .await
@@ -408,14 +423,18 @@ fn user_id(n: usize) -> String {
 
 /// One admin RPC call; an error reply becomes an error.
 /// `--bulk-runs` calls of `users.bulk_update` making `change(run)` on `--bulk-size` random users
-/// (new ones each run), each checked to change them all; their wall times in seconds.
+/// (new ones each run), each checked to change them all; their wall times in seconds, and with
+/// `undo` the wall time of `events.undo` of each (checked to reverse them all; then undone
+/// again, so the next run starts from the changed state like the others).
 async fn timed_bulks(
     admin: &mut RpcClient,
     rng: &mut XorShift,
     opts: &Options,
     what: &str,
     change: impl Fn(usize) -> Value,
-) -> anyhow::Result<Vec<f64>> {
+    undo: bool,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let mut undo_seconds = Vec::new();
     let mut seconds = Vec::with_capacity(opts.bulk_runs);
     for run in 0..opts.bulk_runs {
         let ids: Vec<String> = rng
@@ -436,8 +455,86 @@ async fn timed_bulks(
         );
         println!("{what} {run}: {} users in {took:.3} s", opts.bulk_size);
         seconds.push(took);
+        if undo {
+            let events = call(
+                admin,
+                "events.list",
+                json!({"filter": {"action": "users.bulk_update", "result": "ok"}, "page": {"limit": 1}}),
+            )
+            .await?;
+            let event_id = events["events"][0]["id"].clone();
+            let started = Instant::now();
+            let undone = call(admin, "events.undo", json!({ "event_id": event_id })).await?;
+            let took = started.elapsed().as_secs_f64();
+            anyhow::ensure!(
+                undone["changed"].as_u64() == Some(opts.bulk_size as u64),
+                "undo of {what} {run}: {undone}"
+            );
+            println!(
+                "undo of {what} {run}: {} users in {took:.3} s",
+                opts.bulk_size
+            );
+            undo_seconds.push(took);
+        }
     }
-    Ok(seconds)
+    Ok((seconds, undo_seconds))
+}
+
+/// A scoped admin's first page of 200 users sorted by id (the TUI's first request, without its
+/// counts) for a scope of one organization (0.5 % of the users) and of twenty (10 %): median
+/// and p95 of 30 requests, ms.
+async fn scoped_first_pages(
+    daemon: &Daemon,
+    admin: &mut RpcClient,
+    opts: &Options,
+) -> anyhow::Result<Vec<(String, f64, f64)>> {
+    let mut out = Vec::new();
+    for (name, orgs) in [
+        ("1 organization", vec!["org-007".to_string()]),
+        (
+            "20 organizations",
+            (0..20).map(|i| format!("org-{:03}", i * 10)).collect(),
+        ),
+    ] {
+        let username = format!("bench-scoped-{}", orgs.len());
+        call(
+            admin,
+            "admins.create",
+            json!({"username": username, "password": "scoped password 123", "role": "admin", "organizations": orgs}),
+        )
+        .await?;
+        let mut scoped = daemon.rpc();
+        scoped.login(&username, "scoped password 123").await;
+        let changed = call(
+            &mut scoped,
+            "auth.change_password",
+            json!({"old_password": "scoped password 123", "new_password": "scoped password 456"}),
+        )
+        .await?;
+        scoped.token = changed["token"].as_str().map(str::to_string);
+        let page = json!({"page": {"limit": 200}, "counts": false});
+        let first = call(&mut scoped, "users.list", page.clone()).await?;
+        let expected = (opts.users / 200).min(200) * orgs.len().min(1);
+        anyhow::ensure!(
+            first["users"].as_array().map_or(0, Vec::len) >= expected.min(200),
+            "a scoped first page came back short: {}",
+            first["users"].as_array().map_or(0, Vec::len)
+        );
+        let mut ms = Vec::with_capacity(30);
+        for _ in 0..30 {
+            let started = Instant::now();
+            call(&mut scoped, "users.list", page.clone()).await?;
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(f64::total_cmp);
+        let p95 = ms[(ms.len() * 95 / 100).saturating_sub(1)];
+        println!(
+            "scoped first page, {name}: median {:.1} ms, p95 {p95:.1} ms",
+            median(&ms)
+        );
+        out.push((name.to_string(), median(&ms), p95));
+    }
+    Ok(out)
 }
 
 async fn call(admin: &mut RpcClient, method: &str, params: Value) -> anyhow::Result<Value> {
@@ -602,6 +699,19 @@ fn print_summary(opts: &Options, reports: &[Report]) {
     for r in reports {
         bulk_row(r, "models add", &r.bulk_seconds);
         bulk_row(r, "limits", &r.limits_seconds);
+        bulk_row(r, "undo of the models add", &r.undo_seconds);
+    }
+    println!();
+    println!("| database | scoped admin's first page of 200 | median ms | p95 ms | goal ≤ 50 ms |");
+    println!("|---|---|---|---|---|");
+    for r in reports {
+        for (name, median, p95) in &r.scoped_pages {
+            println!(
+                "| {} | {name} | {median:.1} | {p95:.1} | {} |",
+                db_name(r.kind),
+                if *median <= 50.0 { "met" } else { "MISSED" }
+            );
+        }
     }
     for r in reports {
         println!(

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{event_users, events};
+use crate::db::schema::{event_undo, event_users, events};
 use crate::db::{DbConn, DbError};
 
 /// Events deleted per transaction.
@@ -24,6 +24,7 @@ pub fn prune_batch(conn: &mut DbConn, cutoff: NaiveDateTime) -> Result<usize, Db
             return Ok(0);
         }
         diesel::delete(event_users::table.filter(event_users::event_id.eq_any(&ids))).execute(c)?;
+        diesel::delete(event_undo::table.filter(event_undo::event_id.eq_any(&ids))).execute(c)?;
         Ok(diesel::delete(events::table.filter(events::id.eq_any(&ids))).execute(c)?)
     })
 }

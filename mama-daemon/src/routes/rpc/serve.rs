@@ -76,6 +76,7 @@ serve! {
     ServicesRevokeToken => |mama, ctx, s, p| mama.revoke_token(ctx, s, p).await.map(|()| Done {});
     OrganizationsList => |mama, ctx, s, _| mama.list_organizations(ctx, s).await;
     OrganizationsSetDefaults => |mama, ctx, s, p| mama.set_organization_defaults(ctx, s, p).await;
+    EventsUndo => |mama, ctx, s, p| mama.undo_event(ctx, s, p).await;
     EventsList => |mama, ctx, s, p| mama.list_events(ctx, s, p).await;
     ModelsList => |mama, ctx, s, p| mama.list_models(ctx, s, p).await;
     SyncStatus => |mama, ctx, s, _| mama.sync_status(ctx, s).await;
