@@ -2,7 +2,7 @@
 //! click, or the answer to an RPC call. `update` is the only place that reacts to them.
 
 use chrono::{DateTime, Utc};
-use mama_api::types::{UsageMeasure, UserColumn};
+use mama_api::types::{TrashColumn, UsageMeasure, UserColumn};
 use serde_json::Value;
 
 use crate::client::ClientError;
@@ -24,6 +24,8 @@ pub enum Screen {
     Organizations,
     /// Usage and spend over time, ranked by user, organization or model.
     Usage,
+    /// Deleted users waiting to be restored or purged.
+    Trash,
 }
 
 impl Screen {
@@ -38,6 +40,7 @@ impl Screen {
             Screen::Events => "Events",
             Screen::Organizations => "Organizations",
             Screen::Usage => "Usage",
+            Screen::Trash => "Trash",
         }
     }
 }
@@ -101,6 +104,12 @@ pub enum Cmd {
     UsageRange(bool),
     /// Usage screen: rank by this measure (again: reverse).
     UsageSort(UsageMeasure),
+    /// Trash screen: sort by this column (again: reverse).
+    TrashSort(TrashColumn),
+    /// Trash screen: bring the marked users (or the selected one) back.
+    Restore,
+    /// Trash screen: delete the marked users (or the selected one) for good.
+    Purge,
 }
 
 /// What an RPC answer is for, so `update` knows where it goes. Query numbers let late answers
@@ -163,6 +172,12 @@ pub enum Tag {
         query: u64,
     },
     UsageExport,
+    /// A page of the trash.
+    Trash {
+        query: u64,
+    },
+    RestoreUsers,
+    PurgeUsers,
     Export,
     ImportFile,
     /// An intermediate report of a long job (mark all, export); not an answer.

@@ -11,6 +11,7 @@ use crate::action::{Screen, Tag};
 use crate::effect::Effect;
 use crate::popup::{PasswordForm, Popup};
 use crate::text::TextInput;
+use crate::trash::{TrashKept, TrashState, DEFAULT_CONFIRM_TYPED_ABOVE};
 use crate::usage::UsageState;
 use crate::users::UsersState;
 
@@ -144,6 +145,11 @@ pub struct App {
     pub events: EventsState,
     pub organizations: ListState<OrganizationView>,
     pub usage: UsageState,
+    pub trash: TrashState,
+    /// What the daemon's answers said about its trash, for the delete confirm.
+    pub trash_kept: TrashKept,
+    /// Deleting or purging more users than this asks for their count to be typed.
+    pub confirm_typed_above: u64,
     pub popups: Vec<Popup>,
     pub message: Option<(Level, String)>,
     pub sync: SyncState,
@@ -187,6 +193,9 @@ impl App {
             events: EventsState::default(),
             organizations: ListState::default(),
             usage: UsageState::default(),
+            trash: TrashState::default(),
+            trash_kept: TrashKept::Unknown,
+            confirm_typed_above: DEFAULT_CONFIRM_TYPED_ABOVE,
             popups: Vec::new(),
             message: None,
             sync: SyncState::Unknown,
@@ -276,8 +285,8 @@ impl App {
         u64::from(self.height.saturating_sub(5)).max(1)
     }
 
-    /// Ends the session: every user, admin, service, event, organization and usage row is dropped
-    /// from memory.
+    /// Ends the session: every user, admin, service, event, organization, usage and trash row is
+    /// dropped from memory.
     pub fn end_session(&mut self, message: impl Into<String>) {
         self.session = None;
         self.epoch += 1;
@@ -295,6 +304,7 @@ impl App {
         self.events = EventsState::default();
         self.organizations = ListState::default();
         self.usage = UsageState::default();
+        self.trash = TrashState::default();
         self.popups.clear();
         self.catalog.clear();
         self.service_names.clear();

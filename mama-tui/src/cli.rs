@@ -30,6 +30,16 @@ pub struct Args {
     /// Do not capture the mouse (keeps the terminal's own text selection, e.g. to copy a token).
     #[arg(long)]
     pub no_mouse: bool,
+
+    /// Deleting or purging more users than this at once asks for their count to be typed
+    /// (a `y` confirms fewer).
+    #[arg(
+        long,
+        env = "MAMA_TUI_CONFIRM_TYPED_ABOVE",
+        default_value_t = crate::trash::DEFAULT_CONFIRM_TYPED_ABOVE,
+        value_name = "N"
+    )]
+    pub confirm_typed_above: u64,
 }
 
 impl Args {
@@ -91,5 +101,13 @@ mod tests {
             "http://127.0.0.1:9",
         ]);
         assert_eq!(args.endpoint(), Ok(Endpoint::Tcp("127.0.0.1:9".into())));
+    }
+
+    #[test]
+    fn the_typed_confirm_threshold_defaults_to_100() {
+        let args = Args::parse_from(["mama-tui"]);
+        assert_eq!(args.confirm_typed_above, 100);
+        let args = Args::parse_from(["mama-tui", "--confirm-typed-above", "5"]);
+        assert_eq!(args.confirm_typed_above, 5);
     }
 }

@@ -10,10 +10,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use mama_api::rpc::method::{
     AdminsCreate, AdminsDelete, AdminsUpdate, AuthChangePassword, OrganizationsSetDefaults,
     ServicesCreate, ServicesDelete, ServicesIssueToken, UsersBulkUpdate, UsersCreate, UsersDelete,
-    UsersRotateKeys, UsersUpdate,
+    UsersPurge, UsersRestore, UsersRotateKeys, UsersUpdate,
 };
 use mama_api::rpc::{Caller, Method};
-use mama_api::types::{UsageMeasure, UserColumn};
+use mama_api::types::{TrashColumn, UsageMeasure, UserColumn};
 
 use crate::action::{Action, Cmd, Screen};
 use crate::app::App;
@@ -154,6 +154,7 @@ pub const GLOBAL: &[Binding] = &[
         "",
     ),
     key('7', Cmd::GoTo(Screen::Usage), "7", "usage screen", "usage"),
+    key('8', Cmd::GoTo(Screen::Trash), "8", "trash screen", ""),
     key('P', Cmd::ChangePassword, "P", "change my password", "").needs(AuthChangePassword::CALLER),
     key('r', Cmd::Reload, "r", "reload", ""),
     key('q', Cmd::Quit, "q", "quit", "quit"),
@@ -454,7 +455,75 @@ pub const USAGE: &[Binding] = &[
     ),
 ];
 
-/// The bindings of a screen, screen-specific first.
+/// The trash screen. `r` restores here (ctrl-r reloads) and `P` sorts by the purge time: the
+/// screen's own keys win over the global ones they share.
+pub const TRASH: &[Binding] = &[
+    key(
+        '/',
+        Cmd::Filter,
+        "/",
+        "filter: text in the id or organization",
+        "filter",
+    ),
+    key(' ', Cmd::ToggleMark, "space", "mark / unmark", "mark"),
+    key('a', Cmd::MarkAll, "a", "mark all on the page", "mark all"),
+    key('A', Cmd::ClearMarks, "A", "clear marks", ""),
+    special(
+        KeyCode::Esc,
+        Cmd::Back,
+        "esc",
+        "clear marks, then the filter",
+    ),
+    special(KeyCode::Enter, Cmd::Open, "enter", "details of the user"),
+    key(
+        'r',
+        Cmd::Restore,
+        "r",
+        "restore marked (same keys, unblocked)",
+        "restore",
+    )
+    .needs(UsersRestore::CALLER),
+    ctrl(
+        'd',
+        Cmd::Purge,
+        "ctrl-d",
+        "purge marked for good (keys deleted)",
+        "purge",
+    )
+    .needs(UsersPurge::CALLER),
+    ctrl('r', Cmd::Reload, "ctrl-r", "reload", ""),
+    key(
+        'I',
+        Cmd::TrashSort(TrashColumn::Id),
+        "I",
+        "sort by id (again: reverse)",
+        "",
+    ),
+    key(
+        'O',
+        Cmd::TrashSort(TrashColumn::Organization),
+        "O",
+        "sort by organization",
+        "",
+    ),
+    key(
+        'D',
+        Cmd::TrashSort(TrashColumn::DeletedAt),
+        "D",
+        "sort by deletion (newest first)",
+        "",
+    ),
+    key(
+        'P',
+        Cmd::TrashSort(TrashColumn::PurgeAfter),
+        "P",
+        "sort by purge time (soonest first)",
+        "",
+    ),
+];
+
+/// The bindings of a screen, screen-specific first; a shared key the screen binds itself is
+/// the screen's (the trash's `r` restores, it does not reload).
 pub fn bindings(screen: Screen) -> Vec<&'static Binding> {
     let own: &[Binding] = match screen {
         Screen::Users => USERS,
@@ -464,9 +533,14 @@ pub fn bindings(screen: Screen) -> Vec<&'static Binding> {
         Screen::Events => EVENTS,
         Screen::Organizations => ORGANIZATIONS,
         Screen::Usage => USAGE,
+        Screen::Trash => TRASH,
         Screen::Login | Screen::ForcePassword => return Vec::new(),
     };
-    own.iter().chain(NAVIGATION).chain(GLOBAL).collect()
+    let shared = NAVIGATION
+        .iter()
+        .chain(GLOBAL)
+        .filter(|b| !own.iter().any(|o| (o.code, o.mods) == (b.code, b.mods)));
+    own.iter().chain(shared).collect()
 }
 
 /// The bindings of a screen that `app`'s account may use: what the help and the hint bar offer.
@@ -515,6 +589,8 @@ impl Context {
         if let Some(popup) = app.popups.last() {
             return match popup {
                 Popup::Help | Popup::Message { .. } => Context::Dismiss,
+                // The count is typed, so the keys go to a text field.
+                Popup::Confirm(c) if c.typed.is_some() => Context::Form(Field::Text),
                 Popup::Confirm(_) => Context::Confirm,
                 Popup::Picker(_) => Context::Picker,
                 Popup::Palette(_) | Popup::Prompt(_) | Popup::Password(_) => {
@@ -555,6 +631,7 @@ impl Context {
             Screen::Users if app.users.filter_editing => Context::FilterBar,
             Screen::Events if app.events.filter_editing => Context::FilterBar,
             Screen::Usage if app.usage.filter_editing => Context::FilterBar,
+            Screen::Trash if app.trash.filter_editing => Context::FilterBar,
             screen => Context::Screen(screen),
         }
     }
@@ -588,8 +665,9 @@ pub fn handle_key(context: Context, key: KeyEvent) -> Action {
             KeyCode::Esc => Action::Cmd(Cmd::Back),
             _ => text_edit(key, false),
         },
+        // Only an explicit `y` confirms: Enter, pressed out of habit, must not delete anything.
         Context::Confirm => match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => Action::Cmd(Cmd::Yes),
+            KeyCode::Char('y') | KeyCode::Char('Y') => Action::Cmd(Cmd::Yes),
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
                 Action::Cmd(Cmd::No)
             }
@@ -755,6 +833,7 @@ mod tests {
             Screen::Events,
             Screen::Organizations,
             Screen::Usage,
+            Screen::Trash,
         ] {
             let all = bindings(screen);
             for (i, b) in all.iter().enumerate() {
@@ -880,6 +959,11 @@ mod tests {
             handle_key(Context::Confirm, press(KeyCode::Char(' '))),
             Action::None
         );
+        // Enter, pressed out of habit, confirms nothing.
+        assert_eq!(
+            handle_key(Context::Confirm, press(KeyCode::Enter)),
+            Action::None
+        );
         assert_eq!(
             handle_key(Context::Picker, press(KeyCode::Char(' '))),
             Action::Cmd(Cmd::Toggle)
@@ -959,11 +1043,77 @@ mod tests {
             Screen::Events,
             Screen::Organizations,
             Screen::Usage,
+            Screen::Trash,
         ] {
             for b in bindings(screen) {
                 assert_eq!(b.caller, caller(screen, b.cmd), "{screen:?} {}", b.key);
             }
         }
+    }
+
+    #[test]
+    fn trash_screen_keys() {
+        let trash = Context::Screen(Screen::Trash);
+        let key = |c| handle_key(trash, press(KeyCode::Char(c)));
+        assert_eq!(key('r'), Action::Cmd(Cmd::Restore));
+        assert_eq!(
+            handle_key(trash, with(KeyCode::Char('d'), KeyModifiers::CONTROL)),
+            Action::Cmd(Cmd::Purge)
+        );
+        assert_eq!(
+            handle_key(trash, with(KeyCode::Char('r'), KeyModifiers::CONTROL)),
+            Action::Cmd(Cmd::Reload)
+        );
+        for (c, column) in [
+            ('I', TrashColumn::Id),
+            ('O', TrashColumn::Organization),
+            ('D', TrashColumn::DeletedAt),
+            ('P', TrashColumn::PurgeAfter),
+        ] {
+            assert_eq!(key(c), Action::Cmd(Cmd::TrashSort(column)), "{c}");
+        }
+        assert_eq!(key(' '), Action::Cmd(Cmd::ToggleMark));
+        assert_eq!(key('a'), Action::Cmd(Cmd::MarkAll));
+        assert_eq!(key('A'), Action::Cmd(Cmd::ClearMarks));
+        assert_eq!(key('/'), Action::Cmd(Cmd::Filter));
+        assert_eq!(key('q'), Action::Cmd(Cmd::Quit));
+        // 8 opens it from anywhere; elsewhere r still reloads and P changes the password.
+        assert_eq!(
+            users(press(KeyCode::Char('8'))),
+            Action::Cmd(Cmd::GoTo(Screen::Trash))
+        );
+        assert_eq!(users(press(KeyCode::Char('r'))), Action::Cmd(Cmd::Reload));
+        assert_eq!(
+            users(press(KeyCode::Char('P'))),
+            Action::Cmd(Cmd::ChangePassword)
+        );
+        // Restoring and purging need what the daemon asks of their methods.
+        assert_eq!(caller(Screen::Trash, Cmd::Restore), UsersRestore::CALLER);
+        assert_eq!(caller(Screen::Trash, Cmd::Purge), UsersPurge::CALLER);
+        assert_eq!(caller(Screen::Trash, Cmd::MarkAll), Caller::Anyone);
+    }
+
+    #[test]
+    fn a_typed_confirm_takes_the_keys_of_a_text_field() {
+        use crate::popup::{Confirm, ConfirmAction, TypedCount};
+        let mut app = App::new("test".into(), false, 80, 24);
+        app.popups = vec![Popup::Confirm(Confirm {
+            title: "Delete users".into(),
+            lines: Vec::new(),
+            action: ConfirmAction::DeleteUsers(Vec::new()),
+            typed: Some(TypedCount::new(150)),
+        })];
+        let context = Context::of(&app);
+        assert_eq!(context, Context::Form(Field::Text));
+        // `y` is typed like any text (and refused there); Enter submits what was typed.
+        assert_eq!(
+            handle_key(context, press(KeyCode::Char('y'))),
+            Action::Edit(Edit::Insert('y'))
+        );
+        assert_eq!(
+            handle_key(context, press(KeyCode::Enter)),
+            Action::Cmd(Cmd::Open)
+        );
     }
 
     #[test]

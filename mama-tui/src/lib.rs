@@ -22,6 +22,7 @@ pub mod popup;
 pub mod runtime;
 pub mod terminal;
 pub mod text;
+pub mod trash;
 pub mod ui;
 pub mod update;
 pub mod usage;

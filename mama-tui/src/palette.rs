@@ -37,6 +37,7 @@ pub const COMMANDS: &[Command] = &[
     command(&["events", "e"], ":events", Caller::Anyone),
     command(&["orgs", "organizations", "o"], ":orgs", Caller::Anyone),
     command(&["usage", "spend"], ":usage", Caller::Anyone),
+    command(&["trash", "t"], ":trash", Caller::Anyone),
     command(
         &["passwd", "password"],
         ":passwd",

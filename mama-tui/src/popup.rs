@@ -52,13 +52,58 @@ pub enum ConfirmAction {
     RevokeToken(String),
     /// Replace an organization's defaults (previewed with a dry run; these params are not one).
     SetOrgDefaults(SetDefaultsParams),
+    /// Bring users back from the trash.
+    RestoreUsers(Vec<String>),
+    /// Delete users in the trash, and their keys, for good.
+    PurgeUsers(Vec<String>),
 }
 
+/// A question answered with an explicit `y` (Enter never confirms), or — when [`Confirm::typed`]
+/// is set — by typing a number.
 #[derive(Debug)]
 pub struct Confirm {
     pub title: String,
     pub lines: Vec<String>,
     pub action: ConfirmAction,
+    /// The count to type instead of `y` (deleting many users at once).
+    pub typed: Option<TypedCount>,
+}
+
+/// The number of users a confirm acts on, to be typed exactly: a `y` comes too easily for a
+/// change of that size.
+#[derive(Debug)]
+pub struct TypedCount {
+    pub expected: u64,
+    pub input: TextInput,
+    /// Why what was typed does not confirm.
+    pub error: Option<String>,
+}
+
+impl TypedCount {
+    pub fn new(expected: u64) -> Self {
+        TypedCount {
+            expected,
+            input: TextInput::default(),
+            error: None,
+        }
+    }
+
+    /// Whether the typed text is the count; otherwise says why not.
+    pub fn check(&mut self) -> bool {
+        let typed = self.input.value().trim();
+        if typed == self.expected.to_string() {
+            return true;
+        }
+        self.error = Some(if typed.is_empty() {
+            format!("type {} to confirm", self.expected)
+        } else {
+            format!(
+                "{typed} is not the number of users: type {} to confirm",
+                self.expected
+            )
+        });
+        false
+    }
 }
 
 /// Which field of the edit dialog has focus.

@@ -39,12 +39,9 @@ pub async fn run(endpoint: Endpoint, args: &Args) -> anyhow::Result<()> {
     ));
     let mut term = terminal::setup(!args.no_mouse).context("cannot set up the terminal")?;
     let caller = Caller::new(client);
-    let result = event_loop(
-        &mut term,
-        &caller,
-        App::new(endpoint.describe(), color, 80, 24),
-    )
-    .await;
+    let mut app = App::new(endpoint.describe(), color, 80, 24);
+    app.confirm_typed_above = args.confirm_typed_above;
+    let result = event_loop(&mut term, &caller, app).await;
     terminal::restore();
     result
 }

@@ -17,7 +17,7 @@ use mama_tui::popup::Popup;
 use mama_tui::update::update;
 use serde_json::json;
 
-const SCREENS: [Screen; 7] = [
+const SCREENS: [Screen; 8] = [
     Screen::Users,
     Screen::Models,
     Screen::Admins,
@@ -25,6 +25,7 @@ const SCREENS: [Screen; 7] = [
     Screen::Events,
     Screen::Organizations,
     Screen::Usage,
+    Screen::Trash,
 ];
 
 /// The daemon's reasons, from the same declaration it refuses by.
@@ -116,7 +117,7 @@ fn refused_with(app: &App, reason: &str) {
 }
 
 /// Offered on some screen to an account that may change things, never to a viewer.
-const CHANGE_HINTS: [&str; 8] = [
+const CHANGE_HINTS: [&str; 10] = [
     "bulk",
     "create",
     "delete",
@@ -125,11 +126,14 @@ const CHANGE_HINTS: [&str; 8] = [
     "edit",
     "revoke",
     "drop unavailable",
+    "restore",
+    "purge",
 ];
-const CHANGE_HELP: [&str; 12] = [
+/// (`delete ` with its space: the trash's table has a "deleted" column.)
+const CHANGE_HELP: [&str; 14] = [
     "bulk edit",
     "create users",
-    "delete",
+    "delete ",
     "rotate keys",
     "suspend or resume",
     "drop unavailable",
@@ -139,6 +143,8 @@ const CHANGE_HELP: [&str; 12] = [
     "edit the default limits",
     "edit role",
     "edit user",
+    "restore marked",
+    "purge marked",
 ];
 
 #[test]

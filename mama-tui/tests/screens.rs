@@ -335,7 +335,7 @@ fn help_overlay() {
         let line = format!("{:<8}{help}", b.key);
         assert!(text.contains(&line), "{line:?} not in help:\n{text}");
     }
-    assert!(text.contains("1–7     users models admins"), "{text}");
+    assert!(text.contains("1–8     users models admins"), "{text}");
     insta::assert_snapshot!("help_80", text);
     let mut wide = users_app(120, 40, sample_users(), 5);
     cmd(&mut wide, Cmd::Help);

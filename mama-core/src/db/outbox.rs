@@ -122,6 +122,43 @@ pub fn depth(conn: &mut DbConn) -> Result<u64, DbError> {
         .get_result::<i64>(conn)? as u64)
 }
 
+/// [`depth`] and [`scheduled`] for the users of `organizations` only (a scoped account's
+/// view of the sync).
+pub fn depth_and_scheduled_within(
+    conn: &mut DbConn,
+    organizations: &[String],
+) -> Result<(u64, u64), DbError> {
+    use super::schema::users;
+    let now = super::now();
+    let scoped = || {
+        outbox::table
+            .filter(
+                outbox::user_id.eq_any(
+                    users::table
+                        .filter(users::organization.eq_any(organizations.to_vec()))
+                        .select(users::id),
+                ),
+            )
+            .into_boxed()
+    };
+    let depth: i64 = scoped()
+        .filter(
+            outbox::kind
+                .eq(KIND_SYNC)
+                .or(outbox::available_at.le(now))
+                .or(outbox::attempts.gt(0)),
+        )
+        .count()
+        .get_result(conn)?;
+    let scheduled: i64 = scoped()
+        .filter(outbox::kind.eq(KIND_DELETE))
+        .filter(outbox::available_at.gt(now))
+        .filter(outbox::attempts.eq(0))
+        .count()
+        .get_result(conn)?;
+    Ok((depth.max(0) as u64, scheduled.max(0) as u64))
+}
+
 /// Key deletions scheduled for later: rotated keys still in their grace.
 pub fn scheduled(conn: &mut DbConn) -> Result<u64, DbError> {
     let now = super::now();

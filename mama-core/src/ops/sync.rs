@@ -27,16 +27,32 @@ impl Mama {
     }
 
     /// `sync.status`: queue depth, pending and failed users, LiteLLM's last known reachability.
-    pub async fn sync_status(&self, ctx: &Ctx, _s: &AdminSession) -> OpResult<SyncStatus> {
+    pub async fn sync_status(&self, ctx: &Ctx, s: &AdminSession) -> OpResult<SyncStatus> {
+        // A scoped account sees the sync of its organizations' users only.
+        let scope = s.scope();
         let result = self
             .db
-            .read(|c| {
-                Ok::<_, DbError>((
+            .read(move |c| match &scope {
+                None => Ok::<_, DbError>((
                     outbox::depth(c)?,
                     user_db::count_by_status(c, KeyStatus::Pending)?,
                     user_db::count_by_status(c, KeyStatus::Failed)?,
                     outbox::scheduled(c)?,
-                ))
+                )),
+                Some(orgs) => {
+                    let (depth, scheduled) = outbox::depth_and_scheduled_within(c, orgs)?;
+                    let count = |c: &mut crate::db::DbConn, status| {
+                        let filter = crate::api::types::UserFilter {
+                            key_status: Some(status),
+                            scope: Some(orgs.clone()),
+                            ..Default::default()
+                        };
+                        user_db::counts(c, &filter, None).map(|(_, n)| n)
+                    };
+                    let pending = count(c, KeyStatus::Pending)?;
+                    let failed = count(c, KeyStatus::Failed)?;
+                    Ok((depth, pending, failed, scheduled))
+                }
             })
             .await
             .map_err(ApiError::from)

@@ -1,6 +1,6 @@
 //! The line above the status line: the filter bar while typing, else the active filter and sort.
 
-use mama_api::types::UserColumn;
+use mama_api::types::{TrashColumn, UserColumn};
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -182,6 +182,34 @@ pub fn usage_bar(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             error: u.filter_error.as_deref(),
             idle,
             active: Some(crate::usage::filter::describe(&u.filter)),
+        },
+    );
+}
+
+/// The trash bar: the filter as typed, the sort and how many match.
+pub fn trash_bar(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let t = &app.trash;
+    let sort = format!(
+        "sort {} {}",
+        match t.column {
+            TrashColumn::Id => "id",
+            TrashColumn::Organization => "organization",
+            TrashColumn::DeletedAt => "deleted",
+            TrashColumn::PurgeAfter => "purge time",
+        },
+        if t.descending { "▼" } else { "▲" }
+    );
+    let matching = format!("{} in the trash", t.matching);
+    bar(
+        frame,
+        area,
+        theme,
+        Bar {
+            input: &t.filter_input,
+            editing: t.filter_editing,
+            error: None,
+            idle: format!("/ to filter (id, organization) · {sort} · {matching}"),
+            active: Some(format!("{} matching · {sort}", t.matching)),
         },
     );
 }

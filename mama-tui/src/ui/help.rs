@@ -118,6 +118,11 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("esc", "clear"),
             ("actor: action: user: result: since: until:", ""),
         ],
+        Context::FilterBar if app.screen == Screen::Trash => vec![
+            ("enter", "apply"),
+            ("esc", "clear"),
+            ("text in the id or organization", ""),
+        ],
         Context::FilterBar if app.screen == Screen::Usage => vec![
             ("enter", "apply"),
             ("esc", "clear"),
@@ -134,6 +139,10 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         ],
         Context::Confirm => vec![("y", "yes"), ("n/esc", "no")],
         Context::Dismiss => vec![("esc/enter", "close")],
+        // The count of a large delete, typed out.
+        Context::Form(_) if matches!(app.popups.last(), Some(Popup::Confirm(_))) => {
+            vec![("type", "the count"), ("enter", "confirm"), ("esc", "no")]
+        }
         // A user's details as a viewer reads them: nothing to save.
         Context::Form(_) if reading_a_user(app) => {
             vec![

@@ -78,6 +78,10 @@ pub fn view(app: &App, frame: &mut Frame) {
                     screens::usage::render(app, frame, body, theme);
                     filter::usage_bar(app, frame, bar, theme);
                 }
+                Screen::Trash => {
+                    screens::trash::render(app, frame, body, theme);
+                    filter::trash_bar(app, frame, bar, theme);
+                }
                 Screen::Login | Screen::ForcePassword => {}
             }
             frame.render_widget(status_line(app, theme, area.width), status);
@@ -116,11 +120,24 @@ fn title_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
             left.push_str(&format!(" · rows {first}–{last}"));
         }
     }
+    if app.screen == Screen::Trash && app.trash.list.loaded {
+        let t = &app.trash;
+        left.push_str(&format!(
+            "  {} deleted · marked {}",
+            t.matching,
+            t.marks.len()
+        ));
+        if let Some((first, last)) = t.shown_rows() {
+            left.push_str(&format!(" · rows {first}–{last}"));
+        }
+    }
     let right = format!("{} ", spinner(app));
     let total = usize::from(total);
     let mut text = left;
-    // The usage tab goes first when room is short, so the other six keep their place.
+    // The trash and then the usage tab go first when room is short, so the others keep their
+    // place.
     let tabs = [
+        " 1 users 2 models 3 admins 4 services 5 events 6 orgs 7 usage 8 trash ",
         " 1 users 2 models 3 admins 4 services 5 events 6 orgs 7 usage ",
         " 1 users 2 models 3 admins 4 services 5 events 6 orgs ",
     ]

@@ -261,6 +261,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                         title: "Preview of the bulk change".into(),
                         lines,
                         action,
+                        typed: None,
                     }));
                 }
                 Ok(None) => app.pending_bulk.clear(),

@@ -9,14 +9,17 @@
 //! 2. the dialogs `edit_user`, `bulk` and `create`; `organizations` (their defaults dialog);
 //!    `admins` (the accounts, their form and answers);
 //!    `sync` (LiteLLM's state); `nav` (screens); `usage` (the usage screen and its queries);
+//!    `trash` (the trash screen, restoring and purging);
 //! 3. the data they change: `users` (the users table), `lists` (models, admins, services,
 //!    events);
-//! 4. what all use: `rpc` (calls and answers), `form` (what dialogs share), `picker`.
+//! 4. what all use: `rpc` (calls and answers), `form` (what dialogs share), `confirm` (asking
+//!    before acting on many users), `picker`.
 
 mod admins;
 mod auth;
 mod bulk;
 mod bulk_summary;
+mod confirm;
 pub mod create;
 mod dialogs;
 mod edit_user;
@@ -30,6 +33,7 @@ mod rpc;
 mod screens;
 mod suspend;
 mod sync;
+mod trash;
 mod usage;
 mod users;
 
@@ -73,6 +77,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Scroll(rows) => match app.screen {
             Screen::Users if app.popups.is_empty() => users::move_by(app, i64::from(rows)),
             Screen::Usage if app.popups.is_empty() => app.usage.move_by(i64::from(rows)),
+            Screen::Trash if app.popups.is_empty() => app.trash.list.move_by(i64::from(rows)),
             _ => {}
         },
         Action::Edit(edit) => {
@@ -82,6 +87,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                     Screen::Users => users::edit_filter(app, &edit),
                     Screen::Events => screens::edit_events_filter(app, &edit),
                     Screen::Usage => usage::edit_filter(app, &edit),
+                    Screen::Trash => trash::edit_filter(app, &edit),
                     _ => {}
                 }
             } else {
@@ -108,6 +114,10 @@ fn command(app: &mut App, cmd: Cmd) {
     }
     if app.screen == Screen::Usage && app.usage.filter_editing {
         screens::usage_filter_command(app, cmd);
+        return;
+    }
+    if app.screen == Screen::Trash && app.trash.filter_editing {
+        screens::trash_filter_command(app, cmd);
         return;
     }
     match app.screen {
@@ -197,6 +207,9 @@ fn handle_reply(app: &mut App, reply: Reply) {
         }
         Tag::UsageTable { .. } | Tag::UsageChart { .. } | Tag::UsageExport => {
             usage::reply(app, reply.tag, reply.result)
+        }
+        Tag::Trash { .. } | Tag::RestoreUsers | Tag::PurgeUsers => {
+            trash::reply(app, reply.tag, reply.result)
         }
         Tag::SyncStatus | Tag::SyncFailures | Tag::Reconcile | Tag::RetryFailed => {
             sync::reply(app, reply.tag, reply.result)

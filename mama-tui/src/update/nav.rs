@@ -1,6 +1,6 @@
 //! Moving between screens, and quitting.
 
-use super::{lists, organizations, usage, users};
+use super::{lists, organizations, trash, usage, users};
 use crate::action::Screen;
 use crate::app::App;
 use crate::effect::Effect;
@@ -24,6 +24,7 @@ pub fn go_to(app: &mut App, screen: Screen) {
         Screen::Events => lists::apply_events_filter(app),
         Screen::Organizations => organizations::load(app),
         Screen::Usage => usage::load(app),
+        Screen::Trash => trash::load(app),
         Screen::Login | Screen::ForcePassword => {}
     }
 }

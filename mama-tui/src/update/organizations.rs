@@ -175,6 +175,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                         title: "Organization defaults".into(),
                         lines,
                         action: ConfirmAction::SetOrgDefaults(params),
+                        typed: None,
                     }));
                 }
                 Err(ClientError::Api(api)) if !api.fields.is_empty() => {

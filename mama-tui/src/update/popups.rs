@@ -7,10 +7,10 @@ use mama_api::types::{DeleteAdminParams, DeleteUsersParams, RotateKeysParams, Se
 
 use super::nav::{go_to, quit};
 use super::rpc::{batch, ID_CHUNK};
-use super::{auth, dialogs, organizations, suspend, sync, usage, users};
+use super::{auth, dialogs, organizations, suspend, sync, trash, usage, users};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::App;
-use crate::popup::{ConfirmAction, Popup, PromptPurpose};
+use crate::popup::{ConfirmAction, Popup, PromptPurpose, TypedCount};
 use crate::text::{count, Edit};
 
 pub fn edit(app: &mut App, edit: &Edit) {
@@ -33,7 +33,29 @@ pub fn edit(app: &mut App, edit: &Edit) {
         | Popup::Bulk(_)
         | Popup::OrgDefaults(_)
         | Popup::Account(_) => dialogs::edit(app, edit),
-        Popup::Help | Popup::Message { .. } | Popup::Confirm(_) => {}
+        Popup::Confirm(confirm) => {
+            if let Some(typed) = &mut confirm.typed {
+                type_count(typed, edit);
+            }
+        }
+        Popup::Help | Popup::Message { .. } => {}
+    }
+}
+
+/// Typing the count: digits only, so a `y` (or any other key pressed out of habit) is refused
+/// with a word on what to type instead.
+fn type_count(typed: &mut TypedCount, edit: &Edit) {
+    match edit {
+        Edit::Insert(c) if !c.is_ascii_digit() => {
+            typed.error = Some(format!(
+                "{c} is not enough: type {}, then enter",
+                typed.expected
+            ));
+        }
+        edit => {
+            typed.input.apply(edit);
+            typed.error = None;
+        }
     }
 }
 
@@ -51,10 +73,21 @@ pub fn command(app: &mut App, cmd: Cmd) {
                 app.popups.pop();
             }
         }
-        Popup::Confirm(_) => match cmd {
-            Cmd::Yes => {
+        Popup::Confirm(confirm) => match cmd {
+            Cmd::Yes if confirm.typed.is_none() => {
                 if let Some(Popup::Confirm(confirm)) = app.popups.pop() {
                     confirmed(app, confirm.action);
+                }
+            }
+            // Enter in the count field: only the exact count confirms.
+            Cmd::Open | Cmd::Save => {
+                let Some(typed) = &mut confirm.typed else {
+                    return;
+                };
+                if typed.check() {
+                    if let Some(Popup::Confirm(confirm)) = app.popups.pop() {
+                        confirmed(app, confirm.action);
+                    }
                 }
             }
             Cmd::No | Cmd::Back => {
@@ -152,6 +185,8 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
             app.call::<method::ServicesRevokeToken>(&RevokeTokenParams { id }, Tag::RevokeToken);
         }
         ConfirmAction::SetOrgDefaults(params) => organizations::apply(app, params),
+        ConfirmAction::RestoreUsers(ids) => trash::restore(app, ids),
+        ConfirmAction::PurgeUsers(ids) => trash::purge(app, ids),
     }
 }
 
@@ -184,6 +219,7 @@ pub fn palette(app: &mut App, line: &str) {
         "events" => go_to(app, Screen::Events),
         "orgs" => go_to(app, Screen::Organizations),
         "usage" => go_to(app, Screen::Usage),
+        "trash" => go_to(app, Screen::Trash),
         "passwd" => app.popups.push(Popup::Password(Default::default())),
         "help" => app.popups.push(Popup::Help),
         "export" if app.screen == Screen::Usage => usage::export(app, arg),

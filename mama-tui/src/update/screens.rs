@@ -5,6 +5,7 @@ use mama_api::rpc::{method, Method};
 use mama_api::types::{EventView, IssueTokenParams, Role};
 
 use super::bulk::drop_unavailable;
+use super::confirm::{ask_for_users, id_preview};
 use super::lists;
 use super::nav::{go_to, quit};
 use super::organizations;
@@ -16,12 +17,14 @@ use crate::popup::{
     BulkDialog, Confirm, ConfirmAction, CreateDialog, EditDialog, Popup, Prompt, PromptPurpose,
 };
 use crate::text::{count, Edit};
+use crate::trash::TrashKept;
 
 /// Keys on a logged-in screen, once the commands every screen shares are handled.
 pub fn command(app: &mut App, screen: Screen, cmd: Cmd) {
     match screen {
         Screen::Users => users_command(app, cmd),
         Screen::Usage => super::usage::command(app, cmd),
+        Screen::Trash => super::trash::command(app, cmd),
         _ => list_command(app, screen, cmd),
     }
 }
@@ -83,7 +86,7 @@ fn users_command(app: &mut App, cmd: Cmd) {
             }
         }
         Cmd::CreateUsers => app.popups.push(Popup::Create(CreateDialog::default())),
-        Cmd::DeleteMarked => confirm_ids(app, "Delete users", "Delete", ConfirmAction::DeleteUsers),
+        Cmd::DeleteMarked => ask_delete(app),
         Cmd::RotateMarked => confirm_ids(
             app,
             "Rotate keys",
@@ -111,16 +114,49 @@ fn confirm_ids(app: &mut App, title: &str, verb: &str, action: fn(Vec<String>) -
         title: title.into(),
         lines,
         action: action(ids),
+        typed: None,
     }));
 }
 
-/// A short list of ids for a confirm popup.
-fn id_preview(ids: &[String], max: usize) -> Vec<String> {
-    let mut lines: Vec<String> = ids.iter().take(max).map(|id| format!("  {id}")).collect();
-    if ids.len() > max {
-        lines.push(format!("  … and {} more", ids.len() - max));
+/// ctrl-d: the marked users (or the selected one), once confirmed with `y` — or, above the
+/// threshold, with their count typed out. The confirm says where they go, as far as the
+/// daemon's answers have told.
+fn ask_delete(app: &mut App) {
+    let ids = users::selection(app);
+    if ids.is_empty() {
+        app.error("Nothing to act on: mark users first.");
+        return;
     }
-    lines
+    let n = ids.len() as u64;
+    let mut lines = vec![format!("Delete {}?", count(n, "user"))];
+    lines.extend(id_preview(&ids, 8));
+    lines.push(String::new());
+    lines.extend(where_deleted_users_go(app.trash_kept));
+    let action = ConfirmAction::DeleteUsers(ids);
+    ask_for_users(app, "Delete users", lines, action, n, "delete");
+}
+
+/// Where a delete sends users. Only an answer of the daemon tells whether it keeps a trash, so
+/// before the first one the confirm says both.
+fn where_deleted_users_go(kept: TrashKept) -> Vec<String> {
+    match kept {
+        TrashKept::Days(days) => vec![
+            format!(
+                "They are moved to the trash for {}, keys blocked;",
+                count(days.unsigned_abs(), "day")
+            ),
+            "restore from the trash screen (8).".into(),
+        ],
+        TrashKept::None => vec![
+            "The daemon keeps no trash: they are deleted for good,".into(),
+            "and their keys with them.".into(),
+        ],
+        TrashKept::Unknown => vec![
+            "They are moved to the trash (if the daemon keeps one),".into(),
+            "keys blocked; restore from the trash screen (8).".into(),
+            "Without a trash they are deleted for good.".into(),
+        ],
+    }
 }
 
 /// Keys on the models, admins, services, events and organizations screens.
@@ -171,6 +207,7 @@ fn list_command(app: &mut App, screen: Screen, cmd: Cmd) {
                         "y: yes   n/esc: no".into(),
                     ],
                     action: ConfirmAction::DeleteAdmin(username),
+                    typed: None,
                 }));
             }
         }
@@ -211,6 +248,7 @@ fn list_command(app: &mut App, screen: Screen, cmd: Cmd) {
                         "y: yes   n/esc: no".into(),
                     ],
                     action: ConfirmAction::RevokeToken(token.id.clone()),
+                    typed: None,
                 },
                 None => Confirm {
                     title: "Delete service".into(),
@@ -230,6 +268,7 @@ fn list_command(app: &mut App, screen: Screen, cmd: Cmd) {
                         "y: yes   n/esc: no".into(),
                     ],
                     action: ConfirmAction::DeleteService(service.name.clone()),
+                    typed: None,
                 },
             };
             app.popups.push(Popup::Confirm(confirm));
@@ -361,6 +400,23 @@ pub fn usage_filter_command(app: &mut App, cmd: Cmd) {
             app.usage.filter_editing = false;
             app.usage.filter_input.clear();
             super::usage::apply_filter(app);
+        }
+        Cmd::Quit => quit(app),
+        _ => {}
+    }
+}
+
+/// Enter/esc in the trash filter bar: the text goes to the daemon on enter.
+pub fn trash_filter_command(app: &mut App, cmd: Cmd) {
+    match cmd {
+        Cmd::Open => {
+            app.trash.filter_editing = false;
+            super::trash::apply_filter(app);
+        }
+        Cmd::Back => {
+            app.trash.filter_editing = false;
+            app.trash.filter_input.clear();
+            super::trash::apply_filter(app);
         }
         Cmd::Quit => quit(app),
         _ => {}

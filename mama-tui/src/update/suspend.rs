@@ -39,6 +39,7 @@ pub fn ask(app: &mut App) {
                 title: "Resume user".into(),
                 lines,
                 action: ConfirmAction::ResumeUser { id, version },
+                typed: None,
             }));
         }
         None => app.popups.push(Popup::Prompt(Prompt {

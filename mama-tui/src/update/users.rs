@@ -17,6 +17,7 @@ use crate::client::ClientError;
 use crate::effect::Effect;
 use crate::filter;
 use crate::text::{count, Edit};
+use crate::trash::TrashKept;
 use crate::ui::screens::users::column_at;
 use crate::ui::table::HEADER_Y;
 use crate::users::{PageAsk, PageRequest, PageRows, RowsAt, PAGE};
@@ -298,7 +299,24 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 let deleted: u64 = parts.iter().map(|p| p.deleted).sum();
                 app.users.marks.clear();
                 app.users.marks_filter = None;
-                app.info(format!("Deleted {}.", count(deleted, "user")));
+                // The answer is what says whether the daemon keeps a trash.
+                match parts.iter().find_map(|p| p.purge_after) {
+                    Some(until) => {
+                        app.trash_kept = TrashKept::from_span(app.now, until);
+                        app.info(format!(
+                            "Moved {} to the trash until {} UTC — restore with 8.",
+                            count(deleted, "user"),
+                            until.format("%Y-%m-%d %H:%M")
+                        ));
+                    }
+                    None => {
+                        app.trash_kept = TrashKept::None;
+                        app.info(format!(
+                            "Deleted {}. For good: the daemon keeps no trash.",
+                            count(deleted, "user")
+                        ));
+                    }
+                }
                 refresh_table(app);
             }
             Err(err) => app.error(format!("delete: {}", describe(&err))),

@@ -41,8 +41,14 @@ pub fn error_line(frame: &mut Frame, at: Rect, error: Option<&str>, otherwise: &
     frame.render_widget(Paragraph::new(span), at);
 }
 
-/// Lines of text in a box sized to them (messages and confirms).
-pub fn text_box(frame: &mut Frame, area: Rect, title: &str, lines: &[String], style: Style) {
+/// Lines of text in a box sized to them (messages and confirms). Returns the box's inside.
+pub fn text_box(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: &[String],
+    style: Style,
+) -> Rect {
     let w = lines
         .iter()
         .map(|l| width(l))
@@ -62,6 +68,7 @@ pub fn text_box(frame: &mut Frame, area: Rect, title: &str, lines: &[String], st
         })
         .collect();
     frame.render_widget(Paragraph::new(text).style(style), inner);
+    inner
 }
 
 /// A field's label, highlighted when the field has focus.

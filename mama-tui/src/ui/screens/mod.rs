@@ -1,5 +1,5 @@
 //! The screens, one file each: the two login forms, the list screens (users, models,
-//! admins, services, events, organizations), each a column
+//! admins, services, events, organizations, trash), each a column
 //! declaration and a row function for the one table widget ([`super::table`]), and the usage
 //! screen (a chart and a ranked table).
 
@@ -10,6 +10,7 @@ pub mod login;
 pub mod models;
 pub mod organizations;
 pub mod services;
+pub mod trash;
 pub mod usage;
 pub mod usage_chart;
 pub mod users;
