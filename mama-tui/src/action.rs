@@ -110,6 +110,8 @@ pub enum Cmd {
     Restore,
     /// Trash screen: delete the marked users (or the selected one) for good.
     Purge,
+    /// Events screen: undo the selected change, previewed first.
+    Undo,
 }
 
 /// What an RPC answer is for, so `update` knows where it goes. Query numbers let late answers
@@ -178,6 +180,13 @@ pub enum Tag {
     },
     RestoreUsers,
     PurgeUsers,
+    /// The dry run of undoing `event_id` (with `force` or not): an answer for a preview the
+    /// popup no longer waits for (`f` pressed again, closed) is dropped.
+    UndoPreview {
+        event_id: String,
+        force: bool,
+    },
+    UndoApply,
     Export,
     ImportFile,
     /// An intermediate report of a long job (mark all, export); not an answer.

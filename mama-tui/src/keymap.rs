@@ -8,9 +8,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use mama_api::rpc::method::{
-    AdminsCreate, AdminsDelete, AdminsUpdate, AuthChangePassword, OrganizationsSetDefaults,
-    ServicesCreate, ServicesDelete, ServicesIssueToken, UsersBulkUpdate, UsersCreate, UsersDelete,
-    UsersPurge, UsersRestore, UsersRotateKeys, UsersUpdate,
+    AdminsCreate, AdminsDelete, AdminsUpdate, AuthChangePassword, EventsUndo,
+    OrganizationsSetDefaults, ServicesCreate, ServicesDelete, ServicesIssueToken, UsersBulkUpdate,
+    UsersCreate, UsersDelete, UsersPurge, UsersRestore, UsersRotateKeys, UsersUpdate,
 };
 use mama_api::rpc::{Caller, Method};
 use mama_api::types::{TrashColumn, UsageMeasure, UserColumn};
@@ -355,6 +355,14 @@ pub const EVENTS: &[Binding] = &[
         "filter",
     ),
     special(KeyCode::Enter, Cmd::Open, "enter", "event details"),
+    key(
+        'u',
+        Cmd::Undo,
+        "u",
+        "undo the change (shows what it does first)",
+        "undo",
+    )
+    .needs(EventsUndo::CALLER),
     special(KeyCode::Esc, Cmd::Back, "esc", "clear the filter"),
 ];
 
@@ -580,6 +588,8 @@ pub enum Context {
     Form(Field),
     Picker,
     Confirm,
+    /// The undo preview: scrolling, `f` for force, and a confirm's `y` / `n`.
+    Undo,
     /// Help and messages: any closing key.
     Dismiss,
 }
@@ -624,6 +634,7 @@ impl Context {
                     CreateField::CsvPath => Field::Text,
                 }),
                 Popup::OrgDefaults(_) => Context::Form(Field::Text),
+                Popup::Undo(_) => Context::Undo,
             };
         }
         match app.screen {
@@ -671,6 +682,23 @@ pub fn handle_key(context: Context, key: KeyEvent) -> Action {
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
                 Action::Cmd(Cmd::No)
             }
+            _ => Action::None,
+        },
+        // Like a confirm, only `y` applies; the list scrolls as a screen does.
+        Context::Undo => match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => Action::Cmd(Cmd::Yes),
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                Action::Cmd(Cmd::No)
+            }
+            KeyCode::Char('f') if ctrl => Action::Cmd(Cmd::PageDown),
+            KeyCode::Char('b') if ctrl => Action::Cmd(Cmd::PageUp),
+            KeyCode::Char('f') | KeyCode::Char('F') => Action::Cmd(Cmd::Toggle),
+            KeyCode::Char('j') | KeyCode::Down => Action::Cmd(Cmd::Down),
+            KeyCode::Char('k') | KeyCode::Up => Action::Cmd(Cmd::Up),
+            KeyCode::PageDown => Action::Cmd(Cmd::PageDown),
+            KeyCode::PageUp => Action::Cmd(Cmd::PageUp),
+            KeyCode::Char('g') | KeyCode::Home => Action::Cmd(Cmd::Top),
+            KeyCode::Char('G') | KeyCode::End => Action::Cmd(Cmd::Bottom),
             _ => Action::None,
         },
         Context::Dismiss => match key.code {
@@ -985,6 +1013,34 @@ mod tests {
                 Action::Edit(Edit::Insert(c))
             );
         }
+    }
+
+    #[test]
+    fn the_undo_preview_scrolls_forces_and_needs_an_explicit_yes() {
+        let events = Context::Screen(Screen::Events);
+        assert_eq!(
+            handle_key(events, press(KeyCode::Char('u'))),
+            Action::Cmd(Cmd::Undo)
+        );
+        assert_eq!(caller(Screen::Events, Cmd::Undo), EventsUndo::CALLER);
+        let key = |code| handle_key(Context::Undo, press(code));
+        assert_eq!(key(KeyCode::Char('y')), Action::Cmd(Cmd::Yes));
+        assert_eq!(key(KeyCode::Char('n')), Action::Cmd(Cmd::No));
+        assert_eq!(key(KeyCode::Esc), Action::Cmd(Cmd::No));
+        assert_eq!(key(KeyCode::Char('f')), Action::Cmd(Cmd::Toggle));
+        assert_eq!(key(KeyCode::Char('j')), Action::Cmd(Cmd::Down));
+        assert_eq!(key(KeyCode::Char('k')), Action::Cmd(Cmd::Up));
+        assert_eq!(key(KeyCode::PageDown), Action::Cmd(Cmd::PageDown));
+        assert_eq!(key(KeyCode::PageUp), Action::Cmd(Cmd::PageUp));
+        assert_eq!(
+            handle_key(
+                Context::Undo,
+                with(KeyCode::Char('f'), KeyModifiers::CONTROL)
+            ),
+            Action::Cmd(Cmd::PageDown)
+        );
+        // Enter, pressed out of habit, undoes nothing.
+        assert_eq!(key(KeyCode::Enter), Action::None);
     }
 
     #[test]

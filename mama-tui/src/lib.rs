@@ -24,6 +24,7 @@ pub mod terminal;
 pub mod text;
 pub mod trash;
 pub mod ui;
+pub mod undo;
 pub mod update;
 pub mod usage;
 pub mod users;

@@ -11,6 +11,7 @@ use mama_api::FieldError;
 
 use crate::limit_form::LimitInputs;
 use crate::text::{TextArea, TextInput};
+use crate::undo::UndoDialog;
 
 #[derive(Debug)]
 pub enum Popup {
@@ -33,6 +34,8 @@ pub enum Popup {
     Prompt(Prompt),
     /// An organization's default limits.
     OrgDefaults(Box<OrgDefaultsDialog>),
+    /// What undoing an event would do; `y` does it.
+    Undo(Box<UndoDialog>),
 }
 
 /// What a confirmed popup does.

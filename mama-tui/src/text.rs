@@ -51,6 +51,52 @@ pub fn fit(s: &str, cells: usize) -> String {
     out
 }
 
+/// `s` broken into lines of at most `cells` cells: at spaces where it can, inside a word only
+/// when the word is wider than a line (a wide character moves whole to the next line, never
+/// split). Lines after the first start with `indent`, so a wrapped entry reads as one.
+pub fn wrap(s: &str, cells: usize, indent: &str) -> Vec<String> {
+    let indent_cells = width(indent);
+    let cells = cells.max(indent_cells + 2);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    // Cells used on `line`, and where its text starts (after the indent on later lines).
+    let (mut used, mut start) = (0, 0);
+    for word in s.split(' ').filter(|w| !w.is_empty()) {
+        let w = width(word);
+        let gap = usize::from(used > start);
+        if used + gap + w <= cells {
+            if gap == 1 {
+                line.push(' ');
+            }
+            line.push_str(word);
+            used += gap + w;
+            continue;
+        }
+        if used > start {
+            lines.push(std::mem::replace(&mut line, indent.to_string()));
+            (used, start) = (indent_cells, indent_cells);
+            if used + w <= cells {
+                line.push_str(word);
+                used += w;
+                continue;
+            }
+        }
+        for c in word.chars() {
+            let cw = UnicodeWidthChar::width(c).unwrap_or(0);
+            if used + cw > cells {
+                lines.push(std::mem::replace(&mut line, indent.to_string()));
+                (used, start) = (indent_cells, indent_cells);
+            }
+            line.push(c);
+            used += cw;
+        }
+    }
+    if used > start || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// One edit to a text field. Key handling produces these so it can be unit tested without a
 /// terminal; the focused field applies them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,6 +343,19 @@ mod tests {
         // A wide char never straddles the limit.
         assert_eq!(truncate("김철수연구소", 6), "김철…");
         assert_eq!(width(&fit("김철수연구소", 5)), 5);
+    }
+
+    #[test]
+    fn wrapping_counts_cells_and_keeps_hangul_whole() {
+        assert_eq!(
+            wrap("김철수: models: gpt-4o → models: none", 16, "  "),
+            vec!["김철수: models:", "  gpt-4o →", "  models: none"]
+        );
+        // A word wider than a line is cut, a wide character never split across the edge.
+        let lines = wrap("연구소연구소연구소", 7, "  ");
+        assert_eq!(lines, vec!["연구소", "  연구", "  소연", "  구소"]);
+        assert!(lines.iter().all(|l| width(l) <= 7));
+        assert_eq!(wrap("", 10, "  "), vec![""]);
     }
 
     #[test]

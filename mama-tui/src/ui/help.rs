@@ -138,6 +138,12 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("esc", "cancel"),
         ],
         Context::Confirm => vec![("y", "yes"), ("n/esc", "no")],
+        Context::Undo => vec![
+            ("y", "undo"),
+            ("f", "force on/off"),
+            ("j/k PgUp/PgDn", "scroll"),
+            ("n/esc", "cancel"),
+        ],
         Context::Dismiss => vec![("esc/enter", "close")],
         // The count of a large delete, typed out.
         Context::Form(_) if matches!(app.popups.last(), Some(Popup::Confirm(_))) => {

@@ -9,7 +9,7 @@
 //! 2. the dialogs `edit_user`, `bulk` and `create`; `organizations` (their defaults dialog);
 //!    `admins` (the accounts, their form and answers);
 //!    `sync` (LiteLLM's state); `nav` (screens); `usage` (the usage screen and its queries);
-//!    `trash` (the trash screen, restoring and purging);
+//!    `trash` (the trash screen, restoring and purging); `undo` (undoing an event, previewed);
 //! 3. the data they change: `users` (the users table), `lists` (models, admins, services,
 //!    events);
 //! 4. what all use: `rpc` (calls and answers), `form` (what dialogs share), `confirm` (asking
@@ -34,6 +34,7 @@ mod screens;
 mod suspend;
 mod sync;
 mod trash;
+mod undo;
 mod usage;
 mod users;
 
@@ -74,6 +75,12 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Reply(reply) => handle_reply(app, reply),
         Action::Click { x, y } => users::click(app, x, y),
+        Action::Scroll(rows) if matches!(app.popups.last(), Some(Popup::Undo(_))) => {
+            let cmd = if rows < 0 { Cmd::Up } else { Cmd::Down };
+            for _ in 0..rows.unsigned_abs() {
+                undo::command(app, cmd);
+            }
+        }
         Action::Scroll(rows) => match app.screen {
             Screen::Users if app.popups.is_empty() => users::move_by(app, i64::from(rows)),
             Screen::Usage if app.popups.is_empty() => app.usage.move_by(i64::from(rows)),
@@ -211,6 +218,7 @@ fn handle_reply(app: &mut App, reply: Reply) {
         Tag::Trash { .. } | Tag::RestoreUsers | Tag::PurgeUsers => {
             trash::reply(app, reply.tag, reply.result)
         }
+        Tag::UndoPreview { .. } | Tag::UndoApply => undo::reply(app, reply.tag, reply.result),
         Tag::SyncStatus | Tag::SyncFailures | Tag::Reconcile | Tag::RetryFailed => {
             sync::reply(app, reply.tag, reply.result)
         }

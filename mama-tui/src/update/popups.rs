@@ -7,7 +7,7 @@ use mama_api::types::{DeleteAdminParams, DeleteUsersParams, RotateKeysParams, Se
 
 use super::nav::{go_to, quit};
 use super::rpc::{batch, ID_CHUNK};
-use super::{auth, dialogs, organizations, suspend, sync, trash, usage, users};
+use super::{auth, dialogs, organizations, suspend, sync, trash, undo, usage, users};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::App;
 use crate::popup::{ConfirmAction, Popup, PromptPurpose, TypedCount};
@@ -38,7 +38,7 @@ pub fn edit(app: &mut App, edit: &Edit) {
                 type_count(typed, edit);
             }
         }
-        Popup::Help | Popup::Message { .. } => {}
+        Popup::Help | Popup::Message { .. } | Popup::Undo(_) => {}
     }
 }
 
@@ -143,6 +143,7 @@ pub fn command(app: &mut App, cmd: Cmd) {
         | Popup::Picker(_)
         | Popup::OrgDefaults(_)
         | Popup::Account(_) => dialogs::command(app, cmd),
+        Popup::Undo(_) => undo::command(app, cmd),
     }
 }
 

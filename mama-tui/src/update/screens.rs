@@ -281,6 +281,7 @@ fn list_command(app: &mut App, screen: Screen, cmd: Cmd) {
                 app.popups.push(popup);
             }
         }
+        (Screen::Events, Cmd::Undo) => super::undo::ask(app),
         (Screen::Events, Cmd::Back) => {
             app.events.filter_input.clear();
             lists::apply_events_filter(app);

@@ -13,6 +13,7 @@ mod password;
 mod picker;
 mod prompt;
 mod shared;
+mod undo;
 
 use ratatui::layout::Rect;
 use ratatui::Frame;
@@ -37,6 +38,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             Popup::Account(form) => new_admin::render(form, frame, area, theme),
             Popup::Prompt(prompt) => prompt::render(prompt, frame, area, theme),
             Popup::OrgDefaults(d) => org_defaults::render(d, frame, area, theme),
+            Popup::Undo(d) => undo::render(d, frame, area, theme),
         }
     }
 }
