@@ -237,27 +237,86 @@ fn plan(
     Ok(plan)
 }
 
-/// Sets users back to stored values: one `UPDATE` per distinct state and chunk, their set rows
-/// replaced, their keys queued for LiteLLM.
+/// The fields of a user an undo sets, only those that differ from what it holds now: users
+/// whose differences are the same are written by one statement (an undone bulk change of
+/// 10,000 users is a handful of groups, whatever else differs between them).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Difference {
+    organization: Option<String>,
+    models: Option<String>,
+    services: Option<String>,
+    info: Option<String>,
+    /// The limit columns, serialized (compared and grouped as text).
+    limits: Option<String>,
+    suspension: Option<String>,
+}
+
+impl Difference {
+    fn between(now: &StoredState, after: &StoredState) -> Result<Difference, DbError> {
+        let (limits_now, limits_after) = (limits_json(now)?, limits_json(after)?);
+        let (suspension_now, suspension_after) = (suspension_json(now)?, suspension_json(after)?);
+        let differs = |a: &str, b: &str| (a != b).then(|| b.to_string());
+        Ok(Difference {
+            organization: differs(&now.organization, &after.organization),
+            models: (NameSet::from_json(&now.models).unwrap_or_default()
+                != NameSet::from_json(&after.models).unwrap_or_default())
+            .then(|| after.models.clone()),
+            services: (NameSet::from_json(&now.services).unwrap_or_default()
+                != NameSet::from_json(&after.services).unwrap_or_default())
+            .then(|| after.services.clone()),
+            info: differs(&now.info, &after.info),
+            limits: differs(&limits_now, &limits_after),
+            suspension: differs(&suspension_now, &suspension_after),
+        })
+    }
+
+    /// Whether LiteLLM's key changes with it (its models, limits, block, or alias metadata).
+    fn resyncs(&self) -> bool {
+        self.models.is_some()
+            || self.limits.is_some()
+            || self.suspension.is_some()
+            || self.organization.is_some()
+    }
+}
+
+/// The limit columns of a state as one comparable text.
+fn limits_json(s: &StoredState) -> Result<String, DbError> {
+    serde_json::to_string(&(
+        s.max_budget,
+        &s.budget_period,
+        s.tpm_limit,
+        s.rpm_limit,
+        s.expires_at,
+        s.rotation_days,
+        &s.limits_own,
+    ))
+    .map_err(|e| DbError::Corrupt(e.to_string()))
+}
+
+/// The suspension columns of a state as one comparable text.
+fn suspension_json(s: &StoredState) -> Result<String, DbError> {
+    serde_json::to_string(&(s.suspended_at, &s.suspended_by, &s.suspended_reason))
+        .map_err(|e| DbError::Corrupt(e.to_string()))
+}
+
+/// Sets users back to stored values: one `UPDATE` per distinct difference and chunk of ids,
+/// only the set rows that differ deleted or inserted, the keys that change queued for LiteLLM.
 fn apply_states(conn: &mut DbConn, states: &[(UserRow, StoredState)]) -> Result<(), DbError> {
     if states.is_empty() {
         return Ok(());
     }
     let now = db::now();
-    let mut groups: BTreeMap<String, (StoredState, Vec<String>)> = BTreeMap::new();
-    for (row, state) in states {
-        let key = serde_json::to_string(state).map_err(|e| DbError::Corrupt(e.to_string()))?;
-        groups
-            .entry(key)
-            .or_insert_with(|| (state.clone(), Vec::new()))
-            .1
-            .push(row.id.clone());
-    }
-    let ids: Vec<String> = states.iter().map(|(r, _)| r.id.clone()).collect();
+    let mut groups: BTreeMap<Difference, Vec<String>> = BTreeMap::new();
+    let (mut models_added, mut models_removed) =
+        (Vec::new(), BTreeMap::<String, Vec<String>>::new());
+    let (mut services_added, mut services_removed) =
+        (Vec::new(), BTreeMap::<String, Vec<String>>::new());
+    let (mut info_users, mut info_rows) = (Vec::new(), Vec::new());
+    let mut resync = Vec::new();
     // Services deleted since the event are not granted again (a deleted service's grants went
     // with it, for every user).
     let mut wanted: Vec<String> = Vec::new();
-    for (state, _) in groups.values() {
+    for (_, state) in states {
         wanted.extend(
             NameSet::from_json(&state.services)
                 .unwrap_or_default()
@@ -266,51 +325,113 @@ fn apply_states(conn: &mut DbConn, states: &[(UserRow, StoredState)]) -> Result<
         );
     }
     let existing = services::existing(conn, &wanted)?;
-    users::delete_model_rows(conn, &ids, None)?;
-    users::delete_service_rows(conn, &ids, None)?;
-    users::delete_info_rows(conn, &ids, None)?;
-    let (mut model_rows, mut service_rows, mut info_rows) = (Vec::new(), Vec::new(), Vec::new());
-    for (state, group) in groups.values() {
-        let models = NameSet::from_json(&state.models).unwrap_or_default();
-        let services = NameSet::new(
-            NameSet::from_json(&state.services)
-                .unwrap_or_default()
-                .iter()
-                .filter(|s| existing.contains(*s))
-                .cloned(),
-        );
-        let info: Info = serde_json::from_str(&state.info).unwrap_or_default();
+    for (row, target) in states {
+        let target = StoredState {
+            services: NameSet::new(
+                NameSet::from_json(&target.services)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|s| existing.contains(*s))
+                    .cloned(),
+            )
+            .to_json(),
+            ..target.clone()
+        };
+        let current = StoredState::of(row);
+        let diff = Difference::between(&current, &target)?;
+        if diff.models.is_some() {
+            let (was, will) = (
+                row.model_set()?,
+                NameSet::from_json(&target.models).unwrap_or_default(),
+            );
+            models_added.extend(
+                will.iter()
+                    .filter(|m| !was.contains(m))
+                    .map(|m| (row.id.clone(), m.clone())),
+            );
+            for m in was.iter().filter(|m| !will.contains(m)) {
+                models_removed
+                    .entry(m.clone())
+                    .or_default()
+                    .push(row.id.clone());
+            }
+        }
+        if diff.services.is_some() {
+            let (was, will) = (
+                row.service_set()?,
+                NameSet::from_json(&target.services).unwrap_or_default(),
+            );
+            services_added.extend(
+                will.iter()
+                    .filter(|s| !was.contains(s))
+                    .map(|s| (row.id.clone(), s.clone())),
+            );
+            for s in was.iter().filter(|s| !will.contains(s)) {
+                services_removed
+                    .entry(s.clone())
+                    .or_default()
+                    .push(row.id.clone());
+            }
+        }
+        if diff.info.is_some() {
+            info_users.push(row.id.clone());
+            let info: Info = serde_json::from_str(&target.info).unwrap_or_default();
+            info_rows.extend(info.into_iter().map(|(k, v)| (row.id.clone(), k, v)));
+        }
+        if diff.resyncs() {
+            resync.push(row.id.clone());
+        }
+        groups.entry(diff).or_default().push(row.id.clone());
+    }
+    let by_id: BTreeMap<&str, &StoredState> =
+        states.iter().map(|(r, s)| (r.id.as_str(), s)).collect();
+    for (diff, ids) in &groups {
+        let Some(target) = ids.first().and_then(|id| by_id.get(id.as_str())) else {
+            continue;
+        };
         let mut changes = UserChanges {
-            organization: Some(state.organization.clone()),
-            search_org: Some(users::search_text(&state.organization)),
-            models: Some(models.to_json()),
-            services: Some(services.to_json()),
-            info: Some(state.info.clone()),
-            key_status: Some(KeyStatus::Pending.into()),
-            key_error: Some(None),
+            search_org: diff.organization.as_deref().map(users::search_text),
+            organization: diff.organization.clone(),
+            models: diff.models.as_ref().map(|_| {
+                NameSet::from_json(&target.models)
+                    .unwrap_or_default()
+                    .to_json()
+            }),
+            services: diff.services.clone(),
+            info: diff.info.clone(),
+            key_status: diff.resyncs().then_some(KeyStatus::Pending.into()),
+            key_error: diff.resyncs().then_some(None),
             updated_at: Some(now),
             ..UserChanges::default()
         };
-        changes.set_limits(&state.limit_columns());
-        let suspension = state.suspension_columns();
-        changes.set_suspension(suspension.suspended_at.map(|at| {
-            (
-                at,
-                suspension.suspended_by.clone().unwrap_or_default(),
-                suspension.suspended_reason.clone().unwrap_or_default(),
-            )
-        }));
-        users::update_many(conn, group, &changes)?;
-        for id in group {
-            model_rows.extend(models.iter().map(|m| (id.clone(), m.clone())));
-            service_rows.extend(services.iter().map(|s| (id.clone(), s.clone())));
-            info_rows.extend(info.iter().map(|(k, v)| (id.clone(), k.clone(), v.clone())));
+        if diff.limits.is_some() {
+            changes.set_limits(&target.limit_columns());
         }
+        if diff.suspension.is_some() {
+            let s = target.suspension_columns();
+            changes.set_suspension(s.suspended_at.map(|at| {
+                (
+                    at,
+                    s.suspended_by.clone().unwrap_or_default(),
+                    s.suspended_reason.clone().unwrap_or_default(),
+                )
+            }));
+        }
+        users::update_many(conn, ids, &changes)?;
     }
-    users::insert_model_rows(conn, &model_rows)?;
-    users::insert_service_rows(conn, &service_rows)?;
-    users::insert_info_rows(conn, &info_rows)?;
-    let ops: Vec<NewOp> = ids.iter().map(|id| NewOp::sync(id)).collect();
+    for (model, ids) in &models_removed {
+        users::delete_model_rows(conn, ids, Some(std::slice::from_ref(model)))?;
+    }
+    users::insert_model_rows(conn, &models_added)?;
+    for (service, ids) in &services_removed {
+        users::delete_service_rows(conn, ids, Some(std::slice::from_ref(service)))?;
+    }
+    users::insert_service_rows(conn, &services_added)?;
+    if !info_users.is_empty() {
+        users::delete_info_rows(conn, &info_users, None)?;
+        users::insert_info_rows(conn, &info_rows)?;
+    }
+    let ops: Vec<NewOp> = resync.iter().map(|id| NewOp::sync(id)).collect();
     outbox::enqueue(conn, &ops, now)?;
     Ok(())
 }
