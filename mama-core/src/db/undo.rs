@@ -139,6 +139,23 @@ pub fn states_after(
         .collect())
 }
 
+/// The captured users among `changed`, whose change bumped their version by exactly one (a
+/// bulk change does): no read needed.
+pub fn states_bumped(
+    captured: Vec<(String, i64, StoredState)>,
+    changed: &std::collections::HashSet<String>,
+) -> Vec<StateBefore> {
+    captured
+        .into_iter()
+        .filter(|(id, _, _)| changed.contains(id))
+        .map(|(id, before, state)| StateBefore {
+            id,
+            version_after: before + 1,
+            state,
+        })
+        .collect()
+}
+
 /// The current version of each existing user among `ids`.
 pub fn versions(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, i64>, DbError> {
     let mut out = HashMap::with_capacity(ids.len());

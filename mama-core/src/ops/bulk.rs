@@ -160,10 +160,12 @@ impl Mama {
                 }
                 let captured = undo::capture(&targets);
                 apply(conn, &plan)?;
-                let ev = event.users(plan.changed_ids()).detail(describe).ok();
+                let changed = plan.changed_ids();
+                // `apply` bumps each changed user's version by one.
+                let states = undo::states_bumped(captured, &changed.iter().cloned().collect());
+                let ev = event.users(changed).detail(describe).ok();
                 let event_id = ev.row.id.clone();
                 events::insert(conn, &[ev])?;
-                let states = undo::states_after(conn, captured)?;
                 undo::store(
                     conn,
                     &event_id,

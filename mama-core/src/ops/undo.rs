@@ -546,7 +546,9 @@ impl Mama {
                 );
                 let mut inverse = UndoRecord::default();
                 apply_states(conn, &plan.states)?;
-                inverse.states = undo::states_after(conn, captured)?;
+                // `apply_states` bumps each user's version by one.
+                let reversed = plan.states.iter().map(|(r, _)| r.id.clone()).collect();
+                inverse.states = undo::states_bumped(captured, &reversed);
                 if !plan.to_trash.is_empty() {
                     let purge_after = now + Duration::days(trash_days);
                     move_to_trash(conn, &plan.to_trash, &actor, now, purge_after)?;
