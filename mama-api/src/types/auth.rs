@@ -52,6 +52,13 @@ impl Role {
 /// users without one); `Some(list)` only users of those organizations — an empty list is none.
 pub type Scope = Option<Vec<String>>;
 
+/// Whether a user of `organization` is within `scope`.
+pub fn in_scope(scope: &Scope, organization: &str) -> bool {
+    scope
+        .as_ref()
+        .is_none_or(|orgs| orgs.iter().any(|o| o == organization))
+}
+
 /// How a scope reads in one line (`every organization`, `org a, org b`, `no organization`).
 pub fn describe_scope(scope: &Scope) -> String {
     match scope {

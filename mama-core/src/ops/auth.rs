@@ -38,9 +38,7 @@ impl AdminSession {
 
     /// Whether a user of `organization` is within this session's scope.
     pub fn in_scope(&self, organization: &str) -> bool {
-        self.organizations
-            .as_ref()
-            .is_none_or(|orgs| orgs.iter().any(|o| o == organization))
+        crate::api::types::in_scope(&self.organizations, organization)
     }
 
     /// Viewers read users but never a virtual key's value.

@@ -64,7 +64,7 @@ impl Mama {
                 // A scoped account sees only its organizations (a few rows of a small table).
                 let organizations = by_name
                     .into_values()
-                    .filter(|o| scope.as_ref().is_none_or(|orgs| orgs.contains(&o.name)))
+                    .filter(|o| crate::api::types::in_scope(&scope, &o.name))
                     .collect();
                 OrganizationList { organizations }
             });

@@ -15,7 +15,7 @@ use super::trash::{move_to_trash, restore_from_trash};
 use super::{Ctx, Mama, OpResult};
 use crate::api::rpc::{method, Method};
 use crate::api::types::{
-    Info, KeyLimits, KeyStatus, Scope, UndoChange, UndoConflict, UndoParams, UndoResult,
+    in_scope, Info, KeyLimits, KeyStatus, Scope, UndoChange, UndoConflict, UndoParams, UndoResult,
 };
 use crate::api::{ApiError, ErrorCode};
 use crate::db::outbox::{self, NewOp};
@@ -66,12 +66,6 @@ impl Plan {
             });
         }
     }
-}
-
-fn in_scope(scope: &Scope, org: &str) -> bool {
-    scope
-        .as_ref()
-        .is_none_or(|orgs| orgs.iter().any(|o| o == org))
 }
 
 /// A set stored as JSON, for a summary.
@@ -529,15 +523,13 @@ impl Mama {
                     return Ok(Ok(answer));
                 }
                 if plan.changed == 0 && plan.defaults.is_none() {
-                    return Ok(Err(ApiError {
-                        ..ApiError::new(
+                    return Ok(Err(ApiError::new(
                             ErrorCode::Conflict,
                             format!(
                                 "nothing to undo for {event_id}: {} conflicts (force reverses users changed since)",
                                 plan.conflicted
                             ),
-                        )
-                    }));
+                    )));
                 }
                 let now = db::now();
                 // What reverses this undo: the values the users hold now.

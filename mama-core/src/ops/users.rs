@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use super::auth::{audit_or, AdminSession};
 use super::{Ctx, Mama, OpResult};
+use crate::api::types::{in_scope, LimitsChange, Scope};
 use crate::api::types::{
     CountUsersParams, CreateUsersParams, DeleteUsersParams, GetUsersParams, KeyStatus,
     ListIdsParams, ListUsersParams, Page, PageCursor, UpdateUserParams, UserCounts, UserIds,
     UserList, UserSort, UserView, UsersCreated, UsersDeleted, UsersFound,
 };
-use crate::api::types::{LimitsChange, Scope};
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::hash_token;
 use crate::crypto::{mint_virtual_key, user_key_aad};
@@ -742,13 +742,6 @@ impl Mama {
             .await
             .map_err(audit_or)?
     }
-}
-
-/// Whether `organization` is within `scope`.
-fn in_scope(scope: &Scope, organization: &str) -> bool {
-    scope
-        .as_ref()
-        .is_none_or(|orgs| orgs.iter().any(|o| o == organization))
 }
 
 /// A create naming an organization outside the account's scope: `forbidden`, every such row
