@@ -88,7 +88,7 @@ async fn operator_flow_in_tmux() {
     tmux.text("lee,Sales,,billing");
     tmux.keys(&["C-s"]);
     tmux.wait_for("Created 3 users.").await;
-    let screen = tmux.wait_for("total 3 · matching 3").await;
+    let screen = tmux.wait_for_rows("total 3 · matching 3").await;
     assert!(
         screen.contains("김철수") && screen.contains("lee"),
         "{screen}"
@@ -104,7 +104,7 @@ async fn operator_flow_in_tmux() {
     tmux.keys(&["/"]);
     tmux.text("org:연구소");
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("matching 2").await;
+    let screen = tmux.wait_for_rows("matching 2").await;
     assert!(
         !screen.lines().skip(2).any(|l| l.contains(" lee ")),
         "lee is filtered out:\n{screen}"
@@ -193,7 +193,7 @@ async fn operator_flow_in_tmux() {
 
     // Clear the filter: only lee is left, and nothing is marked.
     tmux.keys(&["Escape"]);
-    tmux.wait_for("total 1 · matching 1 · marked 0").await;
+    tmux.wait_for_rows("total 1 · matching 1 · marked 0").await;
 
     tmux.keys(&["q"]);
 }
@@ -255,13 +255,13 @@ async fn bulk_organization_and_info_then_events_by_time_range_in_tmux() {
     tmux.wait_for("mama · log in").await;
     tmux.text(ADMIN_PASSWORD);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("total 3 · matching 3").await;
+    tmux.wait_for_rows("total 3 · matching 3").await;
 
     // Mark the two users of 연구소.
     tmux.keys(&["/"]);
     tmux.text("org:연구소");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("matching 2").await;
+    tmux.wait_for_rows("matching 2").await;
     tmux.keys(&["a"]);
     tmux.wait_for("marked 2").await;
 
@@ -519,7 +519,7 @@ async fn bulk_budget_of_zero_for_two_marked_users_in_tmux() {
     tmux.wait_for("mama · log in").await;
     tmux.text(ADMIN_PASSWORD);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("total 3 · matching 3").await;
+    tmux.wait_for_rows("total 3 · matching 3").await;
 
     // Space marks the row and moves down: the first two users (sorted by id).
     tmux.keys(&["Space"]);
@@ -630,7 +630,7 @@ async fn organization_default_budget_reaches_its_users_in_tmux() {
     tmux.wait_for("mama · log in").await;
     tmux.text(ADMIN_PASSWORD);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("total 4 · matching 4").await;
+    tmux.wait_for_rows("total 4 · matching 4").await;
 
     // The organizations screen, in the daemon's order: down to 연구소.
     tmux.keys(&["6"]);

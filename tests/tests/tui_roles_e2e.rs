@@ -78,7 +78,14 @@ async fn a_viewer_reads_in_the_tui_and_is_refused_changes() {
     tmux.keys(&["Enter"]);
 
     // Only the users of its two organizations, and its role and scope in the status line.
-    let screen = tmux.wait_for("total 2 · matching 2").await;
+    // The totals can arrive before the rows: wait for both.
+    let screen = tmux
+        .wait_until("the scoped users listed", |screen| {
+            screen.contains("total 2 · matching 2")
+                && screen.contains("kim01")
+                && !screen.contains("  loading…")
+        })
+        .await;
     assert!(
         screen.contains("ana (viewer · sales, 영업부)"),
         "role and scope are shown:\n{screen}"

@@ -77,7 +77,7 @@ async fn delete_to_the_trash_restore_and_purge_in_tmux() {
     tmux.wait_for("mama · log in").await;
     tmux.text(ADMIN_PASSWORD);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("total 3 · matching 3").await;
+    tmux.wait_for_rows("total 3 · matching 3").await;
 
     // Sorted by id: kim01, lee, 김철수. Mark the first and the last.
     tmux.keys(&["Space"]);
@@ -118,7 +118,7 @@ async fn delete_to_the_trash_restore_and_purge_in_tmux() {
         screen.contains("Moved 2 users to the trash until"),
         "{screen}"
     );
-    let screen = tmux.wait_for("total 1 · matching 1").await;
+    let screen = tmux.wait_for_rows("total 1 · matching 1").await;
     let rows = table(&screen);
     assert!(
         rows.contains("lee") && !rows.contains("kim01") && !rows.contains("김철수"),
@@ -182,11 +182,11 @@ async fn delete_to_the_trash_restore_and_purge_in_tmux() {
     assert_eq!(total_users(&mut root).await, 105);
     tmux.keys(&["1"]);
     tmux.keys(&["r"]);
-    tmux.wait_for("total 105").await;
+    tmux.wait_for_rows("total 105").await;
     tmux.keys(&["/"]);
     tmux.text("bulk");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("matching 103").await;
+    tmux.wait_for_rows("matching 103").await;
     tmux.keys(&["a"]);
     tmux.wait_for("marked 103").await;
     tmux.keys(&["C-d"]);

@@ -71,7 +71,7 @@ async fn undo_a_bulk_change_from_the_events_screen_in_tmux() {
     tmux.wait_for("mama · log in").await;
     tmux.text(ADMIN_PASSWORD);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("total 3 · matching 3").await;
+    tmux.wait_for_rows("total 3 · matching 3").await;
 
     // The events screen, narrowed to the bulk change: it is the selected (first) row.
     tmux.keys(&["5"]);

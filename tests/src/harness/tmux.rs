@@ -84,6 +84,14 @@ impl Tmux {
         self.wait_until(want, |s| s.contains(want)).await
     }
 
+    /// Polls until `want` is on the screen and the table's rows have arrived: the users
+    /// screen shows its totals before the page itself, and a key sent in between (space,
+    /// `j`) would act on an empty table.
+    pub async fn wait_for_rows(&self, want: &str) -> String {
+        self.wait_until(want, |s| s.contains(want) && !s.contains("  loading…"))
+            .await
+    }
+
     pub async fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
