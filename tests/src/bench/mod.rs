@@ -1,7 +1,8 @@
 //! Building blocks of the `mama-bench` program: a keep-alive HTTP load generator, a static axum
-//! endpoint to compare against, and CPU accounting from `/proc`. Benchmarks, not tests: nothing
-//! here asserts a timing.
+//! endpoint to compare against (plain, and audited: issue 20), and CPU accounting from `/proc`.
+//! Benchmarks, not tests: nothing here asserts a timing.
 
+pub mod audit_log;
 pub mod cpu;
 pub mod load;
 pub mod static_server;

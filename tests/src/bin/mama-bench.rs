@@ -3,8 +3,10 @@
 //! For each database (SQLite, PostgreSQL) it starts a daemon on a fresh database, seeds users,
 //! then measures
 //! 1. REST lookup throughput (`POST /api/v1/users/lookup`, random ids, every request audited by the
-//!    daemon) next to a static axum endpoint serving a body of the same size, with the same load
-//!    generator, in the same run;
+//!    daemon) next to a static axum endpoint serving a body of the same size and next to the same
+//!    endpoint audited (issue 20: each request's record, as large as mama's event, made durable
+//!    by a group-committing writer before the answer), with the same load generator, in the same
+//!    run, in alternated rounds;
 //! 2. the time of one `users.bulk_update` (by ids, models add) over many users, a few times.
 //!
 //! Build and run the release build (see BENCHMARKS.md):
@@ -13,11 +15,13 @@
 
 #![forbid(unsafe_code)]
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use hyper::body::Bytes;
+use mama_tests::bench::audit_log::{AuditConfig, IdList};
 use mama_tests::bench::cpu::CpuWatch;
 use mama_tests::bench::load::{self, LoadResult, LoadSpec};
 use mama_tests::bench::static_server::StaticServer;
@@ -27,14 +31,15 @@ use mama_tests::harness::{Daemon, RpcClient};
 use serde_json::{json, Value};
 
 const USAGE: &str = "\
-mama-bench: REST lookup throughput vs a static endpoint, and bulk change time, per database.
+mama-bench: REST lookup throughput vs a static endpoint (plain and audited), and bulk change
+time, per database.
 
 Options (defaults in brackets):
   --db LIST            databases to run, comma-separated: sqlite, postgres [sqlite,postgres]
   --users N            users seeded [100000]
   --ids N              ids per lookup request [100]
   --concurrency LIST   concurrent keep-alive clients, comma-separated levels [32,128]
-  --rounds N           static/lookup window pairs per level, alternated [3]
+  --rounds N           static/audited static/lookup window triples per level, alternated [3]
   --warmup SECS        warm-up before each measured window [3]
   --duration SECS      measured window per endpoint [10]
   --bulk-size N        users changed by one bulk update [10000]
@@ -163,22 +168,72 @@ struct Report {
     scoped_pages: Vec<(String, f64, f64)>,
 }
 
-/// The windows measured at one concurrency level: `rounds` pairs, static then lookup.
+/// The windows measured at one concurrency level: `rounds` of static, audited static, lookup.
 struct Level {
     concurrency: usize,
-    rounds: Vec<(LoadResult, LoadResult)>,
+    rounds: Vec<Round>,
+}
+
+/// One round's three windows, and how their durable writes were grouped.
+struct Round {
+    stat: LoadResult,
+    audited: LoadResult,
+    lookup: LoadResult,
+    /// The audited endpoint's records and `fdatasync`s per second over its run (warm-up included).
+    audited_syncs: Durables,
+    /// mama's events and commits per second over the lookup run (warm-up included), when the
+    /// daemon reports them.
+    lookup_commits: Option<Durables>,
+}
+
+/// Records made durable and the syncs (commits) that did it, per second of a run.
+#[derive(Debug, Clone, Copy)]
+struct Durables {
+    records_per_second: f64,
+    syncs_per_second: f64,
+}
+
+impl Durables {
+    fn new(records: u64, syncs: u64, elapsed: Duration) -> Durables {
+        let seconds = elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
+        Durables {
+            records_per_second: records as f64 / seconds,
+            syncs_per_second: syncs as f64 / seconds,
+        }
+    }
+
+    fn per_sync(&self) -> f64 {
+        self.records_per_second / self.syncs_per_second.max(f64::MIN_POSITIVE)
+    }
+}
+
+/// `a / b` of two windows' throughput.
+fn ratio(a: &LoadResult, b: &LoadResult) -> f64 {
+    a.per_second() / b.per_second().max(f64::MIN_POSITIVE)
 }
 
 impl Level {
     fn ratios(&self) -> Vec<f64> {
         self.rounds
             .iter()
-            .map(|(stat, lookup)| lookup.per_second() / stat.per_second().max(f64::MIN_POSITIVE))
+            .map(|r| ratio(&r.lookup, &r.stat))
+            .collect()
+    }
+
+    fn audited_ratios(&self) -> Vec<f64> {
+        self.rounds
+            .iter()
+            .map(|r| ratio(&r.lookup, &r.audited))
             .collect()
     }
 
     fn lookups(&self) -> impl Iterator<Item = &LoadResult> {
-        self.rounds.iter().map(|(_, lookup)| lookup)
+        self.rounds.iter().map(|r| &r.lookup)
+    }
+
+    /// The median over the rounds of `f`.
+    fn median_of(&self, f: impl Fn(&Round) -> f64) -> f64 {
+        median(&self.rounds.iter().map(f).collect::<Vec<_>>())
     }
 
     /// CPU seconds of `group` per lookup over every lookup window, in milliseconds.
@@ -292,8 +347,32 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
     }
 
     // The machine's speed drifts (other tenants of the host): each round measures the static
-    // endpoint and then the lookup back to back, and rounds alternate, so drift reaches both.
-    let server = StaticServer::start(typical, opts.static_workers)?;
+    // endpoint, the audited static endpoint and then the lookup back to back, and rounds
+    // alternate, so drift reaches all three. The audited endpoint's log is in the daemon's data
+    // directory (the file system of the SQLite database), its id lists stored as mama stores them
+    // on this database.
+    let audit = AuditConfig {
+        path: daemon.dir.path().join("audited-static.log"),
+        ids: match kind {
+            Kind::Sqlite => IdList::Packed,
+            Kind::Postgres => IdList::Json,
+        },
+        actor: SERVICE.to_string(),
+    };
+    println!("audited static endpoint's log: {}", audit.path.display());
+    let server = StaticServer::start(typical, opts.static_workers, Some(audit))?;
+    let audited_url = server
+        .audited_url()
+        .context("the static server has no audited endpoint")?;
+    let audit_totals = || {
+        server.audit_stats().map_or((0, 0, 0), |s| {
+            (
+                s.records.load(Ordering::Relaxed),
+                s.syncs.load(Ordering::Relaxed),
+                s.bytes.load(Ordering::Relaxed),
+            )
+        })
+    };
     let bodies = Arc::new(bodies);
     let spec = |url: String, bearer: Option<String>, concurrency: usize| LoadSpec {
         url,
@@ -312,18 +391,44 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
         for round in 1..=opts.rounds {
             let stat = load::run(&spec(server.url(), None, concurrency), &watch).await?;
             print_load(&format!("round {round}, static axum endpoint"), &stat);
+            let (records, syncs, _) = audit_totals();
+            let started = Instant::now();
+            let audited = load::run(&spec(audited_url.clone(), None, concurrency), &watch).await?;
+            let (records_after, syncs_after, _) = audit_totals();
+            let audited_syncs = Durables::new(
+                records_after - records,
+                syncs_after - syncs,
+                started.elapsed(),
+            );
+            print_load(&format!("round {round}, audited static endpoint"), &audited);
+            println!(
+                "round {round}, audited static: {:.1} records per fdatasync, {:.0} fdatasyncs/s (warm-up included)",
+                audited_syncs.per_sync(),
+                audited_syncs.syncs_per_second
+            );
+            anyhow::ensure!(
+                audited.requests > 0 && audited.errors == 0,
+                "the audited static endpoint failed: {:?}",
+                audited.first_error
+            );
             let before = audit_counters(&metrics_url).await?;
+            let started = Instant::now();
             let lookup = load::run(
                 &spec(lookup_url.clone(), Some(token.clone()), concurrency),
                 &watch,
             )
             .await?;
+            let elapsed = started.elapsed();
             let after = audit_counters(&metrics_url).await?;
             print_load(&format!("round {round}, REST lookup"), &lookup);
-            if let (Some(before), Some(after)) = (before, after) {
+            let lookup_commits = before
+                .zip(after)
+                .map(|(b, a)| Durables::new(a.0 - b.0, a.1 - b.1, elapsed));
+            if let Some(c) = lookup_commits {
                 println!(
-                    "round {round}, events per commit (warm-up included): {:.1}",
-                    (after.0 - before.0) as f64 / (after.1 - before.1).max(1) as f64
+                    "round {round}, events per commit (warm-up included): {:.1}, {:.0} commits/s",
+                    c.per_sync(),
+                    c.syncs_per_second
                 );
             }
             anyhow::ensure!(
@@ -331,13 +436,24 @@ async fn bench_database(kind: Kind, opts: &Options) -> anyhow::Result<Report> {
                 "no lookup succeeded: {:?}",
                 lookup.first_error
             );
-            rounds.push((stat, lookup));
+            rounds.push(Round {
+                stat,
+                audited,
+                lookup,
+                audited_syncs,
+                lookup_commits,
+            });
         }
         levels.push(Level {
             concurrency,
             rounds,
         });
     }
+    let (records, _, bytes) = audit_totals();
+    println!(
+        "audited static endpoint: {records} records synced, {:.0} bytes per record",
+        bytes as f64 / records.max(1) as f64
+    );
     drop(server);
     let lookup_events = count_lookup_events(&daemon)
         .await?
@@ -658,7 +774,7 @@ fn print_load(label: &str, r: &LoadResult) {
 fn print_summary(opts: &Options, reports: &[Report]) {
     println!("\n## Summary (markdown)\n");
     println!(
-        "Rounds: {} per level, each a static window then a lookup window; req/s and the ratio are medians over the rounds.\n",
+        "Rounds: {} per level, each a static window, an audited static window, then a lookup window; req/s, latencies and ratios are medians over the rounds.\n",
         opts.rounds
     );
     println!("| database | clients | static req/s | lookup req/s | lookup / static (per round) | lookup p50 / p99 ms | daemon CPU ms/lookup (event writer) | goal lookup ≥ 50% |");
@@ -670,7 +786,7 @@ fn print_summary(opts: &Options, reports: &[Report]) {
             let ratio = median(&ratios);
             let per_round: Vec<String> =
                 ratios.iter().map(|x| format!("{:.0}", x * 100.0)).collect();
-            let stat: Vec<f64> = level.rounds.iter().map(|(s, _)| s.per_second()).collect();
+            let stat: Vec<f64> = level.rounds.iter().map(|r| r.stat.per_second()).collect();
             let lookup: Vec<f64> = level.lookups().map(LoadResult::per_second).collect();
             let p50: Vec<f64> = level.lookups().map(|l| l.latency_ms(0.5)).collect();
             let p99: Vec<f64> = level.lookups().map(|l| l.latency_ms(0.99)).collect();
@@ -690,6 +806,7 @@ fn print_summary(opts: &Options, reports: &[Report]) {
             );
         }
     }
+    print_audited_summary(reports);
     println!();
     println!(
         "| database | bulk {} change | median s (min–max) | goal bulk |",
@@ -722,6 +839,63 @@ fn print_summary(opts: &Options, reports: &[Report]) {
             r.lookup_events,
             r.bulk_seconds.iter().map(|s| (s * 1000.0).round() / 1000.0).collect::<Vec<_>>()
         );
+    }
+}
+
+/// Issue 20's table: the lookup against the audited static endpoint, with both sides' durable
+/// writes (records per sync, syncs per second) and the bench process's CPU per request of the
+/// static and audited windows (load generator plus server: the difference is the audit's cost).
+fn print_audited_summary(reports: &[Report]) {
+    println!();
+    println!("| database | clients | audited static req/s | audited p50 / p99 ms | audited records per fdatasync, fdatasyncs/s | bench CPU ms/req static → audited | lookup req/s | lookup p50 / p99 ms | mama events per commit, commits/s | lookup / audited (per round) | goal ratio | goal p99 ≤ 20 ms (32 clients) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let verdict = |met: bool| if met { "met" } else { "MISSED" };
+    let cpu_per_request = |l: &LoadResult| l.cpu.bench * 1000.0 / l.requests.max(1) as f64;
+    for r in reports {
+        let goal = match r.kind {
+            Kind::Sqlite => 0.7,
+            Kind::Postgres => 0.5,
+        };
+        for level in &r.levels {
+            let ratios = level.audited_ratios();
+            let ratio = median(&ratios);
+            let per_round: Vec<String> =
+                ratios.iter().map(|x| format!("{:.0}", x * 100.0)).collect();
+            let lookup_p99 = level.median_of(|r| r.lookup.latency_ms(0.99));
+            let commits = if level.rounds.iter().all(|r| r.lookup_commits.is_some()) {
+                format!(
+                    "{:.1}, {:.0}",
+                    level.median_of(|r| r.lookup_commits.map_or(0.0, |c| c.per_sync())),
+                    level.median_of(|r| r.lookup_commits.map_or(0.0, |c| c.syncs_per_second))
+                )
+            } else {
+                "—".to_string()
+            };
+            println!(
+                "| {} | {} | {:.0} | {:.2} / {:.2} | {:.1}, {:.0} | {:.3} → {:.3} | {:.0} | {:.2} / {:.2} | {commits} | **{:.0}%** ({}) | {} (≥ {:.0}%) | {} |",
+                db_name(r.kind),
+                level.concurrency,
+                level.median_of(|r| r.audited.per_second()),
+                level.median_of(|r| r.audited.latency_ms(0.5)),
+                level.median_of(|r| r.audited.latency_ms(0.99)),
+                level.median_of(|r| r.audited_syncs.per_sync()),
+                level.median_of(|r| r.audited_syncs.syncs_per_second),
+                level.median_of(|r| cpu_per_request(&r.stat)),
+                level.median_of(|r| cpu_per_request(&r.audited)),
+                level.median_of(|r| r.lookup.per_second()),
+                level.median_of(|r| r.lookup.latency_ms(0.5)),
+                lookup_p99,
+                ratio * 100.0,
+                per_round.join(", "),
+                verdict(ratio >= goal),
+                goal * 100.0,
+                if level.concurrency == 32 {
+                    verdict(lookup_p99 <= 20.0)
+                } else {
+                    "—"
+                },
+            );
+        }
     }
 }
 
