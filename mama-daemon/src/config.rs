@@ -47,9 +47,18 @@ pub struct Opts {
     /// <data-dir>/jwt.key, created with mode 0600. Several daemons must share it.
     #[arg(long, env = "MAMA_JWT_KEY_FILE", global = true)]
     pub jwt_key_file: Option<PathBuf>,
-    /// Log filter (tracing EnvFilter syntax), e.g. info or mama=debug.
+    /// Log filter (tracing EnvFilter syntax), e.g. info or mama=debug. No level logs a secret.
     #[arg(long, env = "MAMA_LOG", global = true)]
     pub log: Option<String>,
+    /// Log format: `text` (default; journald adds the time and unit) or `json`, one object per
+    /// line with the fields at the top level, for log shippers.
+    #[arg(long, env = "MAMA_LOG_FORMAT", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Lifetime of an admin session token, in minutes (default 15; 1 to 1440). The TUI renews
+    /// its token before it runs out; an expired token is refused at once. Daemons sharing one
+    /// database must use the same value (a longer-lived token is refused by the others).
+    #[arg(long, env = "MAMA_SESSION_MINUTES", global = true)]
+    pub session_minutes: Option<u32>,
     /// Timeout of one LiteLLM call, in seconds (default 10).
     #[arg(long, env = "MAMA_LITELLM_TIMEOUT_SECS", global = true)]
     pub litellm_timeout_secs: Option<f64>,
@@ -120,6 +129,8 @@ pub struct FileConfig {
     pub encryption_key_file: Option<PathBuf>,
     pub jwt_key_file: Option<PathBuf>,
     pub log: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub session_minutes: Option<u32>,
     pub litellm_timeout_secs: Option<f64>,
     pub sync_concurrency: Option<usize>,
     pub sync_max_backoff_secs: Option<f64>,
@@ -133,6 +144,17 @@ pub struct FileConfig {
     pub usage_interval_secs: Option<f64>,
     pub usage_backfill_days: Option<u32>,
     pub trash_days: Option<u32>,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (`key=value` fields).
+    #[default]
+    Text,
+    /// One JSON object per line, fields at the top level.
+    Json,
 }
 
 /// LiteLLM sync tuning.
@@ -176,6 +198,9 @@ pub struct Settings {
     pub encryption_key_file: PathBuf,
     pub jwt_key_file: PathBuf,
     pub log: String,
+    pub log_format: LogFormat,
+    /// How long an admin session token lives (see [`Opts::session_minutes`]).
+    pub session_ttl: chrono::Duration,
     /// The first super admin's password on an empty database.
     pub bootstrap_password: String,
     pub sync: SyncSettings,
@@ -200,6 +225,10 @@ const MAX_EVENTS_RETENTION_DAYS: u32 = 36_500;
 const MAX_USAGE_BACKFILL_DAYS: u32 = 3_660;
 /// Longest trash time: a year.
 const MAX_TRASH_DAYS: u32 = 366;
+/// Default lifetime of an admin session token.
+pub const DEFAULT_SESSION_MINUTES: u32 = 15;
+/// Longest session: a day. A stolen token must not outlive a working day.
+const MAX_SESSION_MINUTES: u32 = 1440;
 
 fn credential(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("CREDENTIALS_DIRECTORY")?;
@@ -356,8 +385,19 @@ impl Opts {
         if trash_days > MAX_TRASH_DAYS {
             bail!("--trash-days must be at most {MAX_TRASH_DAYS} (0: no trash), not {trash_days}");
         }
+        let session_minutes = self
+            .session_minutes
+            .or(file.session_minutes)
+            .unwrap_or(DEFAULT_SESSION_MINUTES);
+        if !(1..=MAX_SESSION_MINUTES).contains(&session_minutes) {
+            bail!(
+                "--session-minutes must be from 1 to {MAX_SESSION_MINUTES}, not {session_minutes}"
+            );
+        }
         Ok(Settings {
             sync,
+            session_ttl: chrono::Duration::minutes(i64::from(session_minutes)),
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             events_retention,
             rotation_grace,
             usage_every,

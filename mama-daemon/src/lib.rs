@@ -8,6 +8,8 @@
 //! inserts it into its request.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
+pub mod check_litellm;
 pub mod commands;
 pub mod config;
 pub mod database;

@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use mama_daemon::check_litellm::{self, LiteLlmCheck};
 use mama_daemon::{commands, config, database, encryption_key, serve};
 
 /// mimalloc instead of glibc's allocator: a REST lookup allocates and frees hundreds of small
@@ -95,7 +96,7 @@ fn main() -> Result<()> {
     // to its user, as under systemd's UMask=0077, also when started by hand.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let settings = cli.opts.resolve()?;
-    init_tracing(&settings.log);
+    init_tracing(&settings.log, settings.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -108,7 +109,15 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::CheckConfig => {
-            let problems = commands::check_config(&settings);
+            let mut problems = commands::check_config(&settings);
+            match runtime.block_on(check_litellm::check(&settings)) {
+                LiteLlmCheck::NotConfigured => println!(
+                    "LiteLLM: not configured (keys stay pending until --litellm-url and a master key file are given)"
+                ),
+                LiteLlmCheck::KeyUnreadable => {}
+                LiteLlmCheck::Found(found) => println!("{found}"),
+                LiteLlmCheck::Problem(problem) => problems.push(problem),
+            }
             if problems.is_empty() {
                 println!(
                     "configuration OK (database {})",
@@ -144,7 +153,7 @@ fn main() -> Result<()> {
     }
 }
 
-fn init_tracing(filter: &str) {
+fn init_tracing(filter: &str, format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;
@@ -152,12 +161,11 @@ fn init_tracing(filter: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
-    // MAMA_LOG_FORMAT=json: one JSON object per line, for log shippers.
-    if std::env::var("MAMA_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
-    } else {
-        builder.init();
+    match format {
+        // One JSON object per line, the event's fields next to `timestamp`, `level` and
+        // `message`, for journald's JSON forwarding and log shippers.
+        config::LogFormat::Json => builder.json().flatten_event(true).init(),
+        config::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }

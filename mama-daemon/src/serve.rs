@@ -34,7 +34,8 @@ pub async fn serve(settings: Settings) -> Result<()> {
     };
     let jwt_secret = load_or_create_secret_file(&settings.jwt_key_file, 32)
         .with_context(|| format!("session signing key {}", settings.jwt_key_file.display()))?;
-    let jwt = mama_core::auth::JwtKeys::from_secret(&jwt_secret)?;
+    let jwt =
+        mama_core::auth::JwtKeys::from_secret(&jwt_secret)?.with_session_ttl(settings.session_ttl);
     let mama = Mama::new(
         db,
         jwt,

@@ -80,7 +80,7 @@ impl Running {
 }
 
 /// Reads the master key, without the trailing newline editors add. Never logged.
-fn read_master_key(path: &Path) -> Result<SecretString> {
+pub(crate) fn read_master_key(path: &Path) -> Result<SecretString> {
     if let Some(problem) = crate::commands::secret_file_problem("the LiteLLM master key file", path)
     {
         bail!("refusing to start: {problem}");

@@ -31,6 +31,8 @@ fn help_explains_every_option_with_its_environment_variable() {
         ("--encryption-key-file", "MAMA_ENCRYPTION_KEY_FILE"),
         ("--jwt-key-file", "MAMA_JWT_KEY_FILE"),
         ("--log", "MAMA_LOG"),
+        ("--log-format", "MAMA_LOG_FORMAT"),
+        ("--session-minutes", "MAMA_SESSION_MINUTES"),
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
         assert!(help.contains(env), "{env} missing from --help");
@@ -81,4 +83,21 @@ fn a_mistyped_flag_is_refused_with_a_pointer_to_help() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("--listn"), "{err}");
     assert!(err.contains("--help"), "{err}");
+}
+
+#[test]
+fn a_log_format_or_session_length_out_of_range_is_refused() {
+    let format = daemon(&["check-config", "--log-format", "xml"]);
+    assert_eq!(format.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&format.stderr);
+    assert!(err.contains("text") && err.contains("json"), "{err}");
+    for minutes in ["0", "1441"] {
+        let out = daemon(&["check-config", "--session-minutes", minutes]);
+        assert_eq!(out.status.code(), Some(1), "{minutes}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--session-minutes must be from 1 to 1440"),
+            "{err}"
+        );
+    }
 }

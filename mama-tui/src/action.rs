@@ -70,6 +70,8 @@ pub enum Cmd {
     PrevField,
     /// ctrl-s: save the dialog whatever field has focus.
     Save,
+    /// ctrl-v in the create-users dialog: create the valid rows, set the rejected ones aside.
+    SaveValid,
     BulkEdit,
     CreateUsers,
     DeleteMarked,
@@ -80,6 +82,8 @@ pub enum Cmd {
     DropUnavailable,
     /// Suspend the selected user (asking why), or resume it when it is suspended.
     SuspendResume,
+    /// Show the selected user's full key (its own event), to copy with OSC 52.
+    RevealKey,
     /// Show the users holding unavailable models (models screen).
     ShowUnavailableUsers,
     New,
@@ -112,6 +116,8 @@ pub enum Cmd {
     Purge,
     /// Events screen: undo the selected change, previewed first.
     Undo,
+    /// The status line's message in full, in a popup (it is cut at the screen's edge).
+    ShowMessage,
 }
 
 /// What an RPC answer is for, so `update` knows where it goes. Query numbers let late answers
@@ -132,6 +138,10 @@ pub enum Tag {
     MarkAll {
         query: u64,
     },
+    /// The ids matching a query, to tell how many marks it hides.
+    MarksInView {
+        query: u64,
+    },
     EditLoad,
     UpdateUser,
     SuspendUser,
@@ -139,6 +149,8 @@ pub enum Tag {
     CreateUsers,
     DeleteUsers,
     RotateKeys,
+    /// One user's full key (`users.reveal_key`).
+    RevealKey,
     BulkPreview,
     BulkApply,
     Models,
@@ -189,6 +201,13 @@ pub enum Tag {
     UndoApply,
     Export,
     ImportFile,
+    /// `users.create` of a "create the valid rows" run.
+    CreateValid,
+    /// The rejected rows of a "create the valid rows" run written to a file.
+    RejectedWritten {
+        created: u64,
+        rejected: usize,
+    },
     /// An intermediate report of a long job (mark all, export); not an answer.
     Progress,
 }

@@ -150,6 +150,10 @@ pub struct App {
     pub trash_kept: TrashKept,
     /// Deleting or purging more users than this asks for their count to be typed.
     pub confirm_typed_above: u64,
+    /// Minutes without a key press, click or paste after which the session ends (0: never).
+    pub idle_logout_minutes: u64,
+    /// When the operator last pressed a key, clicked or pasted.
+    pub last_input: DateTime<Utc>,
     pub popups: Vec<Popup>,
     pub message: Option<(Level, String)>,
     pub sync: SyncState,
@@ -168,6 +172,9 @@ pub struct App {
     pub quit: bool,
     effects: Vec<Effect>,
 }
+
+/// A TUI left open and unattended signs out after this long (`--idle-logout-minutes`).
+pub const DEFAULT_IDLE_LOGOUT_MINUTES: u64 = 30;
 
 impl App {
     pub fn new(server: String, color: bool, width: u16, height: u16) -> Self {
@@ -196,6 +203,8 @@ impl App {
             trash: TrashState::default(),
             trash_kept: TrashKept::Unknown,
             confirm_typed_above: DEFAULT_CONFIRM_TYPED_ABOVE,
+            idle_logout_minutes: DEFAULT_IDLE_LOGOUT_MINUTES,
+            last_input: Utc::now(),
             popups: Vec::new(),
             message: None,
             sync: SyncState::Unknown,
@@ -261,7 +270,8 @@ impl App {
     }
 
     pub fn push_effect(&mut self, effect: Effect) {
-        if !matches!(effect, Effect::Quit) {
+        // Quitting and the clipboard are answered by no reply.
+        if !matches!(effect, Effect::Quit | Effect::Clipboard { .. }) {
             self.in_flight += 1;
         }
         self.effects.push(effect);

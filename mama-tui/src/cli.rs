@@ -40,6 +40,17 @@ pub struct Args {
         value_name = "N"
     )]
     pub confirm_typed_above: u64,
+
+    /// Sign out after this many minutes without a key press, click or paste (0: never). The
+    /// session token itself lives as long as the daemon's --session-minutes and is renewed
+    /// only while the TUI is used.
+    #[arg(
+        long,
+        env = "MAMA_TUI_IDLE_LOGOUT_MINUTES",
+        default_value_t = crate::app::DEFAULT_IDLE_LOGOUT_MINUTES,
+        value_name = "MINUTES"
+    )]
+    pub idle_logout_minutes: u64,
 }
 
 impl Args {
@@ -109,5 +120,12 @@ mod tests {
         assert_eq!(args.confirm_typed_above, 100);
         let args = Args::parse_from(["mama-tui", "--confirm-typed-above", "5"]);
         assert_eq!(args.confirm_typed_above, 5);
+    }
+
+    #[test]
+    fn idle_logout_defaults_to_30_minutes() {
+        assert_eq!(Args::parse_from(["mama-tui"]).idle_logout_minutes, 30);
+        let args = Args::parse_from(["mama-tui", "--idle-logout-minutes", "0"]);
+        assert_eq!(args.idle_logout_minutes, 0);
     }
 }

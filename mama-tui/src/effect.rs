@@ -39,11 +39,13 @@ pub enum Effect {
         token: Option<String>,
         epoch: u64,
     },
-    /// Page through `users.list` and write the rows to a CSV file.
+    /// Page through `users.list` and write the rows to a CSV file. Without `overwrite`, an
+    /// existing file is left alone and the reply says `{"exists": path}`.
     Export {
         path: PathBuf,
         filter: UserFilter,
         sort: UserSort,
+        overwrite: bool,
         token: Option<String>,
         epoch: u64,
     },
@@ -56,10 +58,22 @@ pub enum Effect {
         token: Option<String>,
         epoch: u64,
     },
+    /// Write `contents` to a new local file (never over an existing one); the reply's value
+    /// is `{"path": …}`.
+    WriteNewFile {
+        path: PathBuf,
+        contents: Vec<u8>,
+        tag: Tag,
+        epoch: u64,
+    },
     /// Read a local file (CSV import); the reply's value is its text.
     ReadFile {
         path: PathBuf,
         epoch: u64,
+    },
+    /// Write an OSC 52 clipboard sequence to the terminal (between two frames).
+    Clipboard {
+        text: String,
     },
     Quit,
 }

@@ -10,7 +10,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use mama_api::rpc::method::{
     AdminsCreate, AdminsDelete, AdminsUpdate, AuthChangePassword, EventsUndo,
     OrganizationsSetDefaults, ServicesCreate, ServicesDelete, ServicesIssueToken, UsersBulkUpdate,
-    UsersCreate, UsersDelete, UsersPurge, UsersRestore, UsersRotateKeys, UsersUpdate,
+    UsersCreate, UsersDelete, UsersPurge, UsersRestore, UsersRevealKey, UsersRotateKeys,
+    UsersUpdate,
 };
 use mama_api::rpc::{Caller, Method};
 use mama_api::types::{TrashColumn, UsageMeasure, UserColumn};
@@ -157,6 +158,7 @@ pub const GLOBAL: &[Binding] = &[
     key('8', Cmd::GoTo(Screen::Trash), "8", "trash screen", ""),
     key('P', Cmd::ChangePassword, "P", "change my password", "").needs(AuthChangePassword::CALLER),
     key('r', Cmd::Reload, "r", "reload", ""),
+    key('!', Cmd::ShowMessage, "!", "the last message in full", ""),
     key('q', Cmd::Quit, "q", "quit", "quit"),
     ctrl('c', Cmd::Quit, "ctrl-c", "quit", ""),
 ];
@@ -200,6 +202,8 @@ pub const USERS: &[Binding] = &[
     )
     .needs(UsersBulkUpdate::CALLER),
     key('p', Cmd::SuspendResume, "p", "suspend or resume user", "").needs(UsersUpdate::CALLER),
+    key('y', Cmd::RevealKey, "y", "reveal the key (y copies)", "")
+        .needs(UsersRevealKey::CALLER),
     key(
         'I',
         Cmd::Sort(UserColumn::Id),
@@ -590,6 +594,8 @@ pub enum Context {
     Confirm,
     /// The undo preview: scrolling, `f` for force, and a confirm's `y` / `n`.
     Undo,
+    /// The bulk change preview: scrolling, and a confirm's `y` / `n`.
+    Preview,
     /// Help and messages: any closing key.
     Dismiss,
 }
@@ -598,7 +604,7 @@ impl Context {
     pub fn of(app: &App) -> Context {
         if let Some(popup) = app.popups.last() {
             return match popup {
-                Popup::Help | Popup::Message { .. } => Context::Dismiss,
+                Popup::Help { .. } | Popup::Message { .. } => Context::Dismiss,
                 // The count is typed, so the keys go to a text field.
                 Popup::Confirm(c) if c.typed.is_some() => Context::Form(Field::Text),
                 Popup::Confirm(_) => Context::Confirm,
@@ -635,6 +641,7 @@ impl Context {
                 }),
                 Popup::OrgDefaults(_) => Context::Form(Field::Text),
                 Popup::Undo(_) => Context::Undo,
+                Popup::BulkPreview(_) => Context::Preview,
             };
         }
         match app.screen {
@@ -685,14 +692,16 @@ pub fn handle_key(context: Context, key: KeyEvent) -> Action {
             _ => Action::None,
         },
         // Like a confirm, only `y` applies; the list scrolls as a screen does.
-        Context::Undo => match key.code {
+        Context::Undo | Context::Preview => match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') => Action::Cmd(Cmd::Yes),
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
                 Action::Cmd(Cmd::No)
             }
             KeyCode::Char('f') if ctrl => Action::Cmd(Cmd::PageDown),
             KeyCode::Char('b') if ctrl => Action::Cmd(Cmd::PageUp),
-            KeyCode::Char('f') | KeyCode::Char('F') => Action::Cmd(Cmd::Toggle),
+            KeyCode::Char('f') | KeyCode::Char('F') if context == Context::Undo => {
+                Action::Cmd(Cmd::Toggle)
+            }
             KeyCode::Char('j') | KeyCode::Down => Action::Cmd(Cmd::Down),
             KeyCode::Char('k') | KeyCode::Up => Action::Cmd(Cmd::Up),
             KeyCode::PageDown => Action::Cmd(Cmd::PageDown),
@@ -701,12 +710,21 @@ pub fn handle_key(context: Context, key: KeyEvent) -> Action {
             KeyCode::Char('G') | KeyCode::End => Action::Cmd(Cmd::Bottom),
             _ => Action::None,
         },
+        // A help taller than the screen scrolls as a list does.
         Context::Dismiss => match key.code {
             KeyCode::Esc
             | KeyCode::Enter
             | KeyCode::Char('q')
             | KeyCode::Char('?')
             | KeyCode::Char(' ') => Action::Cmd(Cmd::Back),
+            KeyCode::Char('f') if ctrl => Action::Cmd(Cmd::PageDown),
+            KeyCode::Char('b') if ctrl => Action::Cmd(Cmd::PageUp),
+            KeyCode::Char('j') | KeyCode::Down => Action::Cmd(Cmd::Down),
+            KeyCode::Char('k') | KeyCode::Up => Action::Cmd(Cmd::Up),
+            KeyCode::PageDown => Action::Cmd(Cmd::PageDown),
+            KeyCode::PageUp => Action::Cmd(Cmd::PageUp),
+            KeyCode::Char('g') | KeyCode::Home => Action::Cmd(Cmd::Top),
+            KeyCode::Char('G') | KeyCode::End => Action::Cmd(Cmd::Bottom),
             _ => Action::None,
         },
     }
@@ -732,7 +750,10 @@ fn form_key(field: Field, key: KeyEvent) -> Action {
         KeyCode::BackTab => Action::Cmd(Cmd::PrevField),
         KeyCode::Char('s') if ctrl => Action::Cmd(Cmd::Save),
         KeyCode::Char('r') if ctrl => Action::Cmd(Cmd::Reload),
+        KeyCode::Char('v') if ctrl => Action::Cmd(Cmd::SaveValid),
         KeyCode::Enter if field == Field::Area => Action::Edit(Edit::Newline),
+        // A line feed sent without bracketed paste arrives as ctrl-j in raw mode.
+        KeyCode::Char('j') if ctrl && field == Field::Area => Action::Edit(Edit::Newline),
         KeyCode::Enter => Action::Cmd(Cmd::Open),
         KeyCode::Up if field == Field::Area => Action::Edit(Edit::Up),
         KeyCode::Down if field == Field::Area => Action::Edit(Edit::Down),
@@ -877,7 +898,11 @@ mod tests {
         // The new sort letters leave their lower-case keys alone: q still quits.
         assert_eq!(users(press(KeyCode::Char('q'))), Action::Cmd(Cmd::Quit));
         assert_eq!(users(press(KeyCode::Char('w'))), Action::None);
-        assert_eq!(users(press(KeyCode::Char('y'))), Action::None);
+        // `y` reveals the key, not the sort of `Y`.
+        assert_eq!(
+            users(press(KeyCode::Char('y'))),
+            Action::Cmd(Cmd::RevealKey)
+        );
     }
 
     #[test]
@@ -1182,6 +1207,22 @@ mod tests {
             handle_key(admins, with(KeyCode::Char('d'), KeyModifiers::CONTROL)),
             Action::Cmd(Cmd::Remove)
         );
+    }
+
+    #[test]
+    fn the_help_scrolls_and_closes() {
+        let help = |code| handle_key(Context::Dismiss, press(code));
+        assert_eq!(help(KeyCode::Char('j')), Action::Cmd(Cmd::Down));
+        assert_eq!(help(KeyCode::Down), Action::Cmd(Cmd::Down));
+        assert_eq!(help(KeyCode::Char('k')), Action::Cmd(Cmd::Up));
+        assert_eq!(help(KeyCode::Up), Action::Cmd(Cmd::Up));
+        assert_eq!(help(KeyCode::PageDown), Action::Cmd(Cmd::PageDown));
+        assert_eq!(help(KeyCode::PageUp), Action::Cmd(Cmd::PageUp));
+        assert_eq!(help(KeyCode::Char('g')), Action::Cmd(Cmd::Top));
+        assert_eq!(help(KeyCode::Char('G')), Action::Cmd(Cmd::Bottom));
+        for close in [KeyCode::Esc, KeyCode::Enter, KeyCode::Char('?')] {
+            assert_eq!(help(close), Action::Cmd(Cmd::Back));
+        }
     }
 
     #[test]

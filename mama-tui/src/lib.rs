@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod bulk_preview;
 pub mod caller;
 pub mod cli;
 pub mod client;

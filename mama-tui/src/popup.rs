@@ -2,20 +2,25 @@
 //! be edited "through" another one; destructive actions only happen from a [`Confirm`].
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use mama_api::types::{
-    AdminView, BulkUpdateParams, Info, LimitField, OrganizationView, Role, Scope,
-    SetDefaultsParams, SetOp, UserView,
+    AdminView, Info, LimitField, OrganizationView, Role, Scope, SetDefaultsParams, SetOp, UserView,
 };
 use mama_api::FieldError;
 
+use crate::bulk_preview::BulkPreview;
+use crate::csv::ParsedRow;
 use crate::limit_form::LimitInputs;
 use crate::text::{TextArea, TextInput};
 use crate::undo::UndoDialog;
 
 #[derive(Debug)]
 pub enum Popup {
-    Help,
+    /// The keys of the screen; `scroll`: the first row shown when they do not fit.
+    Help {
+        scroll: usize,
+    },
     Palette(TextInput),
     /// Information to acknowledge (a token shown once, a summary, an error).
     Message {
@@ -36,6 +41,8 @@ pub enum Popup {
     OrgDefaults(Box<OrgDefaultsDialog>),
     /// What undoing an event would do; `y` does it.
     Undo(Box<UndoDialog>),
+    /// What a bulk change would do, user by user; `y` applies it.
+    BulkPreview(Box<BulkPreview>),
 }
 
 /// What a confirmed popup does.
@@ -43,8 +50,6 @@ pub enum Popup {
 pub enum ConfirmAction {
     DeleteUsers(Vec<String>),
     RotateKeys(Vec<String>),
-    /// Apply a previewed bulk change (the same params without `dry_run`).
-    ApplyBulk(Vec<BulkUpdateParams>),
     DeleteAdmin(String),
     DeleteService(String),
     /// Switch a suspended user's key on again.
@@ -55,10 +60,53 @@ pub enum ConfirmAction {
     RevokeToken(String),
     /// Replace an organization's defaults (previewed with a dry run; these params are not one).
     SetOrgDefaults(SetDefaultsParams),
+    /// Write the users export over an existing file.
+    OverwriteExport(PathBuf),
     /// Bring users back from the trash.
     RestoreUsers(Vec<String>),
     /// Delete users in the trash, and their keys, for good.
     PurgeUsers(Vec<String>),
+    /// Copy a revealed key to the operator's clipboard.
+    CopyKey {
+        id: String,
+        key: RevealedKey,
+    },
+}
+
+/// A key revealed to the operator: never printed by `Debug`, wiped from memory when dropped.
+pub struct RevealedKey(String);
+
+impl RevealedKey {
+    pub fn new(key: String) -> RevealedKey {
+        RevealedKey(key)
+    }
+
+    /// The OSC 52 sequence that sets the terminal's clipboard (`c`) to the key: the terminal
+    /// on the operator's own machine acts on it, also over SSH; tmux passes it on (or keeps
+    /// it as a paste buffer) with `set-clipboard on`.
+    pub fn into_osc52(self) -> String {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(self.0.as_bytes());
+        format!("\x1b]52;c;{encoded}\x07")
+    }
+}
+
+impl std::fmt::Debug for RevealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RevealedKey(…)")
+    }
+}
+
+impl Clone for RevealedKey {
+    fn clone(&self) -> RevealedKey {
+        RevealedKey(self.0.clone())
+    }
+}
+
+impl Drop for RevealedKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
 }
 
 /// A question answered with an explicit `y` (Enter never confirms), or — when [`Confirm::typed`]
@@ -406,6 +454,10 @@ pub struct CreateDialog {
     pub submitted_lines: Vec<usize>,
     pub error: Option<String>,
     pub busy: bool,
+    /// The CSV file the rows were loaded from: a rejected-rows file is written next to it.
+    pub loaded_from: Option<PathBuf>,
+    /// A "create the valid rows" run (ctrl-v) while it goes on.
+    pub partial: Option<PartialCreate>,
 }
 
 impl Default for CreateDialog {
@@ -418,8 +470,23 @@ impl Default for CreateDialog {
             submitted_lines: Vec::new(),
             error: None,
             busy: false,
+            loaded_from: None,
+            partial: None,
         }
     }
+}
+
+/// "Create the valid rows": the rows of the `users.create` call in flight and those set aside
+/// with their reasons. Each refusal names its rows; they are set aside and the rest sent again,
+/// until the daemon creates the rest or no row is left.
+#[derive(Debug, Default)]
+pub struct PartialCreate {
+    /// The header of the rows (for the rejected-rows file).
+    pub header: Vec<String>,
+    /// The rows of the call in flight, in the order sent (each with its user).
+    pub sending: Vec<ParsedRow>,
+    /// The rows set aside, each with its reason as the error.
+    pub rejected: Vec<ParsedRow>,
 }
 
 impl CreateDialog {
@@ -450,7 +517,7 @@ pub enum PickerTarget {
 }
 
 /// A checklist over the model catalog or the service names. Typing narrows the list; a name
-/// that is not listed can still be chosen with Enter on the typed text.
+/// that is not listed can still be chosen with space (or Enter) on the typed text.
 #[derive(Debug)]
 pub struct Picker {
     pub target: PickerTarget,
@@ -459,6 +526,9 @@ pub struct Picker {
     pub chosen: BTreeSet<String>,
     pub query: TextInput,
     pub cursor: usize,
+    /// Whether space has checked or unchecked anything since the picker opened: until then,
+    /// Enter on a typed search checks its highlighted match (or the typed name) before closing.
+    pub toggled: bool,
     /// Whether the list of what exists is known (LiteLLM's catalog for models, the services
     /// for services); if not, a typed name cannot be called unavailable.
     pub catalog_known: bool,

@@ -2,6 +2,7 @@
 //! background tasks. Effects run in spawned tasks that send a [`Reply`] back, so drawing and
 //! typing never wait on the daemon.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ pub async fn run(endpoint: Endpoint, args: &Args) -> anyhow::Result<()> {
     let caller = Caller::new(client);
     let mut app = App::new(endpoint.describe(), color, 80, 24);
     app.confirm_typed_above = args.confirm_typed_above;
+    app.idle_logout_minutes = args.idle_logout_minutes;
     let result = event_loop(&mut term, &caller, app).await;
     terminal::restore();
     result
@@ -98,7 +100,8 @@ async fn event_loop(
 pub fn to_action(app: &App, event: Event) -> Action {
     match event {
         Event::Key(key) => handle_key(Context::of(app), key),
-        Event::Paste(text) => Action::Edit(Edit::Paste(text)),
+        // Terminals paste line ends as `\r` (tmux's paste-buffer, most of them) or `\r\n`.
+        Event::Paste(text) => Action::Edit(Edit::Paste(csv::unify_line_ends(&text).into_owned())),
         Event::Resize(width, height) => Action::Resize(width, height),
         Event::Mouse(mouse) => match mouse.kind {
             MouseEventKind::Down(MouseButton::Left) => Action::Click {
@@ -118,6 +121,13 @@ fn execute(effect: Effect, caller: &Caller, tx: &mpsc::UnboundedSender<Reply>) {
     let tx = tx.clone();
     match effect {
         Effect::Quit => {}
+        Effect::Clipboard { text } => {
+            // Written between two frames, on the thread that draws them, so it cannot land
+            // inside a frame's escape sequences. A failure to write only loses the copy.
+            use std::io::Write as _;
+            let mut out = std::io::stdout();
+            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        }
         Effect::Call {
             method,
             params,
@@ -181,57 +191,13 @@ fn execute(effect: Effect, caller: &Caller, tx: &mpsc::UnboundedSender<Reply>) {
             path,
             filter,
             sort,
+            overwrite,
             token,
             epoch,
         } => {
             tokio::spawn(async move {
-                let mut out = csv::write_row(&[
-                    "id",
-                    "organization",
-                    "models",
-                    "services",
-                    "key_status",
-                    "key_hint",
-                    "info",
-                ]);
-                out.push('\n');
-                let result = for_each_user(
-                    &client,
-                    filter,
-                    sort,
-                    token.as_deref(),
-                    |users, done, total| {
-                        progress(&tx, epoch, "Exporting", done, total);
-                        for u in users {
-                            let info = u
-                                .info
-                                .iter()
-                                .map(|(k, v)| format!("{k}={v}"))
-                                .collect::<Vec<_>>()
-                                .join(";");
-                            out.push_str(&csv::write_row(&[
-                                u.id.as_str(),
-                                &u.organization,
-                                &u.models.join(";"),
-                                &u.services.join(";"),
-                                u.key_status.as_str(),
-                                u.key_hint.as_deref().unwrap_or(""),
-                                &info,
-                            ]));
-                            out.push('\n');
-                        }
-                    },
-                )
-                .await;
-                let result = match result {
-                    Ok(ids) => match tokio::fs::write(&path, out).await {
-                        Ok(()) => {
-                            Ok(json!({ "rows": ids.len(), "path": path.display().to_string() }))
-                        }
-                        Err(err) => Err(ClientError::Local(format!("{}: {err}", path.display()))),
-                    },
-                    Err(err) => Err(err),
-                };
+                let result =
+                    export_users(&client, &tx, &path, filter, sort, overwrite, token, epoch).await;
                 let _ = tx.send(Reply {
                     epoch,
                     tag: Tag::Export,
@@ -272,6 +238,20 @@ fn execute(effect: Effect, caller: &Caller, tx: &mpsc::UnboundedSender<Reply>) {
                 });
             });
         }
+        Effect::WriteNewFile {
+            path,
+            contents,
+            tag,
+            epoch,
+        } => {
+            tokio::spawn(async move {
+                let result = write_file(&path, &contents, false)
+                    .await
+                    .map(|()| json!({ "path": path.display().to_string() }))
+                    .map_err(|err| ClientError::Local(format!("{}: {err}", path.display())));
+                let _ = tx.send(Reply { epoch, tag, result });
+            });
+        }
         Effect::ReadFile { path, epoch } => {
             tokio::spawn(async move {
                 let result = tokio::fs::read_to_string(&path)
@@ -286,6 +266,69 @@ fn execute(effect: Effect, caller: &Caller, tx: &mpsc::UnboundedSender<Reply>) {
             });
         }
     }
+}
+
+/// `:export`: every user matching `filter` as CSV (see [`csv`]). Without `overwrite` an
+/// existing file is not touched: the answer is `{"exists": path}`, for the TUI to ask first.
+#[allow(clippy::too_many_arguments)]
+async fn export_users(
+    client: &Caller,
+    tx: &mpsc::UnboundedSender<Reply>,
+    path: &Path,
+    filter: UserFilter,
+    sort: UserSort,
+    overwrite: bool,
+    token: Option<String>,
+    epoch: u64,
+) -> Result<Value, ClientError> {
+    let exists = json!({ "exists": path.display().to_string() });
+    if !overwrite && tokio::fs::try_exists(path).await.unwrap_or(false) {
+        return Ok(exists);
+    }
+    let local =
+        |err: &dyn std::fmt::Display| ClientError::Local(format!("{}: {err}", path.display()));
+    let mut out = csv::CsvOut::default();
+    let mut failed = out.record(csv::export_header()).err();
+    let ids = for_each_user(
+        client,
+        filter,
+        sort,
+        token.as_deref(),
+        |users, done, total| {
+            progress(tx, epoch, "Exporting", done, total);
+            for user in users {
+                if failed.is_none() {
+                    failed = out.record(csv::export_row(user)).err();
+                }
+            }
+        },
+    )
+    .await?;
+    if let Some(err) = failed {
+        return Err(local(&err));
+    }
+    let bytes = out.into_bytes().map_err(|e| local(&e))?;
+    match write_file(path, &bytes, overwrite).await {
+        // Created between the check and now.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(exists),
+        Err(err) => Err(local(&err)),
+        Ok(()) => Ok(json!({ "rows": ids.len(), "path": path.display().to_string() })),
+    }
+}
+
+/// Writes `contents` to `path`; without `overwrite` only as a new file.
+async fn write_file(path: &Path, contents: &[u8], overwrite: bool) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true);
+    if overwrite {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path).await?;
+    file.write_all(contents).await?;
+    file.flush().await
 }
 
 /// Reports how far a long job got; shown in the status line.

@@ -295,12 +295,14 @@ impl TextArea {
                 true
             }
             Edit::Paste(text) => {
+                // `\r\n`, `\n` and a lone `\r` (what many terminals paste) each end a line.
+                let text = text.replace("\r\n", "\n").replace('\r', "\n");
                 let mut changed = false;
                 for (i, part) in text.split('\n').enumerate() {
                     if i > 0 {
                         changed |= self.apply(&Edit::Newline);
                     }
-                    changed |= self.lines[self.row].apply(&Edit::Paste(part.replace('\r', "")));
+                    changed |= self.lines[self.row].apply(&Edit::Paste(part.to_string()));
                 }
                 changed
             }

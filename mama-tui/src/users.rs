@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mama_api::types::{UserFilter, UserSort, UserView};
 
-use crate::text::TextInput;
+use crate::text::{count, TextInput};
 
 /// Rows per `users.list` call.
 pub const PAGE: u64 = 200;
@@ -104,6 +104,11 @@ pub struct UsersState {
     pub marks_filter: Option<UserFilter>,
     /// A mark-all is collecting ids.
     pub marking: bool,
+    /// The marked ids the daemon said the query numbered here does not match (see
+    /// [`UsersState::marks_not_in_view`]).
+    pub marks_outside: Option<(u64, BTreeSet<String>)>,
+    /// The query whose matching ids were asked for, to tell the marks out of view.
+    pub marks_outside_asked: Option<u64>,
     /// Rows were dropped after a change: ask again even if the list looked empty.
     stale: bool,
 }
@@ -387,6 +392,68 @@ impl UsersState {
     /// Number of loaded rows (for tests and memory bounds).
     pub fn loaded_rows(&self) -> usize {
         self.segments.values().map(|s| s.rows.len()).sum()
+    }
+
+    /// How many marked users the current filter hides, when known. Marks outlive a filter
+    /// change, so a bulk change or a delete can act on users nobody sees: everything that acts
+    /// on the marks says how many.
+    ///
+    /// Known without asking when nothing filters, when the marks are this filter's mark-all,
+    /// or when every matching row is loaded; else from the daemon's ids of the current query
+    /// (`users.list_ids`), which marks made since cannot invalidate: a mark is only ever
+    /// added to a row in view.
+    pub fn marks_not_in_view(&self) -> Option<u64> {
+        if self.marks.is_empty()
+            || self.filter.is_empty()
+            || self.marks_filter.as_ref() == Some(&self.filter)
+        {
+            return Some(0);
+        }
+        if let Some((query, outside)) = &self.marks_outside {
+            if *query == self.query {
+                return Some(outside.intersection(&self.marks).count() as u64);
+            }
+        }
+        let all_loaded = self.loaded
+            && (self.counted || self.matching < PAGE)
+            && self.loaded_rows() as u64 == self.matching;
+        if !all_loaded {
+            return None;
+        }
+        let in_view: BTreeSet<&str> = self
+            .segments
+            .values()
+            .flat_map(|s| s.rows.iter().map(|u| u.id.as_str()))
+            .collect();
+        Some(
+            self.marks
+                .iter()
+                .filter(|id| !in_view.contains(id.as_str()))
+                .count() as u64,
+        )
+    }
+
+    /// Stores the ids matching query `query` (asked because not every row of it is loaded).
+    pub fn store_ids_in_view(&mut self, query: u64, ids: &[String]) {
+        let in_view: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        let outside = self
+            .marks
+            .iter()
+            .filter(|id| !in_view.contains(id.as_str()))
+            .cloned()
+            .collect();
+        self.marks_outside = Some((query, outside));
+    }
+
+    /// The marks as everything acting on them names them: `3 marked users`, or
+    /// `3 marked (2 not in view)` when the filter hides some (`?` until that is known).
+    pub fn marks_label(&self) -> String {
+        let n = self.marks.len() as u64;
+        match self.marks_not_in_view() {
+            Some(0) => count(n, "marked user"),
+            Some(hidden) => format!("{n} marked ({hidden} not in view)"),
+            None => format!("{n} marked (? not in view)"),
+        }
     }
 }
 

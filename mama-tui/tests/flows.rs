@@ -553,7 +553,8 @@ fn the_services_picker_marks_names_that_are_no_service() {
     cmd(&mut app, Cmd::NextField);
     cmd(&mut app, Cmd::Open);
     typed(&mut app, "ghost");
-    cmd(&mut app, Cmd::Open);
+    // Space adds the typed name and keeps the picker open.
+    cmd(&mut app, Cmd::Toggle);
     let Some(mama_tui::popup::Popup::Picker(picker)) = app.popups.last() else {
         panic!("the services picker: {:?}", app.popups)
     };
@@ -658,8 +659,9 @@ fn events_time_range_is_sent_in_utc_and_ages_count_back_from_now() {
             "since": "2026-03-02T09:00:00Z", "until": "2026-03-02T09:30:00Z"
         })
     );
-    // Reload later: the age is resolved again from the new time.
-    update(&mut app, Action::Tick(at(11, 0)));
+    // Reload later (within the idle logout's 30 minutes): the age is resolved again from the
+    // new time.
+    update(&mut app, Action::Tick(at(10, 20)));
     let effects = cmd(&mut app, Cmd::Reload);
     let params = effects
         .iter()
@@ -672,7 +674,7 @@ fn events_time_range_is_sent_in_utc_and_ages_count_back_from_now() {
             _ => None,
         })
         .expect("events.list on reload");
-    assert_eq!(params["filter"]["until"], json!("2026-03-02T10:30:00Z"));
+    assert_eq!(params["filter"]["until"], json!("2026-03-02T09:50:00Z"));
 }
 
 #[test]

@@ -268,7 +268,7 @@ fn bulk_dialog_and_preview() {
     cmd(&mut app, Cmd::NextField);
     cmd(&mut app, Cmd::Open);
     typed(&mut app, "gpt-5");
-    cmd(&mut app, Cmd::Open);
+    // Enter on a typed name, nothing toggled: checks it and closes the picker.
     cmd(&mut app, Cmd::Open);
     cmd(&mut app, Cmd::Save);
     reply(
@@ -324,7 +324,14 @@ fn help_overlay() {
     let mut app = users_app(80, 24, sample_users(), 5);
     cmd(&mut app, Cmd::Help);
     let text = screen(&app);
-    // Every command of the users screen is there on 80×24 (the screen switches on one line).
+    // Every command of the users screen can be read on 80×24, scrolling (the screen switches
+    // on one line).
+    let mut all = String::new();
+    for _ in 0..40 {
+        all.push_str(&screen(&app));
+        cmd(&mut app, Cmd::Down);
+    }
+    cmd(&mut app, Cmd::Top);
     let mut seen = Vec::new();
     for b in mama_tui::keymap::bindings(Screen::Users) {
         if seen.contains(&b.cmd) || matches!(b.cmd, Cmd::GoTo(_)) {
@@ -333,10 +340,23 @@ fn help_overlay() {
         seen.push(b.cmd);
         let help: String = b.help.chars().take(12).collect();
         let line = format!("{:<8}{help}", b.key);
-        assert!(text.contains(&line), "{line:?} not in help:\n{text}");
+        assert!(all.contains(&line), "{line:?} not in help:\n{all}");
     }
-    assert!(text.contains("1–8     users models admins"), "{text}");
+    assert!(all.contains("1–8     users models admins"), "{all}");
+    assert!(!all.contains("… │"), "an entry is cut:\n{all}");
+    for term in ["budget:none|set unavailable", "quit", "reload"] {
+        assert!(all.contains(term), "{term} never shown");
+    }
+    assert!(text.contains("↓ more"), "{text}");
     insta::assert_snapshot!("help_80", text);
+    // Scrolled to the end, the rest shows, whole: the filter's terms are wrapped, never cut.
+    update(&mut app, Action::Scroll(3));
+    cmd(&mut app, Cmd::Bottom);
+    let end = screen(&app);
+    assert!(!end.contains("↓ more"), "{end}");
+    insta::assert_snapshot!("help_80_scrolled", end);
+    cmd(&mut app, Cmd::Back);
+    assert!(app.popups.is_empty());
     let mut wide = users_app(120, 40, sample_users(), 5);
     cmd(&mut wide, Cmd::Help);
     insta::assert_snapshot!("help_wide", screen(&wide));
@@ -460,6 +480,11 @@ fn events_screen() {
         }),
     );
     insta::assert_snapshot!(screen(&app));
+    // With room, the result shows the error's code and message whole.
+    update(&mut app, Action::Resize(140, 24));
+    let wide = screen(&app);
+    assert!(wide.contains("login_failed: wrong"), "{wide}");
+    insta::assert_snapshot!("events_screen_140", wide);
 }
 
 #[test]
@@ -868,4 +893,97 @@ fn organization_defaults_form_and_preview() {
         }),
     );
     insta::assert_snapshot!("organization_defaults_preview", screen(&app));
+}
+
+const LONG_SOCKET: &str =
+    "unix:/very/long/path/to/the/deployment/of/mama/under/var/run/mama-daemon/admin.sock";
+
+/// A failed login because the daemon is unreachable at a long socket path.
+fn unreachable_daemon(app: &mut App) {
+    let epoch = app.epoch;
+    update(
+        app,
+        Action::Reply(mama_tui::action::Reply {
+            epoch,
+            tag: Tag::Login,
+            result: Err(mama_tui::client::ClientError::Connect(format!(
+                "{LONG_SOCKET} (connection refused)"
+            ))),
+        }),
+    );
+}
+
+#[test]
+fn login_error_wraps_in_its_box_at_80x24() {
+    let mut app = App::new(LONG_SOCKET.into(), true, 80, 24);
+    unreachable_daemon(&mut app);
+    let text = screen(&app);
+    // Every word of the error and of the server is on screen, nothing cut with `…`.
+    for word in [
+        "cannot",
+        "admin.sock",
+        "(connection",
+        "refused)",
+        "mama-daemon/admin.sock",
+    ] {
+        assert!(
+            text.contains(word),
+            "{word:?} not on the login screen:\n{text}"
+        );
+    }
+    assert!(!text.contains('…'), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_long_status_message_is_cut_and_bang_shows_it_in_full() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    let message = format!("cannot reach the daemon: {LONG_SOCKET} (connection refused)");
+    app.error(message.clone());
+    let text = screen(&app);
+    assert!(text.contains("… ! more"), "{text}");
+    insta::assert_snapshot!("long_status_message_80", text);
+    update(&mut app, Action::Cmd(Cmd::ShowMessage));
+    let popup = screen(&app);
+    // The popup's lines, read one after the other, hold the whole message.
+    let inside: String = popup
+        .lines()
+        .filter_map(|l| l.split('│').nth(1))
+        .collect::<String>()
+        .replace(' ', "");
+    assert!(inside.contains(&message.replace(' ', "")), "{popup}");
+    insta::assert_snapshot!("long_status_message_popup_80", popup);
+    cmd(&mut app, Cmd::Back);
+    assert!(app.popups.is_empty());
+}
+
+#[test]
+fn the_screen_tabs_stay_at_80_columns_as_numbers_with_the_current_one_highlighted() {
+    let mut app = users_app(80, 24, sample_users(), 5);
+    app.users.marks.insert("김철수".into());
+    let text = screen(&app);
+    let title = text.lines().next().unwrap_or_default();
+    assert!(title.ends_with(" 1 2 3 4 5 6 7 8"), "{title:?}");
+    assert!(title.contains("marked 1"), "{title:?}");
+    insta::assert_snapshot!("title_tabs_80", title);
+    // The current screen's number is drawn reversed; the others are not.
+    let terminal = render(&app);
+    let buffer = terminal.backend().buffer();
+    let x = |digit: &str| {
+        (0..80u16)
+            .rev()
+            .find(|&x| buffer[(x, 0)].symbol() == digit)
+            .unwrap_or_default()
+    };
+    let reversed = |x| {
+        buffer[(x, 0u16)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    };
+    assert!(reversed(x("1")), "{title:?}");
+    assert!(!reversed(x("2")), "{title:?}");
+    // Wide enough, the tabs have their names.
+    let wide = users_app(140, 24, sample_users(), 5);
+    let title = screen(&wide).lines().next().unwrap_or_default().to_string();
+    assert!(title.contains("1 users 2 models"), "{title:?}");
 }

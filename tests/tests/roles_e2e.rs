@@ -111,6 +111,7 @@ fn sample(
         "users.list" => json!({"page": {"offset": 0, "limit": 50}, "counts": true}),
         "users.list_ids" | "users.count" => json!({"filter": {}}),
         "users.get" => json!({"ids": ["a1", "b1"]}),
+        "users.reveal_key" => json!({"id": "a1"}),
         "users.create" => json!({"users": [user(&format!("new-{who}"), "alpha")]}),
         "users.update" => json!({"id": "a1", "version": versions["a1"], "info": {"by": who}}),
         "users.delete" => json!({"ids": [format!("del-{who}")]}),

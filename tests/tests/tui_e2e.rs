@@ -132,9 +132,9 @@ async fn operator_flow_in_tmux() {
     tmux.keys(&["Tab", "Enter"]);
     tmux.wait_for("pick models").await;
     tmux.text("gpt-5");
+    // Enter on a typed name, nothing toggled: checks it and closes the picker.
     tmux.keys(&["Enter"]);
-    tmux.wait_for("[x] gpt-5").await;
-    tmux.keys(&["Enter"]);
+    tmux.wait_for("gpt-5  [enter: pick]").await;
     tmux.keys(&["C-s"]);
     let preview = tmux.wait_for("Preview of the bulk change").await;
     assert!(
@@ -634,7 +634,11 @@ async fn organization_default_budget_reaches_its_users_in_tmux() {
 
     // The organizations screen, in the daemon's order: down to 연구소.
     tmux.keys(&["6"]);
-    tmux.wait_for("rotate").await;
+    // The header comes first, the rows with the daemon's answer: wait for both.
+    tmux.wait_until("the organizations listed", |s| {
+        s.contains("mama ▸ Organizations") && s.contains("Sales") && s.contains("연구소")
+    })
+    .await;
     let listed = rpc.call("organizations.list", json!({})).await;
     let position = listed.ok()["organizations"]
         .as_array()

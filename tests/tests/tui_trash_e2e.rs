@@ -145,7 +145,16 @@ async fn delete_to_the_trash_restore_and_purge_in_tmux() {
 
     // Sorted by id, kim01 is the first row: `r` + `y` restores it.
     tmux.keys(&["I"]);
-    tmux.wait_for("id ▲").await;
+    // The header turns at once; the rows follow from the daemon: wait for both.
+    tmux.wait_until("the trash sorted by id", |s| {
+        let rows = table(s);
+        s.contains("id ▲")
+            && matches!(
+                (rows.find("kim01"), rows.find("김철수")),
+                (Some(kim), Some(other)) if kim < other
+            )
+    })
+    .await;
     tmux.keys(&["r"]);
     let confirm = tmux.wait_for("Restore 1 user?").await;
     assert!(

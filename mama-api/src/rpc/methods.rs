@@ -151,6 +151,9 @@ macro_rules! with_methods {
                 View, Viewer, "How many users match a filter, in total and per key state.";
             UsersGet = "users.get", $crate::types::GetUsersParams => $crate::types::UsersFound,
                 View, Viewer, "Users by id (viewers: never the key), with what changed since a given version.";
+            UsersRevealKey = "users.reveal_key",
+                $crate::types::RevealKeyParams => $crate::types::RevealedKey,
+                View, Admin, "One user's full key, each reveal recorded as its own event.";
             UsersCreate = "users.create",
                 $crate::types::CreateUsersParams => $crate::types::UsersCreated,
                 Change, Admin, "Creates users (all or none); their keys are minted in LiteLLM.";

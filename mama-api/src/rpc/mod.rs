@@ -21,7 +21,7 @@ pub mod method {
         OrganizationsSetDefaults, ServicesCreate, ServicesDelete, ServicesIssueToken, ServicesList,
         ServicesRevokeToken, SyncReconcile, SyncRetryFailed, SyncStatus, UsageQuery, UsageRefresh,
         UsersBulkUpdate, UsersCount, UsersCreate, UsersDelete, UsersGet, UsersList, UsersListIds,
-        UsersPurge, UsersRestore, UsersRotateKeys, UsersTrash, UsersUpdate,
+        UsersPurge, UsersRestore, UsersRevealKey, UsersRotateKeys, UsersTrash, UsersUpdate,
     };
 }
 

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 pub struct ModelView {
     pub name: String,
     /// LiteLLM serves it now. Sentinels (`all-team-models`, `all-proxy-models`) are always
-    /// available.
-    pub available: bool,
+    /// available. Null: unknown, LiteLLM's catalog has never been read (no LiteLLM configured,
+    /// or not read yet).
+    pub available: Option<bool>,
     /// How many users allow it.
     pub users: u64,
 }
@@ -19,7 +20,7 @@ pub struct ModelList {
     pub models: Vec<ModelView>,
     /// When the catalog was last read from LiteLLM (null: never).
     pub fetched_at: Option<DateTime<Utc>>,
-    /// Users holding at least one unavailable model.
+    /// Users holding at least one unavailable model (0 while the catalog has never been read).
     pub users_with_unavailable: u64,
 }
 

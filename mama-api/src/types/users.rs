@@ -331,6 +331,26 @@ pub struct UserCounts {
 #[serde(deny_unknown_fields)]
 pub struct GetUsersParams {
     pub ids: Vec<String>,
+    /// Leave the keys out even for an account that may see them: the TUI reads users without
+    /// their keys and asks for one with `users.reveal_key`, so every reveal is its own event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub without_keys: bool,
+}
+
+/// `users.reveal_key`: one user's full key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevealKeyParams {
+    pub id: String,
+}
+
+/// The key of one user, as `users.reveal_key` answers: the key is null while none is minted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevealedKey {
+    pub id: String,
+    pub key: Option<String>,
+    pub key_hint: Option<String>,
+    pub key_status: KeyStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use super::AuthError;
 
-/// How long a session token lives; the TUI refreshes (or logs in again) before that.
+/// How long a session token lives by default (the daemon's `--session-minutes`); the TUI
+/// refreshes (or logs in again) before that.
 pub const SESSION_TTL: chrono::Duration = chrono::Duration::minutes(15);
 /// The `iss` claim mama writes and requires.
 pub const ISSUER: &str = "mama";
@@ -25,8 +26,12 @@ pub const ISSUER: &str = "mama";
 pub const AUDIENCE: &str = "mama-admin";
 /// Shortest signing key accepted: HS256 wants at least as many key bytes as hash bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
-/// Clock skew tolerated between daemons sharing one database.
-const LEEWAY_SECS: u64 = 5;
+/// Leeway on `exp` (and `nbf`): none, so a token is refused from the first second after its
+/// expiry. `exp` is whole seconds, so a token lives at most one second past its exact expiry.
+const EXPIRY_LEEWAY_SECS: u64 = 0;
+/// Clock skew tolerated on `iat` between daemons sharing one database: a token issued by a
+/// daemon whose clock runs up to this far ahead is not taken for one from the future.
+const ISSUED_AT_LEEWAY_SECS: i64 = 2;
 /// The only algorithm issued and accepted.
 const ALGORITHM: Algorithm = Algorithm::HS256;
 
@@ -66,6 +71,8 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Lifetime of the tokens issued, and the longest `exp - iat` accepted.
+    ttl: chrono::Duration,
 }
 
 impl fmt::Debug for JwtKeys {
@@ -84,7 +91,7 @@ impl JwtKeys {
         }
         let mut validation = Validation::new(ALGORITHM);
         validation.algorithms = vec![ALGORITHM];
-        validation.leeway = LEEWAY_SECS;
+        validation.leeway = EXPIRY_LEEWAY_SECS;
         validation.validate_exp = true;
         // mama issues no `nbf`, but a token carrying one is held to it.
         validation.validate_nbf = true;
@@ -98,10 +105,23 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            ttl: SESSION_TTL,
         })
     }
 
-    /// Issues a session for `username` valid for [`SESSION_TTL`] from now.
+    /// Sets the lifetime of the tokens issued (default [`SESSION_TTL`]). Tokens living longer
+    /// than this are refused too, so daemons sharing a database must agree on it.
+    pub fn with_session_ttl(mut self, ttl: chrono::Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long the tokens issued live.
+    pub fn session_ttl(&self) -> chrono::Duration {
+        self.ttl
+    }
+
+    /// Issues a session for `username` valid for the session lifetime from now.
     pub fn issue(
         &self,
         username: &str,
@@ -125,7 +145,7 @@ impl JwtKeys {
             stamp: stamp.to_owned(),
             jti: Uuid::new_v4().to_string(),
             iat: now.timestamp(),
-            exp: (now + SESSION_TTL).timestamp(),
+            exp: (now + self.ttl).timestamp(),
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
         };
@@ -145,8 +165,8 @@ impl JwtKeys {
         let claims = data.claims;
         // A token living longer than mama ever issues was not issued by mama; nor was one issued
         // in the future (with `exp` counted from there it would live until then plus its TTL).
-        if claims.exp - claims.iat > SESSION_TTL.num_seconds()
-            || claims.iat > Utc::now().timestamp() + LEEWAY_SECS as i64
+        if claims.exp - claims.iat > self.ttl.num_seconds()
+            || claims.iat > Utc::now().timestamp() + ISSUED_AT_LEEWAY_SECS
         {
             return Err(TokenError::Invalid);
         }
@@ -210,6 +230,28 @@ mod tests {
         let past = Utc::now() - chrono::Duration::hours(1);
         let (token, _) = keys.issue_at("admin", "super", "s", past).unwrap();
         assert_eq!(keys.verify(&token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_token_is_refused_from_the_second_after_its_expiry() {
+        let keys = keys();
+        let just_expired = Utc::now() - SESSION_TTL - chrono::Duration::seconds(1);
+        let (token, claims) = keys.issue_at("admin", "super", "s", just_expired).unwrap();
+        assert!(claims.exp < Utc::now().timestamp());
+        assert_eq!(keys.verify(&token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn session_lifetime_is_a_setting() {
+        let long = keys().with_session_ttl(chrono::Duration::minutes(60));
+        let (token, claims) = long.issue("admin", "super", "s").unwrap();
+        assert_eq!(claims.exp - claims.iat, 3600);
+        assert!(long.verify(&token).is_ok());
+        // A daemon with the default lifetime does not accept a longer-lived token.
+        assert_eq!(keys().verify(&token), Err(TokenError::Invalid));
+        let short = keys().with_session_ttl(chrono::Duration::minutes(1));
+        let (_, claims) = short.issue("admin", "super", "s").unwrap();
+        assert_eq!(claims.exp - claims.iat, 60);
     }
 
     #[test]

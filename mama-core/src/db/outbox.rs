@@ -72,7 +72,9 @@ impl NewOp {
     }
 }
 
-/// Enqueues operations in multi-row inserts.
+/// Enqueues operations, each joining the user's waiting one when it is the same (see
+/// [`enqueue_at`]): however many changes are made before LiteLLM takes them, a user waits with
+/// one sync.
 pub fn enqueue(conn: &mut DbConn, ops: &[NewOp], at: NaiveDateTime) -> Result<(), DbError> {
     enqueue_at(conn, ops, at, at)
 }
@@ -80,13 +82,50 @@ pub fn enqueue(conn: &mut DbConn, ops: &[NewOp], at: NaiveDateTime) -> Result<()
 /// Enqueues operations that become due at `due` (a rotated key's deletion at the end of its
 /// grace). A delete that is not due yet does not hold up its user's other operations: it
 /// removes another key than the one they change.
+///
+/// A `sync` or `block` is left out when the user's last operation is the same one and no
+/// worker has claimed it: a sync pushes the user's state as it is when it runs, and blocking a
+/// key twice in a row is blocking it once. Deletes are never merged; one due now keeps its
+/// place before the operations queued after it (a rotation deletes the dropped key before the
+/// new one takes its alias), one scheduled for later (a rotated key's grace) is passed over.
+/// An operation a worker holds is never merged into: the change may have come after the
+/// worker read the user. Set-based: one query per chunk of users finds their open operations,
+/// then multi-row inserts; the caller's `Db::write` serializes this with every claim, on both
+/// backends.
 pub fn enqueue_at(
     conn: &mut DbConn,
     ops: &[NewOp],
     at: NaiveDateTime,
     due: NaiveDateTime,
 ) -> Result<(), DbError> {
-    for chunk in ops.chunks(super::rows_per_insert(6)) {
+    let users: Vec<&str> = ops
+        .iter()
+        .filter(|op| op.kind != KIND_DELETE)
+        .map(|op| op.user_id.as_str())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut open = HashMap::new();
+    for chunk in users.chunks(CHUNK) {
+        open.extend(open_ops(conn, chunk, at)?);
+    }
+    let mut wanted = Vec::with_capacity(ops.len());
+    for op in ops {
+        if op.kind == KIND_DELETE {
+            if due <= at {
+                open.remove(&op.user_id);
+            }
+            wanted.push(op);
+            continue;
+        }
+        let this = (op.kind.to_string(), op.key_hash.clone());
+        if open.get(&op.user_id) == Some(&this) {
+            continue;
+        }
+        open.insert(op.user_id.clone(), this);
+        wanted.push(op);
+    }
+    for chunk in wanted.chunks(super::rows_per_insert(6)) {
         let values: Vec<_> = chunk
             .iter()
             .map(|op| {
@@ -105,6 +144,54 @@ pub fn enqueue_at(
             .execute(c))?;
     }
     Ok(())
+}
+
+/// The open operation of each of `users` that has one (kind and key): its last sync or block,
+/// when no worker holds it and nothing but deletes scheduled for later (not yet tried) follows.
+fn open_ops(
+    conn: &mut DbConn,
+    users: &[&str],
+    at: NaiveDateTime,
+) -> Result<HashMap<String, (String, Option<String>)>, DbError> {
+    let later = diesel::alias!(outbox as later);
+    let rows: Vec<(String, String, Option<String>)> = outbox::table
+        .filter(outbox::user_id.eq_any(users))
+        .filter(outbox::kind.ne(KIND_DELETE))
+        .filter(outbox::claimed_by.is_null())
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            later
+                .filter(later.field(outbox::user_id).eq(outbox::user_id))
+                .filter(later.field(outbox::id).gt(outbox::id))
+                .filter(
+                    later
+                        .field(outbox::kind)
+                        .ne(KIND_DELETE)
+                        .or(later.field(outbox::available_at).le(at))
+                        .or(later.field(outbox::attempts).gt(0)),
+                ),
+        )))
+        .select((outbox::user_id, outbox::kind, outbox::key_hash))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, kind, key)| (user, (kind, key)))
+        .collect())
+}
+
+/// Forgets the waiting syncs of users that are gone (deleted or purged): with no user there is
+/// nothing to push, and the queue stays bounded by the users there are.
+pub fn forget_syncs_of(conn: &mut DbConn, users: &[String]) -> Result<usize, DbError> {
+    let mut forgotten = 0;
+    for chunk in users.chunks(CHUNK) {
+        forgotten += diesel::delete(
+            outbox::table
+                .filter(outbox::user_id.eq_any(chunk))
+                .filter(outbox::kind.eq(KIND_SYNC))
+                .filter(outbox::claimed_by.is_null()),
+        )
+        .execute(conn)?;
+    }
+    Ok(forgotten)
 }
 
 /// Operations queued or running: the queue depth `sync.status` and the metrics report. Deletes
@@ -355,3 +442,6 @@ pub fn users_in_queue(conn: &mut DbConn) -> Result<HashSet<String>, DbError> {
         .into_iter()
         .collect())
 }
+
+#[cfg(test)]
+mod tests;

@@ -101,6 +101,21 @@ impl Mama {
 impl Mama {
     /// Finishes a read: its data is returned only once its event is stored, and a failure is
     /// recorded too. `describe` adds what the result says (a count, a detail) to the event.
+    /// Ends a poll of the daemon's own state — `sync.status`: counts and LiteLLM's state, no
+    /// user's data — which is not a view of user information: a success records no event
+    /// (the TUI asks every few seconds while a change syncs; such polls were 145 of 334 view
+    /// events in a day's use), a failure or refusal is recorded like any request's.
+    pub(crate) async fn finish_poll<T>(
+        &self,
+        event: context::EventBuilder,
+        result: OpResult<T>,
+    ) -> OpResult<T> {
+        if let Err(err) = &result {
+            self.audit.record_failure(event.failed(err)).await;
+        }
+        result
+    }
+
     pub(crate) async fn finish_read<T>(
         &self,
         event: context::EventBuilder,

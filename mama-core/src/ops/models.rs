@@ -64,15 +64,18 @@ impl Mama {
                 name.clone(),
                 ModelView {
                     name: name.clone(),
-                    available: true,
+                    available: Some(true),
                     users: 0,
                 },
             );
         }
         for (name, n) in usage {
-            let available = catalog.is_none()
-                || SENTINEL_MODELS.contains(&name.as_str())
-                || by_name.contains_key(&name);
+            // Without a catalog only the sentinels are known to work.
+            let available = if SENTINEL_MODELS.contains(&name.as_str()) {
+                Some(true)
+            } else {
+                catalog.as_ref().map(|_| by_name.contains_key(&name))
+            };
             by_name
                 .entry(name.clone())
                 .or_insert(ModelView {

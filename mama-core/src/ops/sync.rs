@@ -72,7 +72,7 @@ impl Mama {
                     }
                 },
             );
-        self.finish_read(ctx.event(method::SyncStatus::ACTION), result, |e, _| e)
+        self.finish_poll(ctx.event(method::SyncStatus::ACTION), result)
             .await
     }
 

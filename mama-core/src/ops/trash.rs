@@ -71,8 +71,9 @@ fn purge_rows(conn: &mut DbConn, rows: &[TrashRow]) -> Result<usize, DbError> {
     let hashes: Vec<String> = ops.iter().filter_map(|op| op.key_hash.clone()).collect();
     // The keys stop here; their hashes and usage stay (history outlives the user).
     usage_store::retire_keys(conn, &hashes, now)?;
-    outbox::enqueue(conn, &ops, now)?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    outbox::forget_syncs_of(conn, &ids)?;
+    outbox::enqueue(conn, &ops, now)?;
     trash::purge(conn, &ids)
 }
 

@@ -8,8 +8,9 @@ use super::{Ctx, Mama, OpResult};
 use crate::api::types::{in_scope, LimitsChange, Scope};
 use crate::api::types::{
     CountUsersParams, CreateUsersParams, DeleteUsersParams, GetUsersParams, KeyStatus,
-    ListIdsParams, ListUsersParams, Page, PageCursor, UpdateUserParams, UserCounts, UserIds,
-    UserList, UserSort, UserView, UsersCreated, UsersDeleted, UsersFound,
+    ListIdsParams, ListUsersParams, Page, PageCursor, RevealKeyParams, RevealedKey,
+    UpdateUserParams, UserCounts, UserIds, UserList, UserSort, UserView, UsersCreated,
+    UsersDeleted, UsersFound,
 };
 use crate::api::{ApiError, ErrorCode};
 use crate::auth::hash_token;
@@ -270,14 +271,54 @@ impl Mama {
         let event = ctx
             .event(method::UsersGet::ACTION)
             .users(params.ids.clone());
-        let with_keys = s.may_see_keys();
-        let result = self.get_users_inner(params, s.scope(), with_keys).await;
+        let with_keys = s.may_see_keys() && !params.without_keys;
         let detail = if with_keys {
             "keys shown"
+        } else if params.without_keys {
+            "keys not asked for"
         } else {
             "keys withheld (viewer)"
         };
+        let result = self.get_users_inner(params, s.scope(), with_keys).await;
         self.finish_read(event, result, |e, _| e.detail(detail))
+            .await
+    }
+
+    /// `users.reveal_key`: one user's full key for an admin to see or copy. Its own event
+    /// (`key revealed`), so an audit tells a reveal from the reads that show only the hint.
+    pub async fn reveal_key(
+        &self,
+        ctx: &Ctx,
+        s: &AdminSession,
+        params: RevealKeyParams,
+    ) -> OpResult<RevealedKey> {
+        let event = ctx
+            .event(method::UsersRevealKey::ACTION)
+            .users(vec![params.id.clone()]);
+        let get = GetUsersParams {
+            ids: vec![params.id.clone()],
+            without_keys: false,
+        };
+        let result = self
+            .get_users_inner(get, s.scope(), s.may_see_keys())
+            .await
+            .and_then(|mut found| match found.users.pop() {
+                Some(user) => Ok(RevealedKey {
+                    id: user.id,
+                    key: user.key,
+                    key_hint: user.key_hint,
+                    key_status: user.key_status,
+                }),
+                None => {
+                    let mut err = ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no user {:?} (or not in your organizations)", params.id),
+                    );
+                    err.missing = vec![params.id.clone()];
+                    Err(err)
+                }
+            });
+        self.finish_read(event, result, |e, _| e.detail("key revealed"))
             .await
     }
 
@@ -732,6 +773,7 @@ impl Mama {
                 // The keys stop here; their hashes and usage stay (history outlives the user).
                 let hashes: Vec<String> = ops.iter().filter_map(|op| op.key_hash.clone()).collect();
                 usage_store::retire_keys(conn, &hashes, db::now())?;
+                outbox::forget_syncs_of(conn, &ids)?;
                 outbox::enqueue(conn, &ops, db::now())?;
                 events::insert(conn, &[event.ok()])?;
                 Ok::<_, DbError>(Ok(UsersDeleted {

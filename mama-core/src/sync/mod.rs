@@ -103,6 +103,9 @@ struct Shared {
     reconciling: tokio::sync::Mutex<()>,
     /// One usage collection at a time within this process (see [`crate::usage::collect`]).
     collecting: tokio::sync::Mutex<()>,
+    /// One find-or-create of the team at a time within this process: two at once (the first
+    /// key's sync and a reconcile) would both find no team and create two of one alias.
+    team_lock: tokio::sync::Mutex<()>,
 }
 
 /// Handle held by [`crate::ops::Mama`]: empty until the daemon configures LiteLLM.
@@ -151,6 +154,11 @@ impl SyncHandle {
 
     pub fn last_reconcile(&self) -> Option<DateTime<Utc>> {
         *lock(&self.shared.last_reconcile)
+    }
+
+    /// Held while the team is found or created and its models checked.
+    pub(crate) fn team_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.shared.team_lock
     }
 
     pub(crate) fn cached_team(&self) -> Option<String> {

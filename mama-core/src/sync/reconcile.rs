@@ -248,7 +248,10 @@ async fn reconcile(
     let previous: HashSet<String> = previous.into_iter().flatten().collect();
 
     let mut summary = ReconcileSummary::default();
-    let (teams_managed, team_id) = check_team(engine, &mut summary).await;
+    let (teams_managed, team_id) = {
+        let _one_at_a_time = mama.sync.team_lock().lock().await;
+        check_team(engine, &mut summary).await
+    };
     if teams_managed {
         if let Some(id) = &team_id {
             mama.sync.cache_team(id.clone());

@@ -24,6 +24,11 @@ pub(super) async fn restricted_team(mama: &Mama, engine: &Engine) -> Result<Stri
     if let Some(id) = mama.sync.cached_team() {
         return Ok(id);
     }
+    let _one_at_a_time = mama.sync.team_lock().lock().await;
+    // Another sync (or the reconciler) may have found or created it while this one waited.
+    if let Some(id) = mama.sync.cached_team() {
+        return Ok(id);
+    }
     let check = ensure_restricted(engine).await?;
     mama.sync.cache_team(check.team_id.clone());
     Ok(check.team_id)

@@ -276,7 +276,12 @@ async fn settle(
                 };
                 ctx.event(name).users([job.user_id.clone()]).failed(&err)
             });
-            tracing::debug!(user = %job.user_id, attempts = job.attempts + 1, reason = %reason, "sync will retry");
+            // Like the event: a warning when an operation starts failing, then debug per retry.
+            if job.attempts == 0 {
+                tracing::warn!(user = %job.user_id, reason = %reason, "sync failed; will retry");
+            } else {
+                tracing::debug!(user = %job.user_id, attempts = job.attempts + 1, reason = %reason, "sync will retry");
+            }
             mama.db
                 .write(move |c| {
                     outbox::retry_later(c, &worker, &job.ids, at, &reason)?;

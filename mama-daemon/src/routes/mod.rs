@@ -60,6 +60,10 @@ pub fn admin_router(state: AppState) -> Router {
             state.clone(),
             crate::metrics::track,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::access_log::log_request,
+        ))
         .with_state(state)
 }
 
@@ -83,6 +87,10 @@ pub fn rest_router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::access_log::log_request,
         ))
         .with_state(state)
 }

@@ -16,19 +16,26 @@ use mama_core::ops::usage::service::UsageRequest;
 use mama_core::ops::{Actor, Channel, Ctx, Mama};
 
 use super::{bearer, request_id, Peer, MAX_BODY_BYTES};
+use crate::access_log::CallNote;
 use crate::error::{sanitize_serde_message, RestError};
 use crate::state::AppState;
 use zeroize::Zeroizing;
 
-/// Authenticates the calling service, recording a refusal.
+/// Authenticates the calling service, recording a refusal; the request's log line names it.
 async fn service_ctx(
     mama: &Mama,
     ctx: &Ctx,
+    note: &CallNote,
     headers: &HeaderMap,
     action: Action,
 ) -> Result<Ctx, RestError> {
     match mama.authenticate_service(ctx, bearer(headers)).await {
-        Ok(ctx) => Ok(ctx),
+        Ok(ctx) => {
+            if let Actor::Service(name) = &ctx.actor {
+                note.service(name);
+            }
+            Ok(ctx)
+        }
         // A flood of these must not grow the event log without bound: aggregated per source.
         Err(err) if err.code == ErrorCode::Unauthenticated => Err(RestError(
             mama.refuse_unauthenticated(ctx, action, err).await,
@@ -45,6 +52,7 @@ async fn service_ctx(
 pub async fn lookup_users(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
+    note: CallNote,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, RestError> {
@@ -55,7 +63,7 @@ pub async fn lookup_users(
         peer.to_string(),
         request_id(&headers),
     );
-    let ctx = service_ctx(mama, &ctx, &headers, actions::REST_LOOKUP).await?;
+    let ctx = service_ctx(mama, &ctx, &note, &headers, actions::REST_LOOKUP).await?;
     let parsed = match &body {
         Ok(bytes) => parse_lookup(bytes),
         Err(rejection) => Err(body_unreadable(rejection)),
@@ -115,6 +123,7 @@ fn parse_lookup(bytes: &[u8]) -> Result<LookupRequest<'_>, ApiError> {
 pub async fn get_user(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
+    note: CallNote,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, RestError> {
@@ -125,7 +134,7 @@ pub async fn get_user(
         peer.to_string(),
         request_id(&headers),
     );
-    let ctx = service_ctx(mama, &ctx, &headers, actions::REST_GET_USER).await?;
+    let ctx = service_ctx(mama, &ctx, &note, &headers, actions::REST_GET_USER).await?;
     // axum would answer a path it cannot decode in plain text; a service gets JSON like for
     // any other bad input.
     let id = match id {
@@ -148,6 +157,7 @@ pub async fn get_user(
 pub async fn usage(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
+    note: CallNote,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, RestError> {
@@ -158,7 +168,7 @@ pub async fn usage(
         peer.to_string(),
         request_id(&headers),
     );
-    let ctx = service_ctx(mama, &ctx, &headers, actions::REST_USAGE).await?;
+    let ctx = service_ctx(mama, &ctx, &note, &headers, actions::REST_USAGE).await?;
     let request = match parse_usage_query(query.as_deref().unwrap_or("")) {
         Ok(r) => r,
         Err(err) => {

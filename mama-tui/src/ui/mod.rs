@@ -6,7 +6,7 @@
 mod dialogs;
 mod filter;
 mod form;
-mod help;
+pub mod help;
 mod layout;
 pub mod screens;
 mod spans;
@@ -105,66 +105,153 @@ fn spinner(app: &App) -> &'static str {
 }
 
 fn title_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
-    let mut left = format!(" mama ▸ {}", app.screen.title());
+    // What the screen says about itself, and the rows shown (the first to go when room is
+    // short).
+    let mut info = app.screen.title().to_string();
+    let mut rows = String::new();
     if app.screen == Screen::Users {
         let u = &app.users;
         if u.counted {
-            left.push_str(&format!("  total {} · matching {}", u.total, u.matching));
+            info.push_str(&format!("  total {} · matching {}", u.total, u.matching));
         } else if u.count_failed {
-            left.push_str("  count failed");
+            info.push_str("  count failed");
         } else {
-            left.push_str("  counting…");
+            info.push_str("  counting…");
         }
-        left.push_str(&format!(" · marked {}", u.marks.len()));
+        info.push_str(&format!(" · marked {}", u.marks.len()));
+        match u.marks_not_in_view() {
+            Some(0) => {}
+            Some(hidden) => info.push_str(&format!(" ({hidden} not in view)")),
+            None => info.push_str(" (? not in view)"),
+        }
         if let Some((first, last)) = u.shown_rows(app.table_rows()) {
-            left.push_str(&format!(" · rows {first}–{last}"));
+            rows = format!(" · rows {first}–{last}");
         }
     }
     if app.screen == Screen::Trash && app.trash.list.loaded {
         let t = &app.trash;
-        left.push_str(&format!(
+        info.push_str(&format!(
             "  {} deleted · marked {}",
             t.matching,
             t.marks.len()
         ));
         if let Some((first, last)) = t.shown_rows() {
-            left.push_str(&format!(" · rows {first}–{last}"));
+            rows = format!(" · rows {first}–{last}");
         }
     }
     let right = format!("{} ", spinner(app));
     let total = usize::from(total);
-    let mut text = left;
+    let fits = |left: &str, tabs: Tabs| width(left) + tabs.width() + width(&right) <= total;
+    let full = format!(" mama ▸ {info}{rows}");
     // The trash and then the usage tab go first when room is short, so the others keep their
-    // place.
-    let tabs = [
-        " 1 users 2 models 3 admins 4 services 5 events 6 orgs 7 usage 8 trash ",
-        " 1 users 2 models 3 admins 4 services 5 events 6 orgs 7 usage ",
-        " 1 users 2 models 3 admins 4 services 5 events 6 orgs ",
-    ]
-    .into_iter()
-    .find(|tabs| width(&text) + width(tabs) + width(&right) <= total);
-    if let Some(tabs) = tabs {
-        let pad = total - width(&text) - width(tabs) - width(&right);
-        text.push_str(&" ".repeat(pad));
-        text.push_str(tabs);
-    } else {
-        text = fit(&text, total.saturating_sub(width(&right)));
-    }
-    text.push_str(&right);
-    Paragraph::new(Line::from(Span::styled(fit(&text, total), theme.title())))
+    // place; then the tabs shrink to their numbers, and the name `mama` and the rows shown make
+    // room for them. The tabs always show; the left side is cut last.
+    let named = [Tabs::Named(8), Tabs::Named(7), Tabs::Named(6)]
+        .into_iter()
+        .filter(|tabs| tabs.shows(app.screen))
+        .find(|tabs| fits(&full, *tabs))
+        .map(|tabs| (full.clone(), tabs));
+    let (left, tabs) = named.unwrap_or_else(|| {
+        let shorter = [full.clone(), format!(" {info}{rows}"), format!(" {info}")];
+        let left = shorter
+            .iter()
+            .find(|left| fits(left, Tabs::Numbers))
+            .unwrap_or(&shorter[2]);
+        (left.clone(), Tabs::Numbers)
+    });
+    let left = fit(&left, total.saturating_sub(tabs.width() + width(&right)));
+    let mut spans = vec![Span::styled(left, theme.title())];
+    spans.extend(tabs.spans(app.screen, theme));
+    spans.push(Span::styled(right, theme.title()));
+    Paragraph::new(Line::from(spans))
 }
 
-/// LiteLLM's health and the sync queue; `compact`: the health and the failures only.
+/// The screens' tabs on the title line, in number order.
+const TABS: [(Screen, &str); 8] = [
+    (Screen::Users, "users"),
+    (Screen::Models, "models"),
+    (Screen::Admins, "admins"),
+    (Screen::Services, "services"),
+    (Screen::Events, "events"),
+    (Screen::Organizations, "orgs"),
+    (Screen::Usage, "usage"),
+    (Screen::Trash, "trash"),
+];
+
+/// How the tabs are written: the first `n` with their names, or all eight by number only.
+#[derive(Clone, Copy)]
+enum Tabs {
+    Named(usize),
+    Numbers,
+}
+
+impl Tabs {
+    fn tabs(self) -> impl Iterator<Item = (Screen, String)> {
+        let (n, named) = match self {
+            Tabs::Named(n) => (n, true),
+            Tabs::Numbers => (TABS.len(), false),
+        };
+        TABS.into_iter()
+            .take(n)
+            .enumerate()
+            .map(move |(i, (screen, name))| {
+                let text = if named {
+                    format!("{} {name}", i + 1)
+                } else {
+                    (i + 1).to_string()
+                };
+                (screen, text)
+            })
+    }
+
+    /// Whether the current screen's tab is among them.
+    fn shows(self, screen: Screen) -> bool {
+        self.tabs().any(|(s, _)| s == screen)
+    }
+
+    /// Cells taken, with a space before each tab and after the last.
+    fn width(self) -> usize {
+        self.tabs().map(|(_, t)| width(&t) + 1).sum::<usize>() + 1
+    }
+
+    fn spans(self, current: Screen, theme: Theme) -> Vec<Span<'static>> {
+        let mut spans = Vec::new();
+        for (screen, text) in self.tabs() {
+            spans.push(Span::styled(" ", theme.title()));
+            let style = if screen == current {
+                theme.current_tab()
+            } else {
+                theme.title()
+            };
+            spans.push(Span::styled(text, style));
+        }
+        spans.push(Span::styled(" ", theme.title()));
+        spans
+    }
+}
+
+/// LiteLLM's health and the sync queue; `compact`: the health and the failures only. Without a
+/// LiteLLM the line says so, and how many keys wait for one (as pending) takes the queue's place.
 fn litellm_span(app: &App, theme: Theme, compact: bool) -> Vec<Span<'static>> {
     match &app.sync {
         SyncState::Unknown => vec![Span::styled("LiteLLM: …", theme.dim())],
         SyncState::NotAvailable => vec![Span::styled("LiteLLM: n/a", theme.dim())],
+        SyncState::Known(s) if !s.configured => {
+            let mut text = "LiteLLM: not configured".to_string();
+            if !compact {
+                text.push_str(&match s.users_pending {
+                    0 => " · keys wait as pending".to_string(),
+                    1 => " · 1 key waits as pending".to_string(),
+                    n => format!(" · {n} keys wait as pending"),
+                });
+            }
+            vec![Span::styled(text, theme.dim())]
+        }
         SyncState::Known(s) => {
-            let health = match (s.configured, s.litellm_reachable) {
-                (false, _) => Span::styled("LiteLLM: off", theme.dim()),
-                (true, Some(true)) => Span::styled("LiteLLM: ok", theme.ok()),
-                (true, Some(false)) => Span::styled("LiteLLM: down", theme.error()),
-                (true, None) => Span::styled("LiteLLM: ?", theme.dim()),
+            let health = match s.litellm_reachable {
+                Some(true) => Span::styled("LiteLLM: ok", theme.ok()),
+                Some(false) => Span::styled("LiteLLM: down", theme.error()),
+                None => Span::styled("LiteLLM: ?", theme.dim()),
             };
             let mut spans = vec![health];
             if !compact {
@@ -184,6 +271,9 @@ fn litellm_span(app: &App, theme: Theme, compact: bool) -> Vec<Span<'static>> {
         }
     }
 }
+
+/// What follows a message cut on the status line: `!` opens it in full.
+const MORE: &str = " ! more";
 
 /// Cells of the organizations kept when they are cut; with less room only the name and role
 /// show.
@@ -233,7 +323,14 @@ fn status_line(app: &App, theme: Theme, total: u16) -> Paragraph<'static> {
             } else {
                 theme.ok()
             };
-            spans.push(Span::styled(truncate(text, room), style));
+            // Cut, it says which key shows the rest.
+            if width(text) > room && room > 2 * MORE.len() {
+                spans.push(Span::styled(truncate(text, room - MORE.len()), style));
+                spans.push(Span::styled(" !", theme.key()));
+                spans.push(Span::raw(" more"));
+            } else {
+                spans.push(Span::styled(truncate(text, room), style));
+            }
         }
         None => spans.push(Span::styled(truncate(&app.server, room), theme.dim())),
     }

@@ -65,6 +65,15 @@ impl Theme {
         }
     }
 
+    /// The current screen's tab in the title line: the title's colours reversed.
+    pub fn current_tab(self) -> Style {
+        if self.color {
+            self.title().add_modifier(Modifier::REVERSED)
+        } else {
+            self.title().remove_modifier(Modifier::REVERSED)
+        }
+    }
+
     pub fn focus(self) -> Style {
         self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
     }

@@ -130,6 +130,8 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                     app.login.message = None;
                     let must_change = session.must_change_password;
                     start_session(app, session);
+                    // The idle clock starts at the sign-in (refreshes do not restart it).
+                    app.last_input = app.now;
                     if must_change {
                         app.screen = Screen::ForcePassword;
                         app.force_password = PasswordForm::default();

@@ -7,17 +7,17 @@ use mama_api::rpc::method;
 use mama_api::types::{BulkUpdateParams, SetChange, SetOp, Suspend};
 use serde_json::Value;
 
-use super::bulk_summary::{sum_bulk, summary_lines};
+use super::bulk_summary::{request_lines, sum_bulk, summary_lines};
 use super::form::cycle;
 use super::picker::open_picker;
 use super::rpc::{answers, batch, describe};
-use super::users::{bulk_targets, refresh_table};
+use super::users::{bulk_targets, hidden_marks_line, refresh_table};
 use crate::action::{Cmd, Tag};
 use crate::app::App;
+use crate::bulk_preview::BulkPreview;
 use crate::client::ClientError;
 use crate::popup::{
-    cycle_op, parse_info, parse_keys, BulkDialog, BulkField, BulkSuspension, Confirm,
-    ConfirmAction, PickerTarget, Popup,
+    cycle_op, parse_info, parse_keys, BulkDialog, BulkField, BulkSuspension, PickerTarget, Popup,
 };
 use crate::text::{count, Edit};
 
@@ -253,16 +253,11 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                     });
                 }
                 Ok(Some(preview)) => {
-                    let mut lines = summary_lines(&preview, change.as_ref());
-                    lines.push(String::new());
-                    lines.push("Apply? y: yes   n/esc: no".into());
-                    let action = ConfirmAction::ApplyBulk(app.pending_bulk.clone());
-                    app.popups.push(Popup::Confirm(Confirm {
-                        title: "Preview of the bulk change".into(),
-                        lines,
-                        action,
-                        typed: None,
-                    }));
+                    let summary = request_lines(&preview, change.as_ref());
+                    let apply = std::mem::take(&mut app.pending_bulk);
+                    let hidden = hidden_marks_line(app);
+                    let dialog = BulkPreview::new(apply, summary, &preview, hidden);
+                    app.popups.push(Popup::BulkPreview(Box::new(dialog)));
                 }
                 Ok(None) => app.pending_bulk.clear(),
                 Err(err) => {
@@ -278,6 +273,37 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
         Tag::BulkApply => {
             let applied = std::mem::take(&mut app.pending_bulk);
             applied_reply(app, &applied, result);
+        }
+        _ => {}
+    }
+}
+
+/// Keys in the preview: scrolling, and `y` to apply what it shows.
+pub fn preview_command(app: &mut App, cmd: Cmd) {
+    let (width, height) = (app.width, app.height);
+    let Some(Popup::BulkPreview(p)) = app.popups.last_mut() else {
+        return;
+    };
+    let page = p.list_size(width, height).1;
+    let max = p.max_scroll(width, height);
+    match cmd {
+        Cmd::No | Cmd::Back => {
+            app.popups.pop();
+        }
+        Cmd::Down => p.scroll = (p.scroll + 1).min(max),
+        Cmd::Up => p.scroll = p.scroll.saturating_sub(1),
+        Cmd::PageDown => p.scroll = (p.scroll + page).min(max),
+        Cmd::PageUp => p.scroll = p.scroll.saturating_sub(page),
+        Cmd::Top => p.scroll = 0,
+        Cmd::Bottom => p.scroll = max,
+        Cmd::Yes => {
+            let apply = std::mem::take(&mut p.apply);
+            app.popups
+                .retain(|p| !matches!(p, Popup::Bulk(_) | Popup::BulkPreview(_)));
+            // Kept until the answer, for the summary.
+            app.pending_bulk = apply.clone();
+            batch::<method::UsersBulkUpdate>(app, apply, Tag::BulkApply);
+            app.info("Applying the bulk change…");
         }
         _ => {}
     }

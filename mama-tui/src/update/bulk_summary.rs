@@ -36,9 +36,17 @@ pub fn sum_bulk(results: Vec<BulkUpdateResult>) -> Option<BulkUpdateResult> {
     Some(total)
 }
 
-/// What the preview and the summary say: the daemon's counts and set differences, then the
-/// organization and info parts of the request (the daemon applies those to every changed user).
+/// What the summary of an applied change says: [`request_lines`], then the first users'
+/// changes (the preview lists them all itself, scrolled).
 pub fn summary_lines(r: &BulkUpdateResult, change: Option<&BulkUpdateParams>) -> Vec<String> {
+    let mut lines = request_lines(r, change);
+    lines.extend(sample_lines(r));
+    lines
+}
+
+/// The daemon's counts and set differences, then the organization and info parts of the
+/// request (the daemon applies those to every changed user).
+pub fn request_lines(r: &BulkUpdateResult, change: Option<&BulkUpdateParams>) -> Vec<String> {
     let mut lines = vec![format!(
         "{} selected, {} will change.",
         count(r.matched, "user"),
@@ -99,7 +107,6 @@ pub fn summary_lines(r: &BulkUpdateResult, change: Option<&BulkUpdateParams>) ->
     if change.resume {
         lines.push("resume suspended users".into());
     }
-    lines.extend(sample_lines(r));
     lines
 }
 

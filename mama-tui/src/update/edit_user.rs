@@ -78,8 +78,10 @@ fn reload(app: &mut App) {
     let Some(Popup::Edit(d)) = app.popups.last() else {
         return;
     };
+    // The dialog shows the hint only; the key itself is fetched by a reveal (its own event).
     let params = GetUsersParams {
         ids: vec![d.user.id.clone()],
+        without_keys: true,
     };
     app.call::<method::UsersGet>(&params, Tag::EditLoad);
 }

@@ -60,7 +60,7 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 app.catalog = list
                     .models
                     .iter()
-                    .map(|m| (m.name.clone(), m.available))
+                    .map(|m| (m.name.clone(), m.available.unwrap_or(true)))
                     .collect();
                 if tag == Tag::Models {
                     app.models.set(list.models.clone());

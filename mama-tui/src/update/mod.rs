@@ -29,6 +29,7 @@ mod nav;
 mod organizations;
 mod picker;
 mod popups;
+mod reveal;
 mod rpc;
 mod screens;
 mod suspend;
@@ -62,6 +63,9 @@ const SYNC_POLL_SECS: i64 = 5;
 const REFRESH_BEFORE_SECS: i64 = 5 * 60;
 
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
+    if is_input(&action) {
+        app.last_input = app.now;
+    }
     match action {
         Action::None => {}
         Action::Tick(now) => tick(app, now),
@@ -79,6 +83,18 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             let cmd = if rows < 0 { Cmd::Up } else { Cmd::Down };
             for _ in 0..rows.unsigned_abs() {
                 undo::command(app, cmd);
+            }
+        }
+        Action::Scroll(rows) if matches!(app.popups.last(), Some(Popup::Help { .. })) => {
+            let cmd = if rows < 0 { Cmd::Up } else { Cmd::Down };
+            for _ in 0..rows.unsigned_abs() {
+                popups::help_command(app, cmd);
+            }
+        }
+        Action::Scroll(rows) if matches!(app.popups.last(), Some(Popup::BulkPreview(_))) => {
+            let cmd = if rows < 0 { Cmd::Up } else { Cmd::Down };
+            for _ in 0..rows.unsigned_abs() {
+                bulk::preview_command(app, cmd);
             }
         }
         Action::Scroll(rows) => match app.screen {
@@ -143,13 +159,38 @@ fn command(app: &mut App, cmd: Cmd) {
 fn global(app: &mut App, cmd: Cmd) -> bool {
     match cmd {
         Cmd::Quit => quit(app),
-        Cmd::Help => app.popups.push(Popup::Help),
+        Cmd::Help => app.popups.push(Popup::Help { scroll: 0 }),
         Cmd::Palette => app.popups.push(Popup::Palette(Default::default())),
         Cmd::GoTo(screen) => go_to(app, screen),
         Cmd::ChangePassword => app.popups.push(Popup::Password(Default::default())),
+        Cmd::ShowMessage => show_message(app),
         _ => return false,
     }
     true
+}
+
+/// The status line's message in a popup that wraps it, however long.
+fn show_message(app: &mut App) {
+    let Some((level, text)) = &app.message else {
+        return;
+    };
+    let title = match level {
+        crate::app::Level::Error => "Error",
+        crate::app::Level::Info => "Message",
+    };
+    app.popups.push(Popup::Message {
+        title: title.to_string(),
+        lines: vec![text.clone()],
+    });
+}
+
+/// Whether the operator did something: a key (bound or not), a click, a scroll or a paste.
+/// Ticks, replies and a resized window are not someone at the keyboard.
+fn is_input(action: &Action) -> bool {
+    !matches!(
+        action,
+        Action::Tick(_) | Action::Reply(_) | Action::Resize(..)
+    )
 }
 
 fn tick(app: &mut App, now: DateTime<Utc>) {
@@ -157,6 +198,21 @@ fn tick(app: &mut App, now: DateTime<Utc>) {
     app.ticks += 1;
     users::debounce_filter(app);
     usage::tick(app, now);
+    if app.session.is_none() {
+        // Nobody signed in: the idle clock starts again at the login.
+        app.last_input = now;
+        return;
+    }
+    // At most a year: a larger setting means never, and must not overflow.
+    let idle = Duration::minutes(app.idle_logout_minutes.min(525_600) as i64);
+    if app.idle_logout_minutes > 0 && now - app.last_input >= idle {
+        app.call::<method::AuthLogout>(&Default::default(), Tag::Logout);
+        app.end_session(format!(
+            "Signed out after {} without input (--idle-logout-minutes).",
+            crate::text::count(app.idle_logout_minutes, "minute")
+        ));
+        return;
+    }
     let Some(session) = &app.session else { return };
     if !app.refreshing && session.expires_at - now < Duration::seconds(REFRESH_BEFORE_SECS) {
         app.refreshing = true;
@@ -202,13 +258,17 @@ fn handle_reply(app: &mut App, reply: Reply) {
         Tag::UsersPage { .. }
         | Tag::UsersCount { .. }
         | Tag::MarkAll { .. }
+        | Tag::MarksInView { .. }
         | Tag::Export
         | Tag::DeleteUsers
         | Tag::RotateKeys => users::reply(app, reply.tag, reply.result),
+        Tag::RevealKey => reveal::reply(app, reply.result),
         Tag::EditLoad | Tag::UpdateUser => edit_user::reply(app, reply.tag, reply.result),
         Tag::SuspendUser | Tag::ResumeUser => suspend::reply(app, reply.tag, reply.result),
         Tag::BulkPreview | Tag::BulkApply => bulk::reply(app, reply.tag, reply.result),
-        Tag::CreateUsers | Tag::ImportFile => create::reply(app, reply.tag, reply.result),
+        Tag::CreateUsers | Tag::CreateValid | Tag::RejectedWritten { .. } | Tag::ImportFile => {
+            create::reply(app, reply.tag, reply.result)
+        }
         Tag::Organizations | Tag::OrgDefaultsPreview | Tag::OrgDefaultsApply => {
             organizations::reply(app, reply.tag, reply.result)
         }

@@ -84,6 +84,7 @@ pub fn open_picker(
         chosen,
         query: Default::default(),
         cursor: 0,
+        toggled: false,
         catalog_known,
     }));
 }
@@ -96,6 +97,10 @@ pub fn edit(p: &mut Picker, edit: &Edit) {
     }
 }
 
+/// Keys in the picker. Space checks or unchecks; Enter closes it with the checks as they are
+/// and never unchecks anything. Only while nothing has been toggled does Enter on a typed
+/// search first check its highlighted match (or the typed name itself): type, Enter is the
+/// quick way to pick one name, and type, space, Enter keeps what space checked.
 pub fn command(app: &mut App, cmd: Cmd) {
     let Some(Popup::Picker(p)) = app.popups.last_mut() else {
         return;
@@ -104,28 +109,26 @@ pub fn command(app: &mut App, cmd: Cmd) {
     match cmd {
         Cmd::Up => p.cursor = p.cursor.saturating_sub(1),
         Cmd::Down => p.cursor = (p.cursor + 1).min(visible_len.saturating_sub(1)),
-        Cmd::Toggle => toggle_current(p),
+        Cmd::Toggle => {
+            if visible_len > 0 {
+                toggle_current(p);
+            } else if add_typed(p) {
+                p.query.clear();
+                p.cursor = 0;
+            }
+            p.toggled = true;
+        }
         Cmd::Back => {
             app.popups.pop();
         }
-        Cmd::Open if !p.query.is_empty() => {
-            // Enter on typed text: choose the highlighted match, or the typed name itself.
-            if visible_len > 0 {
-                toggle_current(p);
-            } else {
-                let name = p.query.value().trim().to_string();
-                if !name.is_empty() {
-                    // Not in the list: unavailable, unless the list is not known yet (the
-                    // daemon refuses a service that does not exist either way).
-                    p.options.push((name.clone(), !p.catalog_known));
-                    p.options.sort();
-                    p.chosen.insert(name);
+        Cmd::Open | Cmd::Save => {
+            if !p.toggled && !p.query.is_empty() {
+                if visible_len > 0 {
+                    check_current(p);
+                } else {
+                    add_typed(p);
                 }
             }
-            p.query.clear();
-            p.cursor = 0;
-        }
-        Cmd::Open | Cmd::Save => {
             if let Some(Popup::Picker(picker)) = app.popups.pop() {
                 apply_picked(app, picker);
             }
@@ -141,6 +144,28 @@ fn toggle_current(p: &mut Picker) {
             p.chosen.insert(name);
         }
     }
+}
+
+fn check_current(p: &mut Picker) {
+    let name = p.visible().get(p.cursor).map(|(name, _)| name.clone());
+    if let Some(name) = name {
+        p.chosen.insert(name);
+    }
+}
+
+/// Adds the typed name, which nothing listed matches, as a checked option; false when only
+/// blanks were typed.
+fn add_typed(p: &mut Picker) -> bool {
+    let name = p.query.value().trim().to_string();
+    if name.is_empty() {
+        return false;
+    }
+    // Not in the list: unavailable, unless the list is not known yet (the daemon refuses a
+    // service that does not exist either way).
+    p.options.push((name.clone(), !p.catalog_known));
+    p.options.sort();
+    p.chosen.insert(name);
+    true
 }
 
 /// Writes the picker's choice into the dialog beneath it.

@@ -7,7 +7,7 @@ use mama_api::types::{DeleteAdminParams, DeleteUsersParams, RotateKeysParams, Se
 
 use super::nav::{go_to, quit};
 use super::rpc::{batch, ID_CHUNK};
-use super::{auth, dialogs, organizations, suspend, sync, trash, undo, usage, users};
+use super::{auth, bulk, dialogs, organizations, suspend, sync, trash, undo, usage, users};
 use crate::action::{Cmd, Screen, Tag};
 use crate::app::App;
 use crate::popup::{ConfirmAction, Popup, PromptPurpose, TypedCount};
@@ -38,7 +38,7 @@ pub fn edit(app: &mut App, edit: &Edit) {
                 type_count(typed, edit);
             }
         }
-        Popup::Help | Popup::Message { .. } | Popup::Undo(_) => {}
+        Popup::Help { .. } | Popup::Message { .. } | Popup::Undo(_) | Popup::BulkPreview(_) => {}
     }
 }
 
@@ -68,7 +68,8 @@ pub fn command(app: &mut App, cmd: Cmd) {
         return;
     };
     match popup {
-        Popup::Help | Popup::Message { .. } => {
+        Popup::Help { .. } => help_command(app, cmd),
+        Popup::Message { .. } => {
             if cmd == Cmd::Back {
                 app.popups.pop();
             }
@@ -144,6 +145,27 @@ pub fn command(app: &mut App, cmd: Cmd) {
         | Popup::OrgDefaults(_)
         | Popup::Account(_) => dialogs::command(app, cmd),
         Popup::Undo(_) => undo::command(app, cmd),
+        Popup::BulkPreview(_) => bulk::preview_command(app, cmd),
+    }
+}
+
+/// Keys in the help: closing, and scrolling when its keys do not all fit.
+pub fn help_command(app: &mut App, cmd: Cmd) {
+    let (max, page) = crate::ui::help::scroll_range(app);
+    let Some(Popup::Help { scroll }) = app.popups.last_mut() else {
+        return;
+    };
+    match cmd {
+        Cmd::Back => {
+            app.popups.pop();
+        }
+        Cmd::Down => *scroll = (*scroll + 1).min(max),
+        Cmd::Up => *scroll = scroll.saturating_sub(1),
+        Cmd::PageDown => *scroll = (*scroll + page).min(max),
+        Cmd::PageUp => *scroll = scroll.saturating_sub(page),
+        Cmd::Top => *scroll = 0,
+        Cmd::Bottom => *scroll = max,
+        _ => {}
     }
 }
 
@@ -167,14 +189,6 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
             batch::<method::UsersRotateKeys>(app, params, Tag::RotateKeys);
             app.info(format!("Rotating {}…", count(ids.len() as u64, "key")));
         }
-        ConfirmAction::ApplyBulk(batch_params) => {
-            app.popups.retain(|p| !matches!(p, Popup::Bulk(_)));
-            let params = batch_params.clone();
-            // Kept until the answer, for the summary.
-            app.pending_bulk = batch_params;
-            batch::<method::UsersBulkUpdate>(app, params, Tag::BulkApply);
-            app.info("Applying the bulk change…");
-        }
         ConfirmAction::ResumeUser { id, version } => suspend::resume(app, id, version),
         ConfirmAction::DeleteAdmin(username) => {
             app.call::<method::AdminsDelete>(&DeleteAdminParams { username }, Tag::DeleteAdmin);
@@ -186,6 +200,8 @@ fn confirmed(app: &mut App, action: ConfirmAction) {
             app.call::<method::ServicesRevokeToken>(&RevokeTokenParams { id }, Tag::RevokeToken);
         }
         ConfirmAction::SetOrgDefaults(params) => organizations::apply(app, params),
+        ConfirmAction::OverwriteExport(path) => users::export_to(app, path, true),
+        ConfirmAction::CopyKey { id, key } => super::reveal::copy(app, id, key),
         ConfirmAction::RestoreUsers(ids) => trash::restore(app, ids),
         ConfirmAction::PurgeUsers(ids) => trash::purge(app, ids),
     }
@@ -222,7 +238,7 @@ pub fn palette(app: &mut App, line: &str) {
         "usage" => go_to(app, Screen::Usage),
         "trash" => go_to(app, Screen::Trash),
         "passwd" => app.popups.push(Popup::Password(Default::default())),
-        "help" => app.popups.push(Popup::Help),
+        "help" => app.popups.push(Popup::Help { scroll: 0 }),
         "export" if app.screen == Screen::Usage => usage::export(app, arg),
         "export" => {
             if app.screen != Screen::Users {

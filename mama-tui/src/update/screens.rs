@@ -95,6 +95,7 @@ fn users_command(app: &mut App, cmd: Cmd) {
         ),
         Cmd::DropUnavailable => drop_unavailable(app),
         Cmd::SuspendResume => super::suspend::ask(app),
+        Cmd::RevealKey => super::reveal::ask(app),
         Cmd::OpenUsage => super::usage::open_for_user(app),
         _ => {}
     }
@@ -107,6 +108,7 @@ fn confirm_ids(app: &mut App, title: &str, verb: &str, action: fn(Vec<String>) -
         return;
     }
     let mut lines = vec![format!("{verb} {}?", count(ids.len() as u64, "user"))];
+    lines.extend(users::hidden_marks_line(app));
     lines.extend(id_preview(&ids, 8));
     lines.push(String::new());
     lines.push("y: yes   n/esc: no".into());
@@ -129,6 +131,7 @@ fn ask_delete(app: &mut App) {
     }
     let n = ids.len() as u64;
     let mut lines = vec![format!("Delete {}?", count(n, "user"))];
+    lines.extend(users::hidden_marks_line(app));
     lines.extend(id_preview(&ids, 8));
     lines.push(String::new());
     lines.extend(where_deleted_users_go(app.trash_kept));

@@ -14,8 +14,10 @@ use super::rpc::{answer, answers, decode, describe, is_missing_method, ID_CHUNK}
 use crate::action::{Screen, Tag};
 use crate::app::App;
 use crate::client::ClientError;
+use crate::csv;
 use crate::effect::Effect;
 use crate::filter;
+use crate::popup::{Confirm, ConfirmAction, Popup};
 use crate::text::{count, Edit};
 use crate::trash::TrashKept;
 use crate::ui::screens::users::column_at;
@@ -75,6 +77,32 @@ pub fn fetch_pages(app: &mut App) {
         };
         app.call::<method::UsersCount>(&params, Tag::UsersCount { query });
     }
+    ask_marks_in_view(app);
+}
+
+/// Asks for the ids of the current query when the marks it hides cannot be told from the rows
+/// loaded (see `UsersState::marks_not_in_view`): once per query, after its first page and its
+/// count, never while a typed filter waits to be sent.
+fn ask_marks_in_view(app: &mut App) {
+    let u = &app.users;
+    if !u.counted
+        || !u.loaded
+        || u.filter_pending.is_some()
+        || u.marks_outside_asked == Some(u.query)
+        || u.marks_not_in_view().is_some()
+    {
+        return;
+    }
+    let query = u.query;
+    app.users.marks_outside_asked = Some(query);
+    let effect = Effect::CollectIds {
+        filter: app.users.filter.clone(),
+        sort: app.users.sort,
+        tag: Tag::MarksInView { query },
+        token: app.token(),
+        epoch: app.epoch,
+    };
+    app.push_effect(effect);
 }
 
 /// Shows fresh rows after a change, keeping the position.
@@ -98,6 +126,19 @@ pub fn selection(app: &App) -> Vec<String> {
             .unwrap_or_default()
     } else {
         app.users.marks.iter().cloned().collect()
+    }
+}
+
+/// For a confirm acting on the marks: how many of them the filter hides, unless none.
+pub fn hidden_marks_line(app: &App) -> Option<String> {
+    let u = &app.users;
+    match u.marks_not_in_view() {
+        Some(0) => None,
+        Some(hidden) => Some(format!(
+            "{}: {hidden} filtered out of view, included.",
+            u.marks_label()
+        )),
+        None => Some(format!("{}: some may be filtered out.", u.marks_label())),
     }
 }
 
@@ -286,7 +327,25 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
                 Err(err) => app.error(format!("mark all: {}", describe(&err))),
             }
         }
+        Tag::MarksInView { query } => match decode::<Vec<String>>(result) {
+            Ok(ids) => app.users.store_ids_in_view(query, &ids),
+            Err(err) => app.error(format!("marks not in view: {}", describe(&err))),
+        },
         Tag::Export => match result {
+            Ok(value) if value.get("exists").is_some() => {
+                let path = value.get("exists").and_then(Value::as_str).unwrap_or("");
+                app.message = None;
+                app.popups.push(Popup::Confirm(Confirm {
+                    title: "Overwrite the file?".into(),
+                    lines: vec![
+                        format!("{path} exists."),
+                        String::new(),
+                        "y: overwrite it with the export   n/esc: keep it".into(),
+                    ],
+                    action: ConfirmAction::OverwriteExport(PathBuf::from(path)),
+                    typed: None,
+                }));
+            }
             Ok(value) => {
                 let rows = value.get("rows").and_then(Value::as_u64).unwrap_or(0);
                 let path = value.get("path").and_then(Value::as_str).unwrap_or("");
@@ -341,19 +400,28 @@ pub fn reply(app: &mut App, tag: Tag, result: Result<Value, ClientError>) {
     }
 }
 
-/// `:export FILE`: the current filter and sort, every page.
+/// `:export FILE`: the current filter and sort, every page, in the columns the create-users
+/// dialog imports. A leading `~` is the home directory; an existing file is only replaced after
+/// a confirm.
 pub fn export(app: &mut App, path: &str) {
     if path.is_empty() {
         app.error("usage: :export FILE.csv");
         return;
     }
+    let path = csv::expand_home(path, std::env::var_os("HOME").as_deref());
+    export_to(app, path, false);
+}
+
+/// Exports to `path`; without `overwrite`, an existing file makes the answer ask first.
+pub fn export_to(app: &mut App, path: PathBuf, overwrite: bool) {
+    app.info(format!("Exporting to {}…", path.display()));
     let effect = Effect::Export {
-        path: PathBuf::from(path),
+        path,
         filter: app.users.filter.clone(),
         sort: app.users.sort,
+        overwrite,
         token: app.token(),
         epoch: app.epoch,
     };
-    app.info(format!("Exporting to {path}…"));
     app.push_effect(effect);
 }

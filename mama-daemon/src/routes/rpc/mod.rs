@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use self::serve::{Serve, ServeAnonymous};
 use super::{bearer, request_id, Peer};
+use crate::access_log::CallNote;
 use crate::error::sanitize_serde_message;
 use crate::state::AppState;
 
@@ -41,6 +42,7 @@ impl From<ApiError> for Failure {
 pub async fn handle_rpc(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
+    note: CallNote,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -52,12 +54,14 @@ pub async fn handle_rpc(
     );
     let mama = &state.mama;
     let body = read_body(mama, &headers, body).await;
+    let mut login_name = None;
     let (id, method_name, outcome) = match parse(body) {
         Err(err) => (Value::Null, "rpc".to_string(), Err(Failure::Early(err))),
         Ok(req) => {
             let id = req.id.clone().unwrap_or(Value::Null);
             let name = req.method.clone();
-            (id, name, dispatch(mama, &ctx, &headers, &req).await)
+            login_name = login_username(&req);
+            (id, name, dispatch(mama, &ctx, &note, &headers, &req).await)
         }
     };
     let response = match outcome {
@@ -76,9 +80,13 @@ pub async fn handle_rpc(
         .as_ref()
         .map(|e| e.data.code.as_str())
         .unwrap_or("ok");
-    state
-        .metrics
-        .rpc_call(action_of(&method_name).name(), outcome);
+    let action = action_of(&method_name);
+    state.metrics.rpc_call(action.name(), outcome);
+    note.rpc(action.name(), outcome);
+    if action.name() == method::AuthLogin::NAME {
+        let error = response.error.as_ref().map(|e| e.data.code);
+        log_login(&note, &peer, login_name.as_deref(), error);
+    }
     if let Some(err) = response.error.as_ref() {
         if err.data.code == ErrorCode::LoginFailed {
             state
@@ -101,6 +109,31 @@ pub async fn handle_rpc(
         })
         .unwrap_or(StatusCode::OK);
     (status, Json(response)).into_response()
+}
+
+/// The username an `auth.login` call tries, cut to 64 characters; never the password.
+fn login_username(req: &RpcRequest) -> Option<String> {
+    if req.method != method::AuthLogin::NAME {
+        return None;
+    }
+    let name = req.params.as_ref()?.get("username")?.as_str()?;
+    Some(truncate(name, 64))
+}
+
+/// A successful login names its admin in the request's line; a refused one gets a warning with
+/// where it came from and the username tried (quoted, so it cannot forge a line).
+fn log_login(note: &CallNote, peer: &Peer, username: Option<&str>, error: Option<ErrorCode>) {
+    let username = username.unwrap_or("");
+    match error {
+        None => note.admin(username),
+        Some(ErrorCode::LoginFailed) => {
+            tracing::warn!(peer = %peer, username, "login failed")
+        }
+        Some(ErrorCode::LoginThrottled) => {
+            tracing::warn!(peer = %peer, username, "login refused: too many failures")
+        }
+        Some(_) => {}
+    }
 }
 
 /// Events name the method; an unknown method is recorded under a fixed action, so a client
@@ -213,6 +246,7 @@ fn done<T: serde::Serialize>(r: Result<T, ApiError>) -> Result<Value, Failure> {
 struct Call<'a> {
     mama: &'a Mama,
     ctx: &'a Ctx,
+    note: &'a CallNote,
     headers: &'a HeaderMap,
     req: &'a RpcRequest,
 }
@@ -224,6 +258,7 @@ impl Call<'_> {
 
     async fn signed_in<M: Serve>(&self) -> Result<Value, Failure> {
         let session = self.session::<M>().await?;
+        self.note.admin(&session.username);
         let ctx = &self.ctx.with_actor(Actor::Admin(session.username.clone()));
         // The one place roles are enforced: the method table says who may call each method.
         if let Err(why) = M::CALLER.admits(session.role, session.is_scoped()) {
@@ -274,12 +309,14 @@ mama_core::api::with_methods!(dispatcher);
 async fn dispatch(
     mama: &Mama,
     ctx: &Ctx,
+    note: &CallNote,
     headers: &HeaderMap,
     req: &RpcRequest,
 ) -> Result<Value, Failure> {
     let call = Call {
         mama,
         ctx,
+        note,
         headers,
         req,
     };

@@ -61,6 +61,7 @@ serve! {
     UsersListIds => |mama, ctx, s, p| mama.list_user_ids(ctx, s, p).await;
     UsersCount => |mama, ctx, s, p| mama.count_users(ctx, s, p).await;
     UsersGet => |mama, ctx, s, p| mama.get_users(ctx, s, p).await;
+    UsersRevealKey => |mama, ctx, s, p| mama.reveal_key(ctx, s, p).await;
     UsersCreate => |mama, ctx, s, p| mama.create_users(ctx, s, p).await;
     UsersUpdate => |mama, ctx, s, p| mama.update_user(ctx, s, p).await;
     UsersDelete => |mama, ctx, s, p| mama.delete_users(ctx, s, p).await;

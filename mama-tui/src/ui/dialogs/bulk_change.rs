@@ -11,18 +11,16 @@ use mama_api::types::LimitField;
 use super::shared::{boxed, error_line, halves, label, line, set_line, short_field, text_area};
 use crate::limits::{field_hint, field_label, CLEAR_WORD, INHERIT};
 use crate::popup::{op_name, BulkDialog, BulkField, BulkSuspension};
-use crate::text::count;
 use crate::ui::form::field_line;
 use crate::ui::layout::centered;
 use crate::ui::theme::Theme;
+use crate::users::UsersState;
 
-pub fn render(d: &BulkDialog, frame: &mut Frame, area: Rect, theme: Theme) {
+/// `users` names the marks in the title, with how many the filter hides (the change reaches
+/// those too).
+pub fn render(d: &BulkDialog, users: &UsersState, frame: &mut Frame, area: Rect, theme: Theme) {
     let rect = centered(area, 72, 20);
-    let inner = boxed(
-        frame,
-        rect,
-        &format!(" bulk edit {} ", count(d.targets, "marked user")),
-    );
+    let inner = boxed(frame, rect, &format!(" bulk edit {} ", users.marks_label()));
     let room = usize::from(inner.width);
     let choice = |name: &str, op: &str, focused| {
         Line::from(vec![
@@ -129,6 +127,16 @@ pub fn render(d: &BulkDialog, frame: &mut Frame, area: Rect, theme: Theme) {
         );
     }
     limits(d, frame, inner, theme);
+    if let Some(hidden) = users.marks_not_in_view().filter(|n| *n > 0) {
+        let warning = format!(
+            "{hidden} of them not in view (filtered out): the change applies to all {}",
+            d.targets
+        );
+        frame.render_widget(
+            Paragraph::new(Span::styled(warning, theme.warn())),
+            line(inner, inner.height.saturating_sub(2)),
+        );
+    }
     let at = line(inner, inner.height.saturating_sub(1));
     if d.busy {
         error_line(frame, at, None, "computing the preview…", theme);

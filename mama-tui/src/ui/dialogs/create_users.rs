@@ -64,7 +64,7 @@ pub fn render(d: &CreateDialog, frame: &mut Frame, area: Rect, theme: Theme) {
             frame,
             at,
             d.error.as_deref(),
-            "ctrl-s creates all rows (all or nothing) · tab: CSV path, enter loads it",
+            "ctrl-s: all rows or none · ctrl-v: the valid rows, rejected ones to a file · tab: CSV path",
             theme,
         );
     }

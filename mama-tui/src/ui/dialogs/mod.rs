@@ -2,6 +2,7 @@
 //! The `?` overlay is drawn by `help`, which makes the hint bar from the same keymap.
 
 mod bulk_change;
+mod bulk_preview;
 mod confirm;
 mod create_users;
 mod edit_user;
@@ -26,12 +27,12 @@ use crate::popup::Popup;
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     for popup in &app.popups {
         match popup {
-            Popup::Help => help::overlay(app, frame, area, theme),
+            Popup::Help { scroll } => help::overlay(app, *scroll, frame, area, theme),
             Popup::Palette(input) => palette::render(app, input, frame, area, theme),
             Popup::Message { title, lines } => message::render(title, lines, frame, area),
             Popup::Confirm(c) => confirm::render(c, frame, area, theme),
             Popup::Edit(d) => edit_user::render(d, frame, area, theme, app.now),
-            Popup::Bulk(d) => bulk_change::render(d, frame, area, theme),
+            Popup::Bulk(d) => bulk_change::render(d, &app.users, frame, area, theme),
             Popup::Create(d) => create_users::render(d, frame, area, theme),
             Popup::Picker(p) => picker::render(p, frame, area, theme),
             Popup::Password(form) => password::render(form, frame, area, theme),
@@ -39,6 +40,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             Popup::Prompt(prompt) => prompt::render(prompt, frame, area, theme),
             Popup::OrgDefaults(d) => org_defaults::render(d, frame, area, theme),
             Popup::Undo(d) => undo::render(d, frame, area, theme),
+            Popup::BulkPreview(p) => bulk_preview::render(p, frame, area, theme),
         }
     }
 }

@@ -58,8 +58,9 @@ pub fn render(p: &Picker, frame: &mut Frame, area: Rect, theme: Theme) {
         ));
     }
     if visible.is_empty() && !p.query.is_empty() {
+        let key = if p.toggled { "space" } else { "space or enter" };
         lines.push(Line::styled(
-            format!("enter adds \"{}\"", p.query.value()),
+            format!("{key} adds \"{}\"", p.query.value()),
             theme.dim(),
         ));
     }

@@ -41,7 +41,8 @@ pub fn error_line(frame: &mut Frame, at: Rect, error: Option<&str>, otherwise: &
     frame.render_widget(Paragraph::new(span), at);
 }
 
-/// Lines of text in a box sized to them (messages and confirms). Returns the box's inside.
+/// Lines of text in a box sized to them (messages and confirms), at most as wide as the screen:
+/// a longer line wraps, keeping its indent. Returns the box's inside.
 pub fn text_box(
     frame: &mut Frame,
     area: Rect,
@@ -49,16 +50,40 @@ pub fn text_box(
     lines: &[String],
     style: Style,
 ) -> Rect {
-    let w = lines
+    let widest = lines
         .iter()
         .map(|l| width(l))
         .max()
         .unwrap_or(0)
         .max(width(title) + 4) as u16
         + 4;
-    let rect = centered(area, w.max(30), lines.len() as u16 + 2);
+    let w = widest.max(30).min(area.width.saturating_sub(2));
+    // A cell of margin on each side, and the borders.
+    let cells = usize::from(w.saturating_sub(4));
+    let wrapped: Vec<String> = lines
+        .iter()
+        .flat_map(|l| {
+            if width(l) <= cells {
+                vec![l.clone()]
+            } else {
+                let indent: String = l.chars().take_while(|c| *c == ' ').collect();
+                crate::text::wrap(l, cells, &indent)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, line)| {
+                        if i == 0 {
+                            format!("{indent}{line}")
+                        } else {
+                            line
+                        }
+                    })
+                    .collect()
+            }
+        })
+        .collect();
+    let rect = centered(area, w, wrapped.len() as u16 + 2);
     let inner = boxed(frame, rect, &format!(" {title} "));
-    let text: Vec<Line> = lines
+    let text: Vec<Line> = wrapped
         .iter()
         .map(|l| {
             Line::raw(format!(

@@ -9,12 +9,14 @@ use crate::app::App;
 use crate::ui::table::{Cell, Column, ListTable, Row, Rows};
 use crate::ui::theme::Theme;
 
+/// The result (with the error's code and message) is as wide as it needs when there is room;
+/// at 80 columns the users give up room first, down to a few names.
 const COLUMNS: [Column; 5] = [
     Column::fixed("time (UTC)", 20),
     Column::fixed("actor", 12),
     Column::fixed("action", 22),
-    Column::fixed("result", 8),
-    Column::rest("users / detail"),
+    Column::fit("result", 8, 60, 1),
+    Column::fit("users / detail", 10, usize::MAX, 0),
 ];
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
@@ -28,7 +30,13 @@ fn row(e: &EventView, theme: Theme) -> Row {
     } else {
         theme.error()
     };
-    let result = e.error_code.clone().unwrap_or_else(|| e.result.clone());
+    let result = match (&e.error_code, &e.error_message) {
+        (Some(code), Some(message)) if !message.is_empty() && message != code => {
+            format!("{code}: {message}")
+        }
+        (Some(code), _) => code.clone(),
+        (None, _) => e.result.clone(),
+    };
     // The users acted on, else the filter that chose them, else what the event says.
     let targets = if e.user_ids.is_empty() {
         e.target_filter

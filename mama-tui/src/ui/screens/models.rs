@@ -24,12 +24,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
 }
 
 fn row(m: &ModelView, theme: Theme) -> Row {
-    let (mark, style) = if m.available {
-        ("yes", theme.ok())
-    } else {
-        ("NO", theme.unavailable())
+    let (mark, style, name_style) = match m.available {
+        Some(true) => ("yes", theme.ok(), Style::default()),
+        Some(false) => ("NO", theme.unavailable(), theme.unavailable()),
+        None => ("unknown", theme.dim(), Style::default()),
     };
-    let name_style = if m.available { Style::default() } else { style };
     Row::new(vec![
         Cell::styled(&m.name, name_style),
         Cell::styled(mark, style),
@@ -40,6 +39,9 @@ fn row(m: &ModelView, theme: Theme) -> Row {
 /// The line under the models list: who holds unavailable models, and how fresh the catalog is.
 pub fn bar(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let text = app.model_list.as_ref().map_or(String::new(), |m| {
+        if m.fetched_at.is_none() {
+            return "LiteLLM's catalog was never read: availability unknown".to_string();
+        }
         let fetched = m.fetched_at.map_or("never".to_string(), |t| {
             t.format("%Y-%m-%d %H:%M").to_string()
         });

@@ -1,0 +1,2 @@
+-- The operations removed were repeats; nothing to put back.
+SELECT 1;
