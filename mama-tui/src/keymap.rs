@@ -692,42 +692,45 @@ pub fn handle_key(context: Context, key: KeyEvent) -> Action {
             _ => Action::None,
         },
         // Like a confirm, only `y` applies; the list scrolls as a screen does.
-        Context::Undo | Context::Preview => match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => Action::Cmd(Cmd::Yes),
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
-                Action::Cmd(Cmd::No)
-            }
-            KeyCode::Char('f') if ctrl => Action::Cmd(Cmd::PageDown),
-            KeyCode::Char('b') if ctrl => Action::Cmd(Cmd::PageUp),
-            KeyCode::Char('f') | KeyCode::Char('F') if context == Context::Undo => {
-                Action::Cmd(Cmd::Toggle)
-            }
-            KeyCode::Char('j') | KeyCode::Down => Action::Cmd(Cmd::Down),
-            KeyCode::Char('k') | KeyCode::Up => Action::Cmd(Cmd::Up),
-            KeyCode::PageDown => Action::Cmd(Cmd::PageDown),
-            KeyCode::PageUp => Action::Cmd(Cmd::PageUp),
-            KeyCode::Char('g') | KeyCode::Home => Action::Cmd(Cmd::Top),
-            KeyCode::Char('G') | KeyCode::End => Action::Cmd(Cmd::Bottom),
-            _ => Action::None,
-        },
+        Context::Undo | Context::Preview => {
+            scroll_key(key, ctrl).unwrap_or_else(|| match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => Action::Cmd(Cmd::Yes),
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                    Action::Cmd(Cmd::No)
+                }
+                KeyCode::Char('f') | KeyCode::Char('F') if context == Context::Undo => {
+                    Action::Cmd(Cmd::Toggle)
+                }
+                _ => Action::None,
+            })
+        }
         // A help taller than the screen scrolls as a list does.
-        Context::Dismiss => match key.code {
+        Context::Dismiss => scroll_key(key, ctrl).unwrap_or(match key.code {
             KeyCode::Esc
             | KeyCode::Enter
             | KeyCode::Char('q')
             | KeyCode::Char('?')
             | KeyCode::Char(' ') => Action::Cmd(Cmd::Back),
-            KeyCode::Char('f') if ctrl => Action::Cmd(Cmd::PageDown),
-            KeyCode::Char('b') if ctrl => Action::Cmd(Cmd::PageUp),
-            KeyCode::Char('j') | KeyCode::Down => Action::Cmd(Cmd::Down),
-            KeyCode::Char('k') | KeyCode::Up => Action::Cmd(Cmd::Up),
-            KeyCode::PageDown => Action::Cmd(Cmd::PageDown),
-            KeyCode::PageUp => Action::Cmd(Cmd::PageUp),
-            KeyCode::Char('g') | KeyCode::Home => Action::Cmd(Cmd::Top),
-            KeyCode::Char('G') | KeyCode::End => Action::Cmd(Cmd::Bottom),
             _ => Action::None,
-        },
+        }),
     }
+}
+
+/// The keys that scroll a popup's list (undo and bulk previews, help), as a screen's list
+/// scrolls; `None` for every other key.
+fn scroll_key(key: KeyEvent, ctrl: bool) -> Option<Action> {
+    let cmd = match key.code {
+        KeyCode::Char('f') if ctrl => Cmd::PageDown,
+        KeyCode::Char('b') if ctrl => Cmd::PageUp,
+        KeyCode::Char('j') | KeyCode::Down => Cmd::Down,
+        KeyCode::Char('k') | KeyCode::Up => Cmd::Up,
+        KeyCode::PageDown => Cmd::PageDown,
+        KeyCode::PageUp => Cmd::PageUp,
+        KeyCode::Char('g') | KeyCode::Home => Cmd::Top,
+        KeyCode::Char('G') | KeyCode::End => Cmd::Bottom,
+        _ => return None,
+    };
+    Some(Action::Cmd(cmd))
 }
 
 fn lookup(bindings: &[&Binding], key: KeyEvent) -> Action {
